@@ -1,0 +1,38 @@
+# The two commands of the README:
+#   make demo   a learner with two local rollout workers over ZeroMQ, then a summary
+#   make test   every test: Swift unit + integration (real processes), C client
+# Both install missing system packages first.
+
+SWIFT ?= swift
+CCLIENT_DIR := .build-cclient
+
+.PHONY: demo test deps build build-release cclient bench-transport protos clean
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build --build-tests
+
+build-release: deps
+	$(SWIFT) build -c release
+
+cclient: deps
+	@./Tests/CClient/build.sh $(abspath $(CCLIENT_DIR)) >/dev/null
+
+demo: build-release
+	@./scripts/demo.sh
+
+test: build cclient
+	TRIBUTARY_BIN_DIR=$$($(SWIFT) build --show-bin-path) \
+	TRIBUTARY_CCLIENT=$(abspath $(CCLIENT_DIR))/tributary-c-client \
+	$(SWIFT) test --skip-build
+
+bench-transport: deps
+	./Benchmarks/transport/run.sh
+
+protos:
+	./scripts/generate-protos.sh
+
+clean:
+	rm -rf .build $(CCLIENT_DIR)

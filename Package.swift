@@ -1,0 +1,119 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Tributary: a distributed rollout/learner service.
+///
+/// Layout (see docs/architecture.md):
+/// - `CZeroMQ`: system library (libzmq via pkg-config); imported only by `Transport`.
+/// - `Protocol`: wire schema (generated protobuf, committed), frames, codec, validation. No I/O.
+/// - `Transport`: the only importer of libzmq: context, socket thread, mailboxes.
+/// - `Learner`, `Rollout`, `Monitor`: the logic of the three executables, imported by tests.
+/// - `LearnerCommand`, `RolloutCommand`, `TributaryCommand`: thin executables.
+let package = Package(
+    name: "Tributary",
+    products: [
+        .executable(name: "learner", targets: ["LearnerCommand"]),
+        .executable(name: "rollout-worker", targets: ["RolloutCommand"]),
+        .executable(name: "tributary", targets: ["TributaryCommand"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .target(
+            name: "Protocol",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["tributary.proto"]
+        ),
+        .target(
+            name: "Transport",
+            dependencies: [
+                "CZeroMQ",
+                "Protocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .target(
+            name: "Learner",
+            dependencies: [
+                "Protocol", "Transport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "Rollout",
+            dependencies: [
+                "Protocol", "Transport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "Monitor",
+            dependencies: [
+                "Protocol", "Transport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .executableTarget(
+            name: "LearnerCommand",
+            dependencies: [
+                "Learner",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "RolloutCommand",
+            dependencies: [
+                "Rollout",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "TributaryCommand",
+            dependencies: [
+                "Monitor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "ProtocolTests",
+            dependencies: ["Protocol"],
+            resources: [.copy("Golden")]
+        ),
+        .testTarget(
+            name: "TransportTests",
+            dependencies: ["Transport", "Protocol"]
+        ),
+        .testTarget(
+            name: "LearnerTests",
+            dependencies: ["Learner", "Protocol", "Transport", "Rollout"]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Protocol", "Transport", "Monitor"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

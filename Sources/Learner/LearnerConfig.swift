@@ -1,0 +1,65 @@
+import Protocol
+
+/// Everything a learner run is configured with. Every field has a working default.
+public struct LearnerConfig: Sendable {
+    /// Identifies the run; chunks naming another run are refused. Random when empty.
+    public var runID = ""
+    /// Data ROUTER endpoints (workers' DEALERs connect here). `*` binds an ephemeral port.
+    public var dataEndpoints = ["tcp://*:5555"]
+    /// Weights PUB endpoints (WeightsAvailable announcements).
+    public var weightsEndpoints = ["tcp://*:5556"]
+    /// Control ROUTER endpoints (GetWeights, StatusRequest).
+    public var controlEndpoints = ["tcp://*:5557"]
+    /// T: steps per chunk that workers are told to send.
+    public var unrollLength: UInt32 = 32
+    /// Chunks a worker may have in flight (sent, not yet consumed by the trainer).
+    public var initialCredits: UInt32 = 4
+    /// Either side sends a Heartbeat when it sent nothing else for this long.
+    public var heartbeatInterval: Duration = .milliseconds(500)
+    /// A worker silent this long is expired and its state freed.
+    public var liveness: Duration = .seconds(5)
+    /// Largest message accepted, all frames together. libzmq itself drops a connection
+    /// that sends a single frame above this (ZMQ_MAXMSGSIZE).
+    public var maxMessageBytes = 64 << 20
+    /// Weights snapshots larger than this travel as several `Weights` parts.
+    public var weightsPartBytes = 1 << 20
+    /// Environment ids this learner trains on; empty accepts any.
+    public var acceptedEnvIDs: [String] = []
+    /// The stand-in trainer (until the learning core lands): a new policy version every
+    /// this many consumed chunks, with a synthetic parameter vector of `parameterBytes`.
+    public var chunksPerVersion = 8
+    public var parameterBytes = 64 * 1024
+    /// Stop after consuming this many chunks (benchmarks, tests). nil: run until signalled.
+    public var maxChunks: UInt64? = nil
+    /// Expired workers kept for the status reply.
+    public var expiredWorkersKept = 64
+
+    public init() {}
+
+    /// Checks the values a user can get wrong; the message says which and why.
+    public func validate() throws(ConfigError) {
+        if dataEndpoints.isEmpty || weightsEndpoints.isEmpty || controlEndpoints.isEmpty {
+            throw ConfigError("every socket needs at least one endpoint")
+        }
+        if unrollLength == 0 || unrollLength > UInt32(ChunkValidator.maxLength) {
+            throw ConfigError("unroll length must be in 1...\(ChunkValidator.maxLength), got \(unrollLength)")
+        }
+        if initialCredits == 0 { throw ConfigError("credits must be at least 1") }
+        if heartbeatInterval <= .zero { throw ConfigError("heartbeat interval must be positive") }
+        if liveness <= heartbeatInterval {
+            throw ConfigError("liveness (\(liveness)) must be longer than the heartbeat interval (\(heartbeatInterval))")
+        }
+        if maxMessageBytes < 4096 { throw ConfigError("max message bytes must be at least 4096") }
+        if weightsPartBytes < 1024 || weightsPartBytes > maxMessageBytes - 4096 {
+            throw ConfigError("weights part bytes must be in 1024...\(maxMessageBytes - 4096)")
+        }
+        if chunksPerVersion < 1 { throw ConfigError("chunks per version must be at least 1") }
+        if parameterBytes < 1 { throw ConfigError("parameter bytes must be at least 1") }
+    }
+}
+
+/// An invalid configuration value.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,372 @@
+import Foundation
+import Logging
+import Protocol
+import Synchronization
+
+/// A worker connection as the data ROUTER sees it: its routing identity.
+public struct WorkerKey: Hashable, Sendable, CustomStringConvertible {
+    public let routingID: [UInt8]
+    public init(_ routingID: [UInt8]) { self.routingID = routingID }
+    public var description: String { routingID.map { String(format: "%02x", $0) }.joined() }
+}
+
+/// Where a reply goes.
+public enum Route: Sendable, Equatable {
+    case data(WorkerKey)
+    case control([UInt8])
+    case publish
+}
+
+/// The learner's protocol state machine: worker sessions, credits, counters, weights.
+///
+/// It holds no sockets: messages come in as frames, replies go out through `send`, and
+/// accepted chunks go to the trainer's `ChunkQueue`. That keeps every rule of
+/// docs/protocol.md testable in-process. All state sits behind one lock, taken by the
+/// ingest task, the control task, the ticker and the trainer thread.
+public final class LearnerCore: Sendable {
+    struct Session {
+        var workerID: String
+        var incarnation: UInt64
+        var host: String
+        var env: Tributary_V1_EnvSpec
+        var protocolVersion: UInt32
+        /// Credits the worker holds: granted and not yet used by a chunk.
+        var credits: UInt32
+        var nextSequence: UInt64 = 0
+        var received: UInt64 = 0
+        var accepted: UInt64 = 0
+        var rejected: UInt64 = 0
+        var consumed: UInt64 = 0
+        var actingVersion: UInt64 = 0
+        var reportedSent: UInt64 = 0
+        var lastHeard: ContinuousClock.Instant
+        var lastSent: ContinuousClock.Instant
+    }
+
+    struct Departed {
+        var key: WorkerKey
+        var session: Session
+        var reason: String
+    }
+
+    struct State {
+        var sessions: [WorkerKey: Session] = [:]
+        var departed: [Departed] = []
+        var counters = Counters()
+        var policyVersion: UInt64 = 0
+        var weights = WeightsSnapshot.empty
+        var log = RateLimitedLog()
+        var stopping = false
+        /// When the first chunk was accepted and the latest was consumed (throughput).
+        var firstAccepted: ContinuousClock.Instant?
+        var lastConsumed: ContinuousClock.Instant?
+    }
+
+    /// Totals since start. `rejected` is by `ProtocolError.Code.name`.
+    public struct Counters: Sendable, Equatable {
+        public var messagesReceived: UInt64 = 0
+        public var bytesReceived: UInt64 = 0
+        public var chunksReceived: UInt64 = 0
+        public var chunksAccepted: UInt64 = 0
+        public var chunksConsumed: UInt64 = 0
+        public var stepsReceived: UInt64 = 0
+        public var rejected: [String: UInt64] = [:]
+        /// Chunk messages among `rejected`, by reason (including those from unknown workers).
+        public var rejectedChunks: [String: UInt64] = [:]
+        public var workersExpired: UInt64 = 0
+        public var workersSaidGoodbye: UInt64 = 0
+        public var rejectedTotal: UInt64 { rejected.values.reduce(0, +) }
+    }
+
+    public let config: LearnerConfig
+    public let runID: String
+    let logger: Logger
+    let queue: ChunkQueue
+    let send: @Sendable (Route, [OwnedFrame]) -> Void
+    let started: ContinuousClock.Instant
+    let state: Mutex<State>
+    let limits: WireLimits
+
+    public init(
+        config: LearnerConfig,
+        logger: Logger,
+        queue: ChunkQueue,
+        now: ContinuousClock.Instant = .now,
+        send: @escaping @Sendable (Route, [OwnedFrame]) -> Void
+    ) {
+        self.config = config
+        self.runID = config.runID.isEmpty ? "run-" + UUID().uuidString.prefix(8).lowercased() : config.runID
+        self.logger = logger
+        self.queue = queue
+        self.send = send
+        self.started = now
+        self.limits = WireLimits(maxMessageBytes: config.maxMessageBytes)
+        self.state = Mutex(State())
+    }
+
+    public var counters: Counters { state.withLock { $0.counters } }
+    public var policyVersion: UInt64 { state.withLock { $0.policyVersion } }
+
+    /// From the first accepted chunk to the latest consumed one: the window over which
+    /// ingest throughput is measured (benchmarks). nil before two such events.
+    public var ingestDuration: Duration? {
+        state.withLock { s in
+            guard let a = s.firstAccepted, let b = s.lastConsumed, b > a else { return nil }
+            return b - a
+        }
+    }
+
+    // MARK: data socket
+
+    /// Handles one message from the data ROUTER (routing identity already split off).
+    public func handleData(from key: WorkerKey, frames: [any MessageFrame], truncated: Bool = false, now: ContinuousClock.Instant = .now) {
+        var replies: [[OwnedFrame]] = []
+        state.withLock { s in
+            s.counters.messagesReceived += 1
+            let bytes = frames.reduce(0) { $0 + $1.count }
+            s.counters.bytesReceived += UInt64(bytes)
+            let header = WireCodec.peekHeader(frames)
+            let isChunk = header?.type == .trajectoryChunk
+            if s.sessions[key] != nil {
+                s.sessions[key]!.lastHeard = now
+                if isChunk {
+                    s.sessions[key]!.received += 1
+                    s.counters.chunksReceived += 1
+                }
+            }
+
+            func refuse(_ error: ProtocolError, sequence: UInt64 = 0, returnCredit: Bool = false) {
+                s.counters.rejected[error.code.name, default: 0] += 1
+                if isChunk { s.counters.rejectedChunks[error.code.name, default: 0] += 1 }
+                var returned: UInt32 = 0
+                if var session = s.sessions[key] {
+                    if isChunk { session.rejected += 1 }
+                    if returnCredit {
+                        session.credits += 1
+                        returned = 1
+                    }
+                    session.lastSent = now
+                    s.sessions[key] = session
+                }
+                s.log.warning(logger, reason: error.code.name, "refused \(header?.type?.description ?? "message") from \(key): \(error)", now: now)
+                replies.append(WireCodec.reject(error, rejectedType: header?.rawType ?? 0, sequence: sequence, creditsReturned: returned))
+            }
+
+            if s.stopping {
+                return refuse(ProtocolError(.shuttingDown, "the learner is stopping"))
+            }
+            // A known worker spent a credit on a chunk we cannot read: take it and give it back
+            // with the Reject, so both sides keep counting the same credits.
+            func spendCredit() -> Bool {
+                guard isChunk, let credits = s.sessions[key]?.credits, credits > 0 else { return false }
+                s.sessions[key]!.credits -= 1
+                return true
+            }
+            if truncated {
+                let spent = spendCredit()
+                return refuse(ProtocolError(.malformed, "more frames than the transport keeps per message"), returnCredit: spent)
+            }
+            let message: DecodedMessage
+            do throws(ProtocolError) {
+                message = try WireCodec.decode(frames, limits: limits)
+            } catch {
+                let spent = spendCredit()
+                return refuse(error, returnCredit: spent)
+            }
+            switch message.body {
+            case .hello(let hello):
+                do throws(Refusal) {
+                    replies.append(try handleHello(&s, key: key, hello: hello, now: now))
+                } catch {
+                    refuse(error.error)
+                }
+            case .trajectoryChunk(let chunk):
+                do throws(Refusal) {
+                    try handleChunk(&s, key: key, chunk: chunk, frames: message.tensorFrames)
+                } catch {
+                    refuse(error.error, sequence: chunk.sequence, returnCredit: error.returnCredit)
+                }
+            case .heartbeat(let beat):
+                guard s.sessions[key] != nil else {
+                    return refuse(ProtocolError(.unknownWorker, "heartbeat from a worker that has not said Hello (or expired): say Hello again"))
+                }
+                s.sessions[key]!.actingVersion = beat.policyVersion
+            case .goodbye(let bye):
+                guard var session = s.sessions.removeValue(forKey: key) else {
+                    return refuse(ProtocolError(.unknownWorker, "goodbye from a worker that has not said Hello"))
+                }
+                session.reportedSent = bye.chunksSent
+                s.counters.workersSaidGoodbye += 1
+                logger.info("worker \(session.workerID) incarnation \(session.incarnation) said goodbye (\(bye.reason)); sent \(bye.chunksSent), accepted \(session.accepted), rejected \(session.rejected)")
+                remember(&s, Departed(key: key, session: session, reason: "goodbye: \(bye.reason)"))
+            default:
+                refuse(ProtocolError(.unknownType, "\(message.body.type) is not accepted on the data socket"))
+            }
+        }
+        for reply in replies { send(.data(key), reply) }
+    }
+
+    /// A refused message, and whether the chunk's credit goes back to the worker.
+    struct Refusal: Error {
+        var error: ProtocolError
+        var returnCredit = false
+        init(_ code: ProtocolError.Code, _ reason: String, returnCredit: Bool = false) {
+            self.error = ProtocolError(code, reason)
+            self.returnCredit = returnCredit
+        }
+        init(_ error: ProtocolError, returnCredit: Bool) {
+            self.error = error
+            self.returnCredit = returnCredit
+        }
+    }
+
+    private func handleHello(
+        _ s: inout State, key: WorkerKey, hello: Tributary_V1_Hello, now: ContinuousClock.Instant
+    ) throws(Refusal) -> [OwnedFrame] {
+        guard let version = ProtocolVersion.negotiate(peer: hello.protocolVersions) else {
+            throw Refusal(
+                .unsupportedVersion,
+                "worker speaks protocol versions \(hello.protocolVersions), this learner speaks \(ProtocolVersion.supported)")
+        }
+        let env = hello.env
+        if hello.workerID.isEmpty { throw Refusal(.malformed, "Hello has an empty worker_id") }
+        if env.envID.isEmpty || env.numEnvs == 0 {
+            throw Refusal(.envMismatch, "Hello needs env.env_id and env.num_envs > 0")
+        }
+        if env.observationDtype.byteSize == nil || env.actionDtype.byteSize == nil {
+            throw Refusal(.envMismatch, "Hello's observation and action dtypes must be set")
+        }
+        if !config.acceptedEnvIDs.isEmpty, !config.acceptedEnvIDs.contains(env.envID) {
+            throw Refusal(.envMismatch, "this learner trains on \(config.acceptedEnvIDs), not '\(env.envID)'")
+        }
+        if let old = s.sessions.removeValue(forKey: key) {
+            remember(&s, Departed(key: key, session: old, reason: "replaced by incarnation \(hello.incarnation)"))
+        }
+        s.sessions[key] = Session(
+            workerID: hello.workerID, incarnation: hello.incarnation, host: hello.host, env: env,
+            protocolVersion: version, credits: config.initialCredits, lastHeard: now, lastSent: now)
+        logger.info("worker \(hello.workerID) incarnation \(hello.incarnation) from \(hello.host) joined: \(env.envID) × \(env.numEnvs)")
+        var welcome = Tributary_V1_Welcome()
+        welcome.runID = runID
+        welcome.protocolVersion = version
+        welcome.unrollLength = config.unrollLength
+        welcome.initialCredits = config.initialCredits
+        welcome.heartbeatIntervalMs = UInt32(config.heartbeatInterval.milliseconds)
+        welcome.livenessMs = UInt32(config.liveness.milliseconds)
+        welcome.maxMessageBytes = UInt64(config.maxMessageBytes)
+        welcome.currentWeights = s.weights.announcement(runID: runID)
+        welcome.model = s.weights.model
+        return WireCodec.encode(.welcome(welcome))
+    }
+
+    private func handleChunk(
+        _ s: inout State, key: WorkerKey, chunk: Tributary_V1_TrajectoryChunk, frames: [any MessageFrame]
+    ) throws(Refusal) {
+        guard var session = s.sessions[key], session.incarnation == chunk.incarnation else {
+            throw Refusal(.unknownWorker, "chunk from a worker (incarnation \(chunk.incarnation)) that has not said Hello or expired: say Hello again")
+        }
+        guard session.credits > 0 else {
+            s.sessions[key] = session
+            throw Refusal(.noCredit, "chunk \(chunk.sequence) sent without a credit")
+        }
+        session.credits -= 1
+        s.sessions[key] = session
+        guard chunk.runID == runID else {
+            throw Refusal(.wrongRun, "chunk names run '\(chunk.runID)', this is '\(runID)'", returnCredit: true)
+        }
+        guard chunk.sequence >= session.nextSequence else {
+            throw Refusal(.badSequence, "chunk sequence \(chunk.sequence) repeats (next expected ≥ \(session.nextSequence))", returnCredit: true)
+        }
+        s.sessions[key]!.nextSequence = chunk.sequence + 1
+        let validated: ValidatedChunk
+        do throws(ProtocolError) {
+            validated = try ChunkValidator.validate(chunk, frames: frames, env: session.env)
+        } catch {
+            throw Refusal(error, returnCredit: true)
+        }
+        let newest = validated.policyVersions.uint64(at: validated.policyVersions.elementCount - 1)
+        guard newest <= s.policyVersion else {
+            throw Refusal(.shapeMismatch, "policy version \(newest) is newer than the learner's \(s.policyVersion)", returnCredit: true)
+        }
+        s.sessions[key]!.accepted += 1
+        s.sessions[key]!.actingVersion = newest
+        s.counters.chunksAccepted += 1
+        if s.firstAccepted == nil { s.firstAccepted = .now }
+        s.counters.stepsReceived += UInt64(validated.steps)
+        queue.push(QueuedChunk(worker: key, chunk: validated))
+    }
+
+    private func remember(_ s: inout State, _ departed: Departed) {
+        s.departed.append(departed)
+        if s.departed.count > config.expiredWorkersKept { s.departed.removeFirst(s.departed.count - config.expiredWorkersKept) }
+    }
+
+    // MARK: trainer side
+
+    /// The trainer finished with a chunk: count it and give its worker a credit back.
+    /// Returns the total consumed so far.
+    @discardableResult
+    public func consumed(_ item: QueuedChunk, now: ContinuousClock.Instant = .now) -> UInt64 {
+        var reply: [OwnedFrame]?
+        let total: UInt64 = state.withLock { s in
+            s.counters.chunksConsumed += 1
+            s.lastConsumed = now
+            if var session = s.sessions[item.worker], session.incarnation == item.chunk.header.incarnation, !s.stopping {
+                session.consumed += 1
+                session.credits += 1
+                session.lastSent = now
+                s.sessions[item.worker] = session
+                var credit = Tributary_V1_Credit()
+                credit.credits = 1
+                credit.ackedChunks = session.accepted
+                reply = WireCodec.encode(.credit(credit))
+            }
+            return s.counters.chunksConsumed
+        }
+        if let reply { send(.data(item.worker), reply) }
+        return total
+    }
+
+    /// Installs a new policy version and announces it on the weights socket.
+    public func publish(_ snapshot: WeightsSnapshot) {
+        let announcement: Tributary_V1_WeightsAvailable = state.withLock { s in
+            s.weights = snapshot
+            s.policyVersion = snapshot.version
+            return snapshot.announcement(runID: runID)
+        }
+        send(.publish, WireCodec.encode(.weightsAvailable(announcement)))
+    }
+
+    // MARK: timers
+
+    /// Expires silent workers and heartbeats quiet ones. Call about twice per heartbeat interval.
+    public func tick(now: ContinuousClock.Instant = .now) {
+        var beats: [WorkerKey] = []
+        let version: UInt64 = state.withLock { s in
+            for (key, session) in s.sessions {
+                if now - session.lastHeard > config.liveness {
+                    s.sessions.removeValue(forKey: key)
+                    s.counters.workersExpired += 1
+                    let silent = now - session.lastHeard
+                    logger.warning("worker \(session.workerID) incarnation \(session.incarnation) expired: silent for \(silent.milliseconds) ms")
+                    remember(&s, Departed(key: key, session: session, reason: "expired: silent for \(silent.milliseconds) ms"))
+                } else if now - session.lastSent >= config.heartbeatInterval {
+                    s.sessions[key]!.lastSent = now
+                    beats.append(key)
+                }
+            }
+            return s.policyVersion
+        }
+        guard !beats.isEmpty else { return }
+        var beat = Tributary_V1_Heartbeat()
+        beat.unixMs = UInt64(Date().timeIntervalSince1970 * 1000)
+        beat.policyVersion = version
+        let frames = WireCodec.encode(.heartbeat(beat))
+        for key in beats { send(.data(key), frames) }
+    }
+
+    /// Refuse new work from now on (graceful shutdown).
+    public func beginStopping() {
+        state.withLock { $0.stopping = true }
+    }
+}

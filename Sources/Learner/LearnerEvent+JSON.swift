@@ -1,0 +1,28 @@
+import Foundation
+import Protocol
+import SwiftProtobuf
+import Transport
+
+extension LearnerEvent {
+    /// One JSON object per event, for stdout (scripts and tests read these lines).
+    public var jsonLine: String {
+        switch self {
+        case .ready(let runID, let data, let weights, let control):
+            let object: [String: Any] = ["event": "ready", "run_id": runID, "data": data, "weights": weights, "control": control]
+            let bytes = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            return String(decoding: bytes, as: UTF8.self)
+        case .summary(let status, let transport, let ingest):
+            var options = JSONEncodingOptions()
+            options.alwaysPrintInt64sAsNumbers = true
+            options.preserveProtoFieldNames = true
+            let statusJSON = (try? status.jsonString(options: options)) ?? "{}"
+            let seconds = ingest.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 0
+            return """
+                {"event":"summary","ingest_seconds":\(seconds),"status":\(statusJSON),"transport":{"messages_received":\(transport.messagesReceived),\
+                "messages_sent":\(transport.messagesSent),"bytes_received":\(transport.bytesReceived),\
+                "sends_unroutable":\(transport.sendsUnroutable),"sends_dropped":\(transport.sendsDropped),\
+                "sends_failed":\(transport.sendsFailed),"messages_truncated":\(transport.messagesTruncated)}}
+                """
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Logging
+import Protocol
+import ServiceLifecycle
+import Transport
+
+/// What a running learner tells its executable (printed as JSON lines on stdout).
+public enum LearnerEvent: Sendable {
+    /// Sockets are bound; endpoints are the resolved ones (ephemeral ports filled in).
+    case ready(runID: String, data: [String], weights: [String], control: [String])
+    /// The run ended; the final status (every counter, every worker).
+    /// `ingest` is the time from the first accepted chunk to the last consumed one.
+    case summary(Tributary_V1_StatusReply, ReactorStats, ingest: Duration?)
+}
+
+/// The learner process: sockets, protocol core, trainer thread, timers.
+///
+/// Runs until graceful shutdown (SIGTERM/SIGINT through the `ServiceGroup`) or until
+/// `maxChunks` were consumed; then stops admitting, lets the trainer drain, reports the
+/// summary and closes every socket with LINGER set.
+public struct LearnerService: Service {
+    let config: LearnerConfig
+    let logger: Logger
+    let events: @Sendable (LearnerEvent) -> Void
+
+    public init(config: LearnerConfig, logger: Logger, events: @escaping @Sendable (LearnerEvent) -> Void) {
+        self.config = config
+        self.logger = logger
+        self.events = events
+    }
+
+    public func run() async throws {
+        try config.validate()
+        let reactor = try SocketReactor(name: "learner", logger: logger)
+        do {
+            try await serve(reactor)
+        } catch {
+            await reactor.shutdown()
+            throw error
+        }
+        await reactor.shutdown()
+    }
+
+    private func serve(_ reactor: SocketReactor) async throws {
+        var dataSpec = SocketSpec(kind: .router)
+        dataSpec.bind = config.dataEndpoints
+        dataSpec.maxFrameBytes = Int64(config.maxMessageBytes)
+        dataSpec.inboxCapacity = 1024
+        let data = try await reactor.open(dataSpec)
+        var pubSpec = SocketSpec(kind: .publisher)
+        pubSpec.bind = config.weightsEndpoints
+        let pub = try await reactor.open(pubSpec)
+        var controlSpec = SocketSpec(kind: .router)
+        controlSpec.bind = config.controlEndpoints
+        controlSpec.maxFrameBytes = 1 << 20
+        let control = try await reactor.open(controlSpec)
+
+        let queue = ChunkQueue()
+        let core = LearnerCore(config: config, logger: logger, queue: queue) { route, frames in
+            switch route {
+            case .data(let key): reactor.send(data.id, [key.routingID] + frames)
+            case .control(let requester): reactor.send(control.id, [requester] + frames)
+            case .publish: reactor.send(pub.id, frames)
+            }
+        }
+        logger.info("learner \(core.runID) listening: data \(data.boundEndpoints), weights \(pub.boundEndpoints), control \(control.boundEndpoints)")
+        events(.ready(runID: core.runID, data: data.boundEndpoints, weights: pub.boundEndpoints, control: control.boundEndpoints))
+
+        let trainer = StandInTrainer(core: core, queue: queue, logger: logger)
+        let limit = Mailbox<Bool>(capacity: 1)
+        trainer.start { _ = limit.offer(true) }
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while case .message(let m) = await data.inbox.receive() {
+                    guard let identity = m.frames.first else { continue }
+                    core.handleData(from: WorkerKey(identity.bytes), frames: Array(m.frames.dropFirst()), truncated: m.truncated)
+                }
+            }
+            group.addTask {
+                while case .message(let m) = await control.inbox.receive() {
+                    guard let identity = m.frames.first else { continue }
+                    core.handleControl(from: identity.bytes, frames: Array(m.frames.dropFirst()), truncated: m.truncated)
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: config.heartbeatInterval / 2)
+                    core.tick()
+                }
+            }
+            group.addTask { try? await gracefulShutdown() }
+            group.addTask { _ = await limit.receive() }
+            await group.next()
+            group.cancelAll()
+        }
+        logger.info("learner stopping: no new chunks; the trainer drains what it holds")
+        core.beginStopping()
+        queue.close()
+        await trainer.join()
+        events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration))
+    }
+}

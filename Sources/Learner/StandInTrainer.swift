@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import Protocol
+import Synchronization
+
+/// Consumes accepted chunks on a dedicated thread and publishes new policy versions.
+///
+/// This is the place the learning core (V-trace over an OpenBLAS network) takes over.
+/// Until then it does what a trainer does to the protocol: reads each chunk's rewards
+/// in place, returns the worker's credit, and every `chunksPerVersion` chunks
+/// publishes a new parameter vector, so versions, weights fetches and lag are real.
+public final class StandInTrainer: Sendable {
+    let core: LearnerCore
+    let queue: ChunkQueue
+    let logger: Logger
+    private let done = DoneSignal()
+
+    public init(core: LearnerCore, queue: ChunkQueue, logger: Logger) {
+        self.core = core
+        self.queue = queue
+        self.logger = logger
+    }
+
+    /// Parameters of version `v`: deterministic bytes, so a test can check what arrives.
+    public static func parameters(version: UInt64, bytes: Int) -> WeightsSnapshot {
+        var model = Tributary_V1_ModelSpec()
+        model.family = "stand-in"
+        var values = [UInt8](repeating: 0, count: bytes)
+        var x = version &* 0x9E37_79B9_7F4A_7C15
+        for i in 0..<bytes {
+            x ^= x >> 12; x ^= x << 25; x ^= x >> 27
+            values[i] = UInt8(truncatingIfNeeded: x &* 0x2545_F491_4F6C_DD1D >> 56)
+        }
+        return WeightsSnapshot(version: version, model: model, bytes: values)
+    }
+
+    /// Starts the thread. `limitReached` is called once when `maxChunks` were consumed.
+    public func start(limitReached: @escaping @Sendable () -> Void) {
+        let config = core.config
+        core.publish(Self.parameters(version: 1, bytes: config.parameterBytes))
+        let thread = Thread { [core, queue, done] in
+            var version: UInt64 = 1
+            var rewardSum = 0.0
+            var sinceVersion = 0
+            while let item = queue.pop() {
+                let rewards = item.chunk.rewards
+                for i in 0..<rewards.elementCount { rewardSum += Double(rewards.float32(at: i)) }
+                let total = core.consumed(item)
+                sinceVersion += 1
+                if sinceVersion >= config.chunksPerVersion {
+                    sinceVersion = 0
+                    version += 1
+                    core.publish(Self.parameters(version: version, bytes: config.parameterBytes))
+                }
+                if let max = config.maxChunks, total == max { limitReached() }
+            }
+            done.signal()
+            _ = rewardSum
+        }
+        thread.name = "trainer"
+        thread.start()
+    }
+
+    /// Waits for the thread to end (after `queue.close()`).
+    public func join() async { await done.wait() }
+}
+
+/// A one-shot signal from a thread to async code.
+final class DoneSignal: Sendable {
+    private let state = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func signal() {
+        let waiters = state.withLock { s in
+            s.done = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let done = state.withLock { s in
+                if s.done { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if done { c.resume() }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import Learner
+import Logging
+import ServiceLifecycle
+
+/// `learner`: binds the data, weights and control sockets and trains on what workers send.
+@main
+struct LearnerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "learner",
+        abstract: "Run a Tributary learner: workers connect to it and stream trajectories.",
+        discussion: """
+            Prints one JSON line when ready (the bound endpoints) and one when done (the summary); \
+            logs go to stderr. Stops on SIGINT/SIGTERM, or after --max-chunks.
+            """)
+
+    @Option(help: "Interface to bind (used with the ports; '*' is every interface).")
+    var bind = "*"
+    @Option(help: "Data ROUTER port (0: an ephemeral port).") var dataPort = 5555
+    @Option(help: "Weights PUB port.") var weightsPort = 5556
+    @Option(help: "Control ROUTER port.") var controlPort = 5557
+    @Option(help: "Data endpoint(s), overriding --bind/--data-port (e.g. ipc:///tmp/trib-data).")
+    var data: [String] = []
+    @Option(help: "Weights endpoint(s), overriding --bind/--weights-port.") var weights: [String] = []
+    @Option(help: "Control endpoint(s), overriding --bind/--control-port.") var control: [String] = []
+    @Option(help: "Run id (random when omitted).") var runId = ""
+    @Option(help: "Steps per chunk (T) that workers send.") var unrollLength: UInt32 = 32
+    @Option(help: "Chunks a worker may have in flight.") var credits: UInt32 = 4
+    @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs = 500
+    @Option(help: "Silence (ms) after which a worker is expired.") var livenessMs = 5000
+    @Option(help: "Largest accepted message in bytes.") var maxMessageBytes = 64 << 20
+    @Option(help: "Weights snapshots above this many bytes travel in parts.") var weightsPartBytes = 1 << 20
+    @Option(help: "Accepted environment id (repeat for several; none: any).") var env: [String] = []
+    @Option(help: "Stand-in trainer: a new policy version every N consumed chunks.") var chunksPerVersion = 8
+    @Option(help: "Stand-in trainer: parameter bytes per version.") var parameterBytes = 64 * 1024
+    @Option(help: "Stop after consuming this many chunks.") var maxChunks: UInt64?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+
+    func makeConfig() throws -> LearnerConfig {
+        func endpoints(_ explicit: [String], _ port: Int) -> [String] {
+            explicit.isEmpty ? ["tcp://\(bind):\(port == 0 ? "*" : String(port))"] : explicit
+        }
+        var c = LearnerConfig()
+        c.runID = runId
+        c.dataEndpoints = endpoints(data, dataPort)
+        c.weightsEndpoints = endpoints(weights, weightsPort)
+        c.controlEndpoints = endpoints(control, controlPort)
+        c.unrollLength = unrollLength
+        c.initialCredits = credits
+        c.heartbeatInterval = .milliseconds(heartbeatMs)
+        c.liveness = .milliseconds(livenessMs)
+        c.maxMessageBytes = maxMessageBytes
+        c.weightsPartBytes = weightsPartBytes
+        c.acceptedEnvIDs = env
+        c.chunksPerVersion = chunksPerVersion
+        c.parameterBytes = parameterBytes
+        c.maxChunks = maxChunks
+        do {
+            try c.validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        return c
+    }
+
+    func validate() throws {
+        _ = try makeConfig()
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "learner")
+        let service = LearnerService(config: try makeConfig(), logger: logger) { event in
+            FileHandle.standardOutput.write(Data((event.jsonLine + "\n").utf8))
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import Protocol
+
+/// Everything a rollout worker is configured with.
+public struct WorkerConfig: Sendable {
+    /// The learner's data ROUTER, weights PUB and control ROUTER.
+    public var dataEndpoint = "tcp://127.0.0.1:5555"
+    public var weightsEndpoint = "tcp://127.0.0.1:5556"
+    public var controlEndpoint = "tcp://127.0.0.1:5557"
+    /// Stable name of this worker across restarts.
+    public var workerID = "\(ProcessInfo.processInfo.hostName)/\(getpid())"
+    /// Environment copies stepped together (B).
+    public var numEnvs: UInt32 = 8
+    /// Observation size of the synthetic environment (floats per observation).
+    public var observationSize = 4
+    /// Steps after which a synthetic episode is truncated (time limit).
+    public var episodeLength = 200
+    /// Stop after this many chunks were sent (then wait for acks and say Goodbye).
+    public var maxChunks: UInt64? = nil
+    /// Pause between chunks (tests); nil sends as fast as credits allow.
+    public var chunkInterval: Duration? = nil
+    /// How long to wait for Welcome before trying again with a new incarnation.
+    public var helloTimeout: Duration = .seconds(2)
+    /// Capped exponential backoff between connection attempts.
+    public var backoffInitial: Duration = .milliseconds(100)
+    public var backoffMax: Duration = .seconds(5)
+    /// Used until a Welcome says otherwise.
+    public var heartbeatInterval: Duration = .milliseconds(500)
+    public var liveness: Duration = .seconds(5)
+    /// Protocol versions offered in Hello (a test overrides this to provoke version skew).
+    public var protocolVersions: [UInt32] = ProtocolVersion.supported
+    /// The header version this worker writes (a test overrides it).
+    public var headerVersion: UInt8 = ProtocolVersion.current
+    /// Seed of the synthetic data.
+    public var seed: UInt64 = 1
+
+    public init() {}
+
+    /// Observation floats that make chunks of about `bytes` at unroll length `t`.
+    public static func observationSize(forChunkBytes bytes: Int, unrollLength t: Int, numEnvs b: Int) -> Int {
+        max(1, bytes / (t * b * 4))
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import Protocol
+import ServiceLifecycle
+import Transport
+
+/// What a worker reports to its executable (printed as JSON lines on stdout).
+public enum WorkerEvent: Sendable {
+    /// A session began: the learner welcomed this incarnation.
+    case session(incarnation: UInt64, runID: String)
+    /// A chunk was handed to the transport (only with `traceChunks`).
+    case chunkSent(incarnation: UInt64, sequence: UInt64)
+    /// The worker stopped; one entry per incarnation it had.
+    case summary([IncarnationStats])
+}
+
+/// What one incarnation sent and what became of it.
+public struct IncarnationStats: Sendable, Codable, Equatable {
+    public var incarnation: UInt64
+    public var welcomed = false
+    public var sent: UInt64 = 0
+    /// Highest `acked_chunks` the learner reported (chunks it accepted).
+    public var acked: UInt64 = 0
+    public var rejected: [String: UInt64] = [:]
+    /// Chunks sent but neither acknowledged nor refused when the incarnation ended.
+    public var unconfirmed: UInt64 = 0
+    public var ended = ""
+}
+
+/// A worker that cannot go on (for example refused for its protocol version).
+public struct WorkerError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable {
+        let name: String
+        public static let unsupportedVersion = Code(name: "unsupported_version")
+        public static let refused = Code(name: "refused")
+    }
+    public var code: Code
+    public var description: String
+}
+
+/// The rollout worker process: connect, Hello, stream chunks under credits, heartbeat,
+/// and reconnect as a new incarnation when the learner goes away. Reconnecting is the
+/// outermost loop (SEED RL's habit): nothing the learner does can stop the worker, only
+/// a refusal it cannot fix (wrong protocol version) or a shutdown signal.
+public struct WorkerService: Service {
+    let config: WorkerConfig
+    let logger: Logger
+    let traceChunks: Bool
+    let events: @Sendable (WorkerEvent) -> Void
+
+    public init(config: WorkerConfig, logger: Logger, traceChunks: Bool = false, events: @escaping @Sendable (WorkerEvent) -> Void) {
+        self.config = config
+        self.logger = logger
+        self.traceChunks = traceChunks
+        self.events = events
+    }
+
+    public func run() async throws {
+        let reactor = try SocketReactor(name: "worker", logger: logger)
+        var subSpec = SocketSpec(kind: .subscriber)
+        subSpec.connect = [config.weightsEndpoint]
+        subSpec.subscriptions = [WireHeader(type: .weightsAvailable).bytes]
+        var controlSpec = SocketSpec(kind: .dealer)
+        controlSpec.connect = [config.controlEndpoint]
+        controlSpec.lingerMilliseconds = 0
+        let stats = StatsBox()
+        do {
+            let sub = try await reactor.open(subSpec)
+            let control = try await reactor.open(controlSpec)
+            let client = VariableClient(reactor: reactor, sub: sub, control: control, logger: logger, timeout: config.liveness)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                group.addTask {
+                    var sessions = SessionLoop(config: config, logger: logger, reactor: reactor, client: client,
+                                               traceChunks: traceChunks, events: events, stats: stats)
+                    try await sessions.run()
+                }
+                group.addTask {
+                    try? await gracefulShutdown()
+                    throw CancellationError()
+                }
+                // The session loop ends on its own (maxChunks) or throws (fatal refusal);
+                // a shutdown signal cancels it, and it says Goodbye on the way out.
+                do {
+                    try await group.next()
+                } catch is CancellationError {
+                }
+                group.cancelAll()
+                while let _ = try? await group.next() {}
+            }
+        } catch {
+            events(.summary(stats.all))
+            await reactor.shutdown()
+            throw error
+        }
+        events(.summary(stats.all))
+        await reactor.shutdown()
+    }
+}
+
+/// Per-incarnation statistics, readable after the loop ends.
+final class StatsBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [IncarnationStats] = []
+    func update(_ s: IncarnationStats) {
+        lock.lock(); defer { lock.unlock() }
+        if let i = entries.lastIndex(where: { $0.incarnation == s.incarnation }) { entries[i] = s } else { entries.append(s) }
+    }
+    var all: [IncarnationStats] {
+        lock.lock(); defer { lock.unlock() }
+        return entries
+    }
+}

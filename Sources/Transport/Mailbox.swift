@@ -1,0 +1,151 @@
+import DequeModule
+import Synchronization
+
+/// A bounded single-consumer queue from a producer thread to async code.
+///
+/// The producer (the socket thread) never blocks: `offer` fails when the mailbox is
+/// full, and the socket thread then stops reading that socket, so backpressure
+/// reaches the sender through ZeroMQ's queues and TCP rather than through memory.
+/// When the consumer makes room again it calls `onSpace` to wake the producer.
+public final class Mailbox<Element: Sendable>: Sendable {
+    public enum Received: Sendable {
+        case message(Element)
+        case timedOut
+        case closed
+    }
+
+    private struct State {
+        var items: Deque<Element> = []
+        var waiter: CheckedContinuation<Received, Never>?
+        var waiterID: UInt64 = 0
+        var closed = false
+        var producerWaiting = false
+    }
+
+    private enum Outcome { case refused, queued, handed(CheckedContinuation<Received, Never>) }
+    private enum Fast { case got(Element, wake: Bool), closed, wait }
+
+    public let capacity: Int
+    private let state: Mutex<State>
+    private let onSpace: @Sendable () -> Void
+
+    public init(capacity: Int, onSpace: @escaping @Sendable () -> Void = {}) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+        self.state = Mutex(State())
+        self.onSpace = onSpace
+    }
+
+    /// Producer side: true when the element was taken, false when full or closed.
+    public func offer(_ element: Element) -> Bool {
+        let outcome: Outcome = state.withLock { s in
+            if s.closed || s.items.count >= capacity { return .refused }
+            if let w = s.waiter {
+                s.waiter = nil
+                return .handed(w)
+            }
+            s.items.append(element)
+            return .queued
+        }
+        switch outcome {
+        case .refused: return false
+        case .queued: return true
+        case .handed(let w):
+            w.resume(returning: Received.message(element))
+            return true
+        }
+    }
+
+    /// Producer side: whether an `offer` would succeed now. When it would not, the
+    /// consumer will call `onSpace` as soon as it takes an element.
+    public func reserveRoom() -> Bool {
+        state.withLock { s in
+            if s.closed { return false }
+            if s.items.count < capacity { return true }
+            s.producerWaiting = true
+            return false
+        }
+    }
+
+    public var count: Int { state.withLock { $0.items.count } }
+
+    /// Consumer side: the next element if one is waiting, without suspending.
+    public func tryReceive() -> Element? {
+        let (element, wake): (Element?, Bool) = state.withLock { s in
+            guard let e = s.items.popFirst() else { return (nil, false) }
+            let wake = s.producerWaiting
+            s.producerWaiting = false
+            return (e, wake)
+        }
+        if wake { onSpace() }
+        return element
+    }
+
+    /// Consumer side: the next element, waiting at most `timeout` (nil: forever).
+    public func receive(timeout: Duration? = nil) async -> Received {
+        let fast: Fast = state.withLock { s in
+            if let e = s.items.popFirst() {
+                let wake = s.producerWaiting
+                s.producerWaiting = false
+                return .got(e, wake: wake)
+            }
+            return s.closed ? .closed : .wait
+        }
+        switch fast {
+        case .got(let e, let wake):
+            if wake { onSpace() }
+            return .message(e)
+        case .closed:
+            return .closed
+        case .wait:
+            break
+        }
+        let id: UInt64 = state.withLock { s in
+            s.waiterID &+= 1
+            return s.waiterID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Received, Never>) in
+                let immediate: Received? = state.withLock { s in
+                    if let e = s.items.popFirst() { return .message(e) }
+                    if s.closed || Task.isCancelled { return .closed }
+                    s.waiter = c
+                    s.waiterID = id
+                    return nil
+                }
+                if let immediate {
+                    c.resume(returning: immediate)
+                    return
+                }
+                if let timeout {
+                    Task { [weak self] in
+                        try? await Task.sleep(for: timeout)
+                        self?.resumeWaiter(id: id, with: .timedOut)
+                    }
+                }
+            }
+        } onCancel: {
+            resumeWaiter(id: id, with: .closed)
+        }
+    }
+
+    private func resumeWaiter(id: UInt64, with result: Received) {
+        let waiter: CheckedContinuation<Received, Never>? = state.withLock { s in
+            guard let w = s.waiter, s.waiterID == id else { return nil }
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume(returning: result)
+    }
+
+    /// No more elements will be offered; a waiting consumer gets `.closed` once drained.
+    public func close() {
+        let waiter: CheckedContinuation<Received, Never>? = state.withLock { s in
+            s.closed = true
+            let w = s.waiter
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume(returning: .closed)
+    }
+}

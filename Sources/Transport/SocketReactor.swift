@@ -1,0 +1,162 @@
+import CZeroMQ
+import DequeModule
+import Foundation
+import Logging
+import Protocol
+import Synchronization
+
+/// Names a socket owned by a `SocketReactor`.
+public struct SocketID: Hashable, Sendable, CustomStringConvertible {
+    public let raw: Int
+    public var description: String { "socket#\(raw)" }
+}
+
+/// A socket that the reactor opened.
+public struct OpenedSocket: Sendable {
+    public let id: SocketID
+    /// The endpoints actually bound (ephemeral ports resolved), in `SocketSpec.bind` order.
+    public let boundEndpoints: [String]
+    /// Messages received on this socket, in arrival order.
+    public let inbox: Mailbox<InboundMessage>
+}
+
+/// Counters of what the socket thread did. Monotonic.
+public struct ReactorStats: Sendable {
+    public var messagesSent: UInt64 = 0
+    public var messagesReceived: UInt64 = 0
+    public var bytesReceived: UInt64 = 0
+    /// ROUTER_MANDATORY sends to a peer that is gone.
+    public var sendsUnroutable: UInt64 = 0
+    /// Sends dropped because the peer's queue stayed full (ROUTER) or the reactor stopped.
+    public var sendsDropped: UInt64 = 0
+    public var sendsFailed: UInt64 = 0
+    /// Messages with more frames than allowed; the extra frames were discarded.
+    public var messagesTruncated: UInt64 = 0
+}
+
+/// The one thread of a process that touches ZeroMQ sockets.
+///
+/// ZeroMQ sockets are not thread-safe, so every socket lives on this thread, which runs
+/// `zmq_poll` over all of them plus an eventfd. Other threads and tasks talk to it
+/// through a command queue (wakes it through the eventfd) and read what it received
+/// from one bounded `Mailbox` per socket. One context per process: a reactor owns it.
+public final class SocketReactor: Sendable {
+    enum Command: @unchecked Sendable {
+        case open(SocketID, SocketSpec, Mailbox<InboundMessage>, CheckedContinuation<[String], any Error>)
+        case send(SocketID, [OwnedFrame])
+        case close(SocketID, Int32?, CheckedContinuation<Void, Never>)
+        case stop
+    }
+
+    struct Queue {
+        var commands: [Command] = []
+        var wakePending = false
+        var stopped = false
+        var nextID = 0
+    }
+
+    let name: String
+    let logger: Logger
+    let queue = Mutex(Queue())
+    let stats = Mutex(ReactorStats())
+    let wakeFD: Int32
+    private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    /// Creates the ZeroMQ context and starts the socket thread.
+    public init(name: String, logger: Logger) throws {
+        self.name = name
+        self.logger = logger
+        let fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        guard fd >= 0 else { throw ZMQError(errno: errno, call: "eventfd") }
+        self.wakeFD = fd
+        guard let context = zmq_ctx_new() else {
+            Foundation.close(fd)
+            throw ZMQError.last("zmq_ctx_new")
+        }
+        let loop = ReactorLoop(reactor: self, context: context)
+        let thread = Thread { loop.run() }
+        thread.name = "zmq-\(name)"
+        thread.start()
+    }
+
+    /// Current counters.
+    public var currentStats: ReactorStats { stats.withLock { $0 } }
+
+    /// Opens, configures, binds and connects a socket on the socket thread.
+    public func open(_ spec: SocketSpec) async throws -> OpenedSocket {
+        let id: SocketID = queue.withLock { q in
+            q.nextID += 1
+            return SocketID(raw: q.nextID)
+        }
+        let inbox = Mailbox<InboundMessage>(capacity: spec.inboxCapacity) { [weak self] in self?.wake() }
+        let endpoints = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[String], any Error>) in
+            if !enqueue(.open(id, spec, inbox, c)) {
+                c.resume(throwing: ZMQError(errno: ETERM, call: "open (reactor stopped)"))
+            }
+        }
+        return OpenedSocket(id: id, boundEndpoints: endpoints, inbox: inbox)
+    }
+
+    /// Queues a message for sending. Never blocks; returns false once the reactor stopped.
+    @discardableResult
+    public func send(_ socket: SocketID, _ frames: [OwnedFrame]) -> Bool {
+        enqueue(.send(socket, frames))
+    }
+
+    /// Closes one socket and its inbox. Messages still queued get `lingerMilliseconds`
+    /// (default: the socket's `SocketSpec.lingerMilliseconds`) to leave; the rest are dropped.
+    public func close(_ socket: SocketID, lingerMilliseconds: Int32? = nil) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            if !enqueue(.close(socket, lingerMilliseconds, c)) { c.resume() }
+        }
+    }
+
+    /// Flushes queued sends, closes every socket with its LINGER, terminates the context
+    /// and ends the thread. Returns when all of that is done. Idempotent.
+    public func shutdown() async {
+        _ = enqueue(.stop)
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let done = finished.withLock { f in
+                if f.done { return true }
+                f.waiters.append(c)
+                return false
+            }
+            if done { c.resume() }
+        }
+    }
+
+    func markFinished() {
+        let waiters = finished.withLock { f in
+            f.done = true
+            defer { f.waiters = [] }
+            return f.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    private func enqueue(_ command: Command) -> Bool {
+        let shouldWake: Bool? = queue.withLock { q in
+            if q.stopped { return nil }
+            if case .stop = command { q.stopped = true }
+            q.commands.append(command)
+            defer { q.wakePending = true }
+            return !q.wakePending
+        }
+        guard let shouldWake else { return false }
+        if shouldWake { wake() }
+        return true
+    }
+
+    func wake() {
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { write(wakeFD, $0.baseAddress, 8) }
+    }
+
+    func takeCommands() -> [Command] {
+        queue.withLock { q in
+            q.wakePending = false
+            defer { q.commands = [] }
+            return q.commands
+        }
+    }
+}

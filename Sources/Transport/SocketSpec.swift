@@ -1,0 +1,37 @@
+/// Everything needed to open one ZeroMQ socket. Defaults suit Tributary's traffic.
+public struct SocketSpec: Sendable {
+    public enum Kind: Sendable {
+        case router, dealer, publisher, subscriber
+    }
+
+    public var kind: Kind
+    /// Endpoints to bind (`tcp://host:port`, `tcp://host:*` for an ephemeral port, `ipc://path`).
+    public var bind: [String] = []
+    /// Endpoints to connect to.
+    public var connect: [String] = []
+    /// SUB prefixes. Empty means everything.
+    public var subscriptions: [[UInt8]] = []
+    /// ZMQ_ROUTING_ID for DEALER sockets (nil: libzmq picks one).
+    public var routingID: [UInt8]? = nil
+    /// ZMQ_LINGER in milliseconds: how long `close` may keep flushing.
+    public var lingerMilliseconds: Int32 = 500
+    /// ZMQ_SNDHWM / ZMQ_RCVHWM in messages. Credits, not these, bound memory; the marks are a
+    /// second fence sized for multi-MiB chunks (the default 1000 × 4 MiB grew a sender to 1.2 GB).
+    public var sendHighWaterMark: Int32 = 64
+    public var receiveHighWaterMark: Int32 = 64
+    /// ZMQ_MAXMSGSIZE: a single frame above this makes libzmq drop the connection. -1 = none.
+    public var maxFrameBytes: Int64 = -1
+    /// ZMQ_ROUTER_MANDATORY: sending to an unknown peer fails instead of vanishing.
+    public var routerMandatory = true
+    /// Frames kept per message; more mark the message as truncated.
+    public var maxFrames = 64
+    /// Messages the socket thread may hold for the consumer before it stops reading.
+    public var inboxCapacity = 256
+    /// ZMQ_RECONNECT_IVL / ZMQ_RECONNECT_IVL_MAX (libzmq's own TCP reconnects).
+    public var reconnectMilliseconds: Int32 = 100
+    public var reconnectMaxMilliseconds: Int32 = 2000
+
+    public init(kind: Kind) {
+        self.kind = kind
+    }
+}

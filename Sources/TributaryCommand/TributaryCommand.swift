@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import Monitor
+
+/// `tributary`: the operator's view of a running learner.
+@main
+struct TributaryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tributary",
+        abstract: "Inspect a running Tributary learner.",
+        subcommands: [Status.self])
+}
+
+/// Flags every query command shares.
+struct LearnerOptions: ParsableArguments {
+    @Option(help: "The learner's control socket: HOST[:PORT] (port 5557 by default) or an endpoint.")
+    var learner = "127.0.0.1"
+    @Option(help: "Give up after this many seconds without an answer.")
+    var timeout: Double = 3
+    @Flag(help: "Print JSON (the StatusReply message in protobuf's JSON mapping) instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+    }
+}
+
+extension TributaryCommand {
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show run, counters and workers in one screen.")
+
+        @OptionGroup var options: LearnerOptions
+
+        func run() async throws {
+            let endpoint = StatusClient.endpoint(learner: options.learner)
+            do {
+                let status = try await StatusClient.fetch(endpoint: endpoint, timeout: .milliseconds(Int(options.timeout * 1000)))
+                print(options.json ? try StatusFormatter.json(status) : StatusFormatter.text(status))
+            } catch let failure as StatusClient.Failure {
+                FileHandle.standardError.write(Data("tributary: \(failure.description)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import Testing
+
+/// Real `learner` and `rollout-worker` processes over real ZeroMQ sockets on loopback.
+@Suite(.serialized) struct ProcessTests {
+    /// Three workers; one is SIGKILLed and restarted; then the learner is restarted on the
+    /// same endpoints while the workers keep retrying. Every chunk a worker sent is then
+    /// accounted for: received by a learner, or lost in flight — and the test says which.
+    @Test func workersSurviveKillsAndLearnerRestartsAndCountsReconcile() throws {
+        let learner1 = try LearnerProcess.start()
+        let chunkArgs = ["--chunk-interval-ms", "10", "--trace-chunks", "--num-envs", "2"]
+        var workers = try ["w0", "w1", "w2"].map { try learner1.worker($0, chunkArgs) }
+        for w in workers { _ = try w.event("session") }
+        Thread.sleep(forTimeInterval: 1.0)
+
+        // A worker dies without a word; its replacement is a new process and incarnation.
+        let killed = workers[1]
+        killed.signal(SIGKILL)
+        killed.waitExit()
+        let killedSent = killed.events.filter { $0["event"] as? String == "chunk_sent" }
+        let killedIncarnation = try #require(killed.events.first { $0["event"] as? String == "session" }?["incarnation"] as? NSNumber).uint64Value
+        workers[1] = try learner1.worker("w1", chunkArgs)
+        _ = try workers[1].event("session")
+        Thread.sleep(forTimeInterval: 1.0)
+
+        // The learner goes away and comes back on the same endpoints.
+        let status1 = try learner1.stop()
+        Thread.sleep(forTimeInterval: 0.5)
+        let learner2 = try LearnerProcess.start(endpoints: (learner1.data, learner1.weights, learner1.control))
+        for w in workers {
+            _ = try w.waitForEvent(timeout: 10) { e in
+                e["event"] as? String == "session" && (e["run_id"] as? String) != (status1["run_id"] as? String)
+            }
+        }
+        Thread.sleep(forTimeInterval: 1.0)
+        for w in workers { w.signal(SIGTERM) }
+        for w in workers { #expect(w.waitExit(timeout: 10) == 0, "\(w.name) did not exit cleanly: \(w.stderr.suffix(500))") }
+        let status2 = try learner2.stop()
+
+        // What the learners saw, per incarnation.
+        var received: [UInt64: Int] = [:]
+        var acceptedTotal = 0
+        for status in [status1, status2] {
+            for row in status["workers"] as? [[String: Any]] ?? [] {
+                received[row.uint64("incarnation"), default: 0] += row.int("chunks_received")
+            }
+            acceptedTotal += status.int("chunks_accepted")
+            #expect(status.int("chunks_accepted") == status.int("chunks_consumed"), "the trainer drained its queue")
+        }
+        // What the workers sent, per incarnation.
+        struct Row { var worker: String; var incarnation: UInt64; var sent: Int; var ended: String }
+        var rows: [Row] = [Row(worker: "w1 (killed)", incarnation: killedIncarnation, sent: killedSent.count, ended: "SIGKILL")]
+        for w in workers {
+            let summary = try w.event("summary", timeout: 1)
+            for inc in summary["incarnations"] as? [[String: Any]] ?? [] {
+                rows.append(Row(worker: w.name, incarnation: inc.uint64("incarnation"), sent: inc.int("sent"), ended: inc["ended"] as? String ?? ""))
+            }
+        }
+        let unknownWorkerRejects = [status1, status2].map { ($0["rejected_chunks"] as? [String: Any])?.int("unknown_worker") ?? 0 }.reduce(0, +)
+        var lostTotal = 0
+        print("worker        incarnation         sent  received  lost  ended")
+        for row in rows {
+            let got = received[row.incarnation] ?? 0
+            let lost = row.sent - got
+            lostTotal += lost
+            print("\(row.worker.padding(toLength: 13, withPad: " ", startingAt: 0)) \(row.incarnation)  \(row.sent)  \(got)  \(lost)  \(row.ended)")
+            #expect(lost >= 0, "a learner counted more chunks than \(row.worker) sent")
+            #expect(lost <= 4, "more chunks lost than credits allow (\(row.worker): \(lost))")
+            if row.ended.hasPrefix("goodbye") {
+                #expect(lost == 0, "\(row.worker) said goodbye, yet \(lost) of its chunks never arrived")
+            }
+        }
+        print("chunks sent \(rows.map(\.sent).reduce(0, +)) = received \(received.values.reduce(0, +)) + lost in flight \(lostTotal) (of which \(unknownWorkerRejects) reached a learner that no longer knew the incarnation and were refused as unknown_worker)")
+        #expect(rows.map(\.sent).reduce(0, +) == received.values.reduce(0, +) + lostTotal)
+        #expect(unknownWorkerRejects <= lostTotal)
+        #expect(killedSent.count > 0)
+        #expect(acceptedTotal > 100)
+        #expect(rows.count >= 7)  // 3 + 1 killed + 3 after the restart
+    }
+
+    @Test func aWorkerOfAnotherProtocolVersionExitsWithAClearMessage() throws {
+        let learner = try LearnerProcess.start()
+        let offered = try learner.worker("old", ["--protocol-version", "2"])
+        #expect(offered.waitExit(timeout: 10) == 3)
+        #expect(offered.stderr.contains("protocol version"), "stderr: \(offered.stderr)")
+        let header = try learner.worker("new", ["--header-version", "2"])
+        #expect(header.waitExit(timeout: 10) == 3)
+        let status = try learner.stop()
+        #expect((status["rejected"] as? [String: Any])?.int("unsupported_version") == 2)
+    }
+
+    @Test func sigintAndSigtermStopEverythingCleanly() throws {
+        let learner = try LearnerProcess.start()
+        let worker = try learner.worker("w", ["--chunk-interval-ms", "5"])
+        _ = try worker.event("session")
+        Thread.sleep(forTimeInterval: 0.3)
+        let started = Date()
+        worker.signal(SIGINT)
+        #expect(worker.waitExit(timeout: 5) == 0)
+        learner.process.signal(SIGINT)
+        #expect(learner.process.waitExit(timeout: 5) == 0)
+        #expect(Date().timeIntervalSince(started) < 5)
+        let summary = try learner.process.event("summary", timeout: 1)
+        let status = summary["status"] as? [String: Any] ?? [:]
+        let row = (status["workers"] as? [[String: Any]])?.first ?? [:]
+        #expect(row["expired_reason"] as? String == "goodbye: shutdown")
+        #expect(row.int("chunks_reported_sent") == row.int("chunks_received"))
+    }
+
+    @Test func statusCommandShowsALiveLearnerAndFailsFastWithoutOne() throws {
+        let learner = try LearnerProcess.start()
+        let worker = try learner.worker("status-w", ["--max-chunks", "20"])
+        #expect(worker.waitExit(timeout: 10) == 0)
+        let text = try ManagedProcess("tributary", ["status", "--learner", learner.control])
+        #expect(text.waitExit(timeout: 10) == 0)
+        let screen = text.stdoutLines.joined(separator: "\n")
+        #expect(screen.contains("accepted 20"), "\(screen)")
+        #expect(screen.contains("status-w"))
+        let json = try ManagedProcess("tributary", ["status", "--learner", learner.control, "--json"])
+        #expect(json.waitExit(timeout: 10) == 0)
+        let reply = try #require(json.events.first)
+        #expect(reply.int("chunks_accepted") == 20)
+        #expect((reply["workers"] as? [[String: Any]])?.first?["worker_id"] as? String == "status-w")
+        _ = try learner.stop()
+
+        let started = Date()
+        let none = try ManagedProcess("tributary", ["status", "--learner", "127.0.0.1:1", "--timeout", "1"])
+        #expect(none.waitExit(timeout: 10) == 2)
+        #expect(Date().timeIntervalSince(started) < 4)
+        #expect(none.stderr.contains("no answer from a learner at tcp://127.0.0.1:1"), "\(none.stderr)")
+    }
+
+    @Test func invalidFlagsAreRefusedWithAReason() throws {
+        let bad = try ManagedProcess("learner", ["--liveness-ms", "10", "--heartbeat-ms", "500"])
+        #expect(bad.waitExit(timeout: 10) != 0)
+        #expect(bad.stderr.contains("liveness"), "\(bad.stderr)")
+        let busy = try LearnerProcess.start()
+        let clash = try ManagedProcess("learner", ["--data", busy.data, "--weights", "tcp://127.0.0.1:*", "--control", "tcp://127.0.0.1:*"])
+        #expect(clash.waitExit(timeout: 10) != 0)
+        #expect(clash.stderr.contains("Address already in use"), "\(clash.stderr)")
+        _ = try busy.stop()
+    }
+
+    /// The C client (libprotobuf-c + libzmq, written from docs/protocol.md) decodes the Swift
+    /// side's golden files and completes Hello → Welcome → chunk → Credit with a live learner.
+    @Test func aClientInCSpeaksTheProtocol() throws {
+        guard let client = ProcessInfo.processInfo.environment["TRIBUTARY_CCLIENT"], FileManager.default.fileExists(atPath: client) else {
+            Issue.record("TRIBUTARY_CCLIENT is not set: run the suite with `make test`, which builds the C client")
+            return
+        }
+        let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("ProtocolTests/Golden").path
+        let decode = Process()
+        decode.executableURL = URL(fileURLWithPath: client)
+        decode.arguments = ["golden", golden]
+        try decode.run()
+        decode.waitUntilExit()
+        #expect(decode.terminationStatus == 0)
+
+        let learner = try LearnerProcess.start()
+        let talk = Process()
+        talk.executableURL = URL(fileURLWithPath: client)
+        talk.arguments = ["talk", learner.data, "5000"]
+        let out = Pipe()
+        talk.standardOutput = out
+        try talk.run()
+        talk.waitUntilExit()
+        let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(talk.terminationStatus == 0)
+        #expect(printed.contains("credit ok acked=1"), "\(printed)")
+        let status = try learner.stop()
+        #expect(status.int("chunks_accepted") == 1)
+        #expect((status["workers"] as? [[String: Any]])?.first?["worker_id"] as? String == "c-client")
+    }
+}

@@ -1,0 +1,316 @@
+import Foundation
+import Learner
+import Logging
+import Protocol
+import Rollout
+import Synchronization
+import Testing
+
+/// Collects what the core sends, instead of sockets.
+final class Outbox: Sendable {
+    let sent = Mutex<[(Route, [OwnedFrame])]>([])
+    func record(_ route: Route, _ frames: [OwnedFrame]) { sent.withLock { $0.append((route, frames)) } }
+    /// Decoded bodies sent to `route`, oldest first; clears them.
+    func take(_ route: Route) -> [WireBody] {
+        sent.withLock { all in
+            let mine = all.filter { $0.0 == route }
+            all.removeAll { $0.0 == route }
+            return mine.map { try! WireCodec.decode($0.1.map { $0 as any MessageFrame }).body }
+        }
+    }
+    func takeFrames(_ route: Route) -> [[OwnedFrame]] {
+        sent.withLock { all in
+            let mine = all.filter { $0.0 == route }
+            all.removeAll { $0.0 == route }
+            return mine.map(\.1)
+        }
+    }
+}
+
+/// A core with a worker harness around it: hello, chunks, time.
+struct Harness {
+    let outbox = Outbox()
+    let queue = ChunkQueue()
+    let core: LearnerCore
+    var now = ContinuousClock.now
+    let key = WorkerKey([0, 1, 2, 3, 4])
+    var source: SyntheticSource
+    var sequence: UInt64 = 0
+    let incarnation: UInt64 = 77
+
+    init(_ configure: (inout LearnerConfig) -> Void = { _ in }) {
+        var config = LearnerConfig()
+        config.runID = "test-run"
+        config.unrollLength = 4
+        configure(&config)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let outbox = outbox
+        core = LearnerCore(config: config, logger: logger, queue: queue, now: now) { outbox.record($0, $1) }
+        source = SyntheticSource(
+            spec: SyntheticSource.envSpec(numEnvs: 2, observationSize: 3), unrollLength: 4, episodeLength: 3, seed: 1)
+        core.publish(WeightsSnapshot(version: 1, model: .init(), bytes: [1, 2, 3]))
+    }
+
+    func hello(versions: [UInt32] = [1], env: Tributary_V1_EnvSpec? = nil, headerVersion: UInt8 = 1) {
+        var h = Tributary_V1_Hello()
+        h.protocolVersions = versions
+        h.workerID = "w0"
+        h.incarnation = incarnation
+        h.host = "test"
+        h.env = env ?? source.spec
+        send(WireCodec.encode(.hello(h), version: headerVersion))
+    }
+
+    func send(_ frames: [OwnedFrame], truncated: Bool = false) {
+        core.handleData(from: key, frames: frames.map { $0 as any MessageFrame }, truncated: truncated, now: now)
+    }
+
+    mutating func chunkFrames(runID: String = "test-run", version: UInt64 = 1) -> [OwnedFrame] {
+        defer { sequence += 1 }
+        return source.next(runID: runID, workerID: "w0", incarnation: incarnation, sequence: sequence, policyVersion: version)
+    }
+
+    mutating func sendChunk() { send(chunkFrames()) }
+
+    func replies() -> [WireBody] { outbox.take(.data(key)) }
+
+    func rejectCodes() -> [Tributary_V1_Reject.Code] {
+        replies().compactMap { if case .reject(let r) = $0 { r.code } else { nil } }
+    }
+}
+
+@Suite struct LearnerCoreTests {
+    @Test func helloIsWelcomedWithCreditsAndCurrentWeights() throws {
+        let h = Harness { $0.initialCredits = 3 }
+        h.hello()
+        let replies = h.replies()
+        guard case .welcome(let w)? = replies.first else { Issue.record("no Welcome: \(replies)"); return }
+        #expect(w.runID == "test-run")
+        #expect(w.initialCredits == 3)
+        #expect(w.unrollLength == 4)
+        #expect(w.protocolVersion == 1)
+        #expect(w.currentWeights.version == 1)
+        #expect(w.currentWeights.digest == Data(WeightsDigest.sha256([1, 2, 3])))
+    }
+
+    @Test func acceptedChunkEarnsACreditWhenConsumed() throws {
+        var h = Harness()
+        h.hello()
+        _ = h.replies()
+        h.sendChunk()
+        #expect(h.replies().isEmpty)  // no credit until the trainer consumed it
+        #expect(h.core.counters.chunksAccepted == 1)
+        let item = try #require(h.queue.pop())
+        #expect(item.chunk.steps == 8)
+        h.core.consumed(item)
+        guard case .credit(let c)? = h.replies().first else { Issue.record("no Credit"); return }
+        #expect(c.credits == 1)
+        #expect(c.ackedChunks == 1)
+        #expect(h.core.counters.chunksConsumed == 1)
+    }
+
+    @Test func chunkWithoutHelloIsUnknownWorker() {
+        var h = Harness()
+        h.sendChunk()
+        #expect(h.rejectCodes() == [.unknownWorker])
+        #expect(h.core.counters.rejected["unknown_worker"] == 1)
+        #expect(h.queue.count == 0)
+    }
+
+    @Test func unsupportedVersionsAreRefusedWithAVersionOneReject() {
+        let h = Harness()
+        h.hello(versions: [2, 3])
+        #expect(h.rejectCodes() == [.unsupportedVersion])
+        h.hello(headerVersion: 2)
+        let frames = h.outbox.takeFrames(.data(h.key))
+        #expect(frames.count == 1)
+        #expect(frames.first?.first == [0x54, 0x52, 1, MessageType.reject.rawValue])
+        #expect(h.core.counters.rejected["unsupported_version"] == 2)
+    }
+
+    @Test func chunksBeyondTheCreditsAreRefused() {
+        var h = Harness { $0.initialCredits = 2 }
+        h.hello()
+        _ = h.replies()
+        for _ in 0..<3 { h.sendChunk() }
+        #expect(h.rejectCodes() == [.noCredit])
+        #expect(h.core.counters.chunksAccepted == 2)
+        #expect(h.core.counters.chunksReceived == 3)
+    }
+
+    @Test func refusedChunksGiveTheirCreditBack() {
+        var h = Harness { $0.initialCredits = 1 }
+        h.hello()
+        _ = h.replies()
+        var bad = h.chunkFrames()
+        bad[3].removeLast()  // a tensor frame one byte short
+        h.send(bad)
+        guard case .reject(let r)? = h.replies().first else { Issue.record("no Reject"); return }
+        #expect(r.code == .shapeMismatch)
+        #expect(r.creditsReturned == 1)
+        #expect(r.sequence == 0)
+        // The credit came back: the next chunk is accepted.
+        h.sendChunk()
+        #expect(h.replies().isEmpty)
+        #expect(h.core.counters.chunksAccepted == 1)
+    }
+
+    @Test func undecodableChunkFromAKnownWorkerKeepsCreditsInStep() {
+        var h = Harness { $0.initialCredits = 1 }
+        h.hello()
+        _ = h.replies()
+        h.send([WireHeader(type: .trajectoryChunk).bytes, [0xff, 0xff, 0xff]])
+        guard case .reject(let r)? = h.replies().first else { Issue.record("no Reject"); return }
+        #expect(r.code == .malformed)
+        #expect(r.creditsReturned == 1)
+        h.sendChunk()
+        #expect(h.replies().isEmpty)
+        #expect(h.core.counters.chunksAccepted == 1)
+    }
+
+    @Test func wrongRunRepeatedSequenceAndFutureVersionsAreRefused() {
+        var h = Harness { $0.initialCredits = 8 }
+        h.hello()
+        _ = h.replies()
+        h.send(h.chunkFrames(runID: "other-run"))
+        #expect(h.rejectCodes() == [.wrongRun])
+        h.sendChunk()  // sequence 1: accepted
+        h.sequence = 1
+        h.sendChunk()  // sequence 1 again
+        #expect(h.rejectCodes() == [.badSequence])
+        h.send(h.chunkFrames(version: 99))
+        #expect(h.rejectCodes() == [.shapeMismatch])
+        #expect(h.core.counters.chunksAccepted == 1)
+    }
+
+    @Test func truncatedOversizeAndUnknownTypesAreCountedByReason() {
+        let h = Harness { $0.maxMessageBytes = 4096 }
+        h.hello()
+        _ = h.replies()
+        h.send(WireCodec.encode(.heartbeat(.init()), tensors: [[UInt8](repeating: 0, count: 5000)]))
+        h.send(WireCodec.encode(.heartbeat(.init())), truncated: true)
+        h.send(WireCodec.encode(.statusRequest(.init())))
+        h.send([[1, 2, 3]])
+        #expect(h.rejectCodes() == [.oversize, .malformed, .unknownType, .malformed])
+        let c = h.core.counters
+        #expect(c.rejected == ["oversize": 1, "malformed": 2, "unknown_type": 1])
+        #expect(c.messagesReceived == 5)
+    }
+
+    @Test func envNotAcceptedIsRefused() {
+        let h = Harness { $0.acceptedEnvIDs = ["CartPole-v1"] }
+        h.hello()
+        #expect(h.rejectCodes() == [.envMismatch])
+        var empty = Tributary_V1_EnvSpec()
+        empty.envID = "x"
+        h.hello(env: empty)
+        #expect(h.rejectCodes() == [.envMismatch])
+    }
+
+    @Test func silentWorkersExpireAndIdleOnesGetHeartbeats() {
+        var h = Harness {
+            $0.heartbeatInterval = .milliseconds(100)
+            $0.liveness = .milliseconds(1000)
+        }
+        h.hello()
+        _ = h.replies()
+        h.core.tick(now: h.now + .milliseconds(150))
+        guard case .heartbeat(let beat)? = h.replies().first else { Issue.record("no heartbeat"); return }
+        #expect(beat.policyVersion == 1)
+        h.core.tick(now: h.now + .milliseconds(1200))
+        #expect(h.core.counters.workersExpired == 1)
+        let status = h.core.status(now: h.now + .milliseconds(1200))
+        #expect(status.workersConnected == 0)
+        #expect(status.workers.first?.expired == true)
+        #expect(status.workers.first?.expiredReason.hasPrefix("expired") == true)
+        h.now = h.now + .milliseconds(1300)
+        h.sendChunk()
+        #expect(h.rejectCodes() == [.unknownWorker])
+    }
+
+    @Test func goodbyeEndsTheSessionAndRecordsWhatTheWorkerSent() {
+        let h = Harness()
+        h.hello()
+        _ = h.replies()
+        var bye = Tributary_V1_Goodbye()
+        bye.reason = "done"
+        bye.chunksSent = 12
+        h.send(WireCodec.encode(.goodbye(bye)))
+        let status = h.core.status()
+        #expect(status.workersConnected == 0)
+        #expect(status.workers.first?.chunksReportedSent == 12)
+        #expect(status.workers.first?.expiredReason == "goodbye: done")
+        #expect(h.core.counters.workersSaidGoodbye == 1)
+    }
+
+    @Test func stoppingLearnerRefusesNewWork() {
+        var h = Harness()
+        h.hello()
+        _ = h.replies()
+        h.core.beginStopping()
+        h.sendChunk()
+        #expect(h.rejectCodes() == [.shuttingDown])
+    }
+
+    @Test func weightsAreServedInPartsThatReassembleToTheDigest() throws {
+        let h = Harness { $0.weightsPartBytes = 1024 }
+        let snapshot = StandInTrainer.parameters(version: 5, bytes: 2500)
+        h.core.publish(snapshot)
+        guard case .weightsAvailable(let a)? = h.outbox.take(.publish).last else { Issue.record("no announcement"); return }
+        #expect(a.version == 5)
+        #expect(a.size == 2500)
+        var request = Tributary_V1_GetWeights()
+        request.haveVersion = 1
+        h.core.handleControl(from: [9], frames: WireCodec.encode(.getWeights(request)).map { $0 as any MessageFrame })
+        let parts = h.outbox.takeFrames(.control([9]))
+        #expect(parts.count == 3)
+        var bytes: [UInt8] = []
+        for (i, frames) in parts.enumerated() {
+            let d = try WireCodec.decode(frames.map { $0 as any MessageFrame })
+            guard case .weights(let w) = d.body else { Issue.record("not weights"); return }
+            #expect(w.partIndex == UInt32(i))
+            #expect(w.partCount == 3)
+            #expect(w.offset == UInt64(bytes.count))
+            d.tensorFrames[0].withUnsafeBytes { bytes.append(contentsOf: $0) }
+        }
+        #expect(bytes == snapshot.bytes)
+        #expect(WeightsDigest.sha256(bytes) == [UInt8](a.digest))
+        request.haveVersion = 5
+        h.core.handleControl(from: [9], frames: WireCodec.encode(.getWeights(request)).map { $0 as any MessageFrame })
+        guard case .weights(let w)? = h.outbox.take(.control([9])).first else { Issue.record("no answer"); return }
+        #expect(w.notModified)
+    }
+
+    @Test func statusReportsCountersAndWorkers() {
+        var h = Harness()
+        h.hello()
+        h.sendChunk()
+        h.core.handleControl(from: [1], frames: WireCodec.encode(.statusRequest(.init())).map { $0 as any MessageFrame })
+        h.core.handleControl(from: [1], frames: WireCodec.encode(.hello(.init())).map { $0 as any MessageFrame })
+        let replies = h.outbox.take(.control([1]))
+        guard case .statusReply(let s)? = replies.first else { Issue.record("no status"); return }
+        #expect(s.runID == "test-run")
+        #expect(s.chunksAccepted == 1)
+        #expect(s.bufferedChunks == 1)
+        #expect(s.workersConnected == 1)
+        #expect(s.policyVersion == 1)
+        #expect(s.stepsReceived == 8)
+        guard case .reject(let r)? = replies.last else { Issue.record("hello on control not refused"); return }
+        #expect(r.code == .unknownType)
+    }
+
+    @Test func configValidationSaysWhatIsWrong() {
+        var c = LearnerConfig()
+        c.liveness = .milliseconds(100)
+        c.heartbeatInterval = .milliseconds(500)
+        #expect(throws: ConfigError.self) { try c.validate() }
+        c = LearnerConfig()
+        c.unrollLength = 0
+        #expect(throws: ConfigError.self) { try c.validate() }
+        c = LearnerConfig()
+        c.initialCredits = 0
+        #expect(throws: ConfigError.self) { try c.validate() }
+        #expect(throws: Never.self) { try LearnerConfig().validate() }
+    }
+}
