@@ -112,7 +112,10 @@ let package = Package(
         ),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Protocol", "Transport", "Monitor"]
+            dependencies: [
+                "Protocol", "Transport", "Monitor", "Rollout",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -20,12 +20,13 @@ public enum StatusFormatter {
         }
         if !s.workers.isEmpty {
             lines.append("")
-            lines.append(pad("WORKER", 24) + pad("INCARNATION", 22) + pad("HOST", 16) + pad("RECV", 8) + pad("REJ", 6) + pad("CRED", 6) + pad("SEEN", 9) + "STATE")
+            lines.append(pad("WORKER", 24) + pad("INCARNATION", 22) + pad("HOST", 16) + pad("RECV", 8) + pad("REJ", 6) + pad("CRED", 6) + pad("VERSION", 9) + pad("SEEN", 9) + "STATE")
             for w in s.workers {
                 let seen = "\(w.lastSeenMsAgo) ms"
                 let state = w.expired ? w.expiredReason : "connected"
                 lines.append(pad(w.workerID, 24) + pad(String(w.incarnation), 22) + pad(w.host, 16) + pad(String(w.chunksReceived), 8)
-                    + pad(String(w.chunksRejected), 6) + pad(String(w.creditsOutstanding), 6) + pad(seen, 9) + state)
+                    + pad(String(w.chunksRejected), 6) + pad(String(w.creditsOutstanding), 6) + pad(String(w.actingVersion), 9)
+                    + pad(seen, 9) + state)
             }
         }
         return lines.joined(separator: "\n")

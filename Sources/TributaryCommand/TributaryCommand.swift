@@ -8,7 +8,7 @@ struct TributaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tributary",
         abstract: "Inspect a running Tributary learner.",
-        subcommands: [Status.self])
+        subcommands: [Status.self, Demo.self])
 }
 
 /// Flags every query command shares.
@@ -39,6 +39,35 @@ extension TributaryCommand {
             } catch let failure as StatusClient.Failure {
                 FileHandle.standardError.write(Data("tributary: \(failure.description)\n".utf8))
                 throw ExitCode(2)
+            }
+        }
+    }
+}
+
+extension TributaryCommand {
+    struct Demo: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the main job locally: a learner and rollout workers as separate processes over ZeroMQ.")
+
+        @Option(help: "Rollout worker processes.") var workers = 2
+        @Option(help: "Seconds to run.") var seconds = 10
+        @Option(help: "Folder holding the learner and rollout-worker executables (default: next to this one).")
+        var binDir: String?
+
+        func validate() throws {
+            guard workers >= 1, seconds >= 1 else { throw ValidationError("--workers and --seconds must be at least 1") }
+        }
+
+        func run() async throws {
+            let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            var runner = DemoRunner(binDirectory: binDir.map { URL(fileURLWithPath: $0) } ?? here)
+            runner.workers = workers
+            runner.duration = .seconds(seconds)
+            do {
+                try await runner.run()
+            } catch let failure as DemoRunner.Failure {
+                FileHandle.standardError.write(Data("tributary demo: \(failure.description)\n".utf8))
+                throw ExitCode(1)
             }
         }
     }

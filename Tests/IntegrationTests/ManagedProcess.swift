@@ -82,7 +82,11 @@ final class ManagedProcess: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let e = events.first(where: match) { return e }
-            if !process.isRunning, let e = events.first(where: match) { return e }
+            if !process.isRunning {
+                _ = readers.wait(timeout: .now() + 1)
+                if let e = events.first(where: match) { return e }
+                throw TestFailure("\(name) exited (\(process.terminationStatus)) without the event; stderr tail: \(stderr.suffix(800))")
+            }
             Thread.sleep(forTimeInterval: 0.02)
         }
         throw TestFailure("\(name): no matching event within \(timeout) s; stdout: \(stdoutLines.suffix(5)); stderr tail: \(stderr.suffix(800))")
