@@ -97,6 +97,14 @@ public struct LearnerService: Service {
         core.beginStopping()
         queue.close()
         await trainer.join()
+        // Chunks still arriving (sent with the last credits) are answered with
+        // CODE_SHUTTING_DOWN rather than left unread: their senders learn at once that they
+        // must reconnect, and the chunks are counted. Until 50 ms of quiet, at most 500 ms.
+        let graceEnd = ContinuousClock.now + .milliseconds(500)
+        while ContinuousClock.now < graceEnd, case .message(let m) = await data.inbox.receive(timeout: .milliseconds(50)) {
+            guard let identity = m.frames.first else { continue }
+            core.handleData(from: WorkerKey(identity.bytes), frames: Array(m.frames.dropFirst()), truncated: m.truncated)
+        }
         events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration))
     }
 }

@@ -21,11 +21,14 @@ import Testing
         let killedIncarnation = try #require(killed.events.first { $0["event"] as? String == "session" }?["incarnation"] as? NSNumber).uint64Value
         workers[1] = try learner1.worker("w1", chunkArgs)
         _ = try workers[1].event("session")
-        Thread.sleep(forTimeInterval: 1.0)
+        Thread.sleep(forTimeInterval: 1.7)  // > liveness (1.5 s): the dead incarnation expires
 
-        // The learner goes away and comes back on the same endpoints.
+        // The learner goes away for longer than the liveness, then comes back on the same
+        // endpoints; meanwhile the workers notice, and keep retrying with backoff.
         let status1 = try learner1.stop()
-        Thread.sleep(forTimeInterval: 0.5)
+        let killedRow = (status1["workers"] as? [[String: Any]])?.first { $0.uint64("incarnation") == killedIncarnation }
+        #expect((killedRow?["expired_reason"] as? String)?.hasPrefix("expired: silent") == true, "\(String(describing: killedRow))")
+        Thread.sleep(forTimeInterval: 2.5)
         let learner2 = try LearnerProcess.start(endpoints: (learner1.data, learner1.weights, learner1.control))
         for w in workers {
             _ = try w.waitForEvent(timeout: 10) { e in
@@ -50,9 +53,11 @@ import Testing
         // What the workers sent, per incarnation.
         struct Row { var worker: String; var incarnation: UInt64; var sent: Int; var ended: String }
         var rows: [Row] = [Row(worker: "w1 (killed)", incarnation: killedIncarnation, sent: killedSent.count, ended: "SIGKILL")]
+        var retries = 0
         for w in workers {
             let summary = try w.event("summary", timeout: 1)
             for inc in summary["incarnations"] as? [[String: Any]] ?? [] {
+                if inc["welcomed"] as? Bool != true { retries += 1 }
                 rows.append(Row(worker: w.name, incarnation: inc.uint64("incarnation"), sent: inc.int("sent"), ended: inc["ended"] as? String ?? ""))
             }
         }
@@ -76,6 +81,19 @@ import Testing
         #expect(killedSent.count > 0)
         #expect(acceptedTotal > 100)
         #expect(rows.count >= 7)  // 3 + 1 killed + 3 after the restart
+        #expect(retries >= 3, "every worker retried Hello at least once while the learner was down")
+    }
+
+    @Test func ipcEndpointsWorkLikeTCP() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trib-ipc-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let learner = try LearnerProcess.start(endpoints: ("ipc://\(dir)/data", "ipc://\(dir)/weights", "ipc://\(dir)/control"))
+        #expect(learner.data == "ipc://\(dir)/data")
+        let worker = try learner.worker("ipc-w", ["--max-chunks", "30"])
+        #expect(worker.waitExit(timeout: 10) == 0)
+        let status = try learner.stop()
+        #expect(status.int("chunks_accepted") == 30)
     }
 
     @Test func aWorkerOfAnotherProtocolVersionExitsWithAClearMessage() throws {
