@@ -1,3 +1,4 @@
+import DequeModule
 import Foundation
 import Protocol
 
@@ -11,11 +12,12 @@ public struct QueuedChunk: Sendable {
 ///
 /// Never full by construction: a worker sends only while it holds a credit, and credits
 /// come back only when the trainer consumed a chunk, so at most Σ credits chunks wait.
-/// The trainer runs on a dedicated thread and blocks here, off Swift's cooperative pool.
+/// A popped chunk is released at once (its frames are ZeroMQ receive buffers, up to
+/// megabytes each). The trainer runs on a dedicated thread and blocks here, off Swift's
+/// cooperative pool.
 public final class ChunkQueue: @unchecked Sendable {
     private let condition = NSCondition()
-    private var items: [QueuedChunk] = []
-    private var head = 0
+    private var items: Deque<QueuedChunk> = []
     private var closed = false
 
     public init() {}
@@ -31,21 +33,14 @@ public final class ChunkQueue: @unchecked Sendable {
     public func pop() -> QueuedChunk? {
         condition.lock()
         defer { condition.unlock() }
-        while head == items.count && !closed { condition.wait() }
-        guard head < items.count else { return nil }
-        let item = items[head]
-        head += 1
-        if head > 1024 && head * 2 > items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-        return item
+        while items.isEmpty && !closed { condition.wait() }
+        return items.popFirst()
     }
 
     public var count: Int {
         condition.lock()
         defer { condition.unlock() }
-        return items.count - head
+        return items.count
     }
 
     public func close() {

@@ -12,8 +12,12 @@ public struct LearnerConfig: Sendable {
     public var controlEndpoints = ["tcp://*:5557"]
     /// T: steps per chunk that workers are told to send.
     public var unrollLength: UInt32 = 32
-    /// Chunks a worker may have in flight (sent, not yet consumed by the trainer).
-    public var initialCredits: UInt32 = 4
+    /// Most chunks a worker may have in flight (sent, not yet consumed by the trainer).
+    public var maxCredits: UInt32 = 32
+    /// Bytes of chunks a worker may have in flight. A worker gets
+    /// `clamp(creditBytes / chunk bytes, 2, maxCredits)` credits, so small chunks keep
+    /// the pipe full while large ones stay within a memory budget.
+    public var creditBytes = 32 << 20
     /// Either side sends a Heartbeat when it sent nothing else for this long.
     public var heartbeatInterval: Duration = .milliseconds(500)
     /// A worker silent this long is expired and its state freed.
@@ -36,6 +40,12 @@ public struct LearnerConfig: Sendable {
 
     public init() {}
 
+    /// Credits for a worker whose chunks have `chunkBytes` bytes.
+    public func credits(forChunkBytes chunkBytes: Int) -> UInt32 {
+        let fit = creditBytes / max(1, chunkBytes)
+        return UInt32(min(Int(maxCredits), max(min(2, Int(maxCredits)), fit)))
+    }
+
     /// Checks the values a user can get wrong; the message says which and why.
     public func validate() throws(ConfigError) {
         if dataEndpoints.isEmpty || weightsEndpoints.isEmpty || controlEndpoints.isEmpty {
@@ -44,7 +54,8 @@ public struct LearnerConfig: Sendable {
         if unrollLength == 0 || unrollLength > UInt32(ChunkValidator.maxLength) {
             throw ConfigError("unroll length must be in 1...\(ChunkValidator.maxLength), got \(unrollLength)")
         }
-        if initialCredits == 0 { throw ConfigError("credits must be at least 1") }
+        if maxCredits == 0 { throw ConfigError("credits must be at least 1") }
+        if creditBytes < 1 { throw ConfigError("credit bytes must be positive") }
         if heartbeatInterval <= .zero { throw ConfigError("heartbeat interval must be positive") }
         if liveness <= heartbeatInterval {
             throw ConfigError("liveness (\(liveness)) must be longer than the heartbeat interval (\(heartbeatInterval))")

@@ -239,18 +239,19 @@ public final class LearnerCore: Sendable {
         if !config.acceptedEnvIDs.isEmpty, !config.acceptedEnvIDs.contains(env.envID) {
             throw Refusal(.envMismatch, "this learner trains on \(config.acceptedEnvIDs), not '\(env.envID)'")
         }
+        let credits = config.credits(forChunkBytes: ChunkValidator.expectedBytes(env: env, length: Int(config.unrollLength)))
         if let old = s.sessions.removeValue(forKey: key) {
             remember(&s, Departed(key: key, session: old, reason: "replaced by incarnation \(hello.incarnation)"))
         }
         s.sessions[key] = Session(
             workerID: hello.workerID, incarnation: hello.incarnation, host: hello.host, env: env,
-            protocolVersion: version, credits: config.initialCredits, lastHeard: now, lastSent: now)
+            protocolVersion: version, credits: credits, lastHeard: now, lastSent: now)
         logger.info("worker \(hello.workerID) incarnation \(hello.incarnation) from \(hello.host) joined: \(env.envID) × \(env.numEnvs)")
         var welcome = Tributary_V1_Welcome()
         welcome.runID = runID
         welcome.protocolVersion = version
         welcome.unrollLength = config.unrollLength
-        welcome.initialCredits = config.initialCredits
+        welcome.initialCredits = credits
         welcome.heartbeatIntervalMs = UInt32(config.heartbeatInterval.milliseconds)
         welcome.livenessMs = UInt32(config.liveness.milliseconds)
         welcome.maxMessageBytes = UInt64(config.maxMessageBytes)

@@ -26,7 +26,9 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "Control endpoint(s), overriding --bind/--control-port.") var control: [String] = []
     @Option(help: "Run id (random when omitted).") var runId = ""
     @Option(help: "Steps per chunk (T) that workers send.") var unrollLength: UInt32 = 32
-    @Option(help: "Chunks a worker may have in flight.") var credits: UInt32 = 4
+    @Option(help: "Most chunks a worker may have in flight.") var credits: UInt32 = 32
+    @Option(help: "Bytes of chunks a worker may have in flight (credits = this / chunk size, 2…--credits).")
+    var creditBytes = 32 << 20
     @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs = 500
     @Option(help: "Silence (ms) after which a worker is expired.") var livenessMs = 5000
     @Option(help: "Largest accepted message in bytes.") var maxMessageBytes = 64 << 20
@@ -47,7 +49,8 @@ struct LearnerCommand: AsyncParsableCommand {
         c.weightsEndpoints = endpoints(weights, weightsPort)
         c.controlEndpoints = endpoints(control, controlPort)
         c.unrollLength = unrollLength
-        c.initialCredits = credits
+        c.maxCredits = credits
+        c.creditBytes = creditBytes
         c.heartbeatInterval = .milliseconds(heartbeatMs)
         c.liveness = .milliseconds(livenessMs)
         c.maxMessageBytes = maxMessageBytes

@@ -29,6 +29,15 @@ public enum ChunkValidator {
     /// Largest unroll length accepted.
     public static let maxLength = 1 << 16
 
+    /// Payload bytes of a chunk of `length` steps for this EnvSpec (without optional
+    /// tensors and final observations): what credits are sized by.
+    public static func expectedBytes(env: Tributary_V1_EnvSpec, length t: Int) -> Int {
+        let b = Int(env.numEnvs)
+        let obs = env.observationShape.reduce(1) { $0 * Int(clamping: $1) } * (env.observationDtype.byteSize ?? 4)
+        let act = env.actionShape.reduce(1) { $0 * Int(clamping: $1) } * (env.actionDtype.byteSize ?? 4)
+        return t * 8 + t * b * (obs + act + 4 + 4 + 1 + 1) + b * obs
+    }
+
     public static func validate(
         _ chunk: Tributary_V1_TrajectoryChunk,
         frames: [any MessageFrame],

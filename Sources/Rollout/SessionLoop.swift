@@ -174,7 +174,13 @@ struct SessionLoop {
             var wait = heartbeat / 2
             if config.chunkInterval != nil, credits > 0 { wait = min(wait, max(.milliseconds(1), nextChunkAt - now)) }
             if drainingSince != nil || (needsWeights && client.version == 0) { wait = min(wait, .milliseconds(20)) }
-            let received = await data.inbox.receive(timeout: wait)
+            // Take what is already there without arming a timer; wait only when idle.
+            let received: Mailbox<InboundMessage>.Received
+            if let ready = data.inbox.tryReceive() {
+                received = .message(ready)
+            } else {
+                received = await data.inbox.receive(timeout: wait)
+            }
             if case .message(let m) = received {
                 lastHeard = .now
                 switch decode(m) {

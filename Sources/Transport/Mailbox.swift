@@ -18,6 +18,8 @@ public final class Mailbox<Element: Sendable>: Sendable {
         var items: Deque<Element> = []
         var waiter: CheckedContinuation<Received, Never>?
         var waiterID: UInt64 = 0
+        /// Ends a timed wait; cancelled as soon as the wait ends otherwise.
+        var timer: Task<Void, Never>?
         var closed = false
         var producerWaiting = false
     }
@@ -42,6 +44,8 @@ public final class Mailbox<Element: Sendable>: Sendable {
             if s.closed || s.items.count >= capacity { return .refused }
             if let w = s.waiter {
                 s.waiter = nil
+                s.timer?.cancel()
+                s.timer = nil
                 return .handed(w)
             }
             s.items.append(element)
@@ -118,10 +122,16 @@ public final class Mailbox<Element: Sendable>: Sendable {
                     return
                 }
                 if let timeout {
-                    Task { [weak self] in
-                        try? await Task.sleep(for: timeout)
+                    let timer = Task { [weak self] in
+                        guard (try? await Task.sleep(for: timeout)) != nil else { return }
                         self?.resumeWaiter(id: id, with: .timedOut)
                     }
+                    let stale: Bool = state.withLock { s in
+                        guard s.waiter != nil, s.waiterID == id else { return true }
+                        s.timer = timer
+                        return false
+                    }
+                    if stale { timer.cancel() }
                 }
             }
         } onCancel: {
@@ -133,6 +143,8 @@ public final class Mailbox<Element: Sendable>: Sendable {
         let waiter: CheckedContinuation<Received, Never>? = state.withLock { s in
             guard let w = s.waiter, s.waiterID == id else { return nil }
             s.waiter = nil
+            s.timer?.cancel()
+            s.timer = nil
             return w
         }
         waiter?.resume(returning: result)
@@ -144,6 +156,8 @@ public final class Mailbox<Element: Sendable>: Sendable {
             s.closed = true
             let w = s.waiter
             s.waiter = nil
+            s.timer?.cancel()
+            s.timer = nil
             return w
         }
         waiter?.resume(returning: .closed)

@@ -70,7 +70,7 @@ import Testing
             lostTotal += lost
             print("\(row.worker.padding(toLength: 13, withPad: " ", startingAt: 0)) \(row.incarnation)  \(row.sent)  \(got)  \(lost)  \(row.ended)")
             #expect(lost >= 0, "a learner counted more chunks than \(row.worker) sent")
-            #expect(lost <= 4, "more chunks lost than credits allow (\(row.worker): \(lost))")
+            #expect(lost <= 32, "more chunks lost than credits allow (\(row.worker): \(lost))")
             if row.ended.hasPrefix("goodbye") {
                 #expect(lost == 0, "\(row.worker) said goodbye, yet \(lost) of its chunks never arrived")
             }

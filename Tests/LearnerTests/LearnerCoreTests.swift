@@ -82,7 +82,7 @@ struct Harness {
 
 @Suite struct LearnerCoreTests {
     @Test func helloIsWelcomedWithCreditsAndCurrentWeights() throws {
-        let h = Harness { $0.initialCredits = 3 }
+        let h = Harness { $0.maxCredits = 3 }
         h.hello()
         let replies = h.replies()
         guard case .welcome(let w)? = replies.first else { Issue.record("no Welcome: \(replies)"); return }
@@ -130,7 +130,7 @@ struct Harness {
     }
 
     @Test func chunksBeyondTheCreditsAreRefused() {
-        var h = Harness { $0.initialCredits = 2 }
+        var h = Harness { $0.maxCredits = 2 }
         h.hello()
         _ = h.replies()
         for _ in 0..<3 { h.sendChunk() }
@@ -140,7 +140,7 @@ struct Harness {
     }
 
     @Test func refusedChunksGiveTheirCreditBack() {
-        var h = Harness { $0.initialCredits = 1 }
+        var h = Harness { $0.maxCredits = 1 }
         h.hello()
         _ = h.replies()
         var bad = h.chunkFrames()
@@ -157,7 +157,7 @@ struct Harness {
     }
 
     @Test func undecodableChunkFromAKnownWorkerKeepsCreditsInStep() {
-        var h = Harness { $0.initialCredits = 1 }
+        var h = Harness { $0.maxCredits = 1 }
         h.hello()
         _ = h.replies()
         h.send([WireHeader(type: .trajectoryChunk).bytes, [0xff, 0xff, 0xff]])
@@ -170,7 +170,7 @@ struct Harness {
     }
 
     @Test func wrongRunRepeatedSequenceAndFutureVersionsAreRefused() {
-        var h = Harness { $0.initialCredits = 8 }
+        var h = Harness { $0.maxCredits = 8 }
         h.hello()
         _ = h.replies()
         h.send(h.chunkFrames(runID: "other-run"))
@@ -300,6 +300,21 @@ struct Harness {
         #expect(r.code == .unknownType)
     }
 
+    @Test func creditsAreSizedByBytesWithinBounds() {
+        var c = LearnerConfig()
+        c.maxCredits = 32
+        c.creditBytes = 1 << 20
+        #expect(c.credits(forChunkBytes: 300 << 10) == 3)
+        #expect(c.credits(forChunkBytes: 4 << 20) == 2)
+        #expect(c.credits(forChunkBytes: 100) == 32)
+        c.maxCredits = 1
+        #expect(c.credits(forChunkBytes: 4 << 20) == 1)
+        // The estimate matches what a real chunk without truncations weighs.
+        var source = SyntheticSource(spec: SyntheticSource.envSpec(numEnvs: 4, observationSize: 10), unrollLength: 8, episodeLength: 1000, seed: 1)
+        let frames = source.next(runID: "r", workerID: "w", incarnation: 1, sequence: 0, policyVersion: 0)
+        #expect(ChunkValidator.expectedBytes(env: source.spec, length: 8) == frames.dropFirst(2).reduce(0) { $0 + $1.count })
+    }
+
     @Test func configValidationSaysWhatIsWrong() {
         var c = LearnerConfig()
         c.liveness = .milliseconds(100)
@@ -309,7 +324,7 @@ struct Harness {
         c.unrollLength = 0
         #expect(throws: ConfigError.self) { try c.validate() }
         c = LearnerConfig()
-        c.initialCredits = 0
+        c.maxCredits = 0
         #expect(throws: ConfigError.self) { try c.validate() }
         #expect(throws: Never.self) { try LearnerConfig().validate() }
     }
