@@ -5,6 +5,7 @@ import PackageDescription
 ///
 /// Layout (see docs/architecture.md):
 /// - `CZeroMQ`: system library (libzmq via pkg-config); imported only by `Transport`.
+/// - `CAllocator`: a few lines of C for glibc's `mallopt`, which Swift's Glibc module lacks.
 /// - `Protocol`: wire schema (generated protobuf, committed), frames, codec, validation. No I/O.
 /// - `Transport`: the only importer of libzmq: context, socket thread, mailboxes.
 /// - `Learner`, `Rollout`, `Monitor`: the logic of the three executables, imported by tests.
@@ -31,6 +32,9 @@ let package = Package(
             providers: [.apt(["libzmq3-dev"])]
         ),
         .target(
+            name: "CAllocator"
+        ),
+        .target(
             name: "Protocol",
             dependencies: [
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -50,7 +54,7 @@ let package = Package(
         .target(
             name: "Learner",
             dependencies: [
-                "Protocol", "Transport",
+                "Protocol", "Transport", "CAllocator",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

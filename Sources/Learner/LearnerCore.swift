@@ -32,6 +32,12 @@ public final class LearnerCore: Sendable {
         var protocolVersion: UInt32
         /// Credits the worker holds: granted and not yet used by a chunk.
         var credits: UInt32
+        /// Credits earned by consumed chunks and not yet sent; sent in batches of
+        /// `grantBatch`, or at once when none of the worker's chunks is left queued.
+        var pendingGrant: UInt32 = 0
+        var grantBatch: UInt32 = 1
+        /// Accepted chunks of this session not yet consumed by the trainer.
+        var queued: UInt32 = 0
         var nextSequence: UInt64 = 0
         var received: UInt64 = 0
         var accepted: UInt64 = 0
@@ -118,10 +124,40 @@ public final class LearnerCore: Sendable {
 
     // MARK: data socket
 
+    /// One message from the data ROUTER, its routing identity split off.
+    public struct DataMessage: Sendable {
+        public var key: WorkerKey
+        public var frames: [any MessageFrame]
+        public var truncated: Bool
+        public init(key: WorkerKey, frames: [any MessageFrame], truncated: Bool = false) {
+            self.key = key
+            self.frames = frames
+            self.truncated = truncated
+        }
+    }
+
     /// Handles one message from the data ROUTER (routing identity already split off).
     public func handleData(from key: WorkerKey, frames: [any MessageFrame], truncated: Bool = false, now: ContinuousClock.Instant = .now) {
-        var replies: [[OwnedFrame]] = []
+        handleData([DataMessage(key: key, frames: frames, truncated: truncated)], now: now)
+    }
+
+    /// Handles messages in arrival order under one lock: the ingest task passes whatever
+    /// the socket thread has queued, so the lock is taken once per batch, not per chunk.
+    public func handleData(_ messages: [DataMessage], now: ContinuousClock.Instant = .now) {
+        var replies: [(WorkerKey, [OwnedFrame])] = []
         state.withLock { s in
+            for m in messages {
+                handleOne(&s, key: m.key, frames: m.frames, truncated: m.truncated, now: now, replies: &replies)
+            }
+        }
+        for (key, reply) in replies { send(.data(key), reply) }
+    }
+
+    private func handleOne(
+        _ s: inout State, key: WorkerKey, frames: [any MessageFrame], truncated: Bool,
+        now: ContinuousClock.Instant, replies: inout [(WorkerKey, [OwnedFrame])]
+    ) {
+        do {
             s.counters.messagesReceived += 1
             let bytes = frames.reduce(0) { $0 + $1.count }
             s.counters.bytesReceived += UInt64(bytes)
@@ -149,7 +185,7 @@ public final class LearnerCore: Sendable {
                     s.sessions[key] = session
                 }
                 s.log.warning(logger, reason: error.code.name, "refused \(header?.type?.description ?? "message") from \(key): \(error)", now: now)
-                replies.append(WireCodec.reject(error, rejectedType: header?.rawType ?? 0, sequence: sequence, creditsReturned: returned))
+                replies.append((key, WireCodec.reject(error, rejectedType: header?.rawType ?? 0, sequence: sequence, creditsReturned: returned)))
             }
 
             if s.stopping {
@@ -176,7 +212,7 @@ public final class LearnerCore: Sendable {
             switch message.body {
             case .hello(let hello):
                 do throws(Refusal) {
-                    replies.append(try handleHello(&s, key: key, hello: hello, now: now))
+                    replies.append((key, try handleHello(&s, key: key, hello: hello, now: now)))
                 } catch {
                     refuse(error.error)
                 }
@@ -203,7 +239,6 @@ public final class LearnerCore: Sendable {
                 refuse(ProtocolError(.unknownType, "\(message.body.type) is not accepted on the data socket"))
             }
         }
-        for reply in replies { send(.data(key), reply) }
     }
 
     /// A refused message, and whether the chunk's credit goes back to the worker.
@@ -245,7 +280,7 @@ public final class LearnerCore: Sendable {
         }
         s.sessions[key] = Session(
             workerID: hello.workerID, incarnation: hello.incarnation, host: hello.host, env: env,
-            protocolVersion: version, credits: credits, lastHeard: now, lastSent: now)
+            protocolVersion: version, credits: credits, grantBatch: max(1, credits / 4), lastHeard: now, lastSent: now)
         logger.info("worker \(hello.workerID) incarnation \(hello.incarnation) from \(hello.host) joined: \(env.envID) × \(env.numEnvs)")
         var welcome = Tributary_V1_Welcome()
         welcome.runID = runID
@@ -290,6 +325,7 @@ public final class LearnerCore: Sendable {
             throw Refusal(.shapeMismatch, "policy version \(newest) is newer than the learner's \(s.policyVersion)", returnCredit: true)
         }
         s.sessions[key]!.accepted += 1
+        s.sessions[key]!.queued += 1
         s.sessions[key]!.actingVersion = newest
         s.counters.chunksAccepted += 1
         if s.firstAccepted == nil { s.firstAccepted = .now }
@@ -304,7 +340,9 @@ public final class LearnerCore: Sendable {
 
     // MARK: trainer side
 
-    /// The trainer finished with a chunk: count it and give its worker a credit back.
+    /// The trainer finished with a chunk: count it and give its worker a credit back
+    /// (batched: one Credit per `grantBatch` chunks, and always when the worker has no
+    /// chunk left in the queue, so it can never wait for credits that are held back).
     /// Returns the total consumed so far.
     @discardableResult
     public func consumed(_ item: QueuedChunk, now: ContinuousClock.Instant = .now) -> UInt64 {
@@ -314,13 +352,18 @@ public final class LearnerCore: Sendable {
             s.lastConsumed = now
             if var session = s.sessions[item.worker], session.incarnation == item.chunk.header.incarnation, !s.stopping {
                 session.consumed += 1
-                session.credits += 1
-                session.lastSent = now
+                session.queued -= 1
+                session.pendingGrant += 1
+                if session.pendingGrant >= session.grantBatch || session.queued == 0 {
+                    var credit = Tributary_V1_Credit()
+                    credit.credits = session.pendingGrant
+                    credit.ackedChunks = session.accepted
+                    reply = WireCodec.encode(.credit(credit))
+                    session.credits += session.pendingGrant
+                    session.pendingGrant = 0
+                    session.lastSent = now
+                }
                 s.sessions[item.worker] = session
-                var credit = Tributary_V1_Credit()
-                credit.credits = 1
-                credit.ackedChunks = session.accepted
-                reply = WireCodec.encode(.credit(credit))
             }
             return s.counters.chunksConsumed
         }

@@ -30,6 +30,7 @@ public struct LearnerService: Service {
 
     public func run() async throws {
         try config.validate()
+        AllocatorTuning.apply(logger: logger)
         let reactor = try SocketReactor(name: "learner", logger: logger)
         do {
             try await serve(reactor)
@@ -71,9 +72,11 @@ public struct LearnerService: Service {
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                while case .message(let m) = await data.inbox.receive() {
-                    guard let identity = m.frames.first else { continue }
-                    core.handleData(from: WorkerKey(identity.bytes), frames: Array(m.frames.dropFirst()), truncated: m.truncated)
+                // Whatever the socket thread has queued is handled as one batch.
+                while case .message(let first) = await data.inbox.receive() {
+                    var batch = [first]
+                    while batch.count < 64, let next = data.inbox.tryReceive() { batch.append(next) }
+                    core.handleData(batch.compactMap(LearnerCore.DataMessage.init))
                 }
             }
             group.addTask {
@@ -102,9 +105,16 @@ public struct LearnerService: Service {
         // must reconnect, and the chunks are counted. Until 50 ms of quiet, at most 500 ms.
         let graceEnd = ContinuousClock.now + .milliseconds(500)
         while ContinuousClock.now < graceEnd, case .message(let m) = await data.inbox.receive(timeout: .milliseconds(50)) {
-            guard let identity = m.frames.first else { continue }
-            core.handleData(from: WorkerKey(identity.bytes), frames: Array(m.frames.dropFirst()), truncated: m.truncated)
+            core.handleData([m].compactMap(LearnerCore.DataMessage.init))
         }
         events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration))
+    }
+}
+
+extension LearnerCore.DataMessage {
+    /// A message as the data ROUTER delivers it: routing identity first. nil if it has none.
+    init?(_ m: InboundMessage) {
+        guard let identity = m.frames.first else { return nil }
+        self.init(key: WorkerKey(identity.bytes), frames: Array(m.frames.dropFirst()), truncated: m.truncated)
     }
 }

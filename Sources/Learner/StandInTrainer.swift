@@ -44,7 +44,11 @@ public final class StandInTrainer: Sendable {
             var sinceVersion = 0
             while let item = queue.pop() {
                 let rewards = item.chunk.rewards
-                for i in 0..<rewards.elementCount { rewardSum += Double(rewards.float32(at: i)) }
+                rewards.withUnsafeBytes { raw in
+                    for i in 0..<rewards.elementCount {
+                        rewardSum += Double(raw.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
+                    }
+                }
                 let total = core.consumed(item)
                 sinceVersion += 1
                 if sinceVersion >= config.chunksPerVersion {

@@ -110,13 +110,17 @@ public enum ChunkValidator {
 
         // Flags are 0/1; a truncated step carries its final observation.
         var truncatedSteps: [(Int32, Int32)] = []
-        for i in 0..<(t * b) {
-            let term = terminated.uint8(at: i)
-            let trunc = truncated.uint8(at: i)
-            guard term <= 1, trunc <= 1 else {
-                throw ProtocolError(.malformed, "terminated/truncated must be 0 or 1 (step \(i / b), env \(i % b))")
+        let badFlag: Int? = terminated.withUnsafeBytes { term in
+            truncated.withUnsafeBytes { trunc in
+                for i in 0..<(t * b) {
+                    if term[i] > 1 || trunc[i] > 1 { return i }
+                    if trunc[i] == 1 { truncatedSteps.append((Int32(i / b), Int32(i % b))) }
+                }
+                return nil
             }
-            if trunc == 1 { truncatedSteps.append((Int32(i / b), Int32(i % b))) }
+        }
+        if let i = badFlag {
+            throw ProtocolError(.malformed, "terminated/truncated must be 0 or 1 (step \(i / b), env \(i % b))")
         }
         var finals: TensorView?
         var finalIndex: TensorView?

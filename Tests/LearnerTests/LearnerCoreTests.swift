@@ -110,6 +110,27 @@ struct Harness {
         #expect(h.core.counters.chunksConsumed == 1)
     }
 
+    @Test func creditsAreGrantedInBatchesButNeverHeldBack() throws {
+        var h = Harness { $0.maxCredits = 8 }  // a batch is 8 / 4 = 2 credits
+        h.hello()
+        _ = h.replies()
+        for _ in 0..<5 { h.sendChunk() }
+        func grants() -> [UInt32] { h.replies().compactMap { if case .credit(let c) = $0 { c.credits } else { nil } } }
+        h.core.consumed(try #require(h.queue.pop()))
+        #expect(grants() == [])  // 1 of 2, and 4 more still queued
+        h.core.consumed(try #require(h.queue.pop()))
+        #expect(grants() == [2])
+        h.core.consumed(try #require(h.queue.pop()))
+        h.core.consumed(try #require(h.queue.pop()))
+        #expect(grants() == [2])
+        h.core.consumed(try #require(h.queue.pop()))
+        #expect(grants() == [1])  // the last queued chunk: whatever is pending goes out
+        // All 8 credits are back with the worker: 8 more chunks are accepted.
+        for _ in 0..<8 { h.sendChunk() }
+        #expect(h.rejectCodes() == [])
+        #expect(h.core.counters.chunksAccepted == 13)
+    }
+
     @Test func chunkWithoutHelloIsUnknownWorker() {
         var h = Harness()
         h.sendChunk()
