@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import Protocol
 import ServiceLifecycle
 import Transport
@@ -42,10 +43,17 @@ public struct LearnerService: Service {
     }
 
     private func serve(_ reactor: SocketReactor) async throws {
+        // The core is created first and handed to the data socket's handler, which runs on
+        // the socket thread: decode, validate and admit without a thread hop per chunk.
+        let queue = ChunkQueue()
+        let routes = RouteTable()
+        let core = LearnerCore(config: config, logger: logger, queue: queue) { route, frames in
+            routes.send(route, frames, via: reactor)
+        }
         var dataSpec = SocketSpec(kind: .router)
         dataSpec.bind = config.dataEndpoints
         dataSpec.maxFrameBytes = Int64(config.maxMessageBytes)
-        dataSpec.inboxCapacity = 1024
+        dataSpec.handler = { batch in core.handleData(batch.compactMap(LearnerCore.DataMessage.init)) }
         let data = try await reactor.open(dataSpec)
         var pubSpec = SocketSpec(kind: .publisher)
         pubSpec.bind = config.weightsEndpoints
@@ -55,14 +63,7 @@ public struct LearnerService: Service {
         controlSpec.maxFrameBytes = 1 << 20
         let control = try await reactor.open(controlSpec)
 
-        let queue = ChunkQueue()
-        let core = LearnerCore(config: config, logger: logger, queue: queue) { route, frames in
-            switch route {
-            case .data(let key): reactor.send(data.id, [key.routingID] + frames)
-            case .control(let requester): reactor.send(control.id, [requester] + frames)
-            case .publish: reactor.send(pub.id, frames)
-            }
-        }
+        routes.set(data: data.id, control: control.id, publish: pub.id)
         logger.info("learner \(core.runID) listening: data \(data.boundEndpoints), weights \(pub.boundEndpoints), control \(control.boundEndpoints)")
         events(.ready(runID: core.runID, data: data.boundEndpoints, weights: pub.boundEndpoints, control: control.boundEndpoints))
 
@@ -71,14 +72,6 @@ public struct LearnerService: Service {
         trainer.start { _ = limit.offer(true) }
 
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // Whatever the socket thread has queued is handled as one batch.
-                while case .message(let first) = await data.inbox.receive() {
-                    var batch = [first]
-                    while batch.count < 64, let next = data.inbox.tryReceive() { batch.append(next) }
-                    core.handleData(batch.compactMap(LearnerCore.DataMessage.init))
-                }
-            }
             group.addTask {
                 while case .message(let m) = await control.inbox.receive() {
                     guard let identity = m.frames.first else { continue }
@@ -101,13 +94,37 @@ public struct LearnerService: Service {
         queue.close()
         await trainer.join()
         // Chunks still arriving (sent with the last credits) are answered with
-        // CODE_SHUTTING_DOWN rather than left unread: their senders learn at once that they
-        // must reconnect, and the chunks are counted. Until 50 ms of quiet, at most 500 ms.
+        // CODE_SHUTTING_DOWN by the data handler rather than left unread: their senders learn
+        // at once that they must reconnect, and the chunks are counted. Until 50 ms of
+        // quiet, at most 500 ms.
         let graceEnd = ContinuousClock.now + .milliseconds(500)
-        while ContinuousClock.now < graceEnd, case .message(let m) = await data.inbox.receive(timeout: .milliseconds(50)) {
-            core.handleData([m].compactMap(LearnerCore.DataMessage.init))
+        var seen = core.counters.messagesReceived
+        while ContinuousClock.now < graceEnd {
+            try? await Task.sleep(for: .milliseconds(50))
+            let now = core.counters.messagesReceived
+            if now == seen { break }
+            seen = now
         }
         events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration))
+    }
+}
+
+/// Which socket each of the core's routes leaves by. Filled once the sockets are open
+/// (the core must exist before the data socket, whose handler calls it).
+final class RouteTable: Sendable {
+    private let ids = Mutex<(data: SocketID, control: SocketID, publish: SocketID)?>(nil)
+
+    func set(data: SocketID, control: SocketID, publish: SocketID) {
+        ids.withLock { $0 = (data, control, publish) }
+    }
+
+    func send(_ route: Route, _ frames: [OwnedFrame], via reactor: SocketReactor) {
+        guard let ids = ids.withLock({ $0 }) else { return }
+        switch route {
+        case .data(let key): reactor.send(ids.data, [key.routingID] + frames)
+        case .control(let requester): reactor.send(ids.control, [requester] + frames)
+        case .publish: reactor.send(ids.publish, frames)
+        }
     }
 }
 

@@ -153,6 +153,7 @@ struct SessionLoop {
                     return .finished
                 }
             }
+            var burst: [[OwnedFrame]] = []
             while drainingSince == nil, credits > 0, now >= nextChunkAt, !needsWeights || client.version > 0 {
                 let frames = source!.next(
                     runID: w.runID, workerID: config.workerID, incarnation: incarnation,
@@ -161,8 +162,7 @@ struct SessionLoop {
                 if total > Int(w.maxMessageBytes) {
                     throw WorkerError(code: .refused, description: "a chunk of \(total) bytes exceeds the learner's limit of \(w.maxMessageBytes); use fewer envs or a smaller observation")
                 }
-                reactor.send(data.id, frames)
-                if traceChunks { events(.chunkSent(incarnation: incarnation, sequence: sequence)) }
+                burst.append(frames)
                 sequence += 1
                 credits -= 1
                 record.sent += 1
@@ -170,6 +170,12 @@ struct SessionLoop {
                 lastSent = now
                 if let interval = config.chunkInterval { nextChunkAt = now + interval }
                 if config.maxChunks.map({ totalSent >= $0 }) ?? false { break }
+            }
+            if !burst.isEmpty {
+                reactor.send(data.id, messages: burst)
+                if traceChunks {
+                    for s in (sequence - UInt64(burst.count))..<sequence { events(.chunkSent(incarnation: incarnation, sequence: s)) }
+                }
             }
             var wait = heartbeat / 2
             if config.chunkInterval != nil, credits > 0 { wait = min(wait, max(.milliseconds(1), nextChunkAt - now)) }

@@ -254,12 +254,24 @@ final class ReactorLoop: @unchecked Sendable {
         guard let entry = sockets[id] else { return }
         var received = 0
         var bytes = 0
-        while received < Self.receiveBatch, entry.inbox.reserveRoom() {
+        var batch: [InboundMessage] = []
+        while received < Self.receiveBatch, entry.spec.handler != nil || entry.inbox.reserveRoom() {
             guard let message = receiveMessage(entry) else { break }
             received += 1
             bytes += message.byteCount
             if message.truncated { reactor.stats.withLock { $0.messagesTruncated += 1 } }
-            _ = entry.inbox.offer(message)
+            if entry.spec.handler != nil {
+                batch.append(message)
+            } else {
+                _ = entry.inbox.offer(message)
+            }
+        }
+        if let handler = entry.spec.handler, !batch.isEmpty {
+            // This thread drains the commands right after: sends from the handler need no wake-up.
+            reactor.queue.withLock { $0.wakePending = true }
+            handler(batch)
+            // What the handler sent is queued; send it now rather than after the next poll.
+            for command in reactor.takeCommands() { execute(command) }
         }
         if received > 0 {
             reactor.stats.withLock {

@@ -103,6 +103,12 @@ public final class SocketReactor: Sendable {
         enqueue(.send(socket, frames))
     }
 
+    /// Queues several messages for one socket with one wake-up of the socket thread.
+    @discardableResult
+    public func send(_ socket: SocketID, messages: [[OwnedFrame]]) -> Bool {
+        enqueue(messages.map { .send(socket, $0) })
+    }
+
     /// Closes one socket and its inbox. Messages still queued get `lingerMilliseconds`
     /// (default: the socket's `SocketSpec.lingerMilliseconds`) to leave; the rest are dropped.
     public func close(_ socket: SocketID, lingerMilliseconds: Int32? = nil) async {
@@ -135,10 +141,16 @@ public final class SocketReactor: Sendable {
     }
 
     private func enqueue(_ command: Command) -> Bool {
+        enqueue([command])
+    }
+
+    private func enqueue(_ commands: [Command]) -> Bool {
         let shouldWake: Bool? = queue.withLock { q in
             if q.stopped { return nil }
-            if case .stop = command { q.stopped = true }
-            q.commands.append(command)
+            for command in commands {
+                if case .stop = command { q.stopped = true }
+                q.commands.append(command)
+            }
             defer { q.wakePending = true }
             return !q.wakePending
         }
