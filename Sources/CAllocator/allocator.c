@@ -1,4 +1,5 @@
 #include "tributary_allocator.h"
+#include <stdlib.h>  /* defines __GLIBC__ when the C library is glibc */
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif

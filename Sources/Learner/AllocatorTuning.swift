@@ -9,13 +9,15 @@ import Logging
 /// 220–350 faults per 4 MiB chunk, half the learner's CPU, ~1.6× lower ingest throughput.
 /// Raising the mmap and trim thresholds lets freed buffers be reused; credits still bound
 /// how much is in flight, so peak memory does not grow (measured: ~50 MiB either way).
-enum AllocatorTuning {
+public enum AllocatorTuning {
     static let mmapThreshold: Int32 = 64 << 20
     static let trimThreshold: Int32 = 256 << 20
 
-    static func apply(logger: Logger) {
-        if tributary_set_malloc_thresholds(mmapThreshold, trimThreshold) != 1 {
-            logger.warning("could not raise the C library's mmap/trim thresholds; large chunks will cost page faults")
-        }
+    /// Returns whether the C library took both settings.
+    @discardableResult
+    public static func apply(logger: Logger) -> Bool {
+        let ok = tributary_set_malloc_thresholds(mmapThreshold, trimThreshold) == 1
+        if !ok { logger.warning("could not raise the C library's mmap/trim thresholds; large chunks will cost page faults") }
+        return ok
     }
 }

@@ -188,7 +188,7 @@ public final class LearnerCore: Sendable {
                 replies.append((key, WireCodec.reject(error, rejectedType: header?.rawType ?? 0, sequence: sequence, creditsReturned: returned)))
             }
 
-            if s.stopping {
+            if s.stopping && header?.type != .goodbye {
                 return refuse(ProtocolError(.shuttingDown, "the learner is stopping"))
             }
             // A known worker spent a credit on a chunk we cannot read: take it and give it back

@@ -265,13 +265,18 @@ struct Harness {
         #expect(h.core.counters.workersSaidGoodbye == 1)
     }
 
-    @Test func stoppingLearnerRefusesNewWork() {
+    @Test func stoppingLearnerRefusesNewWorkButHearsGoodbye() {
         var h = Harness()
         h.hello()
         _ = h.replies()
         h.core.beginStopping()
         h.sendChunk()
         #expect(h.rejectCodes() == [.shuttingDown])
+        var bye = Tributary_V1_Goodbye()
+        bye.chunksSent = 1
+        h.send(WireCodec.encode(.goodbye(bye)))
+        #expect(h.replies().isEmpty)
+        #expect(h.core.status().workers.first?.chunksReportedSent == 1)
     }
 
     @Test func weightsAreServedInPartsThatReassembleToTheDigest() throws {
@@ -334,6 +339,17 @@ struct Harness {
         var source = SyntheticSource(spec: SyntheticSource.envSpec(numEnvs: 4, observationSize: 10), unrollLength: 8, episodeLength: 1000, seed: 1)
         let frames = source.next(runID: "r", workerID: "w", incarnation: 1, sequence: 0, policyVersion: 0)
         #expect(ChunkValidator.expectedBytes(env: source.spec, length: 8) == frames.dropFirst(2).reduce(0) { $0 + $1.count })
+    }
+
+    /// The first version compiled its mallopt call out (it tested __GLIBC__ before any libc
+    /// header defined it) and only logged a warning; the learner then page-faulted every
+    /// 4 MiB receive buffer back in.
+    @Test func allocatorTuningTakesEffectOnGlibc() {
+        #if os(Linux)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        #expect(AllocatorTuning.apply(logger: logger))
+        #endif
     }
 
     @Test func configValidationSaysWhatIsWrong() {
