@@ -29,6 +29,24 @@ public final class ChunkQueue: @unchecked Sendable {
         condition.unlock()
     }
 
+    public func push(contentsOf batch: [QueuedChunk]) {
+        condition.lock()
+        items.append(contentsOf: batch)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Blocks until chunks arrive, then takes up to `max` of them; nil once closed and drained.
+    public func popBatch(max: Int) -> [QueuedChunk]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while items.isEmpty && !closed { condition.wait() }
+        guard !items.isEmpty else { return nil }
+        let n = Swift.min(max, items.count)
+        defer { items.removeFirst(n) }
+        return Array(items.prefix(n))
+    }
+
     /// Blocks until a chunk arrives; nil once closed and drained.
     public func pop() -> QueuedChunk? {
         condition.lock()

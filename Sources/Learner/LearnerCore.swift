@@ -145,17 +145,19 @@ public final class LearnerCore: Sendable {
     /// the socket thread has queued, so the lock is taken once per batch, not per chunk.
     public func handleData(_ messages: [DataMessage], now: ContinuousClock.Instant = .now) {
         var replies: [(WorkerKey, [OwnedFrame])] = []
+        var accepted: [QueuedChunk] = []
         state.withLock { s in
             for m in messages {
-                handleOne(&s, key: m.key, frames: m.frames, truncated: m.truncated, now: now, replies: &replies)
+                handleOne(&s, key: m.key, frames: m.frames, truncated: m.truncated, now: now, replies: &replies, accepted: &accepted)
             }
         }
+        if !accepted.isEmpty { queue.push(contentsOf: accepted) }
         for (key, reply) in replies { send(.data(key), reply) }
     }
 
     private func handleOne(
         _ s: inout State, key: WorkerKey, frames: [any MessageFrame], truncated: Bool,
-        now: ContinuousClock.Instant, replies: inout [(WorkerKey, [OwnedFrame])]
+        now: ContinuousClock.Instant, replies: inout [(WorkerKey, [OwnedFrame])], accepted: inout [QueuedChunk]
     ) {
         do {
             s.counters.messagesReceived += 1
@@ -218,7 +220,7 @@ public final class LearnerCore: Sendable {
                 }
             case .trajectoryChunk(let chunk):
                 do throws(Refusal) {
-                    try handleChunk(&s, key: key, chunk: chunk, frames: message.tensorFrames)
+                    accepted.append(try handleChunk(&s, key: key, chunk: chunk, frames: message.tensorFrames))
                 } catch {
                     refuse(error.error, sequence: chunk.sequence, returnCredit: error.returnCredit)
                 }
@@ -297,7 +299,7 @@ public final class LearnerCore: Sendable {
 
     private func handleChunk(
         _ s: inout State, key: WorkerKey, chunk: Tributary_V1_TrajectoryChunk, frames: [any MessageFrame]
-    ) throws(Refusal) {
+    ) throws(Refusal) -> QueuedChunk {
         guard var session = s.sessions[key], session.incarnation == chunk.incarnation else {
             throw Refusal(.unknownWorker, "chunk from a worker (incarnation \(chunk.incarnation)) that has not said Hello or expired: say Hello again")
         }
@@ -330,7 +332,7 @@ public final class LearnerCore: Sendable {
         s.counters.chunksAccepted += 1
         if s.firstAccepted == nil { s.firstAccepted = .now }
         s.counters.stepsReceived += UInt64(validated.steps)
-        queue.push(QueuedChunk(worker: key, chunk: validated))
+        return QueuedChunk(worker: key, chunk: validated)
     }
 
     private func remember(_ s: inout State, _ departed: Departed) {
@@ -346,11 +348,20 @@ public final class LearnerCore: Sendable {
     /// Returns the total consumed so far.
     @discardableResult
     public func consumed(_ item: QueuedChunk, now: ContinuousClock.Instant = .now) -> UInt64 {
-        var reply: [OwnedFrame]?
+        consumed([item], now: now)
+    }
+
+    /// `consumed` for several chunks under one lock.
+    @discardableResult
+    public func consumed(_ items: [QueuedChunk], now: ContinuousClock.Instant = .now) -> UInt64 {
+        var replies: [(WorkerKey, [OwnedFrame])] = []
         let total: UInt64 = state.withLock { s in
-            s.counters.chunksConsumed += 1
-            s.lastConsumed = now
-            if var session = s.sessions[item.worker], session.incarnation == item.chunk.header.incarnation, !s.stopping {
+            for item in items {
+                s.counters.chunksConsumed += 1
+                s.lastConsumed = now
+                guard var session = s.sessions[item.worker], session.incarnation == item.chunk.header.incarnation,
+                    !s.stopping
+                else { continue }
                 session.consumed += 1
                 session.queued -= 1
                 session.pendingGrant += 1
@@ -358,7 +369,7 @@ public final class LearnerCore: Sendable {
                     var credit = Tributary_V1_Credit()
                     credit.credits = session.pendingGrant
                     credit.ackedChunks = session.accepted
-                    reply = WireCodec.encode(.credit(credit))
+                    replies.append((item.worker, WireCodec.encode(.credit(credit))))
                     session.credits += session.pendingGrant
                     session.pendingGrant = 0
                     session.lastSent = now
@@ -367,7 +378,7 @@ public final class LearnerCore: Sendable {
             }
             return s.counters.chunksConsumed
         }
-        if let reply { send(.data(item.worker), reply) }
+        for (key, reply) in replies { send(.data(key), reply) }
         return total
     }
 

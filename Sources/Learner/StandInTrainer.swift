@@ -42,21 +42,23 @@ public final class StandInTrainer: Sendable {
             var version: UInt64 = 1
             var rewardSum = 0.0
             var sinceVersion = 0
-            while let item = queue.pop() {
-                let rewards = item.chunk.rewards
-                rewards.withUnsafeBytes { raw in
-                    for i in 0..<rewards.elementCount {
-                        rewardSum += Double(raw.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
+            while let batch = queue.popBatch(max: 64) {
+                for item in batch {
+                    let rewards = item.chunk.rewards
+                    rewards.withUnsafeBytes { raw in
+                        for i in 0..<rewards.elementCount {
+                            rewardSum += Double(raw.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
+                        }
                     }
                 }
-                let total = core.consumed(item)
-                sinceVersion += 1
+                let total = core.consumed(batch)
+                sinceVersion += batch.count
                 if sinceVersion >= config.chunksPerVersion {
-                    sinceVersion = 0
-                    version += 1
+                    version += UInt64(sinceVersion / config.chunksPerVersion)
+                    sinceVersion %= config.chunksPerVersion
                     core.publish(Self.parameters(version: version, bytes: config.parameterBytes))
                 }
-                if let max = config.maxChunks, total == max { limitReached() }
+                if let max = config.maxChunks, total >= max, total - UInt64(batch.count) < max { limitReached() }
             }
             done.signal()
             _ = rewardSum
