@@ -22,7 +22,7 @@ public enum Route: Sendable, Equatable {
 /// It holds no sockets: messages come in as frames, replies go out through `send`, and
 /// accepted chunks go to the trainer's `ChunkQueue`. That keeps every rule of
 /// docs/protocol.md testable in-process. All state sits behind one lock, taken by the
-/// ingest task, the control task, the ticker and the trainer thread.
+/// socket thread (data handler), the control task, the ticker and the trainer thread.
 public final class LearnerCore: Sendable {
     struct Session {
         var workerID: String
@@ -141,8 +141,8 @@ public final class LearnerCore: Sendable {
         handleData([DataMessage(key: key, frames: frames, truncated: truncated)], now: now)
     }
 
-    /// Handles messages in arrival order under one lock: the ingest task passes whatever
-    /// the socket thread has queued, so the lock is taken once per batch, not per chunk.
+    /// Handles messages in arrival order under one lock: the socket thread passes each
+    /// batch it read, so the lock is taken once per batch, not per chunk.
     public func handleData(_ messages: [DataMessage], now: ContinuousClock.Instant = .now) {
         var replies: [(WorkerKey, [OwnedFrame])] = []
         var accepted: [QueuedChunk] = []
