@@ -159,87 +159,85 @@ public final class LearnerCore: Sendable {
         _ s: inout State, key: WorkerKey, frames: [any MessageFrame], truncated: Bool,
         now: ContinuousClock.Instant, replies: inout [(WorkerKey, [OwnedFrame])], accepted: inout [QueuedChunk]
     ) {
-        do {
-            s.counters.messagesReceived += 1
-            let bytes = frames.reduce(0) { $0 + $1.count }
-            s.counters.bytesReceived += UInt64(bytes)
-            let header = WireCodec.peekHeader(frames)
-            let isChunk = header?.type == .trajectoryChunk
-            if s.sessions[key] != nil {
-                s.sessions[key]!.lastHeard = now
-                if isChunk {
-                    s.sessions[key]!.received += 1
-                    s.counters.chunksReceived += 1
-                }
+        s.counters.messagesReceived += 1
+        let bytes = frames.reduce(0) { $0 + $1.count }
+        s.counters.bytesReceived += UInt64(bytes)
+        let header = WireCodec.peekHeader(frames)
+        let isChunk = header?.type == .trajectoryChunk
+        if s.sessions[key] != nil {
+            s.sessions[key]!.lastHeard = now
+            if isChunk {
+                s.sessions[key]!.received += 1
+                s.counters.chunksReceived += 1
             }
+        }
 
-            func refuse(_ error: ProtocolError, sequence: UInt64 = 0, returnCredit: Bool = false) {
-                s.counters.rejected[error.code.name, default: 0] += 1
-                if isChunk { s.counters.rejectedChunks[error.code.name, default: 0] += 1 }
-                var returned: UInt32 = 0
-                if var session = s.sessions[key] {
-                    if isChunk { session.rejected += 1 }
-                    if returnCredit {
-                        session.credits += 1
-                        returned = 1
-                    }
-                    session.lastSent = now
-                    s.sessions[key] = session
+        func refuse(_ error: ProtocolError, sequence: UInt64 = 0, returnCredit: Bool = false) {
+            s.counters.rejected[error.code.name, default: 0] += 1
+            if isChunk { s.counters.rejectedChunks[error.code.name, default: 0] += 1 }
+            var returned: UInt32 = 0
+            if var session = s.sessions[key] {
+                if isChunk { session.rejected += 1 }
+                if returnCredit {
+                    session.credits += 1
+                    returned = 1
                 }
-                s.log.warning(logger, reason: error.code.name, "refused \(header?.type?.description ?? "message") from \(key): \(error)", now: now)
-                replies.append((key, WireCodec.reject(error, rejectedType: header?.rawType ?? 0, sequence: sequence, creditsReturned: returned)))
+                session.lastSent = now
+                s.sessions[key] = session
             }
+            s.log.warning(logger, reason: error.code.name, "refused \(header?.type?.description ?? "message") from \(key): \(error)", now: now)
+            replies.append((key, WireCodec.reject(error, rejectedType: header?.rawType ?? 0, sequence: sequence, creditsReturned: returned)))
+        }
 
-            if s.stopping && header?.type != .goodbye {
-                return refuse(ProtocolError(.shuttingDown, "the learner is stopping"))
-            }
-            // A known worker spent a credit on a chunk we cannot read: take it and give it back
-            // with the Reject, so both sides keep counting the same credits.
-            func spendCredit() -> Bool {
-                guard isChunk, let credits = s.sessions[key]?.credits, credits > 0 else { return false }
-                s.sessions[key]!.credits -= 1
-                return true
-            }
-            if truncated {
-                let spent = spendCredit()
-                return refuse(ProtocolError(.malformed, "more frames than the transport keeps per message"), returnCredit: spent)
-            }
-            let message: DecodedMessage
-            do throws(ProtocolError) {
-                message = try WireCodec.decode(frames, limits: limits)
+        if s.stopping && header?.type != .goodbye {
+            return refuse(ProtocolError(.shuttingDown, "the learner is stopping"))
+        }
+        // A known worker spent a credit on a chunk we cannot read: take it and give it back
+        // with the Reject, so both sides keep counting the same credits.
+        func spendCredit() -> Bool {
+            guard isChunk, let credits = s.sessions[key]?.credits, credits > 0 else { return false }
+            s.sessions[key]!.credits -= 1
+            return true
+        }
+        if truncated {
+            let spent = spendCredit()
+            return refuse(ProtocolError(.malformed, "more frames than the transport keeps per message"), returnCredit: spent)
+        }
+        let message: DecodedMessage
+        do throws(ProtocolError) {
+            message = try WireCodec.decode(frames, limits: limits)
+        } catch {
+            let spent = spendCredit()
+            return refuse(error, returnCredit: spent)
+        }
+        switch message.body {
+        case .hello(let hello):
+            do throws(Refusal) {
+                replies.append((key, try handleHello(&s, key: key, hello: hello, now: now)))
             } catch {
-                let spent = spendCredit()
-                return refuse(error, returnCredit: spent)
+                refuse(error.error)
             }
-            switch message.body {
-            case .hello(let hello):
-                do throws(Refusal) {
-                    replies.append((key, try handleHello(&s, key: key, hello: hello, now: now)))
-                } catch {
-                    refuse(error.error)
-                }
-            case .trajectoryChunk(let chunk):
-                do throws(Refusal) {
-                    accepted.append(try handleChunk(&s, key: key, chunk: chunk, frames: message.tensorFrames))
-                } catch {
-                    refuse(error.error, sequence: chunk.sequence, returnCredit: error.returnCredit)
-                }
-            case .heartbeat(let beat):
-                guard s.sessions[key] != nil else {
-                    return refuse(ProtocolError(.unknownWorker, "heartbeat from a worker that has not said Hello (or expired): say Hello again"))
-                }
-                s.sessions[key]!.actingVersion = beat.policyVersion
-            case .goodbye(let bye):
-                guard var session = s.sessions.removeValue(forKey: key) else {
-                    return refuse(ProtocolError(.unknownWorker, "goodbye from a worker that has not said Hello"))
-                }
-                session.reportedSent = bye.chunksSent
-                s.counters.workersSaidGoodbye += 1
-                logger.info("worker \(session.workerID) incarnation \(session.incarnation) said goodbye (\(bye.reason)); sent \(bye.chunksSent), accepted \(session.accepted), rejected \(session.rejected)")
-                remember(&s, Departed(key: key, session: session, reason: "goodbye: \(bye.reason)"))
-            default:
-                refuse(ProtocolError(.unknownType, "\(message.body.type) is not accepted on the data socket"))
+        case .trajectoryChunk(let chunk):
+            do throws(Refusal) {
+                accepted.append(try handleChunk(&s, key: key, chunk: chunk, frames: message.tensorFrames))
+            } catch {
+                refuse(error.error, sequence: chunk.sequence, returnCredit: error.returnCredit)
             }
+        case .heartbeat(let beat):
+            guard s.sessions[key] != nil else {
+                return refuse(ProtocolError(.unknownWorker, "heartbeat from a worker that has not said Hello (or expired): say Hello again"))
+            }
+            s.sessions[key]!.actingVersion = beat.policyVersion
+        case .goodbye(let bye):
+            guard var session = s.sessions.removeValue(forKey: key) else {
+                return refuse(ProtocolError(.unknownWorker, "goodbye from a worker that has not said Hello"))
+            }
+            session.reportedSent = bye.chunksSent
+            s.counters.workersSaidGoodbye += 1
+            logger.info("worker \(session.workerID) incarnation \(session.incarnation) said goodbye (\(bye.reason)); sent \(bye.chunksSent), accepted \(session.accepted), rejected \(session.rejected)")
+            remember(&s, Departed(key: key, session: session, reason: "goodbye: \(bye.reason)"))
+        default:
+            refuse(ProtocolError(.unknownType, "\(message.body.type) is not accepted on the data socket"))
         }
     }
 

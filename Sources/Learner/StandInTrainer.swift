@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import Protocol
-import Synchronization
+import Transport
 
 /// Consumes accepted chunks on a dedicated thread and publishes new policy versions.
 ///
@@ -13,7 +13,7 @@ public final class StandInTrainer: Sendable {
     let core: LearnerCore
     let queue: ChunkQueue
     let logger: Logger
-    private let done = DoneSignal()
+    private let done = OneShotSignal()
 
     public init(core: LearnerCore, queue: ChunkQueue, logger: Logger) {
         self.core = core
@@ -69,29 +69,4 @@ public final class StandInTrainer: Sendable {
 
     /// Waits for the thread to end (after `queue.close()`).
     public func join() async { await done.wait() }
-}
-
-/// A one-shot signal from a thread to async code.
-final class DoneSignal: Sendable {
-    private let state = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
-
-    func signal() {
-        let waiters = state.withLock { s in
-            s.done = true
-            defer { s.waiters = [] }
-            return s.waiters
-        }
-        for w in waiters { w.resume() }
-    }
-
-    func wait() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let done = state.withLock { s in
-                if s.done { return true }
-                s.waiters.append(c)
-                return false
-            }
-            if done { c.resume() }
-        }
-    }
 }

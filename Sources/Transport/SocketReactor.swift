@@ -60,7 +60,7 @@ public final class SocketReactor: Sendable {
     let queue = Mutex(Queue())
     let stats = Mutex(ReactorStats())
     let wakeFD: Int32
-    private let finished = Mutex<(done: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let finished = OneShotSignal()
 
     /// Creates the ZeroMQ context and starts the socket thread.
     public init(name: String, logger: Logger) throws {
@@ -121,24 +121,10 @@ public final class SocketReactor: Sendable {
     /// and ends the thread. Returns when all of that is done. Idempotent.
     public func shutdown() async {
         _ = enqueue(.stop)
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let done = finished.withLock { f in
-                if f.done { return true }
-                f.waiters.append(c)
-                return false
-            }
-            if done { c.resume() }
-        }
+        await finished.wait()
     }
 
-    func markFinished() {
-        let waiters = finished.withLock { f in
-            f.done = true
-            defer { f.waiters = [] }
-            return f.waiters
-        }
-        for w in waiters { w.resume() }
-    }
+    func markFinished() { finished.signal() }
 
     private func enqueue(_ command: Command) -> Bool {
         enqueue([command])
