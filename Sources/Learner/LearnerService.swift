@@ -50,11 +50,6 @@ public struct LearnerService: Service {
         let core = LearnerCore(config: config, logger: logger, queue: queue) { route, frames in
             routes.send(route, frames, via: reactor)
         }
-        var dataSpec = SocketSpec(kind: .router)
-        dataSpec.bind = config.dataEndpoints
-        dataSpec.maxFrameBytes = Int64(config.maxMessageBytes)
-        dataSpec.handler = { batch in core.handleData(batch.compactMap(LearnerCore.DataMessage.init)) }
-        let data = try await reactor.open(dataSpec)
         var pubSpec = SocketSpec(kind: .publisher)
         pubSpec.bind = config.weightsEndpoints
         let pub = try await reactor.open(pubSpec)
@@ -62,8 +57,16 @@ public struct LearnerService: Service {
         controlSpec.bind = config.controlEndpoints
         controlSpec.maxFrameBytes = 1 << 20
         let control = try await reactor.open(controlSpec)
+        routes.set(control: control.id, publish: pub.id)
+        var dataSpec = SocketSpec(kind: .router)
+        dataSpec.bind = config.dataEndpoints
+        dataSpec.maxFrameBytes = Int64(config.maxMessageBytes)
+        dataSpec.handler = { id, batch in
+            routes.set(data: id)
+            core.handleData(batch.compactMap(LearnerCore.DataMessage.init))
+        }
+        let data = try await reactor.open(dataSpec)
 
-        routes.set(data: data.id, control: control.id, publish: pub.id)
         logger.info("learner \(core.runID) listening: data \(data.boundEndpoints), weights \(pub.boundEndpoints), control \(control.boundEndpoints)")
         events(.ready(runID: core.runID, data: data.boundEndpoints, weights: pub.boundEndpoints, control: control.boundEndpoints))
 
@@ -109,21 +112,33 @@ public struct LearnerService: Service {
     }
 }
 
-/// Which socket each of the core's routes leaves by. Filled once the sockets are open
-/// (the core must exist before the data socket, whose handler calls it).
+/// Which socket each of the core's routes leaves by. The data socket's id is recorded by its
+/// own handler, so a Welcome can go out even before `open` has returned here.
 final class RouteTable: Sendable {
-    private let ids = Mutex<(data: SocketID, control: SocketID, publish: SocketID)?>(nil)
+    private struct IDs {
+        var data: SocketID?
+        var control: SocketID?
+        var publish: SocketID?
+    }
+    private let ids = Mutex(IDs())
 
-    func set(data: SocketID, control: SocketID, publish: SocketID) {
-        ids.withLock { $0 = (data, control, publish) }
+    func set(control: SocketID, publish: SocketID) {
+        ids.withLock {
+            $0.control = control
+            $0.publish = publish
+        }
+    }
+
+    func set(data: SocketID) {
+        ids.withLock { $0.data = data }
     }
 
     func send(_ route: Route, _ frames: [OwnedFrame], via reactor: SocketReactor) {
-        guard let ids = ids.withLock({ $0 }) else { return }
+        let ids = ids.withLock { $0 }
         switch route {
-        case .data(let key): reactor.send(ids.data, [key.routingID] + frames)
-        case .control(let requester): reactor.send(ids.control, [requester] + frames)
-        case .publish: reactor.send(ids.publish, frames)
+        case .data(let key): if let id = ids.data { reactor.send(id, [key.routingID] + frames) }
+        case .control(let requester): if let id = ids.control { reactor.send(id, [requester] + frames) }
+        case .publish: if let id = ids.publish { reactor.send(id, frames) }
         }
     }
 }

@@ -269,7 +269,7 @@ final class ReactorLoop: @unchecked Sendable {
         if let handler = entry.spec.handler, !batch.isEmpty {
             // This thread drains the commands right after: sends from the handler need no wake-up.
             reactor.queue.withLock { $0.wakePending = true }
-            handler(batch)
+            handler(id, batch)
             // What the handler sent is queued; send it now rather than after the next poll.
             for command in reactor.takeCommands() { execute(command) }
         }

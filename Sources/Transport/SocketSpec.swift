@@ -30,8 +30,9 @@ public struct SocketSpec: Sendable {
     /// When set, received messages go to this function, called on the socket thread with
     /// each batch read in one turn, instead of to the inbox. For consumers whose work is
     /// short and never blocks (the learner's decode-validate-admit step): it saves a thread
-    /// hop per message. Its replies, sent from inside it, leave in the same turn.
-    public var handler: (@Sendable ([InboundMessage]) -> Void)? = nil
+    /// hop per message. Its replies, sent from inside it, leave in the same turn. It gets the
+    /// socket's own id, so it can reply even before `open` has returned to its caller.
+    public var handler: (@Sendable (SocketID, [InboundMessage]) -> Void)? = nil
     /// ZMQ_RECONNECT_IVL / ZMQ_RECONNECT_IVL_MAX (libzmq's own TCP reconnects).
     public var reconnectMilliseconds: Int32 = 100
     public var reconnectMaxMilliseconds: Int32 = 2000
