@@ -20,19 +20,17 @@ public struct DemoRunner {
     public func run() async throws {
         let isTTY = isatty(STDOUT_FILENO) == 1
         let started = ContinuousClock.now
-        let learner = try Child(binDirectory.appendingPathComponent("learner"),
-                                ["--bind", "127.0.0.1", "--data-port", "0", "--weights-port", "0", "--control-port", "0", "--log-level", "warning"])
-        defer { learner.kill() }
-        guard let ready = learner.waitForJSON(timeout: 10, where: { $0["event"] as? String == "ready" }),
+        let learner = try ChildProcess(binDirectory.appendingPathComponent("learner"),
+                                       ["--bind", "127.0.0.1", "--data-port", "0", "--weights-port", "0", "--control-port", "0", "--log-level", "warning"])
+        guard let ready = try? learner.event("ready"),
               let data = (ready["data"] as? [String])?.first, let weights = (ready["weights"] as? [String])?.first,
               let control = (ready["control"] as? [String])?.first
-        else { throw Failure(description: "the learner did not start: \(learner.stderrTail)") }
+        else { throw Failure(description: "the learner did not start: \(learner.stderr.suffix(2000))") }
         output("learner \(ready["run_id"] ?? "") on \(data) (weights \(weights), control \(control))\n")
-        var children: [Child] = []
-        defer { children.forEach { $0.kill() } }
+        var children: [ChildProcess] = []
         for i in 0..<workers {
-            children.append(try Child(binDirectory.appendingPathComponent("rollout-worker"),
-                                      ["--data", data, "--weights", weights, "--control", control, "--worker-id", "demo-\(i)", "--log-level", "warning"]))
+            children.append(try ChildProcess(binDirectory.appendingPathComponent("rollout-worker"),
+                                             ["--data", data, "--weights", weights, "--control", control, "--worker-id", "demo-\(i)", "--log-level", "warning"]))
         }
         output("\(workers) rollout workers streaming synthetic chunks for \(duration) (the learning core replaces them with CartPole)\n")
         var lastSteps: UInt64 = 0
@@ -51,13 +49,13 @@ public struct DemoRunner {
             output(isTTY ? "\r\u{1B}[K" + line : line + "\n")
         }
         if isTTY { output("\n") }
-        for c in children { c.terminate() }
-        for c in children { _ = c.wait(timeout: 10) }
-        learner.terminate()
-        guard learner.wait(timeout: 10) == 0,
-              let summary = learner.waitForJSON(timeout: 2, where: { $0["event"] as? String == "summary" }),
+        for c in children { c.signal(SIGTERM) }
+        for c in children { c.waitExit(timeout: 10) }
+        learner.signal(SIGTERM)
+        guard learner.waitExit(timeout: 10) == 0,
+              let summary = try? learner.event("summary", timeout: 2),
               let status = summary["status"] as? [String: Any]
-        else { throw Failure(description: "the learner did not stop cleanly: \(learner.stderrTail)") }
+        else { throw Failure(description: "the learner did not stop cleanly: \(learner.stderr.suffix(2000))") }
         func n(_ key: String) -> UInt64 { (status[key] as? NSNumber)?.uint64Value ?? 0 }
         let wall = ContinuousClock.now - started
         let ingest = (summary["ingest_seconds"] as? NSNumber)?.doubleValue ?? 0
@@ -81,61 +79,5 @@ public struct DemoRunner {
             out.append(c)
         }
         return String(out.reversed())
-    }
-}
-
-/// A child process whose stdout JSON lines and stderr tail are kept.
-final class Child: @unchecked Sendable {
-    let process = Process()
-    private let lock = NSLock()
-    private var lines: [String] = []
-    private var errors = ""
-
-    init(_ executable: URL, _ arguments: [String]) throws {
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        Thread.detachNewThread { [self] in
-            var pending = Data()
-            while case let data = out.fileHandleForReading.availableData, !data.isEmpty {
-                pending.append(data)
-                while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = String(decoding: pending[..<nl], as: UTF8.self)
-                    pending.removeSubrange(...nl)
-                    lock.withLock { lines.append(line) }
-                }
-            }
-        }
-        Thread.detachNewThread { [self] in
-            while case let data = err.fileHandleForReading.availableData, !data.isEmpty {
-                lock.withLock { errors = String((errors + String(decoding: data, as: UTF8.self)).suffix(2000)) }
-            }
-        }
-    }
-
-    var stderrTail: String { lock.withLock { errors } }
-
-    func waitForJSON(timeout: TimeInterval, where match: ([String: Any]) -> Bool) -> [String: Any]? {
-        let deadline = Date().addingTimeInterval(timeout)
-        repeat {
-            let objects = lock.withLock { lines }.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            if let hit = objects.first(where: match) { return hit }
-            Thread.sleep(forTimeInterval: 0.02)
-        } while Date() < deadline
-        return nil
-    }
-
-    func terminate() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGTERM) } }
-    func kill() { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
-
-    func wait(timeout: TimeInterval) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        return process.isRunning ? nil : process.terminationStatus
     }
 }

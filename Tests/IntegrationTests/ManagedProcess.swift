@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Monitor
 
 /// Where the built executables are: $TRIBUTARY_BIN_DIR (set by `make test`), else next to
 /// the test bundle (swift test puts both in the same bin folder).
@@ -20,103 +20,12 @@ enum Binaries {
     static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 }
 
-/// A child process whose stdout lines (JSON events) and stderr are collected as they come.
-final class ManagedProcess: @unchecked Sendable {
-    let name: String
-    let process = Process()
-    private let lines = Mutex<[String]>([])
-    private let errors = Mutex<String>("")
-    private let readers = DispatchGroup()
+/// The tests' processes are Monitor's `ChildProcess`, started by executable name.
+typealias ManagedProcess = ChildProcess
 
-    init(_ executable: String, _ arguments: [String], name: String? = nil, wrapper: [String] = []) throws {
-        self.name = name ?? executable
-        if wrapper.isEmpty {
-            process.executableURL = URL(fileURLWithPath: Binaries.path(executable))
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: wrapper[0])
-            process.arguments = Array(wrapper.dropFirst()) + [Binaries.path(executable)] + arguments
-        }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        read(out.fileHandleForReading) { chunk in
-            self.lines.withLock { $0.append(contentsOf: chunk.split(separator: "\n").map(String.init)) }
-        }
-        read(err.fileHandleForReading) { chunk in self.errors.withLock { $0 += chunk } }
-    }
-
-    private func read(_ handle: FileHandle, _ sink: @escaping @Sendable (String) -> Void) {
-        readers.enter()
-        let group = readers
-        Thread.detachNewThread {
-            var pending = Data()
-            while true {
-                let data = handle.availableData
-                if data.isEmpty { break }
-                pending.append(data)
-                if let cut = pending.lastIndex(of: UInt8(ascii: "\n")) {
-                    sink(String(decoding: pending[...cut], as: UTF8.self))
-                    pending.removeSubrange(...cut)
-                }
-            }
-            if !pending.isEmpty { sink(String(decoding: pending, as: UTF8.self)) }
-            group.leave()
-        }
-    }
-
-    var stdoutLines: [String] { lines.withLock { $0 } }
-    var stderr: String { errors.withLock { $0 } }
-    var pid: Int32 { process.processIdentifier }
-
-    /// JSON objects printed on stdout so far.
-    var events: [[String: Any]] {
-        stdoutLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-    }
-
-    /// Waits for a stdout event satisfying `match`.
-    func waitForEvent(timeout: TimeInterval = 10, _ match: ([String: Any]) -> Bool) throws -> [String: Any] {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let e = events.first(where: match) { return e }
-            if !process.isRunning {
-                _ = readers.wait(timeout: .now() + 1)
-                if let e = events.first(where: match) { return e }
-                throw TestFailure("\(name) exited (\(process.terminationStatus)) without the event; stderr tail: \(stderr.suffix(800))")
-            }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        throw TestFailure("\(name): no matching event within \(timeout) s; stdout: \(stdoutLines.suffix(5)); stderr tail: \(stderr.suffix(800))")
-    }
-
-    func event(_ name: String, timeout: TimeInterval = 10) throws -> [String: Any] {
-        try waitForEvent(timeout: timeout) { $0["event"] as? String == name }
-    }
-
-    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
-
-    /// Waits for exit; nil when it did not exit in time (then it is killed).
-    @discardableResult
-    func waitExit(timeout: TimeInterval = 10) -> Int32? {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        if process.isRunning {
-            signal(SIGKILL)
-            process.waitUntilExit()
-            return nil
-        }
-        _ = readers.wait(timeout: .now() + 2)
-        return process.terminationStatus
-    }
-
-    deinit {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+extension ChildProcess {
+    convenience init(_ executable: String, _ arguments: [String], name: String? = nil, wrapper: [String] = []) throws {
+        try self.init(URL(fileURLWithPath: Binaries.path(executable)), arguments, name: name ?? executable, prefix: wrapper)
     }
 }
 

@@ -1,0 +1,114 @@
+import Foundation
+import Synchronization
+
+/// A child process of Tributary's (a learner or a worker) whose stdout lines — JSON events —
+/// and stderr are collected as they arrive. Used by `tributary demo` and by the integration
+/// tests. A child still running when this object goes away is killed.
+public final class ChildProcess: @unchecked Sendable {
+    /// The child did not do what was waited for.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public let name: String
+    public let process = Process()
+    private let lines = Mutex<[String]>([])
+    private let errors = Mutex<String>("")
+    private let readers = DispatchGroup()
+
+    /// Starts `executable` with `arguments`; with a `prefix` (e.g. `ip netns exec NS`), runs
+    /// `prefix + [executable] + arguments` instead.
+    public init(_ executable: URL, _ arguments: [String], name: String? = nil, prefix: [String] = []) throws {
+        self.name = name ?? executable.lastPathComponent
+        if prefix.isEmpty {
+            process.executableURL = executable
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: prefix[0])
+            process.arguments = Array(prefix.dropFirst()) + [executable.path] + arguments
+        }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        read(out.fileHandleForReading) { chunk in
+            self.lines.withLock { $0.append(contentsOf: chunk.split(separator: "\n").map(String.init)) }
+        }
+        read(err.fileHandleForReading) { chunk in self.errors.withLock { $0 += chunk } }
+    }
+
+    private func read(_ handle: FileHandle, _ sink: @escaping @Sendable (String) -> Void) {
+        readers.enter()
+        let group = readers
+        Thread.detachNewThread {
+            var pending = Data()
+            while true {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                pending.append(data)
+                if let cut = pending.lastIndex(of: UInt8(ascii: "\n")) {
+                    sink(String(decoding: pending[...cut], as: UTF8.self))
+                    pending.removeSubrange(...cut)
+                }
+            }
+            if !pending.isEmpty { sink(String(decoding: pending, as: UTF8.self)) }
+            group.leave()
+        }
+    }
+
+    public var stdoutLines: [String] { lines.withLock { $0 } }
+    public var stderr: String { errors.withLock { $0 } }
+    public var pid: Int32 { process.processIdentifier }
+
+    /// JSON objects printed on stdout so far.
+    public var events: [[String: Any]] {
+        stdoutLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    /// Waits for a stdout event satisfying `match`; fails at once if the child exits without it.
+    public func waitForEvent(timeout: TimeInterval = 10, _ match: ([String: Any]) -> Bool) throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let e = events.first(where: match) { return e }
+            if !process.isRunning {
+                _ = readers.wait(timeout: .now() + 1)
+                if let e = events.first(where: match) { return e }
+                throw Failure(description: "\(name) exited (\(process.terminationStatus)) without the event; stderr tail: \(stderr.suffix(800))")
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw Failure(description: "\(name): no matching event within \(timeout) s; stdout: \(stdoutLines.suffix(5)); stderr tail: \(stderr.suffix(800))")
+    }
+
+    /// Waits for the event named `name` (`{"event": name, …}`).
+    public func event(_ name: String, timeout: TimeInterval = 10) throws -> [String: Any] {
+        try waitForEvent(timeout: timeout) { $0["event"] as? String == name }
+    }
+
+    public func signal(_ sig: Int32) {
+        if process.isRunning { kill(process.processIdentifier, sig) }
+    }
+
+    /// Waits for exit; nil when it did not exit in time (then it is killed).
+    @discardableResult
+    public func waitExit(timeout: TimeInterval = 10) -> Int32? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        _ = readers.wait(timeout: .now() + 2)
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
