@@ -6,6 +6,8 @@ import PackageDescription
 /// Layout (see docs/architecture.md):
 /// - `CZeroMQ`: system library (libzmq via pkg-config); imported only by `Transport`.
 /// - `CAllocator`: a few lines of C for glibc's `mallopt`, which Swift's Glibc module lacks.
+/// - `COpenBLAS`: system library (OpenBLAS via pkg-config); imported only by `NeuralNet`.
+/// - `NeuralNet`: layers, heads, optimizer on `cblas_sgemm`; the learning core builds on it.
 /// - `Protocol`: wire schema (generated protobuf, committed), frames, codec, validation. No I/O.
 /// - `Transport`: the only importer of libzmq: context, socket thread, mailboxes.
 /// - `Learner`, `Rollout`, `Monitor`: the logic of the three executables, imported by tests.
@@ -33,6 +35,15 @@ let package = Package(
         ),
         .target(
             name: "CAllocator"
+        ),
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "NeuralNet",
+            dependencies: ["COpenBLAS"]
         ),
         .target(
             name: "Protocol",
@@ -64,7 +75,7 @@ let package = Package(
         .target(
             name: "Rollout",
             dependencies: [
-                "Protocol", "Transport",
+                "Protocol", "Transport", "NeuralNet",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -106,6 +117,10 @@ let package = Package(
             name: "ProtocolTests",
             dependencies: ["Protocol"],
             resources: [.copy("Golden")]
+        ),
+        .testTarget(
+            name: "NeuralNetTests",
+            dependencies: ["NeuralNet"]
         ),
         .testTarget(
             name: "TransportTests",

@@ -1,0 +1,4 @@
+#ifndef TRIBUTARY_COPENBLAS_SHIM_H
+#define TRIBUTARY_COPENBLAS_SHIM_H
+#include <cblas.h>
+#endif

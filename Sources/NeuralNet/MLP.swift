@@ -1,0 +1,152 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Nonlinearity between hidden layers.
+public enum Activation: String, Sendable, CaseIterable {
+    case tanh, relu
+}
+
+/// A multilayer perceptron whose parameters live in one flat Float32 vector (so Adam, the
+/// gradient and the wire format all see one array). Layer l maps `sizes[l]` to
+/// `sizes[l+1]`: Y = X·W + b with W stored row-major [in, out], then the activation on
+/// every layer but the last, which is linear (heads take it from there).
+public struct MLP: Sendable {
+    public let sizes: [Int]
+    public let activation: Activation
+    public var parameters: [Float]
+    /// Where layer l's W and b start in `parameters`.
+    public let weightOffsets: [Int]
+    public let biasOffsets: [Int]
+
+    public var layerCount: Int { sizes.count - 1 }
+    public var inputSize: Int { sizes.first! }
+    public var outputSize: Int { sizes.last! }
+
+    /// Deterministic initialisation from `seed`: W uniform in ±sqrt(6 / (in + out)) (Glorot),
+    /// scaled by `outputScale` for the last layer (a small policy head starts near uniform),
+    /// b = 0.
+    public init(sizes: [Int], activation: Activation, seed: UInt64, outputScale: Float = 1) {
+        precondition(sizes.count >= 2 && sizes.allSatisfy { $0 > 0 }, "an MLP needs at least an input and an output size")
+        self.sizes = sizes
+        self.activation = activation
+        var wo: [Int] = []
+        var bo: [Int] = []
+        var count = 0
+        for l in 0..<(sizes.count - 1) {
+            wo.append(count)
+            count += sizes[l] * sizes[l + 1]
+            bo.append(count)
+            count += sizes[l + 1]
+        }
+        weightOffsets = wo
+        biasOffsets = bo
+        var params = [Float](repeating: 0, count: count)
+        var rng = SplitMix64(seed: seed)
+        for l in 0..<(sizes.count - 1) {
+            let limit = (6 / Float(sizes[l] + sizes[l + 1])).squareRoot() * (l == sizes.count - 2 ? outputScale : 1)
+            for i in 0..<(sizes[l] * sizes[l + 1]) {
+                params[wo[l] + i] = Float(rng.nextUnit() * 2 - 1) * limit
+            }
+        }
+        parameters = params
+    }
+
+    /// What the forward pass keeps for the backward pass: the input of every layer and the
+    /// (activated) output of every hidden layer.
+    public struct Cache: Sendable {
+        public var batch: Int
+        public var inputs: [[Float]]
+    }
+
+    /// Outputs [batch, outputSize] for inputs [batch, inputSize] (row-major).
+    public func forward(_ x: [Float], batch: Int) -> [Float] {
+        forward(x, batch: batch, keep: false).0
+    }
+
+    /// The forward pass, keeping what `backward` needs.
+    public func forwardForTraining(_ x: [Float], batch: Int) -> ([Float], Cache) {
+        let (y, cache) = forward(x, batch: batch, keep: true)
+        return (y, cache!)
+    }
+
+    private func forward(_ x: [Float], batch: Int, keep: Bool) -> ([Float], Cache?) {
+        precondition(x.count == batch * inputSize, "input has \(x.count) floats, expected \(batch) × \(inputSize)")
+        var a = x
+        var inputs: [[Float]] = []
+        if keep { inputs.reserveCapacity(layerCount) }
+        for l in 0..<layerCount {
+            let (n, m) = (sizes[l], sizes[l + 1])
+            if keep { inputs.append(a) }
+            var z = [Float](repeating: 0, count: batch * m)
+            parameters.withUnsafeBufferPointer { p in
+                // Every row of z starts as the bias, then z += a·W.
+                for r in 0..<batch {
+                    for j in 0..<m { z[r * m + j] = p[biasOffsets[l] + j] }
+                }
+                a.withUnsafeBufferPointer { ap in
+                    z.withUnsafeMutableBufferPointer { zp in
+                        BLAS.gemm(m: batch, n: m, k: n, a: ap.baseAddress!, lda: n,
+                                  b: p.baseAddress! + weightOffsets[l], ldb: m, beta: 1, c: zp.baseAddress!, ldc: m)
+                    }
+                }
+            }
+            if l < layerCount - 1 { apply(&z) }
+            a = z
+        }
+        return (a, keep ? Cache(batch: batch, inputs: inputs) : nil)
+    }
+
+    private func apply(_ z: inout [Float]) {
+        switch activation {
+        case .tanh: for i in z.indices { z[i] = tanhf(z[i]) }
+        case .relu: for i in z.indices where z[i] < 0 { z[i] = 0 }
+        }
+    }
+
+    /// Gradients for dL/dOutput `dOut` [batch, outputSize]: dL/dparameters (same layout as
+    /// `parameters`) and dL/dinput [batch, inputSize].
+    public func backward(_ cache: Cache, dOut: [Float]) -> (parameters: [Float], input: [Float]) {
+        let batch = cache.batch
+        precondition(dOut.count == batch * outputSize)
+        var grad = [Float](repeating: 0, count: parameters.count)
+        var dA = dOut
+        for l in stride(from: layerCount - 1, through: 0, by: -1) {
+            let (n, m) = (sizes[l], sizes[l + 1])
+            var dZ = dA
+            if l < layerCount - 1 {
+                // The activated output of layer l is the input of layer l + 1.
+                let y = cache.inputs[l + 1]
+                switch activation {
+                case .tanh: for i in dZ.indices { dZ[i] *= 1 - y[i] * y[i] }
+                case .relu: for i in dZ.indices where y[i] <= 0 { dZ[i] = 0 }
+                }
+            }
+            let input = cache.inputs[l]
+            grad.withUnsafeMutableBufferPointer { g in
+                input.withUnsafeBufferPointer { ip in
+                    dZ.withUnsafeBufferPointer { dz in
+                        // dW = inputᵀ · dZ
+                        BLAS.gemm(transA: true, m: n, n: m, k: batch, a: ip.baseAddress!, lda: n,
+                                  b: dz.baseAddress!, ldb: m, c: g.baseAddress! + weightOffsets[l], ldc: m)
+                    }
+                }
+                for r in 0..<batch {
+                    for j in 0..<m { g[biasOffsets[l] + j] += dZ[r * m + j] }
+                }
+            }
+            var dPrev = [Float](repeating: 0, count: batch * n)
+            parameters.withUnsafeBufferPointer { p in
+                dZ.withUnsafeBufferPointer { dz in
+                    dPrev.withUnsafeMutableBufferPointer { dp in
+                        // dInput = dZ · Wᵀ
+                        BLAS.gemm(transB: true, m: batch, n: n, k: m, a: dz.baseAddress!, lda: m,
+                                  b: p.baseAddress! + weightOffsets[l], ldb: m, c: dp.baseAddress!, ldc: n)
+                    }
+                }
+            }
+            dA = dPrev
+        }
+        return (grad, dA)
+    }
+}

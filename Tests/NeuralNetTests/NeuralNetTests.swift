@@ -1,0 +1,183 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NeuralNet
+import Testing
+
+private func randomArray(_ n: Int, _ rng: inout SplitMix64, scale: Float = 1) -> [Float] {
+    (0..<n).map { _ in Float(rng.nextUnit() * 2 - 1) * scale }
+}
+
+@Suite struct BLASTests {
+    @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
+    func sgemmMatchesThePlainLoop(transA: Bool, transB: Bool) {
+        var rng = SplitMix64(seed: 7)
+        let (m, n, k) = (13, 7, 29)
+        let a = randomArray(m * k, &rng)
+        let b = randomArray(k * n, &rng)
+        let lda = transA ? m : k
+        let ldb = transB ? k : n
+        var expected = randomArray(m * n, &rng)
+        var got = expected
+        ReferenceKernels.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda,
+                              b: b, ldb: ldb, beta: 2, c: &expected, ldc: n)
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                got.withUnsafeMutableBufferPointer { cp in
+                    BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: ap.baseAddress!, lda: lda,
+                              b: bp.baseAddress!, ldb: ldb, beta: 2, c: cp.baseAddress!, ldc: n)
+                }
+            }
+        }
+        for i in expected.indices { #expect(abs(expected[i] - got[i]) < 1e-4, "element \(i)") }
+    }
+
+    @Test func coreNameIsReported() {
+        #expect(!BLAS.coreName.isEmpty)
+        #expect(BLAS.coreName != "unknown")
+    }
+}
+
+@Suite struct MLPTests {
+    @Test func initialisationIsDeterministic() {
+        let a = MLP(sizes: [4, 8, 2], activation: .tanh, seed: 3)
+        let b = MLP(sizes: [4, 8, 2], activation: .tanh, seed: 3)
+        let c = MLP(sizes: [4, 8, 2], activation: .tanh, seed: 4)
+        #expect(a.parameters == b.parameters)
+        #expect(a.parameters != c.parameters)
+        #expect(a.parameters.count == 4 * 8 + 8 + 8 * 2 + 2)
+    }
+
+    @Test func forwardMatchesAPlainComputation() {
+        let net = MLP(sizes: [3, 2], activation: .tanh, seed: 1)
+        let x: [Float] = [1, 2, 3, -1, 0, 0.5]
+        let y = net.forward(x, batch: 2)
+        for r in 0..<2 {
+            for j in 0..<2 {
+                var z = net.parameters[net.biasOffsets[0] + j]
+                for i in 0..<3 { z += x[r * 3 + i] * net.parameters[net.weightOffsets[0] + i * 2 + j] }
+                #expect(abs(y[r * 2 + j] - z) < 1e-5)
+            }
+        }
+    }
+
+    /// Finite differences of L = Σ output · R against the analytic gradient, in every parameter
+    /// and every input, for both activations.
+    @Test(arguments: Activation.allCases)
+    func gradientsMatchFiniteDifferences(activation: Activation) {
+        var rng = SplitMix64(seed: 11)
+        var net = MLP(sizes: [3, 5, 4, 2], activation: activation, seed: 5)
+        let batch = 3
+        let x = randomArray(batch * 3, &rng)
+        let r = randomArray(batch * 2, &rng)
+        func loss(_ n: MLP, _ input: [Float]) -> Double {
+            zip(n.forward(input, batch: batch), r).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+        }
+        let (_, cache) = net.forwardForTraining(x, batch: batch)
+        let (gp, gx) = net.backward(cache, dOut: r)
+        let eps: Float = 1e-2
+        for i in net.parameters.indices {
+            let saved = net.parameters[i]
+            net.parameters[i] = saved + eps
+            let up = loss(net, x)
+            net.parameters[i] = saved - eps
+            let down = loss(net, x)
+            net.parameters[i] = saved
+            let numeric = Float((up - down) / Double(2 * eps))
+            #expect(abs(numeric - gp[i]) < 2e-3 + 2e-2 * abs(numeric), "parameter \(i): \(numeric) vs \(gp[i])")
+        }
+        for i in x.indices {
+            var xu = x
+            xu[i] += eps
+            var xd = x
+            xd[i] -= eps
+            let numeric = Float((loss(net, xu) - loss(net, xd)) / Double(2 * eps))
+            #expect(abs(numeric - gx[i]) < 2e-3 + 2e-2 * abs(numeric), "input \(i): \(numeric) vs \(gx[i])")
+        }
+    }
+}
+
+@Suite struct CategoricalTests {
+    @Test func logSoftmaxIsNormalisedAndStable() {
+        let logp = Categorical.logSoftmax([1, 2, 3, 1000, 1000, 1000], actions: 3)
+        for r in 0..<2 {
+            let total = (0..<3).reduce(Float(0)) { $0 + expf(logp[r * 3 + $1]) }
+            #expect(abs(total - 1) < 1e-6)
+        }
+        #expect(abs(logp[3] - logf(1.0 / 3)) < 1e-6)
+        // softmax([1,2,3]) = [0.09003057, 0.24472847, 0.66524096]
+        #expect(abs(expf(logp[0]) - 0.09003057) < 1e-6)
+        #expect(abs(Categorical.entropy(logp, actions: 3)[1] - logf(3)) < 1e-6)
+    }
+
+    @Test func samplingFollowsTheDistribution() {
+        var rng = SplitMix64(seed: 9)
+        var logits: [Float] = []
+        for _ in 0..<20_000 { logits += [0, logf(3)] }  // p = (0.25, 0.75)
+        let logp = Categorical.logSoftmax(logits, actions: 2)
+        let actions = Categorical.sample(logp, actions: 2, using: &rng)
+        let share = Float(actions.filter { $0 == 1 }.count) / Float(actions.count)
+        #expect(abs(share - 0.75) < 0.015)
+    }
+
+    @Test func gradientMatchesFiniteDifferences() {
+        var rng = SplitMix64(seed: 2)
+        let actions = 4
+        let rows = 3
+        var logits = randomArray(rows * actions, &rng, scale: 2)
+        let taken: [Int32] = [0, 3, 1]
+        let w: [Float] = [1.5, -0.5, 2]
+        let c: [Float] = [0.1, 0.3, -0.2]
+        func loss(_ l: [Float]) -> Double {
+            let lp = Categorical.logSoftmax(l, actions: actions)
+            let h = Categorical.entropy(lp, actions: actions)
+            var total: Double = 0
+            for r in 0..<rows {
+                let chosen: Float = lp[r * actions + Int(taken[r])]
+                total += Double(w[r] * chosen + c[r] * h[r])
+            }
+            return total
+        }
+        let grad = Categorical.gradient(logp: Categorical.logSoftmax(logits, actions: actions), actions: actions,
+                                        taken: taken, logpWeights: w, entropyWeights: c)
+        let eps: Float = 1e-2
+        for i in logits.indices {
+            let saved = logits[i]
+            logits[i] = saved + eps
+            let up = loss(logits)
+            logits[i] = saved - eps
+            let down = loss(logits)
+            logits[i] = saved
+            let numeric = Float((up - down) / Double(2 * eps))
+            #expect(abs(numeric - grad[i]) < 1e-3 + 1e-2 * abs(numeric), "logit \(i): \(numeric) vs \(grad[i])")
+        }
+    }
+}
+
+@Suite struct AdamTests {
+    /// Hand-computed: g = (0.5, -2), lr 0.1. Step 1: m̂ = g, v̂ = g², update = lr·sign(g).
+    /// Step 2 with g = (0.5, 1): m = (0.095, -0.08), v = (0.00049975, 0.004996);
+    /// m̂ = m / 0.19 = (0.5, -0.421053), v̂ = v / 0.001999 = (0.25, 2.49925);
+    /// update = lr · m̂ / sqrt(v̂) = (0.1, -0.026634).
+    @Test func updatesMatchHandComputedNumbers() {
+        var p: [Float] = [1, 1]
+        var adam = Adam(parameterCount: 2, learningRate: 0.1)
+        adam.update(&p, gradient: [0.5, -2])
+        #expect(abs(p[0] - 0.9) < 1e-6)
+        #expect(abs(p[1] - 1.1) < 1e-6)
+        adam.update(&p, gradient: [0.5, 1])
+        #expect(abs(p[0] - 0.8) < 1e-5)
+        #expect(abs(p[1] - (1.1 + 0.026634)) < 1e-5)
+    }
+
+    @Test func globalNormClippingScalesTheGradient() {
+        var a: [Float] = [0, 0]
+        var b: [Float] = [0, 0]
+        var clipped = Adam(parameterCount: 2, learningRate: 0.1, maxGradNorm: 1)
+        var scaled = Adam(parameterCount: 2, learningRate: 0.1)
+        let norm = clipped.update(&a, gradient: [3, 4])
+        scaled.update(&b, gradient: [0.6, 0.8])
+        #expect(norm == 5)
+        #expect(a == b)
+    }
+}
