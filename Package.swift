@@ -8,6 +8,7 @@ import PackageDescription
 /// - `CAllocator`: a few lines of C for glibc's `mallopt`, which Swift's Glibc module lacks.
 /// - `COpenBLAS`: system library (OpenBLAS via pkg-config); imported only by `NeuralNet`.
 /// - `NeuralNet`: layers, heads, optimizer on `cblas_sgemm`; the learning core builds on it.
+/// - `Corrections`: off-policy corrections (V-trace, …) as pure functions over a batch.
 /// - `Protocol`: wire schema (generated protobuf, committed), frames, codec, validation. No I/O.
 /// - `Transport`: the only importer of libzmq: context, socket thread, mailboxes.
 /// - `Learner`, `Rollout`, `Monitor`: the logic of the three executables, imported by tests.
@@ -40,6 +41,9 @@ let package = Package(
             name: "COpenBLAS",
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "Corrections"
         ),
         .target(
             name: "NeuralNet",
@@ -117,6 +121,10 @@ let package = Package(
             name: "ProtocolTests",
             dependencies: ["Protocol"],
             resources: [.copy("Golden")]
+        ),
+        .testTarget(
+            name: "CorrectionsTests",
+            dependencies: ["Corrections"]
         ),
         .testTarget(
             name: "NeuralNetTests",
