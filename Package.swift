@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(
             name: "ProtocolTests",
             dependencies: ["Protocol"],
-            resources: [.copy("Golden")]
+            exclude: ["Golden"]
         ),
         .testTarget(
             name: "CorrectionsTests",
@@ -129,6 +129,11 @@ let package = Package(
         .testTarget(
             name: "NeuralNetTests",
             dependencies: ["NeuralNet"]
+        ),
+        .testTarget(
+            name: "RolloutTests",
+            dependencies: ["Rollout", "NeuralNet"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "TransportTests",
