@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 
 OUT = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "RolloutTests" / "Fixtures"
-ENVS = ["CartPole-v1", "MountainCar-v0", "Pendulum-v1"]
+ENVS = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1"]
 SEEDS = [0, 1, 2]
 
 

@@ -60,11 +60,12 @@ import Testing
     }
 
     @Test func cartPoleMatchesGymnasium() throws { try replay(CartPole.self) }
+    @Test func acrobotMatchesGymnasium() throws { try replay(Acrobot.self) }
     @Test func mountainCarMatchesGymnasium() throws { try replay(MountainCar.self) }
     @Test func pendulumMatchesGymnasium() throws { try replay(Pendulum.self) }
 
     @Test func fixturesCoverTerminationAndTruncation() throws {
-        let all = try [CartPole.id, MountainCar.id, Pendulum.id].map(Self.load)
+        let all = try [CartPole.id, Acrobot.id, MountainCar.id, Pendulum.id].map(Self.load)
         let cases = all.flatMap(\.cases)
         #expect(cases.contains { $0.terminated.last == true })
         #expect(cases.contains { $0.truncated.last == true && $0.rewards.count == 500 })
@@ -77,7 +78,10 @@ import Testing
         var cart = CartPole()
         var car = MountainCar()
         var pendulum = Pendulum()
+        var acrobot = Acrobot()
         for _ in 0..<2000 {
+            _ = acrobot.reset(using: &rng)
+            #expect(acrobot.state.allSatisfy { abs($0) <= 0.1 })
             _ = cart.reset(using: &rng)
             #expect(cart.state.allSatisfy { abs($0) <= 0.05 })
             _ = car.reset(using: &rng)

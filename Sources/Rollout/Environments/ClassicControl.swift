@@ -114,3 +114,72 @@ public struct Pendulum: Environment {
         return (observation, -costs, false)
     }
 }
+
+/// Acrobot-v1 ("book" dynamics, RK4 over dt = 0.2, no torque noise): torque −1, 0 or +1 on the
+/// second joint; reward −1 per step, 0 on the terminating one; terminated when the tip is one
+/// link length above the base; 500 steps. Observation (cos θ1, sin θ1, cos θ2, sin θ2, θ̇1, θ̇2).
+public struct Acrobot: Environment {
+    public static let id = "Acrobot-v1"
+    public static let observationSize = 6
+    public static let actionSpace = ActionSpace.discrete(3)
+    public static let maxEpisodeSteps = 500
+
+    static let dt = 0.2, m1 = 1.0, m2 = 1.0, l1 = 1.0, lc1 = 0.5, lc2 = 0.5, moi = 1.0, g = 9.8
+    static let maxVel1 = 4 * Double.pi, maxVel2 = 9 * Double.pi
+    static let torques: [Double] = [-1, 0, 1]
+
+    public var state: [Double] = [0, 0, 0, 0]
+    public init() {}
+
+    var observation: [Float] {
+        [Float(cos(state[0])), Float(sin(state[0])), Float(cos(state[1])), Float(sin(state[1])), Float(state[2]), Float(state[3])]
+    }
+
+    public mutating func reset(using rng: inout SplitMix64) -> [Float] {
+        // gymnasium draws float64 and stores float32.
+        state = (0..<4).map { _ in Double(Float(rng.nextUnit() * 0.2 - 0.1)) }
+        return observation
+    }
+
+    static func derivatives(_ s: [Double], torque a: Double) -> [Double] {
+        let (theta1, theta2, dtheta1, dtheta2) = (s[0], s[1], s[2], s[3])
+        let d1 = m1 * lc1 * lc1 + m2 * (l1 * l1 + lc2 * lc2 + 2 * l1 * lc2 * cos(theta2)) + moi + moi
+        let d2 = m2 * (lc2 * lc2 + l1 * lc2 * cos(theta2)) + moi
+        let phi2 = m2 * lc2 * g * cos(theta1 + theta2 - Double.pi / 2.0)
+        let phi1 = -m2 * l1 * lc2 * dtheta2 * dtheta2 * sin(theta2)
+            - 2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin(theta2)
+            + (m1 * lc1 + m2 * l1) * g * cos(theta1 - Double.pi / 2)
+            + phi2
+        let ddtheta2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * dtheta1 * dtheta1 * sin(theta2) - phi2)
+            / (m2 * lc2 * lc2 + moi - d2 * d2 / d1)
+        let ddtheta1 = -(d2 * ddtheta2 + phi1) / d1
+        return [dtheta1, dtheta2, ddtheta1, ddtheta2]
+    }
+
+    static func wrap(_ x: Double, _ low: Double, _ high: Double) -> Double {
+        var x = x
+        let diff = high - low
+        while x > high { x -= diff }
+        while x < low { x += diff }
+        return x
+    }
+
+    public mutating func stepDynamics(_ action: [Float]) -> (observation: [Float], reward: Double, terminated: Bool) {
+        let torque = Self.torques[Int(action[0])]
+        // One RK4 step over [0, dt], as gymnasium's rk4(derivs, s, [0, dt]).
+        func add(_ y: [Double], _ k: [Double], _ h: Double) -> [Double] { (0..<4).map { y[$0] + h * k[$0] } }
+        let h = Self.dt
+        let k1 = Self.derivatives(state, torque: torque)
+        let k2 = Self.derivatives(add(state, k1, h / 2), torque: torque)
+        let k3 = Self.derivatives(add(state, k2, h / 2), torque: torque)
+        let k4 = Self.derivatives(add(state, k3, h), torque: torque)
+        var ns = (0..<4).map { state[$0] + h / 6.0 * (k1[$0] + 2 * k2[$0] + 2 * k3[$0] + k4[$0]) }
+        ns[0] = Self.wrap(ns[0], -Double.pi, Double.pi)
+        ns[1] = Self.wrap(ns[1], -Double.pi, Double.pi)
+        ns[2] = min(max(ns[2], -Self.maxVel1), Self.maxVel1)
+        ns[3] = min(max(ns[3], -Self.maxVel2), Self.maxVel2)
+        state = ns
+        let terminated = -cos(ns[0]) - cos(ns[1] + ns[0]) > 1.0
+        return (observation, terminated ? 0.0 : -1.0, terminated)
+    }
+}
