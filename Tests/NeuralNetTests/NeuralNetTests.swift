@@ -181,3 +181,49 @@ private func randomArray(_ n: Int, _ rng: inout SplitMix64, scale: Float = 1) ->
         #expect(a == b)
     }
 }
+
+/// The check numbers of shared/specs/algorithms.md §0.
+@Suite struct GaussianTests {
+    @Test func specCheckNumbers() {
+        let logStd = [logf(0.5), logf(2)]
+        #expect(abs(Gaussian.logProb(mean: [0, 1], logStd: logStd, action: [0.5, 0]) - (-2.462877)) < 1e-5)
+        #expect(abs(Gaussian.entropy(logStd: logStd) - 2.837877) < 1e-5)
+        let kl = Gaussian.kl(mean1: [0, 1], logStd1: [logf(0.5), logf(2)], mean2: [0.2, 1], logStd2: [logf(0.5), logf(1)])
+        #expect(abs(kl - 0.886853) < 1e-5)
+        #expect(Gaussian.kl(mean1: [0.3], logStd1: [0.1], mean2: [0.3], logStd2: [0.1]) == 0)
+    }
+
+    @Test func logStdIsClamped() {
+        #expect(Gaussian.entropy(logStd: [50]) == Gaussian.entropy(logStd: [2]))
+        #expect(Gaussian.logProb(mean: [0], logStd: [-100], action: [0]) == Gaussian.logProb(mean: [0], logStd: [-20], action: [0]))
+    }
+
+    @Test func gradientMatchesFiniteDifferences() {
+        let mean: [Float] = [0.3, -1.2]
+        let logStd: [Float] = [-0.4, 0.7]
+        let action: [Float] = [0.1, 0.5]
+        let (dm, dls) = Gaussian.logProbGradient(mean: mean, logStd: logStd, action: action)
+        let eps: Float = 1e-2
+        for i in 0..<2 {
+            var up = mean, down = mean
+            up[i] += eps
+            down[i] -= eps
+            let numericMean = (Gaussian.logProb(mean: up, logStd: logStd, action: action) - Gaussian.logProb(mean: down, logStd: logStd, action: action)) / (2 * eps)
+            #expect(abs(numericMean - dm[i]) < 1e-2 * max(1, abs(dm[i])))
+            var lsUp = logStd, lsDown = logStd
+            lsUp[i] += eps
+            lsDown[i] -= eps
+            let numericStd = (Gaussian.logProb(mean: mean, logStd: lsUp, action: action) - Gaussian.logProb(mean: mean, logStd: lsDown, action: action)) / (2 * eps)
+            #expect(abs(numericStd - dls[i]) < 1e-2 * max(1, abs(dls[i])))
+        }
+    }
+
+    @Test func samplesHaveTheRightMoments() {
+        var rng = SplitMix64(seed: 5)
+        let samples = (0..<40_000).map { _ in Gaussian.sample(mean: [1.5], logStd: [logf(0.5)], using: &rng)[0] }
+        let mean = samples.reduce(0, +) / Float(samples.count)
+        let variance = samples.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(samples.count)
+        #expect(abs(mean - 1.5) < 0.01)
+        #expect(abs(variance - 0.25) < 0.01)
+    }
+}
