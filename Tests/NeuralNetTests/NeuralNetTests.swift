@@ -227,3 +227,16 @@ private func randomArray(_ n: Int, _ rng: inout SplitMix64, scale: Float = 1) ->
         #expect(abs(variance - 0.25) < 0.01)
     }
 }
+
+@Suite struct BLASRuntimeTests {
+    @Test func coreTypeFollowsCPUFeatures() {
+        #expect(BLASRuntime.coreType(forCPUFlags: ["sse2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512dq"]) == "SkylakeX")
+        #expect(BLASRuntime.coreType(forCPUFlags: ["sse2", "avx", "avx2", "fma"]) == "Haswell")
+        #expect(BLASRuntime.coreType(forCPUFlags: ["sse2", "avx"]) == nil)
+        #expect(BLASRuntime.coreType(forCPUFlags: []) == nil)
+    }
+
+    @Test func theLoadedKernelAgreesWithThePlainLoop() {
+        #expect(BLASRuntime.selfCheck(), "OpenBLAS core \(BLAS.coreName) disagrees with the reference product")
+    }
+}
