@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "Learner",
             dependencies: [
-                "Protocol", "Transport", "CAllocator",
+                "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -141,7 +141,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LearnerTests",
-            dependencies: ["Learner", "Protocol", "Transport", "Rollout"]
+            dependencies: ["Learner", "Protocol", "Transport", "Rollout", "NeuralNet"]
         ),
         .testTarget(
             name: "IntegrationTests",
