@@ -47,7 +47,7 @@ let package = Package(
         ),
         .target(
             name: "NeuralNet",
-            dependencies: ["COpenBLAS"]
+            dependencies: ["COpenBLAS", "Protocol"]
         ),
         .target(
             name: "Protocol",
@@ -128,7 +128,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NeuralNetTests",
-            dependencies: ["NeuralNet"]
+            dependencies: ["NeuralNet", "Protocol"]
         ),
         .testTarget(
             name: "RolloutTests",

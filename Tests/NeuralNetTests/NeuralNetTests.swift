@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import NeuralNet
+import Protocol
 import Testing
 
 private func randomArray(_ n: Int, _ rng: inout SplitMix64, scale: Float = 1) -> [Float] {
@@ -238,5 +239,23 @@ private func randomArray(_ n: Int, _ rng: inout SplitMix64, scale: Float = 1) ->
 
     @Test func theLoadedKernelAgreesWithThePlainLoop() {
         #expect(BLASRuntime.selfCheck(), "OpenBLAS core \(BLAS.coreName) disagrees with the reference product")
+    }
+}
+
+@Suite struct WeightsRoundTripTests {
+    @Test func parametersTravelBitExactly() throws {
+        let net = ActorCritic(observationSize: 4, hidden: [64, 64], actions: 2, seed: 17)
+        let copy = try ActorCritic(spec: net.modelSpec, bytes: net.parameterBytes)
+        #expect(copy.network.parameters.map(\.bitPattern) == net.network.parameters.map(\.bitPattern))
+        #expect(copy.network.sizes == [4, 64, 64, 3])
+        #expect(copy.evaluate([0.1, 0.2, 0.3, 0.4], rows: 1).values == net.evaluate([0.1, 0.2, 0.3, 0.4], rows: 1).values)
+    }
+
+    @Test func mismatchedWeightsAreRefused() {
+        let net = ActorCritic(observationSize: 4, hidden: [8], actions: 2, seed: 1)
+        #expect(throws: ProtocolError.self) { try ActorCritic(spec: net.modelSpec, bytes: Array(net.parameterBytes.dropLast())) }
+        var spec = net.modelSpec
+        spec.activation = "sigmoid"
+        #expect(throws: ProtocolError.self) { try ActorCritic(spec: spec, bytes: net.parameterBytes) }
     }
 }
