@@ -9,6 +9,7 @@ import PackageDescription
 /// - `COpenBLAS`: system library (OpenBLAS via pkg-config); imported only by `NeuralNet`.
 /// - `NeuralNet`: layers, heads, optimizer on `cblas_sgemm`; the learning core builds on it.
 /// - `Corrections`: off-policy corrections (V-trace, …) as pure functions over a batch.
+/// - `Environments`: exact ports of gymnasium's classic-control tasks, vectorised.
 /// - `Protocol`: wire schema (generated protobuf, committed), frames, codec, validation. No I/O.
 /// - `Transport`: the only importer of libzmq: context, socket thread, mailboxes.
 /// - `Learner`, `Rollout`, `Monitor`: the logic of the three executables, imported by tests.
@@ -46,6 +47,10 @@ let package = Package(
             name: "Corrections"
         ),
         .target(
+            name: "Environments",
+            dependencies: ["NeuralNet"]
+        ),
+        .target(
             name: "NeuralNet",
             dependencies: ["COpenBLAS", "Protocol"]
         ),
@@ -69,7 +74,7 @@ let package = Package(
         .target(
             name: "Learner",
             dependencies: [
-                "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections",
+                "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Environments",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -79,7 +84,7 @@ let package = Package(
         .target(
             name: "Rollout",
             dependencies: [
-                "Protocol", "Transport", "NeuralNet",
+                "Protocol", "Transport", "NeuralNet", "Environments",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -95,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "LearnerCommand",
             dependencies: [
-                "Learner",
+                "Learner", "NeuralNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -104,7 +109,7 @@ let package = Package(
         .executableTarget(
             name: "RolloutCommand",
             dependencies: [
-                "Rollout",
+                "Rollout", "NeuralNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -131,8 +136,8 @@ let package = Package(
             dependencies: ["NeuralNet", "Protocol"]
         ),
         .testTarget(
-            name: "RolloutTests",
-            dependencies: ["Rollout", "NeuralNet"],
+            name: "EnvironmentsTests",
+            dependencies: ["Environments", "NeuralNet"],
             exclude: ["Fixtures"]
         ),
         .testTarget(

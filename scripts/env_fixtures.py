@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the environment parity fixtures that RolloutTests replays.
+"""Writes the environment parity fixtures that EnvironmentsTests replays.
 
 Run by hand (not in CI) with gymnasium from PyPI:
     python3 -m venv .venv-gym && .venv-gym/bin/pip install gymnasium numpy
@@ -16,7 +16,7 @@ import pathlib
 import gymnasium as gym
 import numpy as np
 
-OUT = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "RolloutTests" / "Fixtures"
+OUT = pathlib.Path(__file__).resolve().parent.parent / "Tests" / "EnvironmentsTests" / "Fixtures"
 ENVS = ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1"]
 SEEDS = [0, 1, 2]
 

@@ -1,3 +1,4 @@
+import Environments
 import Protocol
 
 /// Everything a learner run is configured with. Every field has a working default.
@@ -29,6 +30,14 @@ public struct LearnerConfig: Sendable {
     public var weightsPartBytes = 1 << 20
     /// Environment ids this learner trains on; empty accepts any.
     public var acceptedEnvIDs: [String] = []
+    /// What the trainer learns: a gymnasium id (CartPole-v1, Acrobot-v1, MountainCar-v0) runs
+    /// the V-trace trainer; "synthetic" runs the stand-in trainer, which only exercises the
+    /// protocol (versions, weights, credits) for transport tests and benchmarks.
+    public var envID = "synthetic"
+    /// The V-trace trainer's settings (network, optimizer, loss, stopping rule).
+    public var training = VTraceTrainer.Settings()
+    /// OpenBLAS threads for the trainer (two do not help at these sizes).
+    public var blasThreads = 1
     /// The stand-in trainer (until the learning core lands): a new policy version every
     /// this many consumed chunks, with a synthetic parameter vector of `parameterBytes`.
     public var chunksPerVersion = 8
@@ -66,6 +75,18 @@ public struct LearnerConfig: Sendable {
         }
         if chunksPerVersion < 1 { throw ConfigError("chunks per version must be at least 1") }
         if parameterBytes < 1 { throw ConfigError("parameter bytes must be at least 1") }
+        if envID != "synthetic" {
+            guard let info = EnvironmentRegistry.info(envID) else {
+                throw ConfigError("unknown environment '\(envID)'; known: synthetic, \(EnvironmentRegistry.ids.joined(separator: ", "))")
+            }
+            guard case .discrete = info.actionSpace else {
+                throw ConfigError("\(envID) has continuous actions; the V-trace trainer supports discrete actions only (so far)")
+            }
+        }
+        if training.batchColumns < 1 { throw ConfigError("batch columns must be at least 1") }
+        if training.learningRate <= 0 { throw ConfigError("learning rate must be positive") }
+        if training.hidden.isEmpty || training.hidden.contains(where: { $0 < 1 }) { throw ConfigError("hidden sizes must be positive") }
+        if blasThreads < 1 { throw ConfigError("BLAS threads must be at least 1") }
     }
 }
 

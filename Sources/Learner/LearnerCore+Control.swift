@@ -52,6 +52,11 @@ extension LearnerCore {
         r.bufferedChunks = s.counters.chunksAccepted - s.counters.chunksConsumed
         r.bytesReceived = s.counters.bytesReceived
         r.stepsReceived = s.counters.stepsReceived
+        r.updates = s.training.updates
+        r.episodes = s.training.episodes
+        r.meanReturn100 = s.recentReturns.isEmpty ? 0 : s.recentReturns.reduce(0, +) / Double(s.recentReturns.count)
+        r.lagMean = s.training.lagMean
+        r.lagMax = s.training.lagMax
         if includeWorkers {
             func row(_ session: Session, expired: String?) -> Tributary_V1_WorkerStatus {
                 var w = Tributary_V1_WorkerStatus()

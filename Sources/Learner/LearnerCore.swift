@@ -66,6 +66,17 @@ public final class LearnerCore: Sendable {
         /// When the first chunk was accepted and the latest was consumed (throughput).
         var firstAccepted: ContinuousClock.Instant?
         var lastConsumed: ContinuousClock.Instant?
+        /// Returns of the last (up to) 100 finished episodes, oldest first.
+        var recentReturns: [Double] = []
+        var training = TrainingProgress()
+    }
+
+    /// What the trainer reports after each update.
+    public struct TrainingProgress: Sendable, Equatable {
+        public var updates: UInt64 = 0
+        public var episodes: UInt64 = 0
+        public var lagMean: Double = 0
+        public var lagMax: UInt64 = 0
     }
 
     /// Totals since start. `rejected` is by `ProtocolError.Code.name`.
@@ -321,11 +332,19 @@ public final class LearnerCore: Sendable {
             throw Refusal(error, returnCredit: true)
         }
         let newest = validated.policyVersions.uint64(at: validated.policyVersions.elementCount - 1)
+        guard chunk.length == config.unrollLength else {
+            throw Refusal(.shapeMismatch, "chunk has T=\(chunk.length), the run's unroll length is \(config.unrollLength)", returnCredit: true)
+        }
         guard newest <= s.policyVersion else {
             throw Refusal(.shapeMismatch, "policy version \(newest) is newer than the learner's \(s.policyVersion)", returnCredit: true)
         }
         s.sessions[key]!.accepted += 1
         s.sessions[key]!.queued += 1
+        for e in chunk.episodes {
+            s.training.episodes += 1
+            s.recentReturns.append(e.episodeReturn)
+        }
+        if s.recentReturns.count > 100 { s.recentReturns.removeFirst(s.recentReturns.count - 100) }
         s.sessions[key]!.actingVersion = newest
         s.counters.chunksAccepted += 1
         if s.firstAccepted == nil { s.firstAccepted = .now }
@@ -379,6 +398,25 @@ public final class LearnerCore: Sendable {
         for (key, reply) in replies { send(.data(key), reply) }
         return total
     }
+
+    /// Mean return of the last (up to) 100 finished episodes and how many there were in all.
+    public var returns: (mean100: Double?, count: Int, episodes: UInt64) {
+        state.withLock { s in
+            (s.recentReturns.isEmpty ? nil : s.recentReturns.reduce(0, +) / Double(s.recentReturns.count),
+             s.recentReturns.count, s.training.episodes)
+        }
+    }
+
+    /// The trainer took an optimizer step on samples with these version lags.
+    public func recordUpdate(lagMean: Double, lagMax: UInt64) {
+        state.withLock { s in
+            s.training.updates += 1
+            s.training.lagMean = lagMean
+            s.training.lagMax = lagMax
+        }
+    }
+
+    public var training: TrainingProgress { state.withLock { $0.training } }
 
     /// Installs a new policy version and announces it on the weights socket.
     public func publish(_ snapshot: WeightsSnapshot) {

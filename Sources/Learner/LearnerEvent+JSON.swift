@@ -11,14 +11,15 @@ extension LearnerEvent {
             let object: [String: Any] = ["event": "ready", "run_id": runID, "data": data, "weights": weights, "control": control]
             let bytes = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             return String(decoding: bytes, as: UTF8.self)
-        case .summary(let status, let transport, let ingest):
+        case .summary(let status, let transport, let ingest, let solved):
             var options = JSONEncodingOptions()
             options.alwaysPrintInt64sAsNumbers = true
             options.preserveProtoFieldNames = true
             let statusJSON = (try? status.jsonString(options: options)) ?? "{}"
             let seconds = ingest.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 0
+            let solvedJSON = solved.map { "{\"seconds\":\($0.seconds),\"steps\":\($0.steps),\"updates\":\($0.updates)}" } ?? "null"
             return """
-                {"event":"summary","ingest_seconds":\(seconds),"status":\(statusJSON),"transport":{"messages_received":\(transport.messagesReceived),\
+                {"event":"summary","ingest_seconds":\(seconds),"solved":\(solvedJSON),"status":\(statusJSON),"transport":{"messages_received":\(transport.messagesReceived),\
                 "messages_sent":\(transport.messagesSent),"bytes_received":\(transport.bytesReceived),\
                 "sends_unroutable":\(transport.sendsUnroutable),"sends_dropped":\(transport.sendsDropped),\
                 "sends_failed":\(transport.sendsFailed),"messages_truncated":\(transport.messagesTruncated)}}

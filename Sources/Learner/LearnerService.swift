@@ -1,4 +1,5 @@
 import Logging
+import NeuralNet
 import Synchronization
 import Protocol
 import ServiceLifecycle
@@ -9,8 +10,15 @@ public enum LearnerEvent: Sendable {
     /// Sockets are bound; endpoints are the resolved ones (ephemeral ports filled in).
     case ready(runID: String, data: [String], weights: [String], control: [String])
     /// The run ended; the final status (every counter, every worker).
-    /// `ingest` is the time from the first accepted chunk to the last consumed one.
-    case summary(Tributary_V1_StatusReply, ReactorStats, ingest: Duration?)
+    /// `ingest` is the time from the first accepted chunk to the last consumed one; `solved`
+    /// is set when the trainer reached its target return.
+    case summary(Tributary_V1_StatusReply, ReactorStats, ingest: Duration?, solved: Solved?)
+
+    public struct Solved: Sendable {
+        public var seconds: Double
+        public var steps: UInt64
+        public var updates: UInt64
+    }
 }
 
 /// The learner process: sockets, protocol core, trainer thread, timers.
@@ -70,8 +78,15 @@ public struct LearnerService: Service {
         logger.info("learner \(core.runID) listening: data \(data.boundEndpoints), weights \(pub.boundEndpoints), control \(control.boundEndpoints)")
         events(.ready(runID: core.runID, data: data.boundEndpoints, weights: pub.boundEndpoints, control: control.boundEndpoints))
 
-        let trainer = StandInTrainer(core: core, queue: queue, logger: logger)
         let limit = Mailbox<Bool>(capacity: 1)
+        let trainer: any Trainer
+        if config.envID == "synthetic" {
+            trainer = StandInTrainer(core: core, queue: queue, logger: logger)
+        } else {
+            BLAS.threads = config.blasThreads
+            logger.info("training \(config.envID) with V-trace; OpenBLAS core \(BLAS.coreName), \(config.blasThreads) thread(s)")
+            trainer = VTraceTrainer(envID: config.envID, core: core, queue: queue, logger: logger, settings: config.training)!
+        }
         trainer.start { _ = limit.offer(true) }
 
         await withTaskGroup(of: Void.self) { group in
@@ -108,7 +123,8 @@ public struct LearnerService: Service {
             if now == seen { break }
             seen = now
         }
-        events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration))
+        let solved = (trainer as? VTraceTrainer)?.solved.withLock { $0 }.map { LearnerEvent.Solved(seconds: $0.seconds, steps: $0.steps, updates: $0.updates) }
+        events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration, solved: solved))
     }
 }
 
@@ -150,3 +166,12 @@ extension LearnerCore.DataMessage {
         self.init(key: WorkerKey(identity.bytes), frames: Array(m.frames.dropFirst()), truncated: m.truncated)
     }
 }
+
+/// What the learner runs its training on: a thread that consumes chunks and publishes versions.
+protocol Trainer: Sendable {
+    func start(limitReached: @escaping @Sendable () -> Void)
+    func join() async
+}
+
+extension StandInTrainer: Trainer {}
+extension VTraceTrainer: Trainer {}

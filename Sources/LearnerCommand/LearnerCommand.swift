@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Learner
+import NeuralNet
 import Logging
 import ServiceLifecycle
 
@@ -33,7 +34,18 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "Silence (ms) after which a worker is expired.") var livenessMs = 5000
     @Option(help: "Largest accepted message in bytes.") var maxMessageBytes = 64 << 20
     @Option(help: "Weights snapshots above this many bytes travel in parts.") var weightsPartBytes = 1 << 20
-    @Option(help: "Accepted environment id (repeat for several; none: any).") var env: [String] = []
+    @Option(help: "Environment to learn: CartPole-v1, Acrobot-v1, MountainCar-v0, or synthetic (stand-in trainer).")
+    var env = "synthetic"
+    @Option(help: "Hidden layer sizes of the network, comma-separated.") var hidden = "64,64"
+    @Option(help: "Adam learning rate.") var learningRate: Float = 3e-3
+    @Option(help: "Entropy bonus coefficient.") var entropyCost: Float = 0.001
+    @Option(help: "Discount γ.") var gamma = 0.99
+    @Option(help: "Environment columns (B) per update.") var batchColumns = 16
+    @Option(help: "Stop when the mean return of the last 100 episodes reaches this.") var targetReturn: Double?
+    @Option(help: "Stop after this many updates.") var maxUpdates: UInt64?
+    @Option(help: "Seed of the network's initialisation.") var seed: UInt64 = 1
+    @Option(help: "OpenBLAS threads.") var blasThreads = 1
+    @Option(help: "Environment ids accepted from workers (default: --env, or any with synthetic).") var acceptEnv: [String] = []
     @Option(help: "Stand-in trainer: a new policy version every N consumed chunks.") var chunksPerVersion = 8
     @Option(help: "Stand-in trainer: parameter bytes per version.") var parameterBytes = 64 * 1024
     @Option(help: "Stop after consuming this many chunks.") var maxChunks: UInt64?
@@ -55,7 +67,20 @@ struct LearnerCommand: AsyncParsableCommand {
         c.liveness = .milliseconds(livenessMs)
         c.maxMessageBytes = maxMessageBytes
         c.weightsPartBytes = weightsPartBytes
-        c.acceptedEnvIDs = env
+        c.envID = env
+        c.acceptedEnvIDs = acceptEnv.isEmpty && env != "synthetic" ? [env] : acceptEnv
+        guard let sizes = Optional(hidden.split(separator: ",").compactMap { Int($0) }), !sizes.isEmpty,
+              sizes.count == hidden.split(separator: ",").count
+        else { throw ValidationError("--hidden takes comma-separated sizes, e.g. 64,64") }
+        c.training.hidden = sizes
+        c.training.learningRate = learningRate
+        c.training.entropyCost = entropyCost
+        c.training.gamma = gamma
+        c.training.batchColumns = batchColumns
+        c.training.targetReturn = targetReturn
+        c.training.maxUpdates = maxUpdates
+        c.training.seed = seed
+        c.blasThreads = blasThreads
         c.chunksPerVersion = chunksPerVersion
         c.parameterBytes = parameterBytes
         c.maxChunks = maxChunks
@@ -73,6 +98,7 @@ struct LearnerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        BLASRuntime.selectKernelByReexecuting()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -2,11 +2,17 @@ import Foundation
 import Protocol
 
 /// Runs the main job on one machine: a `learner` and N `rollout-worker` processes (real
-/// processes, ZeroMQ over loopback), a progress line while they run, and a summary.
+/// processes, ZeroMQ over loopback) learning an environment, a progress line while they run,
+/// and a summary. Stops when the learner reaches the target return (it then exits by itself)
+/// or when the time budget runs out, and says which.
 public struct DemoRunner {
     public var binDirectory: URL
     public var workers = 2
-    public var duration: Duration = .seconds(10)
+    public var envID = "CartPole-v1"
+    public var targetReturn = 475.0
+    public var envsPerWorker = 16
+    /// Longest the demo may run before it stops and reports the target as not reached.
+    public var budget: Duration = .seconds(120)
     public var output: (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
 
     public init(binDirectory: URL) {
@@ -21,31 +27,37 @@ public struct DemoRunner {
         let isTTY = isatty(STDOUT_FILENO) == 1
         let started = ContinuousClock.now
         let learner = try ChildProcess(binDirectory.appendingPathComponent("learner"),
-                                       ["--bind", "127.0.0.1", "--data-port", "0", "--weights-port", "0", "--control-port", "0", "--log-level", "warning"])
+                                       ["--bind", "127.0.0.1", "--data-port", "0", "--weights-port", "0", "--control-port", "0",
+                                        "--env", envID, "--target-return", String(targetReturn), "--log-level", "warning"])
         guard let ready = try? learner.event("ready"),
               let data = (ready["data"] as? [String])?.first, let weights = (ready["weights"] as? [String])?.first,
               let control = (ready["control"] as? [String])?.first
         else { throw Failure(description: "the learner did not start: \(learner.stderr.suffix(2000))") }
-        output("learner \(ready["run_id"] ?? "") on \(data) (weights \(weights), control \(control))\n")
+        output("learner \(ready["run_id"] ?? "") learning \(envID) on \(data) (weights \(weights), control \(control))\n")
         var children: [ChildProcess] = []
         for i in 0..<workers {
             children.append(try ChildProcess(binDirectory.appendingPathComponent("rollout-worker"),
-                                             ["--data", data, "--weights", weights, "--control", control, "--worker-id", "demo-\(i)", "--log-level", "warning"]))
+                                             ["--data", data, "--weights", weights, "--control", control, "--worker-id", "demo-\(i)",
+                                              "--env", envID, "--num-envs", String(envsPerWorker), "--seed", String(i + 1), "--log-level", "warning"]))
         }
-        output("\(workers) rollout workers streaming synthetic chunks for \(duration) (the learning core replaces them with CartPole)\n")
+        output("\(workers) rollout workers × \(envsPerWorker) environments; target: mean return of the last 100 episodes ≥ \(targetReturn), budget \(budget)\n")
         var lastSteps: UInt64 = 0
         var lastTime = ContinuousClock.now
-        while ContinuousClock.now - started < duration {
-            try await Task.sleep(for: .seconds(1))
+        var lagMax: UInt64 = 0
+        var lagMeans: [Double] = []
+        while ContinuousClock.now - started < budget, learner.process.isRunning {
+            try await Task.sleep(for: .milliseconds(500))
             guard let s = try? await StatusClient.fetch(endpoint: control, timeout: .seconds(2), includeWorkers: false) else { continue }
             let now = ContinuousClock.now
             let seconds = Double((now - lastTime).components.seconds) + Double((now - lastTime).components.attoseconds) * 1e-18
             let rate = Double(s.stepsReceived - min(lastSteps, s.stepsReceived)) / max(seconds, 1e-3)
             lastSteps = s.stepsReceived
             lastTime = now
-            let line = String(format: "steps %@ (%@/s)  chunks %@  version %llu  workers %u  rejected %llu",
-                              group(s.stepsReceived), group(UInt64(rate)), group(s.chunksAccepted), s.policyVersion,
-                              s.workersConnected, s.rejected.values.reduce(0, +))
+            lagMax = max(lagMax, s.lagMax)
+            if s.updates > 0 { lagMeans.append(s.lagMean) }
+            let line = String(format: "steps %@ (%@/s)  mean return %.1f (%llu episodes)  version %llu  lag %.1f/%llu  workers %u",
+                              group(s.stepsReceived), group(UInt64(rate)), s.meanReturn100, s.episodes, s.policyVersion,
+                              s.lagMean, s.lagMax, s.workersConnected)
             output(isTTY ? "\r\u{1B}[K" + line : line + "\n")
         }
         if isTTY { output("\n") }
@@ -58,15 +70,25 @@ public struct DemoRunner {
         else { throw Failure(description: "the learner did not stop cleanly: \(learner.stderr.suffix(2000))") }
         func n(_ key: String) -> UInt64 { (status[key] as? NSNumber)?.uint64Value ?? 0 }
         let wall = ContinuousClock.now - started
-        let ingest = (summary["ingest_seconds"] as? NSNumber)?.doubleValue ?? 0
         let rejected = (status["rejected"] as? [String: Any])?.values.compactMap { ($0 as? NSNumber)?.uint64Value }.reduce(0, +) ?? 0
+        let meanReturn = (status["mean_return_100"] as? NSNumber)?.doubleValue ?? 0
+        let outcome: String
+        if let solved = summary["solved"] as? [String: Any], let secs = (solved["seconds"] as? NSNumber)?.doubleValue {
+            let steps = (solved["steps"] as? NSNumber)?.uint64Value ?? 0
+            outcome = String(format: "solved in %.1f s of training (%@ env steps, %@ updates)", secs, group(steps),
+                             group((solved["updates"] as? NSNumber)?.uint64Value ?? 0))
+        } else {
+            outcome = String(format: "NOT solved within the %@ budget (mean return of the last 100 episodes: %.1f)", "\(budget)", meanReturn)
+        }
+        let lagMean = lagMeans.isEmpty ? 0 : lagMeans.reduce(0, +) / Double(lagMeans.count)
         output("""
             summary
-              wall time        \(String(format: "%.1f", Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18)) s
-              env steps        \(group(n("steps_received"))) (\(group(UInt64(Double(n("steps_received")) / max(ingest, 1e-3))))/s)
-              chunks           accepted \(group(n("chunks_accepted"))), consumed \(group(n("chunks_consumed"))), rejected \(rejected)
-              policy versions  \(n("policy_version"))
-              bytes received   \(group(n("bytes_received")))
+              \(envID)        \(outcome)
+              wall time          \(String(format: "%.1f", Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18)) s (from launching the processes)
+              env steps          \(group(n("steps_received"))), \(group(n("episodes"))) episodes
+              updates            \(group(n("updates"))) (policy version \(n("policy_version")))
+              version lag        min 0, mean \(String(format: "%.2f", lagMean)), max \(lagMax) (sampled each progress line)
+              chunks             accepted \(group(n("chunks_accepted"))), consumed \(group(n("chunks_consumed"))), rejected \(rejected)
 
             """)
     }

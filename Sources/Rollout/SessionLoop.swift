@@ -1,3 +1,4 @@
+import Environments
 import Foundation
 import Logging
 import Protocol
@@ -15,7 +16,7 @@ struct SessionLoop {
 
     /// Chunks sent over all incarnations.
     private var totalSent: UInt64 = 0
-    private var source: SyntheticSource?
+    private var source: (any ChunkSource)?
 
     init(config: WorkerConfig, logger: Logger, reactor: SocketReactor, client: VariableClient,
          traceChunks: Bool, events: @escaping @Sendable (WorkerEvent) -> Void, stats: StatsBox) {
@@ -78,7 +79,7 @@ struct SessionLoop {
     private mutating func session(
         data: OpenedSocket, incarnation: UInt64, record: inout IncarnationStats, backoff: inout Duration
     ) async throws -> Ending {
-        let env = SyntheticSource.envSpec(numEnvs: config.numEnvs, observationSize: config.observationSize)
+        let env = try envSpec()
         var hello = Tributary_V1_Hello()
         hello.protocolVersions = config.protocolVersions
         hello.workerID = config.workerID
@@ -126,7 +127,7 @@ struct SessionLoop {
         let heartbeat = w.heartbeatIntervalMs > 0 ? Duration.milliseconds(w.heartbeatIntervalMs) : config.heartbeatInterval
         let liveness = w.livenessMs > 0 ? Duration.milliseconds(w.livenessMs) : config.liveness
         if source == nil || source!.unrollLength != Int(w.unrollLength) {
-            source = SyntheticSource(spec: env, unrollLength: Int(w.unrollLength), episodeLength: config.episodeLength, seed: config.seed)
+            source = try makeSource(env, unrollLength: Int(w.unrollLength))
         }
 
         // 2. Stream under credits.
@@ -136,15 +137,16 @@ struct SessionLoop {
         var lastSent = ContinuousClock.now
         var nextChunkAt = ContinuousClock.now
         var drainingSince: ContinuousClock.Instant?
-        let needsWeights = w.currentWeights.version > 0
+        let needsWeights = w.currentWeights.version > 0 || source!.needsPolicy
+        func ready() -> Bool { !needsWeights || (source!.needsPolicy ? client.policy.network != nil : client.version > 0) }
         while true {
             let now = ContinuousClock.now
             let done = config.maxChunks.map { totalSent >= $0 } ?? false
             if Task.isCancelled || done {
-                // Wait (briefly) until the learner confirmed every chunk, then say Goodbye.
+                // Wait (at most a second) until the learner confirmed every chunk, then say Goodbye.
                 drainingSince = drainingSince ?? now
                 let confirmed = record.acked + record.rejected.values.reduce(0, +)
-                if confirmed >= record.sent || now - drainingSince! > liveness {
+                if confirmed >= record.sent || now - drainingSince! > min(liveness, .seconds(1)) {
                     var bye = Tributary_V1_Goodbye()
                     bye.reason = done ? "sent \(totalSent) chunks" : "shutdown"
                     bye.chunksSent = record.sent
@@ -154,10 +156,10 @@ struct SessionLoop {
                 }
             }
             var burst: [[OwnedFrame]] = []
-            while drainingSince == nil, credits > 0, now >= nextChunkAt, !needsWeights || client.version > 0 {
+            while drainingSince == nil, credits > 0, now >= nextChunkAt, ready() {
                 let frames = source!.next(
                     runID: w.runID, workerID: config.workerID, incarnation: incarnation,
-                    sequence: sequence, policyVersion: client.version)
+                    sequence: sequence, policy: client.policy)
                 let total = frames.reduce(0) { $0 + $1.count }
                 if total > Int(w.maxMessageBytes) {
                     throw WorkerError(code: .refused, description: "a chunk of \(total) bytes exceeds the learner's limit of \(w.maxMessageBytes); use fewer envs or a smaller observation")
@@ -179,7 +181,7 @@ struct SessionLoop {
             }
             var wait = heartbeat / 2
             if config.chunkInterval != nil, credits > 0 { wait = min(wait, max(.milliseconds(1), nextChunkAt - now)) }
-            if drainingSince != nil || (needsWeights && client.version == 0) { wait = min(wait, .milliseconds(20)) }
+            if drainingSince != nil || !ready() { wait = min(wait, .milliseconds(20)) }
             // Take what is already there without arming a timer; wait only when idle.
             let received: Mailbox<InboundMessage>.Received
             if let ready = data.inbox.tryReceive() {
@@ -228,6 +230,26 @@ struct SessionLoop {
                 lastSent = after
             }
         }
+    }
+
+    private func envSpec() throws -> Tributary_V1_EnvSpec {
+        if config.envID == "synthetic" {
+            return SyntheticSource.envSpec(numEnvs: config.numEnvs, observationSize: config.observationSize)
+        }
+        guard let info = EnvironmentRegistry.info(config.envID) else {
+            throw WorkerError(code: .refused, description: "unknown environment '\(config.envID)'; known: synthetic, \(EnvironmentRegistry.ids.joined(separator: ", "))")
+        }
+        return EnvironmentSource.envSpec(info, numEnvs: Int(config.numEnvs))
+    }
+
+    private func makeSource(_ env: Tributary_V1_EnvSpec, unrollLength: Int) throws -> any ChunkSource {
+        if config.envID == "synthetic" {
+            return SyntheticSource(spec: env, unrollLength: unrollLength, episodeLength: config.episodeLength, seed: config.seed)
+        }
+        guard let source = EnvironmentSource(envID: config.envID, numEnvs: Int(config.numEnvs), unrollLength: unrollLength, seed: config.seed) else {
+            throw WorkerError(code: .refused, description: "environment '\(config.envID)' has no discrete action space; only discrete ones can be acted in yet")
+        }
+        return source
     }
 
     private func decode(_ m: InboundMessage) -> WireBody? {

@@ -1,4 +1,5 @@
 import Logging
+import NeuralNet
 import Protocol
 import Synchronization
 import Transport
@@ -14,6 +15,8 @@ final class VariableClient: Sendable {
         var version: UInt64 = 0
         var wanted: UInt64 = 0
         var bytes: [UInt8] = []
+        /// The network built from `bytes` when the model is one this worker can act with.
+        var network: ActorCritic?
         var fetches: UInt64 = 0
         var failures: UInt64 = 0
     }
@@ -35,6 +38,9 @@ final class VariableClient: Sendable {
 
     /// The version acting uses now (0: none yet).
     var version: UInt64 { current.withLock { $0.version } }
+
+    /// The weights acting uses now.
+    var policy: Policy { current.withLock { Policy(version: $0.version, network: $0.network) } }
 
     /// Ask for at least `version` (from Welcome or a Heartbeat).
     func want(_ version: UInt64) {
@@ -62,6 +68,7 @@ final class VariableClient: Sendable {
         while control.inbox.tryReceive() != nil {}  // late parts of an abandoned fetch
         reactor.send(control.id, WireCodec.encode(.getWeights(request)))
         var assembled: [UInt8] = []
+        var model = Tributary_V1_ModelSpec()
         var expectedPart: UInt32 = 0
         while true {
             guard case .message(let m) = await control.inbox.receive(timeout: timeout) else {
@@ -88,6 +95,7 @@ final class VariableClient: Sendable {
                     logger.warning("Weights part \(w.partIndex)/\(w.partCount) out of order; fetching again")
                     return
                 }
+                if w.partIndex == 0 { model = w.model }
                 frame.withUnsafeBytes { assembled.append(contentsOf: $0) }
                 expectedPart += 1
                 if expectedPart < w.partCount { continue }
@@ -96,9 +104,13 @@ final class VariableClient: Sendable {
                     logger.warning("weights version \(w.version) failed its digest check; fetching again")
                     return
                 }
+                // A model this worker cannot build (e.g. the stand-in trainer's) still gives a version.
+                let network = try? ActorCritic(spec: model, bytes: assembled)
                 current.withLock {
-                    $0.version = max($0.version, w.version)
+                    guard w.version > $0.version else { return }
+                    $0.version = w.version
                     $0.bytes = assembled
+                    $0.network = network
                     $0.fetches += 1
                 }
                 logger.debug("acting with weights version \(w.version) (\(assembled.count) bytes, \(w.partCount) part(s))")

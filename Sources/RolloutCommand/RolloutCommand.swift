@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NeuralNet
 import Protocol
 import Rollout
 import ServiceLifecycle
@@ -25,6 +26,7 @@ struct RolloutCommand: AsyncParsableCommand {
     @Option(help: "Weights endpoint, overriding --learner/--weights-port.") var weights: String?
     @Option(help: "Control endpoint, overriding --learner/--control-port.") var control: String?
     @Option(help: "Worker id, stable across restarts (default HOST/PID).") var workerId: String?
+    @Option(help: "Environment: CartPole-v1, Acrobot-v1, MountainCar-v0, or synthetic (random data).") var env = "synthetic"
     @Option(help: "Environment copies stepped together.") var numEnvs: UInt32 = 8
     @Option(help: "Synthetic environment: floats per observation.") var observationSize = 4
     @Option(help: "Stop after sending this many chunks.") var maxChunks: UInt64?
@@ -47,6 +49,7 @@ struct RolloutCommand: AsyncParsableCommand {
         guard numEnvs > 0 else { throw ValidationError("--num-envs must be at least 1") }
         guard observationSize > 0 else { throw ValidationError("--observation-size must be at least 1") }
         c.numEnvs = numEnvs
+        c.envID = env
         c.observationSize = observationSize
         c.maxChunks = maxChunks
         c.chunkInterval = chunkIntervalMs.map { .milliseconds($0) }
@@ -68,6 +71,7 @@ struct RolloutCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        BLASRuntime.selectKernelByReexecuting()
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -47,10 +47,14 @@ extension TributaryCommand {
 extension TributaryCommand {
     struct Demo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the main job locally: a learner and rollout workers as separate processes over ZeroMQ.")
+            abstract: "Run the main job locally: a learner and rollout workers, separate processes over ZeroMQ, learning an environment.")
 
         @Option(help: "Rollout worker processes.") var workers = 2
-        @Option(help: "Seconds to run.") var seconds = 10
+        @Option(help: "Environment: CartPole-v1, Acrobot-v1 or MountainCar-v0.") var env = "CartPole-v1"
+        @Option(help: "Stop when the mean return of the last 100 episodes reaches this (default: 475 for CartPole-v1, -100 for Acrobot-v1, -110 for MountainCar-v0).")
+        var targetReturn: Double?
+        @Option(help: "Environment copies per worker.") var numEnvs = 16
+        @Option(help: "Budget in seconds; the demo stops then and says the target was not reached.") var seconds = 120
         @Option(help: "Folder holding the learner and rollout-worker executables (default: next to this one).")
         var binDir: String?
 
@@ -62,7 +66,10 @@ extension TributaryCommand {
             let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
             var runner = DemoRunner(binDirectory: binDir.map { URL(fileURLWithPath: $0) } ?? here)
             runner.workers = workers
-            runner.duration = .seconds(seconds)
+            runner.envID = env
+            runner.targetReturn = targetReturn ?? ["CartPole-v1": 475, "Acrobot-v1": -100, "MountainCar-v0": -110][env] ?? 0
+            runner.envsPerWorker = numEnvs
+            runner.budget = .seconds(seconds)
             do {
                 try await runner.run()
             } catch let failure as DemoRunner.Failure {

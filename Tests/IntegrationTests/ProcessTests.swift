@@ -191,3 +191,27 @@ import Testing
         #expect((status["workers"] as? [[String: Any]])?.first?["worker_id"] as? String == "c-client")
     }
 }
+
+/// The learning slice end to end: a learner and two workers on CartPole-v1 with fixed seeds and
+/// a budget of updates; versions advance, chunks are consumed, and the mean return of the last
+/// 100 episodes reaches 100, far above a random policy's (about 22).
+@Suite(.serialized) struct LearningTests {
+    @Test func cartPoleReturnRisesWellAboveRandom() throws {
+        let learner = try LearnerProcess.start(["--env", "CartPole-v1", "--target-return", "100", "--max-updates", "4000", "--seed", "1"])
+        let workers = try (0..<2).map { try learner.worker("cp-\($0)", ["--env", "CartPole-v1", "--num-envs", "16", "--seed", String($0 + 1)]) }
+        // The learner stops by itself at the target or after the update budget.
+        let code = learner.process.waitExit(timeout: 120)
+        #expect(code == 0, "learner: \(learner.process.stderr.suffix(800))")
+        for w in workers { w.signal(SIGTERM) }
+        for w in workers { #expect(w.waitExit(timeout: 10) == 0) }
+        let summary = try learner.process.event("summary", timeout: 2)
+        let status = summary["status"] as? [String: Any] ?? [:]
+        let solved = summary["solved"] as? [String: Any]
+        #expect(solved != nil, "target not reached in 4000 updates; mean return \(status["mean_return_100"] ?? 0)")
+        #expect(status.int("updates") > 10)
+        #expect(status.int("policy_version") == status.int("updates") + 1)
+        #expect(status.int("chunks_consumed") == status.int("chunks_accepted"))
+        #expect(status.int("episodes") >= 100)
+        #expect(((status["mean_return_100"] as? NSNumber)?.doubleValue ?? 0) >= 100)
+    }
+}

@@ -810,51 +810,131 @@ public nonisolated struct Tributary_V1_WorkerStatus: Sendable {
 }
 
 /// learner -> requester, control socket.
-public nonisolated struct Tributary_V1_StatusReply: Sendable {
+public nonisolated struct Tributary_V1_StatusReply: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var runID: String = String()
+  public var runID: String {
+    get {_storage._runID}
+    set {_uniqueStorage()._runID = newValue}
+  }
 
-  public var uptimeMs: UInt64 = 0
+  public var uptimeMs: UInt64 {
+    get {_storage._uptimeMs}
+    set {_uniqueStorage()._uptimeMs = newValue}
+  }
 
-  public var policyVersion: UInt64 = 0
+  public var policyVersion: UInt64 {
+    get {_storage._policyVersion}
+    set {_uniqueStorage()._policyVersion = newValue}
+  }
 
-  public var protocolVersion: UInt32 = 0
+  public var protocolVersion: UInt32 {
+    get {_storage._protocolVersion}
+    set {_uniqueStorage()._protocolVersion = newValue}
+  }
 
   /// chunk messages from workers with a session (any outcome)
-  public var chunksReceived: UInt64 = 0
+  public var chunksReceived: UInt64 {
+    get {_storage._chunksReceived}
+    set {_uniqueStorage()._chunksReceived = newValue}
+  }
 
-  public var chunksAccepted: UInt64 = 0
+  public var chunksAccepted: UInt64 {
+    get {_storage._chunksAccepted}
+    set {_uniqueStorage()._chunksAccepted = newValue}
+  }
 
-  public var chunksConsumed: UInt64 = 0
+  public var chunksConsumed: UInt64 {
+    get {_storage._chunksConsumed}
+    set {_uniqueStorage()._chunksConsumed = newValue}
+  }
 
   /// every message on the data socket
-  public var messagesReceived: UInt64 = 0
+  public var messagesReceived: UInt64 {
+    get {_storage._messagesReceived}
+    set {_uniqueStorage()._messagesReceived = newValue}
+  }
 
   /// by reason (Reject.Code name, lower case)
-  public var rejected: Dictionary<String,UInt64> = [:]
+  public var rejected: Dictionary<String,UInt64> {
+    get {_storage._rejected}
+    set {_uniqueStorage()._rejected = newValue}
+  }
 
-  public var workersConnected: UInt32 = 0
+  public var workersConnected: UInt32 {
+    get {_storage._workersConnected}
+    set {_uniqueStorage()._workersConnected = newValue}
+  }
 
-  public var workersExpired: UInt64 = 0
+  public var workersExpired: UInt64 {
+    get {_storage._workersExpired}
+    set {_uniqueStorage()._workersExpired = newValue}
+  }
 
-  public var bufferedChunks: UInt64 = 0
+  public var bufferedChunks: UInt64 {
+    get {_storage._bufferedChunks}
+    set {_uniqueStorage()._bufferedChunks = newValue}
+  }
 
-  public var bytesReceived: UInt64 = 0
+  public var bytesReceived: UInt64 {
+    get {_storage._bytesReceived}
+    set {_uniqueStorage()._bytesReceived = newValue}
+  }
 
-  public var workers: [Tributary_V1_WorkerStatus] = []
+  public var workers: [Tributary_V1_WorkerStatus] {
+    get {_storage._workers}
+    set {_uniqueStorage()._workers = newValue}
+  }
 
   /// T * B summed over accepted chunks
-  public var stepsReceived: UInt64 = 0
+  public var stepsReceived: UInt64 {
+    get {_storage._stepsReceived}
+    set {_uniqueStorage()._stepsReceived = newValue}
+  }
 
   /// chunk messages refused, by reason (also from unknown workers)
-  public var rejectedChunks: Dictionary<String,UInt64> = [:]
+  public var rejectedChunks: Dictionary<String,UInt64> {
+    get {_storage._rejectedChunks}
+    set {_uniqueStorage()._rejectedChunks = newValue}
+  }
+
+  /// optimizer steps taken
+  public var updates: UInt64 {
+    get {_storage._updates}
+    set {_uniqueStorage()._updates = newValue}
+  }
+
+  /// finished episodes reported in accepted chunks
+  public var episodes: UInt64 {
+    get {_storage._episodes}
+    set {_uniqueStorage()._episodes = newValue}
+  }
+
+  /// mean return of the last (up to) 100 of them
+  public var meanReturn100: Double {
+    get {_storage._meanReturn100}
+    set {_uniqueStorage()._meanReturn100 = newValue}
+  }
+
+  /// mean version lag of the samples in the last update
+  public var lagMean: Double {
+    get {_storage._lagMean}
+    set {_uniqueStorage()._lagMean = newValue}
+  }
+
+  /// largest version lag in the last update
+  public var lagMax: UInt64 {
+    get {_storage._lagMax}
+    set {_uniqueStorage()._lagMax = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -1919,104 +1999,205 @@ nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0")
+
+  fileprivate class _StorageClass {
+    var _runID: String = String()
+    var _uptimeMs: UInt64 = 0
+    var _policyVersion: UInt64 = 0
+    var _protocolVersion: UInt32 = 0
+    var _chunksReceived: UInt64 = 0
+    var _chunksAccepted: UInt64 = 0
+    var _chunksConsumed: UInt64 = 0
+    var _messagesReceived: UInt64 = 0
+    var _rejected: Dictionary<String,UInt64> = [:]
+    var _workersConnected: UInt32 = 0
+    var _workersExpired: UInt64 = 0
+    var _bufferedChunks: UInt64 = 0
+    var _bytesReceived: UInt64 = 0
+    var _workers: [Tributary_V1_WorkerStatus] = []
+    var _stepsReceived: UInt64 = 0
+    var _rejectedChunks: Dictionary<String,UInt64> = [:]
+    var _updates: UInt64 = 0
+    var _episodes: UInt64 = 0
+    var _meanReturn100: Double = 0
+    var _lagMean: Double = 0
+    var _lagMax: UInt64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _runID = source._runID
+      _uptimeMs = source._uptimeMs
+      _policyVersion = source._policyVersion
+      _protocolVersion = source._protocolVersion
+      _chunksReceived = source._chunksReceived
+      _chunksAccepted = source._chunksAccepted
+      _chunksConsumed = source._chunksConsumed
+      _messagesReceived = source._messagesReceived
+      _rejected = source._rejected
+      _workersConnected = source._workersConnected
+      _workersExpired = source._workersExpired
+      _bufferedChunks = source._bufferedChunks
+      _bytesReceived = source._bytesReceived
+      _workers = source._workers
+      _stepsReceived = source._stepsReceived
+      _rejectedChunks = source._rejectedChunks
+      _updates = source._updates
+      _episodes = source._episodes
+      _meanReturn100 = source._meanReturn100
+      _lagMean = source._lagMean
+      _lagMax = source._lagMax
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.runID) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.uptimeMs) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.policyVersion) }()
-      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
-      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.chunksReceived) }()
-      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.chunksAccepted) }()
-      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.chunksConsumed) }()
-      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.messagesReceived) }()
-      case 9: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.rejected) }()
-      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.workersConnected) }()
-      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.workersExpired) }()
-      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.bufferedChunks) }()
-      case 13: try { try decoder.decodeSingularUInt64Field(value: &self.bytesReceived) }()
-      case 14: try { try decoder.decodeRepeatedMessageField(value: &self.workers) }()
-      case 15: try { try decoder.decodeSingularUInt64Field(value: &self.stepsReceived) }()
-      case 16: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.rejectedChunks) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._runID) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._uptimeMs) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._policyVersion) }()
+        case 4: try { try decoder.decodeSingularUInt32Field(value: &_storage._protocolVersion) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._chunksReceived) }()
+        case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._chunksAccepted) }()
+        case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._chunksConsumed) }()
+        case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._messagesReceived) }()
+        case 9: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._rejected) }()
+        case 10: try { try decoder.decodeSingularUInt32Field(value: &_storage._workersConnected) }()
+        case 11: try { try decoder.decodeSingularUInt64Field(value: &_storage._workersExpired) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._bufferedChunks) }()
+        case 13: try { try decoder.decodeSingularUInt64Field(value: &_storage._bytesReceived) }()
+        case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._workers) }()
+        case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._stepsReceived) }()
+        case 16: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._rejectedChunks) }()
+        case 17: try { try decoder.decodeSingularUInt64Field(value: &_storage._updates) }()
+        case 18: try { try decoder.decodeSingularUInt64Field(value: &_storage._episodes) }()
+        case 19: try { try decoder.decodeSingularDoubleField(value: &_storage._meanReturn100) }()
+        case 20: try { try decoder.decodeSingularDoubleField(value: &_storage._lagMean) }()
+        case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._lagMax) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if !self.runID.isEmpty {
-      try visitor.visitSingularStringField(value: self.runID, fieldNumber: 1)
-    }
-    if self.uptimeMs != 0 {
-      try visitor.visitSingularUInt64Field(value: self.uptimeMs, fieldNumber: 2)
-    }
-    if self.policyVersion != 0 {
-      try visitor.visitSingularUInt64Field(value: self.policyVersion, fieldNumber: 3)
-    }
-    if self.protocolVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.protocolVersion, fieldNumber: 4)
-    }
-    if self.chunksReceived != 0 {
-      try visitor.visitSingularUInt64Field(value: self.chunksReceived, fieldNumber: 5)
-    }
-    if self.chunksAccepted != 0 {
-      try visitor.visitSingularUInt64Field(value: self.chunksAccepted, fieldNumber: 6)
-    }
-    if self.chunksConsumed != 0 {
-      try visitor.visitSingularUInt64Field(value: self.chunksConsumed, fieldNumber: 7)
-    }
-    if self.messagesReceived != 0 {
-      try visitor.visitSingularUInt64Field(value: self.messagesReceived, fieldNumber: 8)
-    }
-    if !self.rejected.isEmpty {
-      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.rejected, fieldNumber: 9)
-    }
-    if self.workersConnected != 0 {
-      try visitor.visitSingularUInt32Field(value: self.workersConnected, fieldNumber: 10)
-    }
-    if self.workersExpired != 0 {
-      try visitor.visitSingularUInt64Field(value: self.workersExpired, fieldNumber: 11)
-    }
-    if self.bufferedChunks != 0 {
-      try visitor.visitSingularUInt64Field(value: self.bufferedChunks, fieldNumber: 12)
-    }
-    if self.bytesReceived != 0 {
-      try visitor.visitSingularUInt64Field(value: self.bytesReceived, fieldNumber: 13)
-    }
-    if !self.workers.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.workers, fieldNumber: 14)
-    }
-    if self.stepsReceived != 0 {
-      try visitor.visitSingularUInt64Field(value: self.stepsReceived, fieldNumber: 15)
-    }
-    if !self.rejectedChunks.isEmpty {
-      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.rejectedChunks, fieldNumber: 16)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if !_storage._runID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._runID, fieldNumber: 1)
+      }
+      if _storage._uptimeMs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._uptimeMs, fieldNumber: 2)
+      }
+      if _storage._policyVersion != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._policyVersion, fieldNumber: 3)
+      }
+      if _storage._protocolVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._protocolVersion, fieldNumber: 4)
+      }
+      if _storage._chunksReceived != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._chunksReceived, fieldNumber: 5)
+      }
+      if _storage._chunksAccepted != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._chunksAccepted, fieldNumber: 6)
+      }
+      if _storage._chunksConsumed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._chunksConsumed, fieldNumber: 7)
+      }
+      if _storage._messagesReceived != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._messagesReceived, fieldNumber: 8)
+      }
+      if !_storage._rejected.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: _storage._rejected, fieldNumber: 9)
+      }
+      if _storage._workersConnected != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._workersConnected, fieldNumber: 10)
+      }
+      if _storage._workersExpired != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._workersExpired, fieldNumber: 11)
+      }
+      if _storage._bufferedChunks != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._bufferedChunks, fieldNumber: 12)
+      }
+      if _storage._bytesReceived != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._bytesReceived, fieldNumber: 13)
+      }
+      if !_storage._workers.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._workers, fieldNumber: 14)
+      }
+      if _storage._stepsReceived != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._stepsReceived, fieldNumber: 15)
+      }
+      if !_storage._rejectedChunks.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: _storage._rejectedChunks, fieldNumber: 16)
+      }
+      if _storage._updates != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._updates, fieldNumber: 17)
+      }
+      if _storage._episodes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._episodes, fieldNumber: 18)
+      }
+      if _storage._meanReturn100.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._meanReturn100, fieldNumber: 19)
+      }
+      if _storage._lagMean.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._lagMean, fieldNumber: 20)
+      }
+      if _storage._lagMax != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._lagMax, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tributary_V1_StatusReply, rhs: Tributary_V1_StatusReply) -> Bool {
-    if lhs.runID != rhs.runID {return false}
-    if lhs.uptimeMs != rhs.uptimeMs {return false}
-    if lhs.policyVersion != rhs.policyVersion {return false}
-    if lhs.protocolVersion != rhs.protocolVersion {return false}
-    if lhs.chunksReceived != rhs.chunksReceived {return false}
-    if lhs.chunksAccepted != rhs.chunksAccepted {return false}
-    if lhs.chunksConsumed != rhs.chunksConsumed {return false}
-    if lhs.messagesReceived != rhs.messagesReceived {return false}
-    if lhs.rejected != rhs.rejected {return false}
-    if lhs.workersConnected != rhs.workersConnected {return false}
-    if lhs.workersExpired != rhs.workersExpired {return false}
-    if lhs.bufferedChunks != rhs.bufferedChunks {return false}
-    if lhs.bytesReceived != rhs.bytesReceived {return false}
-    if lhs.workers != rhs.workers {return false}
-    if lhs.stepsReceived != rhs.stepsReceived {return false}
-    if lhs.rejectedChunks != rhs.rejectedChunks {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._runID != rhs_storage._runID {return false}
+        if _storage._uptimeMs != rhs_storage._uptimeMs {return false}
+        if _storage._policyVersion != rhs_storage._policyVersion {return false}
+        if _storage._protocolVersion != rhs_storage._protocolVersion {return false}
+        if _storage._chunksReceived != rhs_storage._chunksReceived {return false}
+        if _storage._chunksAccepted != rhs_storage._chunksAccepted {return false}
+        if _storage._chunksConsumed != rhs_storage._chunksConsumed {return false}
+        if _storage._messagesReceived != rhs_storage._messagesReceived {return false}
+        if _storage._rejected != rhs_storage._rejected {return false}
+        if _storage._workersConnected != rhs_storage._workersConnected {return false}
+        if _storage._workersExpired != rhs_storage._workersExpired {return false}
+        if _storage._bufferedChunks != rhs_storage._bufferedChunks {return false}
+        if _storage._bytesReceived != rhs_storage._bytesReceived {return false}
+        if _storage._workers != rhs_storage._workers {return false}
+        if _storage._stepsReceived != rhs_storage._stepsReceived {return false}
+        if _storage._rejectedChunks != rhs_storage._rejectedChunks {return false}
+        if _storage._updates != rhs_storage._updates {return false}
+        if _storage._episodes != rhs_storage._episodes {return false}
+        if _storage._meanReturn100 != rhs_storage._meanReturn100 {return false}
+        if _storage._lagMean != rhs_storage._lagMean {return false}
+        if _storage._lagMax != rhs_storage._lagMax {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

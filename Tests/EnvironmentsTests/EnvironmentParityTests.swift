@@ -1,6 +1,6 @@
 import Foundation
 import NeuralNet
-import Rollout
+import Environments
 import Testing
 
 /// gymnasium parity: fixtures written by scripts/env_fixtures.py (gymnasium's exact start

@@ -1,5 +1,5 @@
 import NeuralNet
-import Rollout
+import Environments
 import Testing
 
 @Suite struct VectorEnvironmentTests {

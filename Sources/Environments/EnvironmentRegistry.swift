@@ -1,0 +1,75 @@
+import NeuralNet
+
+/// The environments Tributary ships, by gymnasium id.
+public enum EnvironmentRegistry {
+    /// What a learner and a worker agree on for an environment id.
+    public struct Info: Sendable {
+        public var id: String
+        public var observationSize: Int
+        public var actionSpace: ActionSpace
+        public var maxEpisodeSteps: Int
+    }
+
+    static let types: [any Environment.Type] = [CartPole.self, Acrobot.self, MountainCar.self, Pendulum.self]
+
+    public static var ids: [String] { types.map { $0.id } }
+
+    public static func info(_ id: String) -> Info? {
+        guard let t = types.first(where: { $0.id == id }) else { return nil }
+        return Info(id: t.id, observationSize: t.observationSize, actionSpace: t.actionSpace, maxEpisodeSteps: t.maxEpisodeSteps)
+    }
+
+    /// `count` copies of environment `id` stepped together, type-erased.
+    public static func makeVector(_ id: String, count: Int, seed: UInt64) -> AnyVectorEnvironment? {
+        func make<E: Environment>(_: E.Type) -> AnyVectorEnvironment { AnyVectorEnvironment(VectorEnvironment<E>(count: count, seed: seed)) }
+        switch id {
+        case CartPole.id: return make(CartPole.self)
+        case Acrobot.id: return make(Acrobot.self)
+        case MountainCar.id: return make(MountainCar.self)
+        case Pendulum.id: return make(Pendulum.self)
+        default: return nil
+        }
+    }
+}
+
+/// A `VectorEnvironment` of any environment type.
+public struct AnyVectorEnvironment: Sendable {
+    public let count: Int
+    public let observationSize: Int
+    private var box: any VectorStepping
+
+    init<E: Environment>(_ envs: VectorEnvironment<E>) {
+        count = envs.count
+        observationSize = E.observationSize
+        box = envs
+    }
+
+    public var observations: [Float] { box.currentObservations }
+
+    public mutating func step(_ actions: [[Float]]) -> VectorStep { box.stepErased(actions) }
+}
+
+/// The outcome of one vector step, independent of the environment type.
+public struct VectorStep: Sendable {
+    public var observations: [Float]
+    public var rewards: [Float]
+    public var terminated: [Bool]
+    public var truncated: [Bool]
+    public var finalObservations: [Int: [Float]]
+    public var episodes: [(env: Int, episodeReturn: Double, length: Int, terminated: Bool)]
+}
+
+protocol VectorStepping: Sendable {
+    var currentObservations: [Float] { get }
+    mutating func stepErased(_ actions: [[Float]]) -> VectorStep
+}
+
+extension VectorEnvironment: VectorStepping {
+    var currentObservations: [Float] { observations }
+    mutating func stepErased(_ actions: [[Float]]) -> VectorStep {
+        let s = step(actions)
+        return VectorStep(observations: s.observations, rewards: s.rewards, terminated: s.terminated, truncated: s.truncated,
+                          finalObservations: s.finalObservations,
+                          episodes: s.episodes.map { ($0.env, $0.episodeReturn, $0.length, $0.terminated) })
+    }
+}

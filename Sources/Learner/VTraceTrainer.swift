@@ -1,0 +1,191 @@
+import Environments
+import Foundation
+import Logging
+import NeuralNet
+import Protocol
+import Synchronization
+import Transport
+
+/// The learner's training loop: on a dedicated thread, gathers accepted chunks into a
+/// [T, B] batch, takes one Adam step on the V-trace objective, publishes the new version,
+/// and returns the chunks' credits. Stops (through `limitReached`) when the mean return of
+/// the last 100 episodes reaches the target, or after `maxUpdates`.
+public final class VTraceTrainer: Sendable {
+    public struct Settings: Sendable {
+        /// Hidden layer sizes of the shared torso.
+        public var hidden = [64, 64]
+        public var activation = Activation.tanh
+        public var learningRate: Float = 3e-3
+        public var maxGradNorm: Float = 40
+        public var gamma = 0.99
+        public var entropyCost: Float = 0.001
+        public var baselineCost: Float = 0.5
+        /// Environment columns (B) per update: chunks are gathered until they add up to this.
+        public var batchColumns = 16
+        /// Stop when the mean return of the last 100 episodes reaches this (nil: never).
+        public var targetReturn: Double? = nil
+        public var maxUpdates: UInt64? = nil
+        public var seed: UInt64 = 1
+        public init() {}
+    }
+
+    let core: LearnerCore
+    let queue: ChunkQueue
+    let logger: Logger
+    let settings: Settings
+    let initial: ActorCritic
+    private let done = OneShotSignal()
+    /// Set once the target return was reached: how long it took and how many env steps.
+    public let solved = Mutex<(seconds: Double, steps: UInt64, updates: UInt64)?>(nil)
+
+    /// nil when the environment is unknown or its actions are not discrete.
+    public init?(envID: String, core: LearnerCore, queue: ChunkQueue, logger: Logger, settings: Settings) {
+        guard let info = EnvironmentRegistry.info(envID), case .discrete(let n) = info.actionSpace else { return nil }
+        self.core = core
+        self.queue = queue
+        self.logger = logger
+        self.settings = settings
+        self.initial = ActorCritic(observationSize: info.observationSize, hidden: settings.hidden, actions: n,
+                                   activation: settings.activation, seed: settings.seed)
+    }
+
+    public func start(limitReached: @escaping @Sendable () -> Void) {
+        core.publish(WeightsSnapshot(version: 1, model: initial.modelSpec, bytes: initial.parameterBytes))
+        let thread = Thread { [self, core, queue, logger, settings, done, initial] in
+            var net = initial
+            var adam = Adam(parameterCount: net.network.parameters.count, learningRate: settings.learningRate,
+                            maxGradNorm: settings.maxGradNorm)
+            var objective = VTraceObjective()
+            objective.gamma = settings.gamma
+            objective.entropyCost = settings.entropyCost
+            objective.baselineCost = settings.baselineCost
+            var version: UInt64 = 1
+            var pending: [QueuedChunk] = []
+            let started = ContinuousClock.now
+            var lastLog = started
+            var stopped = false
+            /// The next update's chunks: the oldest ones covering batchColumns environment
+            /// columns (an update never grows with the backlog); nil until there are enough.
+            func nextBatch() -> [QueuedChunk]? {
+                var columns = 0
+                var take = 0
+                while take < pending.count && columns < settings.batchColumns {
+                    columns += Int(pending[take].chunk.header.numEnvs)
+                    take += 1
+                }
+                guard columns >= settings.batchColumns else { return nil }
+                defer { pending.removeFirst(take) }
+                return Array(pending[..<take])
+            }
+            while let more = queue.popBatch(max: 64) {
+                pending += more
+                while let chunks = nextBatch() {
+                    let (batch, lags) = Self.assemble(chunks)
+                    let evaluation = objective.evaluate(net, batch)
+                    adam.update(&net.network.parameters, gradient: evaluation.gradient)
+                    version += 1
+                    // The chunks are consumed once the update used them: their credits go back now.
+                    core.consumed(chunks)
+                    core.publish(WeightsSnapshot(version: version, model: net.modelSpec, bytes: net.parameterBytes))
+                    core.recordUpdate(lagMean: Double(lags.reduce(0, +)) / Double(max(1, lags.count)), lagMax: lags.max() ?? 0)
+                    let returns = core.returns
+                    let now = ContinuousClock.now
+                    if now - lastLog > .seconds(2) {
+                        lastLog = now
+                        logger.info("update \(version - 1): loss \(String(format: "%.4f", evaluation.loss)), entropy \(String(format: "%.3f", evaluation.entropy)), mean return (last \(returns.count)) \(String(format: "%.1f", returns.mean100 ?? 0)), lag max \(lags.max() ?? 0)")
+                    }
+                    if stopped { continue }
+                    if let target = settings.targetReturn, returns.count >= 100, let mean = returns.mean100, mean >= target {
+                        let elapsed = now - started
+                        self.solved.withLock { $0 = (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, core.counters.stepsReceived, version - 1) }
+                        logger.info("solved: mean return of the last 100 episodes \(String(format: "%.1f", mean)) ≥ \(target)")
+                        stopped = true
+                        limitReached()
+                    } else if let max = settings.maxUpdates, version - 1 >= max {
+                        stopped = true
+                        limitReached()
+                    }
+                }
+            }
+            if !pending.isEmpty { core.consumed(pending) }
+            done.signal()
+        }
+        thread.name = "trainer"
+        thread.start()
+    }
+
+    public func join() async { await done.wait() }
+
+    /// Concatenates chunks along B into one [T, ΣB] batch, and the version lag of every step.
+    static func assemble(_ chunks: [QueuedChunk]) -> (TrainingBatch, [UInt64]) {
+        let t = Int(chunks[0].chunk.header.length)
+        let total = chunks.reduce(0) { $0 + Int($1.chunk.header.numEnvs) }
+        let d = chunks[0].chunk.observations.shape.last ?? 1
+        var obs = [Float](repeating: 0, count: t * total * d)
+        var bootstrap = [Float](repeating: 0, count: total * d)
+        var actions = [Int32](repeating: 0, count: t * total)
+        var logp = [Float](repeating: 0, count: t * total)
+        var rewards = [Float](repeating: 0, count: t * total)
+        var terminated = [Bool](repeating: false, count: t * total)
+        var truncated = [Bool](repeating: false, count: t * total)
+        var finals: [Int: [Float]] = [:]
+        var lags: [UInt64] = []
+        let latest = chunks.map { $0.chunk.policyVersions.uint64(at: t - 1) }.max() ?? 0
+        var offset = 0
+        for q in chunks {
+            let c = q.chunk
+            let b = Int(c.header.numEnvs)
+            c.observations.withUnsafeBytes { raw in
+                for s in 0..<t {
+                    for e in 0..<b {
+                        for k in 0..<d {
+                            obs[((s * total) + offset + e) * d + k] = raw.loadUnaligned(fromByteOffset: ((s * b + e) * d + k) * 4, as: Float.self)
+                        }
+                    }
+                }
+            }
+            c.bootstrapObservation.withUnsafeBytes { raw in
+                for e in 0..<b {
+                    for k in 0..<d { bootstrap[(offset + e) * d + k] = raw.loadUnaligned(fromByteOffset: (e * d + k) * 4, as: Float.self) }
+                }
+            }
+            c.actions.withUnsafeBytes { a in
+                c.behaviourLogp.withUnsafeBytes { l in
+                    c.rewards.withUnsafeBytes { r in
+                        c.terminated.withUnsafeBytes { term in
+                            c.truncated.withUnsafeBytes { trunc in
+                                for s in 0..<t {
+                                    for e in 0..<b {
+                                        let src = s * b + e
+                                        let dst = s * total + offset + e
+                                        actions[dst] = a.loadUnaligned(fromByteOffset: src * 4, as: Int32.self)
+                                        logp[dst] = l.loadUnaligned(fromByteOffset: src * 4, as: Float.self)
+                                        rewards[dst] = r.loadUnaligned(fromByteOffset: src * 4, as: Float.self)
+                                        terminated[dst] = term[src] == 1
+                                        truncated[dst] = trunc[src] == 1
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if let index = c.finalObservationIndex, let values = c.finalObservations {
+                index.withUnsafeBytes { idx in
+                    values.withUnsafeBytes { v in
+                        for j in 0..<(index.elementCount / 2) {
+                            let s = Int(idx.loadUnaligned(fromByteOffset: j * 8, as: Int32.self))
+                            let e = Int(idx.loadUnaligned(fromByteOffset: j * 8 + 4, as: Int32.self))
+                            finals[s * total + offset + e] = (0..<d).map { v.loadUnaligned(fromByteOffset: (j * d + $0) * 4, as: Float.self) }
+                        }
+                    }
+                }
+            }
+            for s in 0..<t { lags.append(latest - min(latest, c.policyVersions.uint64(at: s))) }
+            offset += b
+        }
+        let batch = TrainingBatch(timeSteps: t, batch: total, observations: obs, bootstrapObservations: bootstrap, actions: actions,
+                                  behaviourLogp: logp, rewards: rewards, terminated: terminated, truncated: truncated, finalObservations: finals)
+        return (batch, lags)
+    }
+}
