@@ -61,6 +61,8 @@ public struct DemoRunner {
             output(isTTY ? "\r\u{1B}[K" + line : line + "\n")
         }
         if isTTY { output("\n") }
+        // The learner stops by itself at the target; what follows is orderly shutdown.
+        let wall = ContinuousClock.now - started
         for c in children { c.signal(SIGTERM) }
         for c in children { c.waitExit(timeout: 10) }
         learner.signal(SIGTERM)
@@ -69,7 +71,6 @@ public struct DemoRunner {
               let status = summary["status"] as? [String: Any]
         else { throw Failure(description: "the learner did not stop cleanly: \(learner.stderr.suffix(2000))") }
         func n(_ key: String) -> UInt64 { (status[key] as? NSNumber)?.uint64Value ?? 0 }
-        let wall = ContinuousClock.now - started
         let rejected = (status["rejected"] as? [String: Any])?.values.compactMap { ($0 as? NSNumber)?.uint64Value }.reduce(0, +) ?? 0
         let meanReturn = (status["mean_return_100"] as? NSNumber)?.doubleValue ?? 0
         let outcome: String
@@ -84,7 +85,7 @@ public struct DemoRunner {
         output("""
             summary
               \(envID)        \(outcome)
-              wall time          \(String(format: "%.1f", Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18)) s (from launching the processes)
+              wall time          \(String(format: "%.1f", Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18)) s (from launching the processes to the learner stopping)
               env steps          \(group(n("steps_received"))), \(group(n("episodes"))) episodes
               updates            \(group(n("updates"))) (policy version \(n("policy_version")))
               version lag        min 0, mean \(String(format: "%.2f", lagMean)), max \(lagMax) (sampled each progress line)
