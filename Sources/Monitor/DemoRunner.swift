@@ -28,7 +28,7 @@ public struct DemoRunner {
         let started = ContinuousClock.now
         let learner = try ChildProcess(binDirectory.appendingPathComponent("learner"),
                                        ["--bind", "127.0.0.1", "--data-port", "0", "--weights-port", "0", "--control-port", "0",
-                                        "--env", envID, "--target-return", String(targetReturn), "--log-level", "warning"])
+                                        "--env", envID, "--target-return=\(targetReturn)", "--log-level", "warning"])
         guard let ready = try? learner.event("ready"),
               let data = (ready["data"] as? [String])?.first, let weights = (ready["weights"] as? [String])?.first,
               let control = (ready["control"] as? [String])?.first
