@@ -102,14 +102,8 @@ public struct EnvironmentSource: ChunkSource {
             }
         }
         var frames = TensorFrames()
-        var c = Tributary_V1_TrajectoryChunk()
-        c.runID = runID
-        c.workerID = workerID
-        c.incarnation = incarnation
-        c.envID = spec.envID
-        c.sequence = sequence
-        c.length = UInt32(t)
-        c.numEnvs = UInt32(b)
+        var c = Tributary_V1_TrajectoryChunk(
+            runID: runID, workerID: workerID, incarnation: incarnation, envID: spec.envID, sequence: sequence, length: t, numEnvs: b)
         c.policyVersions = frames.add([UInt64](repeating: policy.version, count: t), shape: [t])
         c.observations = frames.add(observations, shape: [t, b, d])
         c.actions = frames.add(actionsTaken, shape: [t, b])
@@ -124,5 +118,19 @@ public struct EnvironmentSource: ChunkSource {
         c.bootstrapObservation = frames.add(envs.observations, shape: [b, d])
         c.episodes = episodes
         return WireCodec.encode(.trajectoryChunk(c), tensors: frames.frames)
+    }
+}
+
+extension Tributary_V1_TrajectoryChunk {
+    /// A chunk's header fields; the tensors are added by its source.
+    init(runID: String, workerID: String, incarnation: UInt64, envID: String, sequence: UInt64, length: Int, numEnvs: Int) {
+        self.init()
+        self.runID = runID
+        self.workerID = workerID
+        self.incarnation = incarnation
+        self.envID = envID
+        self.sequence = sequence
+        self.length = UInt32(length)
+        self.numEnvs = UInt32(numEnvs)
     }
 }

@@ -81,14 +81,8 @@ public struct SyntheticSource: Sendable {
         }
         let k = finalIndex.count / 2
         var frames = TensorFrames()
-        var c = Tributary_V1_TrajectoryChunk()
-        c.runID = runID
-        c.workerID = workerID
-        c.incarnation = incarnation
-        c.envID = spec.envID
-        c.sequence = sequence
-        c.length = UInt32(t)
-        c.numEnvs = UInt32(b)
+        var c = Tributary_V1_TrajectoryChunk(
+            runID: runID, workerID: workerID, incarnation: incarnation, envID: spec.envID, sequence: sequence, length: t, numEnvs: b)
         let obs = spec.observationShape.map { Int($0) }
         c.policyVersions = frames.add([UInt64](repeating: policyVersion, count: t), shape: [t])
         c.observations = frames.add(.float32, shape: [t, b] + obs, bytes: observations)
