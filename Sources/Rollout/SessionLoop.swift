@@ -138,6 +138,9 @@ struct SessionLoop {
         var nextChunkAt = ContinuousClock.now
         var drainingSince: ContinuousClock.Instant?
         let needsWeights = w.currentWeights.version > 0 || source!.needsPolicy
+        if source!.needsPolicy && w.model.family != "mlp-actor-critic" {
+            logger.warning("the learner trains a '\(w.model.family)' model (start it with --env \(config.envID)); this worker acts only once it gets an actor-critic")
+        }
         func ready() -> Bool { !needsWeights || (source!.needsPolicy ? client.policy.network != nil : client.version > 0) }
         while true {
             let now = ContinuousClock.now

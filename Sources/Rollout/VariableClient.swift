@@ -106,6 +106,9 @@ final class VariableClient: Sendable {
                 }
                 // A model this worker cannot build (e.g. the stand-in trainer's) still gives a version.
                 let network = try? ActorCritic(spec: model, bytes: assembled)
+                if network == nil {
+                    logger.debug("weights version \(w.version) describe a '\(model.family)' model, not one this worker can act with")
+                }
                 current.withLock {
                     guard w.version > $0.version else { return }
                     $0.version = w.version
