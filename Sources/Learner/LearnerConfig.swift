@@ -1,4 +1,5 @@
 import Environments
+import Foundation
 import Protocol
 
 /// Everything a learner run is configured with. Every field has a working default.
@@ -38,6 +39,24 @@ public struct LearnerConfig: Sendable {
     public var training = VTraceTrainer.Settings()
     /// OpenBLAS threads for the trainer (two do not help at these sizes).
     public var blasThreads = 1
+    /// Where training runs keep their files (`ROOT/RUN_ID/`); nil writes none.
+    public var runsRoot: String? = nil
+    /// A metrics.jsonl line every this many updates.
+    public var metricsEvery = 10
+
+    /// The configuration as written to a run's config.json.
+    public func describe(runID: String) -> [String: Any] {
+        [
+            "run_id": runID, "env_id": envID, "data": dataEndpoints, "weights": weightsEndpoints, "control": controlEndpoints,
+            "unroll_length": unrollLength, "max_credits": maxCredits, "credit_bytes": creditBytes,
+            "heartbeat_ms": heartbeatInterval.milliseconds, "liveness_ms": liveness.milliseconds,
+            "max_message_bytes": maxMessageBytes, "hidden": training.hidden, "activation": training.activation.rawValue,
+            "learning_rate": training.learningRate, "max_grad_norm": training.maxGradNorm, "gamma": training.gamma,
+            "entropy_cost": training.entropyCost, "baseline_cost": training.baselineCost, "batch_columns": training.batchColumns,
+            "target_return": training.targetReturn as Any? ?? NSNull(), "max_updates": training.maxUpdates as Any? ?? NSNull(),
+            "seed": training.seed, "blas_threads": blasThreads, "correction": "vtrace", "rho_bar": 1.0, "c_bar": 1.0,
+        ]
+    }
     /// The stand-in trainer (until the learning core lands): a new policy version every
     /// this many consumed chunks, with a synthetic parameter vector of `parameterBytes`.
     public var chunksPerVersion = 8

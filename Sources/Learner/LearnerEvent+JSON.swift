@@ -11,7 +11,7 @@ extension LearnerEvent {
             let object: [String: Any] = ["event": "ready", "run_id": runID, "data": data, "weights": weights, "control": control]
             let bytes = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             return String(decoding: bytes, as: UTF8.self)
-        case .summary(let status, let transport, let ingest, let solved):
+        case .summary(let status, let transport, let ingest, let solved, let runDirectory):
             var options = JSONEncodingOptions()
             options.alwaysPrintInt64sAsNumbers = true
             options.preserveProtoFieldNames = true
@@ -19,7 +19,7 @@ extension LearnerEvent {
             let seconds = ingest.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 0
             let solvedJSON = solved.map { "{\"seconds\":\($0.seconds),\"steps\":\($0.steps),\"updates\":\($0.updates)}" } ?? "null"
             return """
-                {"event":"summary","ingest_seconds":\(seconds),"solved":\(solvedJSON),"status":\(statusJSON),"transport":{"messages_received":\(transport.messagesReceived),\
+                {"event":"summary","ingest_seconds":\(seconds),"solved":\(solvedJSON),"run_directory":\(runDirectory.map { "\"\($0)\"" } ?? "null"),"status":\(statusJSON),"transport":{"messages_received":\(transport.messagesReceived),\
                 "messages_sent":\(transport.messagesSent),"bytes_received":\(transport.bytesReceived),\
                 "sends_unroutable":\(transport.sendsUnroutable),"sends_dropped":\(transport.sendsDropped),\
                 "sends_failed":\(transport.sendsFailed),"messages_truncated":\(transport.messagesTruncated)}}

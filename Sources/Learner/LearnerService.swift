@@ -12,7 +12,7 @@ public enum LearnerEvent: Sendable {
     /// The run ended; the final status (every counter, every worker).
     /// `ingest` is the time from the first accepted chunk to the last consumed one; `solved`
     /// is set when the trainer reached its target return.
-    case summary(Tributary_V1_StatusReply, ReactorStats, ingest: Duration?, solved: Solved?)
+    case summary(Tributary_V1_StatusReply, ReactorStats, ingest: Duration?, solved: Solved?, runDirectory: String?)
 
     public struct Solved: Sendable {
         public var seconds: Double
@@ -85,7 +85,10 @@ public struct LearnerService: Service {
         } else {
             BLAS.threads = config.blasThreads
             logger.info("training \(config.envID) with V-trace; OpenBLAS core \(BLAS.coreName), \(config.blasThreads) thread(s)")
-            trainer = VTraceTrainer(envID: config.envID, core: core, queue: queue, logger: logger, settings: config.training)!
+            let run = try config.runsRoot.map { try RunDirectory(root: $0, runID: core.runID, config: config.describe(runID: core.runID)) }
+            if let run { logger.info("run directory \(run.url.path)") }
+            trainer = VTraceTrainer(envID: config.envID, core: core, queue: queue, logger: logger, settings: config.training,
+                                    run: run, metricsEvery: config.metricsEvery)!
         }
         trainer.start { _ = limit.offer(true) }
 
@@ -124,7 +127,8 @@ public struct LearnerService: Service {
             seen = now
         }
         let solved = (trainer as? VTraceTrainer)?.solved.withLock { $0 }.map { LearnerEvent.Solved(seconds: $0.seconds, steps: $0.steps, updates: $0.updates) }
-        events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration, solved: solved))
+        events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration, solved: solved,
+                        runDirectory: (trainer as? VTraceTrainer)?.run?.url.path))
     }
 }
 

@@ -39,19 +39,25 @@ public final class VTraceTrainer: Sendable {
     public let solved = Mutex<(seconds: Double, steps: UInt64, updates: UInt64)?>(nil)
 
     /// nil when the environment is unknown or its actions are not discrete.
-    public init?(envID: String, core: LearnerCore, queue: ChunkQueue, logger: Logger, settings: Settings) {
+    let run: RunDirectory?
+    let metricsEvery: Int
+
+    public init?(envID: String, core: LearnerCore, queue: ChunkQueue, logger: Logger, settings: Settings,
+                 run: RunDirectory? = nil, metricsEvery: Int = 10) {
         guard let info = EnvironmentRegistry.info(envID), case .discrete(let n) = info.actionSpace else { return nil }
         self.core = core
         self.queue = queue
         self.logger = logger
         self.settings = settings
+        self.run = run
+        self.metricsEvery = max(1, metricsEvery)
         self.initial = ActorCritic(observationSize: info.observationSize, hidden: settings.hidden, actions: n,
                                    activation: settings.activation, seed: settings.seed)
     }
 
     public func start(limitReached: @escaping @Sendable () -> Void) {
         core.publish(WeightsSnapshot(version: 1, model: initial.modelSpec, bytes: initial.parameterBytes))
-        let thread = Thread { [self, core, queue, logger, settings, done, initial] in
+        let thread = Thread { [self, core, queue, logger, settings, done, initial, run, metricsEvery] in
             var net = initial
             var adam = Adam(parameterCount: net.network.parameters.count, learningRate: settings.learningRate,
                             maxGradNorm: settings.maxGradNorm)
@@ -90,6 +96,19 @@ public final class VTraceTrainer: Sendable {
                     core.recordUpdate(lagMean: Double(lags.reduce(0, +)) / Double(max(1, lags.count)), lagMax: lags.max() ?? 0)
                     let returns = core.returns
                     let now = ContinuousClock.now
+                    if let run, (version - 1) % UInt64(metricsEvery) == 0 {
+                        let elapsed = now - started
+                        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+                        let steps = core.counters.stepsReceived
+                        run.log([
+                            "update": version - 1, "policy_version": version, "time_s": seconds, "env_steps": steps,
+                            "sps": seconds > 0 ? Double(steps) / seconds : 0, "episodes": returns.episodes,
+                            "episodic_return_mean100": returns.mean100 ?? NSNull(), "loss": evaluation.loss,
+                            "policy_loss": evaluation.policyLoss, "value_loss": evaluation.valueLoss, "entropy": evaluation.entropy,
+                            "lag_min": lags.min() ?? 0, "lag_mean": Double(lags.reduce(0, +)) / Double(max(1, lags.count)),
+                            "lag_max": lags.max() ?? 0, "rho_truncated_fraction": evaluation.truncatedRhoFraction,
+                        ])
+                    }
                     if now - lastLog > .seconds(2) {
                         lastLog = now
                         logger.info("update \(version - 1): loss \(String(format: "%.4f", evaluation.loss)), entropy \(String(format: "%.3f", evaluation.entropy)), mean return (last \(returns.count)) \(String(format: "%.1f", returns.mean100 ?? 0)), lag max \(lags.max() ?? 0)")
@@ -108,6 +127,13 @@ public final class VTraceTrainer: Sendable {
                 }
             }
             if !pending.isEmpty { core.consumed(pending) }
+            if let run {
+                do {
+                    try run.writeFinal(model: net.modelSpec, parameters: net.parameterBytes)
+                } catch {
+                    logger.error("could not write the final parameters to \(run.url.path): \(error)")
+                }
+            }
             done.signal()
         }
         thread.name = "trainer"

@@ -45,6 +45,9 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many updates.") var maxUpdates: UInt64?
     @Option(help: "Seed of the network's initialisation.") var seed: UInt64 = 1
     @Option(help: "OpenBLAS threads.") var blasThreads = 1
+    @Option(help: "Training runs write config.json, metrics.jsonl and the final parameters to RUNS/RUN_ID ('' for none).")
+    var runs = "runs"
+    @Option(help: "A metrics.jsonl line every N updates.") var metricsEvery = 10
     @Option(help: "Environment ids accepted from workers (default: --env, or any with synthetic).") var acceptEnv: [String] = []
     @Option(help: "Stand-in trainer: a new policy version every N consumed chunks.") var chunksPerVersion = 8
     @Option(help: "Stand-in trainer: parameter bytes per version.") var parameterBytes = 64 * 1024
@@ -81,6 +84,8 @@ struct LearnerCommand: AsyncParsableCommand {
         c.training.maxUpdates = maxUpdates
         c.training.seed = seed
         c.blasThreads = blasThreads
+        c.runsRoot = runs.isEmpty ? nil : runs
+        c.metricsEvery = metricsEvery
         c.chunksPerVersion = chunksPerVersion
         c.parameterBytes = parameterBytes
         c.maxChunks = maxChunks

@@ -90,6 +90,7 @@ public struct DemoRunner {
               updates            \(group(n("updates"))) (policy version \(n("policy_version")))
               version lag        min 0, mean \(String(format: "%.2f", lagMean)), max \(lagMax) (sampled each progress line)
               chunks             accepted \(group(n("chunks_accepted"))), consumed \(group(n("chunks_consumed"))), rejected \(rejected)
+              run directory      \(summary["run_directory"] as? String ?? "none") (config.json, metrics.jsonl, final parameters)
 
             """)
     }

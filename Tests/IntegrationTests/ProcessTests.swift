@@ -197,7 +197,10 @@ import Testing
 /// 100 episodes reaches 100, far above a random policy's (about 22).
 @Suite(.serialized) struct LearningTests {
     @Test func cartPoleReturnRisesWellAboveRandom() throws {
-        let learner = try LearnerProcess.start(["--env", "CartPole-v1", "--target-return", "100", "--max-updates", "4000", "--seed", "1"])
+        let runs = FileManager.default.temporaryDirectory.appendingPathComponent("trib-runs-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: runs) }
+        let learner = try LearnerProcess.start(["--env", "CartPole-v1", "--target-return", "100", "--max-updates", "4000", "--seed", "1",
+                                                "--runs", runs.path, "--metrics-every", "5"])
         let workers = try (0..<2).map { try learner.worker("cp-\($0)", ["--env", "CartPole-v1", "--num-envs", "16", "--seed", String($0 + 1)]) }
         // The learner stops by itself at the target or after the update budget.
         let code = learner.process.waitExit(timeout: 120)
@@ -213,5 +216,19 @@ import Testing
         #expect(status.int("chunks_consumed") == status.int("chunks_accepted"))
         #expect(status.int("episodes") >= 100)
         #expect(((status["mean_return_100"] as? NSNumber)?.doubleValue ?? 0) >= 100)
+
+        // The run directory: the resolved config, metrics per update, the final parameters.
+        let dir = try #require(summary["run_directory"] as? String)
+        #expect(dir.hasPrefix(runs.path))
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as? [String: Any]
+        #expect(config?["env_id"] as? String == "CartPole-v1")
+        let lines = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count >= status.int("updates") / 5 - 1)
+        let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any] ?? [:]
+        for key in ["update", "env_steps", "sps", "episodic_return_mean100", "policy_loss", "value_loss", "entropy", "policy_version", "lag_min", "lag_mean", "lag_max"] {
+            #expect(last[key] != nil, "metrics.jsonl lacks \(key)")
+        }
+        let params = try Data(contentsOf: URL(fileURLWithPath: dir + "/final_parameters.bin"))
+        #expect(params.count == (4 * 64 + 64 + 64 * 64 + 64 + 64 * 3 + 3) * 4)
     }
 }

@@ -1,0 +1,41 @@
+import Foundation
+import Protocol
+import SwiftProtobuf
+
+/// A training run's files: `config.json` (the resolved configuration), `metrics.jsonl` (one
+/// JSON object per logged update), and at the end `final_parameters.bin` (float32
+/// little-endian, as `Weights` carries them) with `model.json` (its ModelSpec).
+public final class RunDirectory: @unchecked Sendable {
+    public let url: URL
+    private let lock = NSLock()
+    private let metrics: FileHandle
+
+    public init(root: String, runID: String, config: [String: Any]) throws {
+        url = URL(fileURLWithPath: root).appendingPathComponent(runID)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: url.appendingPathComponent("config.json"))
+        let metricsURL = url.appendingPathComponent("metrics.jsonl")
+        guard FileManager.default.createFile(atPath: metricsURL.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: metricsURL.path])
+        }
+        metrics = try FileHandle(forWritingTo: metricsURL)
+    }
+
+    /// Appends one line to metrics.jsonl.
+    public func log(_ values: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: values, options: [.sortedKeys]) else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        metrics.write(data + Data("\n".utf8))
+    }
+
+    public func writeFinal(model: Tributary_V1_ModelSpec, parameters: [UInt8]) throws {
+        try Data(parameters).write(to: url.appendingPathComponent("final_parameters.bin"))
+        var options = JSONEncodingOptions()
+        options.preserveProtoFieldNames = true
+        try Data(try model.jsonString(options: options).utf8).write(to: url.appendingPathComponent("model.json"))
+    }
+
+    deinit { try? metrics.close() }
+}
