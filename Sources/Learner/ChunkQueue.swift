@@ -6,6 +6,11 @@ import Protocol
 public struct QueuedChunk: Sendable {
     public let worker: WorkerKey
     public let chunk: ValidatedChunk
+
+    public init(worker: WorkerKey, chunk: ValidatedChunk) {
+        self.worker = worker
+        self.chunk = chunk
+    }
 }
 
 /// Accepted chunks on their way to the trainer thread.

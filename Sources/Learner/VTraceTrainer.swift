@@ -86,14 +86,16 @@ public final class VTraceTrainer: Sendable {
             while let more = queue.popBatch(max: 64) {
                 pending += more
                 while let chunks = nextBatch() {
-                    let (batch, lags) = Self.assemble(chunks)
+                    // Staleness of every step: the version being trained minus the one that acted.
+                    let (batch, lags) = Self.assemble(chunks, learnerVersion: version)
+                    let lagMean = Double(lags.reduce(0, +)) / Double(max(1, lags.count))
                     let evaluation = objective.evaluate(net, batch)
                     adam.update(&net.network.parameters, gradient: evaluation.gradient)
                     version += 1
                     // The chunks are consumed once the update used them: their credits go back now.
                     core.consumed(chunks)
                     core.publish(WeightsSnapshot(version: version, model: net.modelSpec, bytes: net.parameterBytes))
-                    core.recordUpdate(lagMean: Double(lags.reduce(0, +)) / Double(max(1, lags.count)), lagMax: lags.max() ?? 0)
+                    core.recordUpdate(lagMean: lagMean, lagMax: lags.max() ?? 0)
                     let returns = core.returns
                     let now = ContinuousClock.now
                     if let run, (version - 1) % UInt64(metricsEvery) == 0 {
@@ -105,7 +107,7 @@ public final class VTraceTrainer: Sendable {
                             "sps": seconds > 0 ? Double(steps) / seconds : 0, "episodes": returns.episodes,
                             "episodic_return_mean100": returns.mean100 ?? NSNull(), "loss": evaluation.loss,
                             "policy_loss": evaluation.policyLoss, "value_loss": evaluation.valueLoss, "entropy": evaluation.entropy,
-                            "lag_min": lags.min() ?? 0, "lag_mean": Double(lags.reduce(0, +)) / Double(max(1, lags.count)),
+                            "lag_min": lags.min() ?? 0, "lag_mean": lagMean,
                             "lag_max": lags.max() ?? 0, "rho_truncated_fraction": evaluation.truncatedRhoFraction,
                         ])
                     }
@@ -142,8 +144,9 @@ public final class VTraceTrainer: Sendable {
 
     public func join() async { await done.wait() }
 
-    /// Concatenates chunks along B into one [T, ΣB] batch, and the version lag of every step.
-    static func assemble(_ chunks: [QueuedChunk]) -> (TrainingBatch, [UInt64]) {
+    /// Concatenates chunks along B into one [T, ΣB] batch, and the version lag of every step
+    /// (`learnerVersion` minus the step's behaviour version).
+    public static func assemble(_ chunks: [QueuedChunk], learnerVersion: UInt64) -> (TrainingBatch, [UInt64]) {
         let t = Int(chunks[0].chunk.header.length)
         let total = chunks.reduce(0) { $0 + Int($1.chunk.header.numEnvs) }
         let d = chunks[0].chunk.observations.shape.last ?? 1
@@ -156,7 +159,6 @@ public final class VTraceTrainer: Sendable {
         var truncated = [Bool](repeating: false, count: t * total)
         var finals: [Int: [Float]] = [:]
         var lags: [UInt64] = []
-        let latest = chunks.map { $0.chunk.policyVersions.uint64(at: t - 1) }.max() ?? 0
         var offset = 0
         for q in chunks {
             let c = q.chunk
@@ -207,7 +209,7 @@ public final class VTraceTrainer: Sendable {
                     }
                 }
             }
-            for s in 0..<t { lags.append(latest - min(latest, c.policyVersions.uint64(at: s))) }
+            for s in 0..<t { lags.append(learnerVersion - min(learnerVersion, c.policyVersions.uint64(at: s))) }
             offset += b
         }
         let batch = TrainingBatch(timeSteps: t, batch: total, observations: obs, bootstrapObservations: bootstrap, actions: actions,
