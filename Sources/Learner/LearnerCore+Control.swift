@@ -57,6 +57,7 @@ extension LearnerCore {
         r.meanReturn100 = s.recentReturns.isEmpty ? 0 : s.recentReturns.reduce(0, +) / Double(s.recentReturns.count)
         r.lagMean = s.training.lagMean
         r.lagMax = s.training.lagMax
+        r.lagMin = s.training.lagMin
         if includeWorkers {
             func row(_ session: Session, expired: String?) -> Tributary_V1_WorkerStatus {
                 var w = Tributary_V1_WorkerStatus()

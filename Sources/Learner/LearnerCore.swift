@@ -75,6 +75,7 @@ public final class LearnerCore: Sendable {
     public struct TrainingProgress: Sendable, Equatable {
         public var updates: UInt64 = 0
         public var episodes: UInt64 = 0
+        public var lagMin: UInt64 = 0
         public var lagMean: Double = 0
         public var lagMax: UInt64 = 0
     }
@@ -408,9 +409,10 @@ public final class LearnerCore: Sendable {
     }
 
     /// The trainer took an optimizer step on samples with these version lags.
-    public func recordUpdate(lagMean: Double, lagMax: UInt64) {
+    public func recordUpdate(lagMin: UInt64, lagMean: Double, lagMax: UInt64) {
         state.withLock { s in
             s.training.updates += 1
+            s.training.lagMin = lagMin
             s.training.lagMean = lagMean
             s.training.lagMax = lagMax
         }

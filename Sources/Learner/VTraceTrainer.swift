@@ -95,7 +95,7 @@ public final class VTraceTrainer: Sendable {
                     // The chunks are consumed once the update used them: their credits go back now.
                     core.consumed(chunks)
                     core.publish(WeightsSnapshot(version: version, model: net.modelSpec, bytes: net.parameterBytes))
-                    core.recordUpdate(lagMean: lagMean, lagMax: lags.max() ?? 0)
+                    core.recordUpdate(lagMin: lags.min() ?? 0, lagMean: lagMean, lagMax: lags.max() ?? 0)
                     let returns = core.returns
                     let now = ContinuousClock.now
                     if let run, (version - 1) % UInt64(metricsEvery) == 0 {

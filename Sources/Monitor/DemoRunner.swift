@@ -44,6 +44,7 @@ public struct DemoRunner {
         var lastSteps: UInt64 = 0
         var lastTime = ContinuousClock.now
         var lagMax: UInt64 = 0
+        var lagMin = UInt64.max
         var lagMeans: [Double] = []
         while ContinuousClock.now - started < budget, learner.process.isRunning {
             try await Task.sleep(for: .milliseconds(500))
@@ -54,6 +55,7 @@ public struct DemoRunner {
             lastSteps = s.stepsReceived
             lastTime = now
             lagMax = max(lagMax, s.lagMax)
+            if s.updates > 0 { lagMin = min(lagMin, s.lagMin) }
             if s.updates > 0 { lagMeans.append(s.lagMean) }
             let line = String(format: "steps %@ (%@/s)  mean return %.1f (%llu episodes)  version %llu  lag %.1f/%llu  workers %u",
                               group(s.stepsReceived), group(UInt64(rate)), s.meanReturn100, s.episodes, s.policyVersion,
@@ -88,7 +90,7 @@ public struct DemoRunner {
               wall time          \(String(format: "%.1f", Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18)) s (from launching the processes to the learner stopping)
               env steps          \(group(n("steps_received"))), \(group(n("episodes"))) episodes
               updates            \(group(n("updates"))) (policy version \(n("policy_version")))
-              version lag        min 0, mean \(String(format: "%.2f", lagMean)), max \(lagMax) (sampled each progress line)
+              version lag        min \(lagMin == .max ? 0 : lagMin), mean \(String(format: "%.2f", lagMean)), max \(lagMax) (of the updates sampled by the progress lines)
               chunks             accepted \(group(n("chunks_accepted"))), consumed \(group(n("chunks_consumed"))), rejected \(rejected)
               run directory      \(summary["run_directory"] as? String ?? "none") (config.json, metrics.jsonl, final parameters)
 

@@ -930,6 +930,12 @@ public nonisolated struct Tributary_V1_StatusReply: @unchecked Sendable {
     set {_uniqueStorage()._lagMax = newValue}
   }
 
+  /// smallest version lag in the last update
+  public var lagMin: UInt64 {
+    get {_storage._lagMin}
+    set {_uniqueStorage()._lagMin = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1999,7 +2005,7 @@ nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0")
 
   fileprivate class _StorageClass {
     var _runID: String = String()
@@ -2023,6 +2029,7 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
     var _meanReturn100: Double = 0
     var _lagMean: Double = 0
     var _lagMax: UInt64 = 0
+    var _lagMin: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2054,6 +2061,7 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       _meanReturn100 = source._meanReturn100
       _lagMean = source._lagMean
       _lagMax = source._lagMax
+      _lagMin = source._lagMin
     }
   }
 
@@ -2093,6 +2101,7 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         case 19: try { try decoder.decodeSingularDoubleField(value: &_storage._meanReturn100) }()
         case 20: try { try decoder.decodeSingularDoubleField(value: &_storage._lagMean) }()
         case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._lagMax) }()
+        case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._lagMin) }()
         default: break
         }
       }
@@ -2164,6 +2173,9 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       if _storage._lagMax != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._lagMax, fieldNumber: 21)
       }
+      if _storage._lagMin != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._lagMin, fieldNumber: 22)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2194,6 +2206,7 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         if _storage._meanReturn100 != rhs_storage._meanReturn100 {return false}
         if _storage._lagMean != rhs_storage._lagMean {return false}
         if _storage._lagMax != rhs_storage._lagMax {return false}
+        if _storage._lagMin != rhs_storage._lagMin {return false}
         return true
       }
       if !storagesAreEqual {return false}
