@@ -6,7 +6,7 @@
 SWIFT ?= swift
 CCLIENT_DIR := .build-cclient
 
-.PHONY: demo test deps build build-release cclient bench-transport protos clean
+.PHONY: demo test deps build build-release cclient bench-transport bench-learning protos clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -30,6 +30,9 @@ test: build cclient
 
 bench-transport: deps
 	./Benchmarks/transport/run.sh
+
+bench-learning: deps
+	./Benchmarks/learning/run.sh
 
 protos:
 	./scripts/generate-protos.sh

@@ -7,6 +7,8 @@ import PackageDescription
 /// - `CZeroMQ`: system library (libzmq via pkg-config); imported only by `Transport`.
 /// - `CAllocator`: a few lines of C for glibc's `mallopt`, which Swift's Glibc module lacks.
 /// - `COpenBLAS`: system library (OpenBLAS via pkg-config); imported only by `NeuralNet`.
+/// - `CKernels`: the networks' elementwise loops in C, multi-versioned for AVX-512/AVX2/SSE2;
+///   imported only by `NeuralNet`.
 /// - `NeuralNet`: layers, heads, optimizer on `cblas_sgemm`; the learning core builds on it.
 /// - `Corrections`: off-policy corrections (V-trace, …) as pure functions over a batch.
 /// - `Environments`: exact ports of gymnasium's classic-control tasks, vectorised.
@@ -14,12 +16,14 @@ import PackageDescription
 /// - `Transport`: the only importer of libzmq: context, socket thread, mailboxes.
 /// - `Learner`, `Rollout`, `Monitor`: the logic of the three executables, imported by tests.
 /// - `LearnerCommand`, `RolloutCommand`, `TributaryCommand`: thin executables.
+/// - `BenchCommand` (`tributary-bench`): micro-benchmarks run beside the peers' scripts.
 let package = Package(
     name: "Tributary",
     products: [
         .executable(name: "learner", targets: ["LearnerCommand"]),
         .executable(name: "rollout-worker", targets: ["RolloutCommand"]),
         .executable(name: "tributary", targets: ["TributaryCommand"]),
+        .executable(name: "tributary-bench", targets: ["BenchCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,6 +42,9 @@ let package = Package(
         .target(
             name: "CAllocator"
         ),
+        .target(
+            name: "CKernels"
+        ),
         .systemLibrary(
             name: "COpenBLAS",
             pkgConfig: "openblas",
@@ -52,7 +59,7 @@ let package = Package(
         ),
         .target(
             name: "NeuralNet",
-            dependencies: ["COpenBLAS", "Protocol"]
+            dependencies: ["COpenBLAS", "CKernels", "Protocol"]
         ),
         .target(
             name: "Protocol",
@@ -120,6 +127,14 @@ let package = Package(
             dependencies: [
                 "Monitor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "BenchCommand",
+            dependencies: [
+                "Learner", "Rollout", "NeuralNet", "Protocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -18,6 +18,8 @@ public enum LearnerEvent: Sendable {
         public var seconds: Double
         public var steps: UInt64
         public var updates: UInt64
+        /// Wall-clock seconds since 1970 when the target was reached.
+        public var unixTime: Double
     }
 }
 
@@ -126,7 +128,7 @@ public struct LearnerService: Service {
             if now == seen { break }
             seen = now
         }
-        let solved = (trainer as? VTraceTrainer)?.solved.withLock { $0 }.map { LearnerEvent.Solved(seconds: $0.seconds, steps: $0.steps, updates: $0.updates) }
+        let solved = (trainer as? VTraceTrainer)?.solved.withLock { $0 }.map { LearnerEvent.Solved(seconds: $0.seconds, steps: $0.steps, updates: $0.updates, unixTime: $0.unixTime) }
         events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration, solved: solved,
                         runDirectory: (trainer as? VTraceTrainer)?.run?.url.path))
     }

@@ -36,7 +36,8 @@ public final class VTraceTrainer: Sendable {
     let initial: ActorCritic
     private let done = OneShotSignal()
     /// Set once the target return was reached: how long it took and how many env steps.
-    public let solved = Mutex<(seconds: Double, steps: UInt64, updates: UInt64)?>(nil)
+    /// `seconds` counts from the trainer's start (the learner being ready); `unixTime` is when.
+    public let solved = Mutex<(seconds: Double, steps: UInt64, updates: UInt64, unixTime: Double)?>(nil)
 
     /// nil when the environment is unknown or its actions are not discrete.
     let run: RunDirectory?
@@ -118,7 +119,7 @@ public final class VTraceTrainer: Sendable {
                     if stopped { continue }
                     if let target = settings.targetReturn, returns.count >= 100, let mean = returns.mean100, mean >= target {
                         let elapsed = now - started
-                        self.solved.withLock { $0 = (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, core.counters.stepsReceived, version - 1) }
+                        self.solved.withLock { $0 = (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, core.counters.stepsReceived, version - 1, Date().timeIntervalSince1970) }
                         logger.info("solved: mean return of the last 100 episodes \(String(format: "%.1f", mean)) ≥ \(target)")
                         stopped = true
                         limitReached()

@@ -11,6 +11,12 @@ public struct DemoRunner {
     public var envID = "CartPole-v1"
     public var targetReturn = 475.0
     public var envsPerWorker = 16
+    /// Seeds the network (learner) and, with the worker's index, each worker's environments.
+    public var seed: UInt64 = 1
+    /// Extra learner flags (e.g. hyper-parameters: `--learning-rate=1e-3`).
+    public var learnerArguments: [String] = []
+    /// Also print the summary as one JSON object (for scripts and benchmarks).
+    public var json = false
     /// Longest the demo may run before it stops and reports the target as not reached.
     public var budget: Duration = .seconds(120)
     public var output: (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
@@ -26,9 +32,11 @@ public struct DemoRunner {
     public func run() async throws {
         let isTTY = isatty(STDOUT_FILENO) == 1
         let started = ContinuousClock.now
+        let startedUnix = Date().timeIntervalSince1970
         let learner = try ChildProcess(binDirectory.appendingPathComponent("learner"),
                                        ["--bind", "127.0.0.1", "--data-port", "0", "--weights-port", "0", "--control-port", "0",
-                                        "--env", envID, "--target-return=\(targetReturn)", "--log-level", "warning"])
+                                        "--env", envID, "--target-return=\(targetReturn)", "--seed", String(seed),
+                                        "--log-level", "warning"] + learnerArguments)
         guard let ready = try? learner.event("ready"),
               let data = (ready["data"] as? [String])?.first, let weights = (ready["weights"] as? [String])?.first,
               let control = (ready["control"] as? [String])?.first
@@ -38,7 +46,8 @@ public struct DemoRunner {
         for i in 0..<workers {
             children.append(try ChildProcess(binDirectory.appendingPathComponent("rollout-worker"),
                                              ["--data", data, "--weights", weights, "--control", control, "--worker-id", "demo-\(i)",
-                                              "--env", envID, "--num-envs", String(envsPerWorker), "--seed", String(i + 1), "--log-level", "warning"]))
+                                              "--env", envID, "--num-envs", String(envsPerWorker), "--seed", String(seed &* 1000 &+ UInt64(i) &+ 1),
+                                              "--log-level", "warning"]))
         }
         output("\(workers) rollout workers × \(envsPerWorker) environments; target: mean return of the last 100 episodes ≥ \(targetReturn), budget \(budget)\n")
         var lastSteps: UInt64 = 0
@@ -84,10 +93,16 @@ public struct DemoRunner {
             outcome = String(format: "NOT solved within the %@ budget (mean return of the last 100 episodes: %.1f)", "\(budget)", meanReturn)
         }
         let lagMean = lagMeans.isEmpty ? 0 : lagMeans.reduce(0, +) / Double(lagMeans.count)
+        // Start-up: from launching the first process to the first environment step of any worker.
+        let firstStep = children.flatMap(\.events).filter { $0["event"] as? String == "acting" }
+            .compactMap { ($0["unix_time"] as? NSNumber)?.doubleValue }.min()
+        let startup = firstStep.map { $0 - startedUnix }
+        let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18
         output("""
             summary
               \(envID)        \(outcome)
-              wall time          \(String(format: "%.1f", Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18)) s (from launching the processes to the learner stopping)
+              wall time          \(String(format: "%.1f", wallSeconds)) s (from launching the processes to the learner stopping)
+              start-up           \(startup.map { String(format: "%.2f s", $0) } ?? "no environment step") (from launching the learner to the first environment step)
               env steps          \(group(n("steps_received"))), \(group(n("episodes"))) episodes
               updates            \(group(n("updates"))) (policy version \(n("policy_version")))
               version lag        min \(lagMin == .max ? 0 : lagMin), mean \(String(format: "%.2f", lagMean)), max \(lagMax) (of the updates sampled by the progress lines)
@@ -95,6 +110,25 @@ public struct DemoRunner {
               run directory      \(summary["run_directory"] as? String ?? "none") (config.json, metrics.jsonl, final parameters)
 
             """)
+        if json {
+            let solved = summary["solved"] as? [String: Any]
+            var object: [String: Any] = [
+                "event": "demo_summary", "env": envID, "seed": seed, "workers": workers, "envs_per_worker": envsPerWorker,
+                "solved": solved != nil, "wall_s": wallSeconds, "env_steps": n("steps_received"), "updates": n("updates"),
+                "episodes": n("episodes"), "mean_return_100": meanReturn, "lag_mean": lagMean, "lag_max": lagMax,
+                "run_directory": summary["run_directory"] as? String ?? NSNull(),
+            ]
+            object["startup_s"] = startup ?? NSNull()
+            if let solved {
+                object["solve_training_s"] = solved["seconds"] ?? NSNull()
+                object["solve_steps"] = solved["steps"] ?? NSNull()
+                object["solve_updates"] = solved["updates"] ?? NSNull()
+                // From launching the processes to the target being reached.
+                if let at = (solved["unix_time"] as? NSNumber)?.doubleValue { object["solve_wall_s"] = at - startedUnix }
+            }
+            let bytes = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            output(String(decoding: bytes, as: UTF8.self) + "\n")
+        }
     }
 
     private func group(_ v: UInt64) -> String {

@@ -1,10 +1,20 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import CKernels
 
 /// Nonlinearity between hidden layers.
 public enum Activation: String, Sendable, CaseIterable {
     case tanh, relu
+
+    /// Applies the nonlinearity to every element, with the vectorised kernels of `CKernels`
+    /// (tanh is a rational approximation within a few ulp of `tanhf`).
+    public func apply(_ y: inout [Float]) {
+        y.withUnsafeMutableBufferPointer { p in
+            guard let base = p.baseAddress else { return }
+            switch self {
+            case .tanh: tributary_tanh(base, p.count)
+            case .relu: tributary_relu(base, p.count)
+            }
+        }
+    }
 }
 
 /// A multilayer perceptron whose parameters live in one flat Float32 vector (so Adam, the
@@ -78,30 +88,21 @@ public struct MLP: Sendable {
         for l in 0..<layerCount {
             let (n, m) = (sizes[l], sizes[l + 1])
             if keep { inputs.append(a) }
-            var z = [Float](repeating: 0, count: batch * m)
-            parameters.withUnsafeBufferPointer { p in
-                // Every row of z starts as the bias, then z += a·W.
-                for r in 0..<batch {
-                    for j in 0..<m { z[r * m + j] = p[biasOffsets[l] + j] }
-                }
-                a.withUnsafeBufferPointer { ap in
-                    z.withUnsafeMutableBufferPointer { zp in
+            var z = [Float](unsafeUninitializedCapacity: batch * m) { buffer, count in
+                parameters.withUnsafeBufferPointer { p in
+                    // Every row of z starts as the bias, then z += a·W.
+                    tributary_fill_rows(buffer.baseAddress!, p.baseAddress! + biasOffsets[l], batch, m)
+                    a.withUnsafeBufferPointer { ap in
                         BLAS.gemm(m: batch, n: m, k: n, a: ap.baseAddress!, lda: n,
-                                  b: p.baseAddress! + weightOffsets[l], ldb: m, beta: 1, c: zp.baseAddress!, ldc: m)
+                                  b: p.baseAddress! + weightOffsets[l], ldb: m, beta: 1, c: buffer.baseAddress!, ldc: m)
                     }
                 }
+                count = batch * m
             }
-            if l < layerCount - 1 { apply(&z) }
+            if l < layerCount - 1 { activation.apply(&z) }
             a = z
         }
         return (a, keep ? Cache(batch: batch, inputs: inputs) : nil)
-    }
-
-    private func apply(_ z: inout [Float]) {
-        switch activation {
-        case .tanh: for i in z.indices { z[i] = tanhf(z[i]) }
-        case .relu: for i in z.indices where z[i] < 0 { z[i] = 0 }
-        }
     }
 
     /// Gradients for dL/dOutput `dOut` [batch, outputSize]: dL/dparameters (same layout as
@@ -116,10 +117,13 @@ public struct MLP: Sendable {
             var dZ = dA
             if l < layerCount - 1 {
                 // The activated output of layer l is the input of layer l + 1.
-                let y = cache.inputs[l + 1]
-                switch activation {
-                case .tanh: for i in dZ.indices { dZ[i] *= 1 - y[i] * y[i] }
-                case .relu: for i in dZ.indices where y[i] <= 0 { dZ[i] = 0 }
+                cache.inputs[l + 1].withUnsafeBufferPointer { y in
+                    dZ.withUnsafeMutableBufferPointer { dz in
+                        switch activation {
+                        case .tanh: tributary_tanh_backward(dz.baseAddress!, y.baseAddress!, dz.count)
+                        case .relu: tributary_relu_backward(dz.baseAddress!, y.baseAddress!, dz.count)
+                        }
+                    }
                 }
             }
             let input = cache.inputs[l]
@@ -131,8 +135,8 @@ public struct MLP: Sendable {
                                   b: dz.baseAddress!, ldb: m, c: g.baseAddress! + weightOffsets[l], ldc: m)
                     }
                 }
-                for r in 0..<batch {
-                    for j in 0..<m { g[biasOffsets[l] + j] += dZ[r * m + j] }
+                dZ.withUnsafeBufferPointer { dz in
+                    tributary_sum_rows(g.baseAddress! + biasOffsets[l], dz.baseAddress!, batch, m)
                 }
             }
             var dPrev = [Float](repeating: 0, count: batch * n)

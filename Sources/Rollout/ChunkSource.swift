@@ -6,6 +6,11 @@ import Protocol
 public struct Policy: Sendable {
     public var version: UInt64
     public var network: ActorCritic?
+
+    public init(version: UInt64, network: ActorCritic?) {
+        self.version = version
+        self.network = network
+    }
 }
 
 /// Produces a worker's chunks: T steps of its B environment copies, encoded as frames.

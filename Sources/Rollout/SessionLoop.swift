@@ -17,6 +17,8 @@ struct SessionLoop {
     /// Chunks sent over all incarnations.
     private var totalSent: UInt64 = 0
     private var source: (any ChunkSource)?
+    /// Whether the `acting` event (the first environment step of this process) went out.
+    private var announcedActing = false
 
     init(config: WorkerConfig, logger: Logger, reactor: SocketReactor, client: VariableClient,
          traceChunks: Bool, events: @escaping @Sendable (WorkerEvent) -> Void, stats: StatsBox) {
@@ -160,6 +162,10 @@ struct SessionLoop {
             }
             var burst: [[OwnedFrame]] = []
             while drainingSince == nil, credits > 0, now >= nextChunkAt, ready() {
+                if !announcedActing {
+                    announcedActing = true
+                    events(.acting(incarnation: incarnation, unixTime: Date().timeIntervalSince1970))
+                }
                 let frames = source!.next(
                     runID: w.runID, workerID: config.workerID, incarnation: incarnation,
                     sequence: sequence, policy: client.policy)

@@ -7,6 +7,8 @@ extension WorkerEvent {
         switch self {
         case .session(let incarnation, let runID):
             object = ["event": "session", "incarnation": incarnation, "run_id": runID]
+        case .acting(let incarnation, let unixTime):
+            object = ["event": "acting", "incarnation": incarnation, "unix_time": unixTime]
         case .chunkSent(let incarnation, let sequence):
             object = ["event": "chunk_sent", "incarnation": incarnation, "sequence": sequence]
         case .summary(let incarnations):

@@ -8,6 +8,9 @@ import Transport
 public enum WorkerEvent: Sendable {
     /// A session began: the learner welcomed this incarnation.
     case session(incarnation: UInt64, runID: String)
+    /// The first environment step (or synthetic chunk) of this process begins: the end of
+    /// start-up. `unixTime` is wall-clock seconds, comparable across processes on one machine.
+    case acting(incarnation: UInt64, unixTime: Double)
     /// A chunk was handed to the transport (only with `traceChunks`).
     case chunkSent(incarnation: UInt64, sequence: UInt64)
     /// The worker stopped; one entry per incarnation it had.

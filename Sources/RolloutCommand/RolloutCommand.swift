@@ -36,7 +36,8 @@ struct RolloutCommand: AsyncParsableCommand {
     @Option(help: "Largest reconnect backoff (ms).") var backoffMaxMs = 5000
     @Option(help: "Protocol versions to offer (testing version skew).") var protocolVersion: [UInt32] = []
     @Option(help: "Header version to write (testing version skew).") var headerVersion: UInt8?
-    @Option(help: "Seed of the synthetic data.") var seed: UInt64 = 1
+    @Option(help: "Seed of the environments, the action sampling and the synthetic data.") var seed: UInt64 = 1
+    @Option(help: "OpenBLAS threads for the policy's forward pass (more do not help at acting batch sizes).") var blasThreads = 1
     @Flag(help: "Print a JSON line for every chunk sent.") var traceChunks = false
     @Option(help: "Log level.") var logLevel = "info"
 
@@ -46,6 +47,7 @@ struct RolloutCommand: AsyncParsableCommand {
         c.weightsEndpoint = weights ?? "tcp://\(learner):\(weightsPort)"
         c.controlEndpoint = control ?? "tcp://\(learner):\(controlPort)"
         if let workerId { c.workerID = workerId }
+        guard blasThreads >= 1 else { throw ValidationError("--blas-threads must be at least 1") }
         guard numEnvs > 0 else { throw ValidationError("--num-envs must be at least 1") }
         guard observationSize > 0 else { throw ValidationError("--observation-size must be at least 1") }
         c.numEnvs = numEnvs
@@ -72,6 +74,7 @@ struct RolloutCommand: AsyncParsableCommand {
 
     func run() async throws {
         BLASRuntime.selectKernelByReexecuting()
+        BLAS.threads = blasThreads
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -57,6 +57,10 @@ extension TributaryCommand {
         @Option(help: "Budget in seconds; the demo stops then and says the target was not reached.") var seconds = 120
         @Option(help: "Folder holding the learner and rollout-worker executables (default: next to this one).")
         var binDir: String?
+        @Option(help: "Seed of the network and (with each worker's index) of the environments.") var seed: UInt64 = 1
+        @Option(parsing: .unconditionalSingleValue, help: "Pass a flag to the learner, e.g. --learner-arg=--learning-rate=1e-3 (repeatable).")
+        var learnerArg: [String] = []
+        @Flag(help: "Also print the summary as one JSON line.") var json = false
 
         func validate() throws {
             guard workers >= 1, seconds >= 1 else { throw ValidationError("--workers and --seconds must be at least 1") }
@@ -70,6 +74,9 @@ extension TributaryCommand {
             runner.targetReturn = targetReturn ?? ["CartPole-v1": 475, "Acrobot-v1": -100, "MountainCar-v0": -110][env] ?? 0
             runner.envsPerWorker = numEnvs
             runner.budget = .seconds(seconds)
+            runner.seed = seed
+            runner.learnerArguments = learnerArg
+            runner.json = json
             do {
                 try await runner.run()
             } catch let failure as DemoRunner.Failure {

@@ -62,6 +62,50 @@ private func randomArray(_ n: Int, _ rng: inout SplitMix64, scale: Float = 1) ->
         }
     }
 
+    /// The vectorised tanh against glibc's `tanhf`, over its whole range (saturation, the tiny
+    /// region where it is the identity) and at every length, so each vector tail is covered.
+    @Test func tanhKernelMatchesTheCLibrary() {
+        var values: [Float] = [0, -0, 1e-8, -3e-4, 4e-4, 0.5, -1, 3, -7.9, 8, 9, -20, 1e6, -.greatestFiniteMagnitude]
+        for i in 0...24_000 { values.append(Float(i - 12_000) / 1000) }
+        var y = values
+        Activation.tanh.apply(&y)
+        var worst: Float = 0
+        for (x, t) in zip(values, y) {
+            worst = max(worst, abs(t - tanhf(x)))
+            #expect(abs(t) <= 1)
+        }
+        #expect(worst < 1e-6, "largest difference from tanhf: \(worst)")
+        for n in 1...40 {
+            var part = Array(values[1000..<(1000 + n)])
+            Activation.tanh.apply(&part)
+            #expect(part == Array(y[1000..<(1000 + n)]))
+        }
+        var r: [Float] = [-2, -0.0, 0, 1e-30, 3]
+        Activation.relu.apply(&r)
+        #expect(r == [0, 0, 0, 1e-30, 3])
+    }
+
+    @Test func twoLayerForwardMatchesPlainLoopsWithTanhf() {
+        let net = MLP(sizes: [3, 5, 2], activation: .tanh, seed: 2)
+        var rng = SplitMix64(seed: 3)
+        let x = randomArray(4 * 3, &rng, scale: 2)
+        let y = net.forward(x, batch: 4)
+        let p = net.parameters
+        for r in 0..<4 {
+            var h = [Float](repeating: 0, count: 5)
+            for j in 0..<5 {
+                var z = p[net.biasOffsets[0] + j]
+                for i in 0..<3 { z += x[r * 3 + i] * p[net.weightOffsets[0] + i * 5 + j] }
+                h[j] = tanhf(z)
+            }
+            for j in 0..<2 {
+                var z = p[net.biasOffsets[1] + j]
+                for i in 0..<5 { z += h[i] * p[net.weightOffsets[1] + i * 2 + j] }
+                #expect(abs(y[r * 2 + j] - z) < 1e-5)
+            }
+        }
+    }
+
     /// Finite differences of L = Σ output · R against the analytic gradient, in every parameter
     /// and every input, for both activations.
     @Test(arguments: Activation.allCases)
