@@ -58,8 +58,8 @@ declare -A LEARN
 for threads in 1 2; do
     ours=(); theirs=()
     for ((i = 0; i < REPS; i++)); do
-        ours+=("$("$BIN/tributary-bench" learner-update --threads "$threads" | tee /dev/stderr | samples_per_s)")
-        theirs+=("$("$PY" "$PEERS/torch_vtrace_bench.py" --threads "$threads" --obs 4 --hidden 64 | tee /dev/stderr | samples_per_s)")
+        ours+=("$("$BIN/tributary-bench" learner-update --threads "$threads" | tee -a /dev/stderr | samples_per_s)")
+        theirs+=("$("$PY" "$PEERS/torch_vtrace_bench.py" --threads "$threads" --obs 4 --hidden 64 | tee -a /dev/stderr | samples_per_s)")
     done
     LEARN[ours$threads]="$(printf '%s\n' "${ours[@]}" | median)"
     LEARN[torch$threads]="$(printf '%s\n' "${theirs[@]}" | median)"
@@ -69,9 +69,9 @@ CORE="$("$BIN/tributary-bench" learner-update --updates 10 --warmup 1 | sed -E '
 # 2. Worker steps/s ---------------------------------------------------------------------
 ours=(); torch=(); vec8=()
 for ((i = 0; i < REPS; i++)); do
-    ours+=("$("$BIN/tributary-bench" worker-steps --steps 400000 --repeats 3 | tee /dev/stderr | median_steps)")
-    torch+=("$("$PY" "$PEERS/env_step_bench.py" torch 30000 3 | tee /dev/stderr | median_steps)")
-    vec8+=("$("$PY" "$PEERS/env_step_bench.py" vec8 200000 3 | tee /dev/stderr | median_steps)")
+    ours+=("$("$BIN/tributary-bench" worker-steps --steps 400000 --repeats 3 | tee -a /dev/stderr | median_steps)")
+    torch+=("$("$PY" "$PEERS/env_step_bench.py" torch 30000 3 | tee -a /dev/stderr | median_steps)")
+    vec8+=("$("$PY" "$PEERS/env_step_bench.py" vec8 200000 3 | tee -a /dev/stderr | median_steps)")
 done
 W_OURS="$(printf '%s\n' "${ours[@]}" | median)"
 W_TORCH="$(printf '%s\n' "${torch[@]}" | median)"
@@ -80,16 +80,16 @@ W_VEC8="$(printf '%s\n' "${vec8[@]}" | median)"
 # 3 and 4. CartPole to 475 ---------------------------------------------------------------
 DEMO_ROWS=""; SB3_ROWS=""; ours_wall=(); ours_steps=(); startups=(); sb3_wall=(); sb3_steps=()
 for seed in $SEEDS; do
-    line="$("$BIN/tributary" demo --json --seed "$((seed + 1))" --seconds 120 | tee /dev/stderr | grep '"demo_summary"')"
+    line="$("$BIN/tributary" demo --json --seed "$((seed + 1))" --seconds 120 | tee -a /dev/stderr | grep '"demo_summary"')"
     if [[ "$(jq -r .solved <<<"$line")" == true ]]; then
         ours_wall+=("$(jq -r .solve_wall_s <<<"$line")"); ours_steps+=("$(jq -r .solve_steps <<<"$line")")
     else
         ours_wall+=(inf); ours_steps+=(inf)
     fi
     startups+=("$(jq -r .startup_s <<<"$line")")
-    DEMO_ROWS+="| Tributary | $((seed + 1)) | $(jq -r '.solved' <<<"$line") | $(jq -r '.solve_wall_s // "–" | if type == "number" then (. * 100 | round / 100) else . end' <<<"$line") | $(jq -r '.solve_steps // "–"' <<<"$line") | $(jq -r '.startup_s * 100 | round / 100' <<<"$line") | $(jq -r '.lag_mean' <<<"$line") |"$'\n'
+    DEMO_ROWS+="| Tributary | $((seed + 1)) | $(jq -r '.solved' <<<"$line") | $(jq -r '.solve_wall_s // "–" | if type == "number" then (. * 100 | round / 100) else . end' <<<"$line") | $(jq -r '.solve_steps // "–"' <<<"$line") | $(jq -r '.startup_s * 100 | round / 100' <<<"$line") | $(jq -r '.lag_mean * 10 | round / 10' <<<"$line") |"$'\n'
     if [[ -z "${SKIP_SB3:-}" ]]; then
-        out="$("$PY" "$PEERS/sb3_cartpole.py" ppo_zoo "$seed" | tee /dev/stderr | grep '^RESULT')"
+        out="$("$PY" "$PEERS/sb3_cartpole.py" ppo_zoo "$seed" | tee -a /dev/stderr | grep '^RESULT')"
         if grep -q REACHED <<<"$out" && ! grep -q NOT_REACHED <<<"$out"; then
             w="$(sed -E 's/.*wall_s=([0-9.]+).*/\1/' <<<"$out")"; s="$(sed -E 's/.* steps=([0-9]+).*/\1/' <<<"$out")"
             setup="$(sed -E 's/.*setup_s=([0-9.]+).*/\1/' <<<"$out")"
@@ -112,7 +112,9 @@ else
 fi
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0 || b == "nan") print "–"; else printf "%.2f", a / b }'; }
-fmt() { awk -v a="$1" 'BEGIN { if (a == "inf" || a == "nan") print a; else printf "%\047.0f", a }'; }
+# Integers with thousands separators; "inf"/"nan" as they are.
+fmt() { if [[ "$1" == inf || "$1" == nan ]]; then echo "$1"; else printf '%.0f' "$1" | rev | sed -E 's/([0-9]{3})/\1,/g; s/,$//' | rev; fi; }
+sec() { if [[ "$1" == inf || "$1" == nan ]]; then echo "$1"; else printf '%.2f' "$1"; fi; }
 {
     echo "### Run of $(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT"
     echo
@@ -125,15 +127,15 @@ fmt() { awk -v a="$1" 'BEGIN { if (a == "inf" || a == "nan") print a; else print
     echo "| learner update, 2 threads (samples/s) | $(fmt "${LEARN[ours2]}") | torch $(fmt "${LEARN[torch2]}") | $(ratio "${LEARN[ours2]}" "${LEARN[torch2]}")× | – |"
     echo "| worker steps/s, one core | $(fmt "$W_OURS") | per-step torch policy $(fmt "$W_TORCH") | **$(ratio "$W_OURS" "$W_TORCH")×** | ≥ 50× |"
     echo "| worker steps/s, one core | $(fmt "$W_OURS") | gymnasium vec8, no policy $(fmt "$W_VEC8") | **$(ratio "$W_OURS" "$W_VEC8")×** | ≥ 5× |"
-    echo "| CartPole-v1 wall s to mean-100 ≥ 475 (median) | $O_WALL | SB3 PPO rl-zoo $S_WALL | **$(ratio "$O_WALL" "$S_WALL")×** | ≤ 0.33× |"
+    echo "| CartPole-v1 wall s to mean-100 ≥ 475 (median) | $(sec "$O_WALL") | SB3 PPO rl-zoo $(sec "$S_WALL") | **$(ratio "$O_WALL" "$S_WALL")×** | ≤ 0.33× |"
     echo "| CartPole-v1 env steps to 475 (median) | $(fmt "$O_STEPS") | SB3 PPO rl-zoo $(fmt "$S_STEPS") | $(ratio "$O_STEPS" "$S_STEPS")× | – |"
-    echo "| start-up: launch to first env step (median / max s) | $O_START / $O_START_MAX | – | – | ≤ 0.5 s |"
+    echo "| start-up: launch to first env step (median / max s) | $(sec "$O_START") / $(sec "$O_START_MAX") | – | – | ≤ 0.5 s |"
     echo
     echo "| run | seed | solved | wall s to 475 | env steps | start-up s / note | mean lag |"
     echo "|---|---|---|---|---|---|---|"
     printf '%s' "$DEMO_ROWS$SB3_ROWS"
     echo
-} | tee /dev/stderr > "$RESULTS.new"
+} | tee -a /dev/stderr > "$RESULTS.new"
 # Every run is kept, newest last.
 [[ -f "$RESULTS" ]] || printf '# Learning benchmark runs\n\nWritten by Benchmarks/learning/run.sh; see docs/benchmarks.md.\n' > "$RESULTS"
 { echo; cat "$RESULTS.new"; } >> "$RESULTS" && rm -f "$RESULTS.new"

@@ -31,7 +31,7 @@ public struct LearnerConfig: Sendable {
     public var weightsPartBytes = 1 << 20
     /// Environment ids this learner trains on; empty accepts any.
     public var acceptedEnvIDs: [String] = []
-    /// What the trainer learns: a gymnasium id (CartPole-v1, Acrobot-v1, MountainCar-v0) runs
+    /// What the trainer learns: a gymnasium id (CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1) runs
     /// the V-trace trainer; "synthetic" runs the stand-in trainer, which only exercises the
     /// protocol (versions, weights, credits) for transport tests and benchmarks.
     public var envID = "synthetic"
@@ -52,7 +52,7 @@ public struct LearnerConfig: Sendable {
             "heartbeat_ms": heartbeatInterval.milliseconds, "liveness_ms": liveness.milliseconds,
             "max_message_bytes": maxMessageBytes, "hidden": training.hidden, "activation": training.activation.rawValue,
             "learning_rate": training.learningRate, "max_grad_norm": training.maxGradNorm, "gamma": training.gamma,
-            "entropy_cost": training.entropyCost, "baseline_cost": training.baselineCost, "batch_columns": training.batchColumns,
+            "entropy_cost": training.entropyCost, "baseline_cost": training.baselineCost, "reward_scale": training.rewardScale, "batch_columns": training.batchColumns,
             "target_return": training.targetReturn as Any? ?? NSNull(), "max_updates": training.maxUpdates as Any? ?? NSNull(),
             "seed": training.seed, "blas_threads": blasThreads, "correction": "vtrace", "rho_bar": 1.0, "c_bar": 1.0,
         ]
@@ -95,15 +95,13 @@ public struct LearnerConfig: Sendable {
         if chunksPerVersion < 1 { throw ConfigError("chunks per version must be at least 1") }
         if parameterBytes < 1 { throw ConfigError("parameter bytes must be at least 1") }
         if envID != "synthetic" {
-            guard let info = EnvironmentRegistry.info(envID) else {
+            guard EnvironmentRegistry.info(envID) != nil else {
                 throw ConfigError("unknown environment '\(envID)'; known: synthetic, \(EnvironmentRegistry.ids.joined(separator: ", "))")
-            }
-            guard case .discrete = info.actionSpace else {
-                throw ConfigError("\(envID) has continuous actions; the V-trace trainer supports discrete actions only (so far)")
             }
         }
         if training.batchColumns < 1 { throw ConfigError("batch columns must be at least 1") }
         if training.learningRate <= 0 { throw ConfigError("learning rate must be positive") }
+        if !(training.rewardScale > 0) { throw ConfigError("reward scale must be positive") }
         if training.hidden.isEmpty || training.hidden.contains(where: { $0 < 1 }) { throw ConfigError("hidden sizes must be positive") }
         if blasThreads < 1 { throw ConfigError("BLAS threads must be at least 1") }
     }

@@ -20,6 +20,8 @@ public final class VTraceTrainer: Sendable {
         public var gamma = 0.99
         public var entropyCost: Float = 0.001
         public var baselineCost: Float = 0.5
+        /// Rewards are multiplied by this in the loss (episode returns are reported unscaled).
+        public var rewardScale = 1.0
         /// Environment columns (B) per update: chunks are gathered until they add up to this.
         public var batchColumns = 16
         /// Stop when the mean return of the last 100 episodes reaches this (nil: never).
@@ -39,20 +41,25 @@ public final class VTraceTrainer: Sendable {
     /// `seconds` counts from the trainer's start (the learner being ready); `unixTime` is when.
     public let solved = Mutex<(seconds: Double, steps: UInt64, updates: UInt64, unixTime: Double)?>(nil)
 
-    /// nil when the environment is unknown or its actions are not discrete.
     let run: RunDirectory?
     let metricsEvery: Int
 
+    /// nil when the environment is unknown. Discrete action spaces get a categorical head,
+    /// continuous ones a diagonal Gaussian.
     public init?(envID: String, core: LearnerCore, queue: ChunkQueue, logger: Logger, settings: Settings,
                  run: RunDirectory? = nil, metricsEvery: Int = 10) {
-        guard let info = EnvironmentRegistry.info(envID), case .discrete(let n) = info.actionSpace else { return nil }
+        guard let info = EnvironmentRegistry.info(envID) else { return nil }
+        let head: PolicyHead = switch info.actionSpace {
+        case .discrete(let n): .categorical(actions: n)
+        case .continuous(let d, _, _): .gaussian(dimensions: d)
+        }
         self.core = core
         self.queue = queue
         self.logger = logger
         self.settings = settings
         self.run = run
         self.metricsEvery = max(1, metricsEvery)
-        self.initial = ActorCritic(observationSize: info.observationSize, hidden: settings.hidden, actions: n,
+        self.initial = ActorCritic(observationSize: info.observationSize, hidden: settings.hidden, head: head,
                                    activation: settings.activation, seed: settings.seed)
     }
 
@@ -66,6 +73,7 @@ public final class VTraceTrainer: Sendable {
             objective.gamma = settings.gamma
             objective.entropyCost = settings.entropyCost
             objective.baselineCost = settings.baselineCost
+            objective.rewardScale = settings.rewardScale
             var version: UInt64 = 1
             var pending: [QueuedChunk] = []
             let started = ContinuousClock.now
@@ -154,6 +162,9 @@ public final class VTraceTrainer: Sendable {
         var obs = [Float](repeating: 0, count: t * total * d)
         var bootstrap = [Float](repeating: 0, count: total * d)
         var actions = [Int32](repeating: 0, count: t * total)
+        // Continuous actions [T, ΣB, d]; d = 0 for discrete action spaces.
+        let actionWidth = chunks[0].chunk.actions.dtype == .float32 ? (chunks[0].chunk.actions.shape.last ?? 1) : 0
+        var continuous = [Float](repeating: 0, count: t * total * actionWidth)
         var logp = [Float](repeating: 0, count: t * total)
         var rewards = [Float](repeating: 0, count: t * total)
         var terminated = [Bool](repeating: false, count: t * total)
@@ -187,7 +198,13 @@ public final class VTraceTrainer: Sendable {
                                     for e in 0..<b {
                                         let src = s * b + e
                                         let dst = s * total + offset + e
-                                        actions[dst] = a.loadUnaligned(fromByteOffset: src * 4, as: Int32.self)
+                                        if actionWidth == 0 {
+                                            actions[dst] = a.loadUnaligned(fromByteOffset: src * 4, as: Int32.self)
+                                        } else {
+                                            for k in 0..<actionWidth {
+                                                continuous[dst * actionWidth + k] = a.loadUnaligned(fromByteOffset: (src * actionWidth + k) * 4, as: Float.self)
+                                            }
+                                        }
                                         logp[dst] = l.loadUnaligned(fromByteOffset: src * 4, as: Float.self)
                                         rewards[dst] = r.loadUnaligned(fromByteOffset: src * 4, as: Float.self)
                                         terminated[dst] = term[src] == 1
@@ -214,7 +231,8 @@ public final class VTraceTrainer: Sendable {
             offset += b
         }
         let batch = TrainingBatch(timeSteps: t, batch: total, observations: obs, bootstrapObservations: bootstrap, actions: actions,
-                                  behaviourLogp: logp, rewards: rewards, terminated: terminated, truncated: truncated, finalObservations: finals)
+                                  behaviourLogp: logp, rewards: rewards, terminated: terminated, truncated: truncated, finalObservations: finals,
+                                  continuousActions: continuous)
         return (batch, lags)
     }
 }

@@ -27,20 +27,22 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "Control endpoint(s), overriding --bind/--control-port.") var control: [String] = []
     @Option(help: "Run id (random when omitted).") var runId = ""
     @Option(help: "Steps per chunk (T) that workers send.") var unrollLength: UInt32 = 32
-    @Option(help: "Most chunks a worker may have in flight.") var credits: UInt32 = 32
+    @Option(help: "Most chunks a worker may have in flight (default: the environment's preset; 32 for CartPole-v1).") var credits: UInt32?
     @Option(help: "Bytes of chunks a worker may have in flight (credits = this / chunk size, 2…--credits).")
     var creditBytes = 32 << 20
     @Option(help: "Heartbeat interval in milliseconds.") var heartbeatMs = 500
     @Option(help: "Silence (ms) after which a worker is expired.") var livenessMs = 5000
     @Option(help: "Largest accepted message in bytes.") var maxMessageBytes = 64 << 20
     @Option(help: "Weights snapshots above this many bytes travel in parts.") var weightsPartBytes = 1 << 20
-    @Option(help: "Environment to learn: CartPole-v1, Acrobot-v1, MountainCar-v0, or synthetic (stand-in trainer).")
+    @Option(help: "Environment to learn: CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1, or synthetic (stand-in trainer). Sets the hyper-parameter preset.")
     var env = "synthetic"
     @Option(help: "Hidden layer sizes of the network, comma-separated.") var hidden = "64,64"
-    @Option(help: "Adam learning rate.") var learningRate: Float = 3e-3
-    @Option(help: "Entropy bonus coefficient.") var entropyCost: Float = 0.001
-    @Option(help: "Discount γ.") var gamma = 0.99
-    @Option(help: "Environment columns (B) per update.") var batchColumns = 16
+    @Option(help: "Adam learning rate (default: the environment's preset; 3e-3 for CartPole-v1).") var learningRate: Float?
+    @Option(help: "Entropy bonus coefficient (default: the environment's preset; 0.001 for CartPole-v1).") var entropyCost: Float?
+    @Option(help: "Discount γ (default: the environment's preset; 0.99 for CartPole-v1).") var gamma: Double?
+    @Option(help: "Rewards are multiplied by this in the loss; returns are reported unscaled (default: the preset; 1).") var rewardScale: Double?
+    @Option(help: "Weight of the value loss (default: the preset; 0.5).") var baselineCost: Float?
+    @Option(help: "Environment columns (B) per update (default: the preset; 16 for CartPole-v1).") var batchColumns: Int?
     @Option(help: "Stop when the mean return of the last 100 episodes reaches this.") var targetReturn: Double?
     @Option(help: "Stop after this many updates.") var maxUpdates: UInt64?
     @Option(help: "Seed of the network's initialisation.") var seed: UInt64 = 1
@@ -64,7 +66,9 @@ struct LearnerCommand: AsyncParsableCommand {
         c.weightsEndpoints = endpoints(weights, weightsPort)
         c.controlEndpoints = endpoints(control, controlPort)
         c.unrollLength = unrollLength
-        c.maxCredits = credits
+        let preset = TrainingPresets.preset(for: env)
+        c.training = preset.training
+        c.maxCredits = credits ?? preset.maxCredits
         c.creditBytes = creditBytes
         c.heartbeatInterval = .milliseconds(heartbeatMs)
         c.liveness = .milliseconds(livenessMs)
@@ -76,10 +80,12 @@ struct LearnerCommand: AsyncParsableCommand {
               sizes.count == hidden.split(separator: ",").count
         else { throw ValidationError("--hidden takes comma-separated sizes, e.g. 64,64") }
         c.training.hidden = sizes
-        c.training.learningRate = learningRate
-        c.training.entropyCost = entropyCost
-        c.training.gamma = gamma
-        c.training.batchColumns = batchColumns
+        if let learningRate { c.training.learningRate = learningRate }
+        if let entropyCost { c.training.entropyCost = entropyCost }
+        if let gamma { c.training.gamma = gamma }
+        if let rewardScale { c.training.rewardScale = rewardScale }
+        if let baselineCost { c.training.baselineCost = baselineCost }
+        if let batchColumns { c.training.batchColumns = batchColumns }
         c.training.targetReturn = targetReturn
         c.training.maxUpdates = maxUpdates
         c.training.seed = seed

@@ -7,7 +7,10 @@ extension ActorCritic {
         spec.family = "mlp-actor-critic"
         spec.hiddenSizes = network.sizes.dropFirst().dropLast().map { UInt32($0) }
         spec.activation = network.activation.rawValue
-        spec.head = "categorical"
+        switch head {
+        case .categorical: spec.head = "categorical"
+        case .gaussian: spec.head = "gaussian"
+        }
         spec.observationSize = UInt32(network.inputSize)
         spec.actionSize = UInt32(actions)
         return spec
@@ -20,12 +23,13 @@ extension ActorCritic {
 
     /// A network described by `spec` with the parameters in `bytes`, bit-exactly.
     public init(spec: Tributary_V1_ModelSpec, bytes: [UInt8]) throws(ProtocolError) {
-        guard spec.family == "mlp-actor-critic", spec.head == "categorical",
+        guard spec.family == "mlp-actor-critic", spec.head == "categorical" || spec.head == "gaussian",
               let activation = Activation(rawValue: spec.activation),
               spec.observationSize > 0, spec.actionSize > 0, spec.hiddenSizes.allSatisfy({ $0 > 0 })
         else { throw ProtocolError(.malformed, "unsupported model: \(spec.family)/\(spec.head)/\(spec.activation)") }
+        let n = Int(spec.actionSize)
         self.init(observationSize: Int(spec.observationSize), hidden: spec.hiddenSizes.map(Int.init),
-                  actions: Int(spec.actionSize), activation: activation, seed: 0)
+                  head: spec.head == "gaussian" ? .gaussian(dimensions: n) : .categorical(actions: n), activation: activation, seed: 0)
         guard bytes.count == network.parameters.count * 4 else {
             throw ProtocolError(.shapeMismatch, "weights have \(bytes.count) bytes, the model needs \(network.parameters.count * 4)")
         }

@@ -6,7 +6,7 @@ import Glibc
 /// network) and a log standard deviation, clamped to [−20, 2] so ratios cannot explode.
 public enum Gaussian {
     public static let logStdRange: ClosedRange<Float> = -20...2
-    static let halfLog2Pi = 0.5 * Float(log(2 * Double.pi))
+    public static let halfLog2Pi = 0.5 * Float(log(2 * Double.pi))
 
     public static func clampLogStd(_ x: Float) -> Float { min(max(x, logStdRange.lowerBound), logStdRange.upperBound) }
 
@@ -39,13 +39,14 @@ public enum Gaussian {
     }
 
     public static func sample(mean: [Float], logStd: [Float], using rng: inout SplitMix64) -> [Float] {
-        mean.indices.map { i in
-            // Box–Muller from two uniforms in (0, 1].
-            let u1 = max(Float(rng.nextUnit()), .leastNonzeroMagnitude)
-            let u2 = Float(rng.nextUnit())
-            let z = (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
-            return mean[i] + z * expf(clampLogStd(logStd[i]))
-        }
+        mean.indices.map { i in mean[i] + standardNormal(using: &rng) * expf(clampLogStd(logStd[i])) }
+    }
+
+    /// One N(0, 1) draw: Box–Muller from two uniforms, the first in (0, 1].
+    public static func standardNormal(using rng: inout SplitMix64) -> Float {
+        let u1 = max(Float(rng.nextUnit()), .leastNonzeroMagnitude)
+        let u2 = Float(rng.nextUnit())
+        return (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
     }
 
     /// ∂ log π(a) / ∂m_i = (a_i − m_i)/s_i² and ∂ log π(a) / ∂ log s_i = ((a_i − m_i)/s_i)² − 1

@@ -30,27 +30,34 @@ extension SyntheticSource: ChunkSource {
 }
 
 /// Acts in real environments with the current policy: one batched forward pass per step for
-/// all copies, actions sampled from the categorical head, behaviour log-probs recorded, and
-/// every field of the chunk filled (per-step policy versions, terminated vs truncated, final
-/// observations of truncated episodes, the bootstrap observation, finished-episode stats).
+/// all copies, actions sampled from the policy's head (categorical for discrete action spaces,
+/// diagonal Gaussian for continuous ones; the environment clips to its bounds, the log-prob is
+/// of the sampled action), behaviour log-probs recorded, and every field of the chunk filled
+/// (per-step policy versions, terminated vs truncated, final observations of truncated
+/// episodes, the bootstrap observation, finished-episode stats).
 public struct EnvironmentSource: ChunkSource {
     public let spec: Tributary_V1_EnvSpec
     public let unrollLength: Int
     public var needsPolicy: Bool { true }
     private var envs: AnyVectorEnvironment
     private var rng: SplitMix64
-    private let actions: Int
+    /// Floats per action: 1 (a discrete index) or the continuous action's components.
+    private let actionWidth: Int
+    private let discrete: Bool
 
-    /// nil when `envID` is unknown or has a continuous action space (not supported yet).
+    /// nil when `envID` is unknown.
     public init?(envID: String, numEnvs: Int, unrollLength: Int, seed: UInt64) {
-        guard let info = EnvironmentRegistry.info(envID), case .discrete(let n) = info.actionSpace,
+        guard let info = EnvironmentRegistry.info(envID),
               let envs = EnvironmentRegistry.makeVector(envID, count: numEnvs, seed: seed)
         else { return nil }
         self.spec = Self.envSpec(info, numEnvs: numEnvs)
         self.unrollLength = unrollLength
         self.envs = envs
         self.rng = SplitMix64(seed: seed ^ 0x5DEE_CE66)
-        self.actions = n
+        switch info.actionSpace {
+        case .discrete: (actionWidth, discrete) = (1, true)
+        case .continuous(let d, _, _): (actionWidth, discrete) = (d, false)
+        }
     }
 
     public static func envSpec(_ info: EnvironmentRegistry.Info, numEnvs: Int) -> Tributary_V1_EnvSpec {
@@ -59,9 +66,15 @@ public struct EnvironmentSource: ChunkSource {
         env.numEnvs = UInt32(numEnvs)
         env.observationShape = [UInt64(info.observationSize)]
         env.observationDtype = .float32
-        env.actionShape = []
-        env.actionDtype = .int32
-        if case .discrete(let n) = info.actionSpace { env.numActions = UInt32(n) }
+        switch info.actionSpace {
+        case .discrete(let n):
+            env.actionShape = []
+            env.actionDtype = .int32
+            env.numActions = UInt32(n)
+        case .continuous(let d, _, _):
+            env.actionShape = [UInt64(d)]
+            env.actionDtype = .float32
+        }
         return env
     }
 
@@ -72,7 +85,8 @@ public struct EnvironmentSource: ChunkSource {
         let d = envs.observationSize
         var observations: [Float] = []
         observations.reserveCapacity(t * b * d)
-        var actionsTaken: [Int32] = []
+        var actionsTaken: [Float] = []
+        actionsTaken.reserveCapacity(t * b * actionWidth)
         var logps: [Float] = []
         var rewards: [Float] = []
         var terminated: [UInt8] = []
@@ -83,11 +97,11 @@ public struct EnvironmentSource: ChunkSource {
         for step in 0..<t {
             let obs = envs.observations
             observations += obs
-            let (logp, _) = net.evaluate(obs, rows: b)
-            let chosen = Categorical.sample(logp, actions: actions, using: &rng)
-            for i in 0..<b { logps.append(logp[i * actions + Int(chosen[i])]) }
+            let (chosen, logp) = net.act(obs, rows: b, using: &rng)
+            logps += logp
             actionsTaken += chosen
-            let result = envs.step(chosen.map { [Float($0)] })
+            let w = actionWidth
+            let result = envs.step((0..<b).map { Array(chosen[($0 * w)..<(($0 + 1) * w)]) })
             rewards += result.rewards
             terminated += result.terminated.map { $0 ? 1 : 0 }
             truncated += result.truncated.map { $0 ? 1 : 0 }
@@ -111,7 +125,8 @@ public struct EnvironmentSource: ChunkSource {
             runID: runID, workerID: workerID, incarnation: incarnation, envID: spec.envID, sequence: sequence, length: t, numEnvs: b)
         c.policyVersions = frames.add([UInt64](repeating: policy.version, count: t), shape: [t])
         c.observations = frames.add(observations, shape: [t, b, d])
-        c.actions = frames.add(actionsTaken, shape: [t, b])
+        c.actions = discrete ? frames.add(actionsTaken.map { Int32($0) }, shape: [t, b])
+            : frames.add(actionsTaken, shape: [t, b, actionWidth])
         c.behaviourLogp = frames.add(logps, shape: [t, b])
         c.rewards = frames.add(rewards, shape: [t, b])
         c.terminated = frames.add(terminated, shape: [t, b])

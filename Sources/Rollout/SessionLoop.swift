@@ -256,7 +256,7 @@ struct SessionLoop {
             return SyntheticSource(spec: env, unrollLength: unrollLength, episodeLength: config.episodeLength, seed: config.seed)
         }
         guard let source = EnvironmentSource(envID: config.envID, numEnvs: Int(config.numEnvs), unrollLength: unrollLength, seed: config.seed) else {
-            throw WorkerError(code: .refused, description: "environment '\(config.envID)' has no discrete action space; only discrete ones can be acted in yet")
+            throw WorkerError(code: .refused, description: "unknown environment '\(config.envID)'")
         }
         return source
     }

@@ -9,7 +9,7 @@ public struct WorkerConfig: Sendable {
     public var controlEndpoint = "tcp://127.0.0.1:5557"
     /// Stable name of this worker across restarts.
     public var workerID = "\(ProcessInfo.processInfo.hostName)/\(getpid())"
-    /// The environment to act in: a gymnasium id (CartPole-v1, Acrobot-v1, MountainCar-v0) or
+    /// The environment to act in: a gymnasium id (CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1) or
     /// "synthetic" (random data of `observationSize` floats, for transport tests and benchmarks).
     public var envID = "synthetic"
     /// Environment copies stepped together (B).

@@ -50,8 +50,8 @@ extension TributaryCommand {
             abstract: "Run the main job locally: a learner and rollout workers, separate processes over ZeroMQ, learning an environment.")
 
         @Option(help: "Rollout worker processes.") var workers = 2
-        @Option(help: "Environment: CartPole-v1, Acrobot-v1 or MountainCar-v0.") var env = "CartPole-v1"
-        @Option(help: "Stop when the mean return of the last 100 episodes reaches this (default: 475 for CartPole-v1, -100 for Acrobot-v1, -110 for MountainCar-v0).")
+        @Option(help: "Environment: CartPole-v1, Acrobot-v1, MountainCar-v0 or Pendulum-v1 (continuous).") var env = "CartPole-v1"
+        @Option(help: "Stop when the mean return of the last 100 episodes reaches this (default: 475 for CartPole-v1, -100 for Acrobot-v1, -110 for MountainCar-v0, -200 for Pendulum-v1).")
         var targetReturn: Double?
         @Option(help: "Environment copies per worker.") var numEnvs = 16
         @Option(help: "Budget in seconds; the demo stops then and says the target was not reached.") var seconds = 120
@@ -71,7 +71,7 @@ extension TributaryCommand {
             var runner = DemoRunner(binDirectory: binDir.map { URL(fileURLWithPath: $0) } ?? here)
             runner.workers = workers
             runner.envID = env
-            runner.targetReturn = targetReturn ?? ["CartPole-v1": 475, "Acrobot-v1": -100, "MountainCar-v0": -110][env] ?? 0
+            runner.targetReturn = targetReturn ?? ["CartPole-v1": 475, "Acrobot-v1": -100, "MountainCar-v0": -110, "Pendulum-v1": -200][env] ?? 0
             runner.envsPerWorker = numEnvs
             runner.budget = .seconds(seconds)
             runner.seed = seed

@@ -144,7 +144,7 @@ import Testing
         let started = Date()
         let none = try ManagedProcess("tributary", ["status", "--learner", "127.0.0.1:1", "--timeout", "1"])
         #expect(none.waitExit(timeout: 10) == 2)
-        #expect(Date().timeIntervalSince(started) < 4)
+        #expect(Date().timeIntervalSince(started) < 6)  // --timeout 1 honoured; loose for loaded machines
         #expect(none.stderr.contains("no answer from a learner at tcp://127.0.0.1:1"), "\(none.stderr)")
     }
 
@@ -230,5 +230,31 @@ import Testing
         }
         let params = try Data(contentsOf: URL(fileURLWithPath: dir + "/final_parameters.bin"))
         #expect(params.count == (4 * 64 + 64 + 64 * 64 + 64 + 64 * 3 + 3) * 4)
+    }
+
+    /// The continuous path end to end: Gaussian actions as float32 [T, B, 1] tensors through
+    /// real workers and the validator, a Gaussian model over the wire, and training that moves
+    /// the return of Pendulum-v1 up from a random policy's (about −1200 … −1400).
+    @Test func pendulumTrainsWithAGaussianPolicy() throws {
+        let runs = FileManager.default.temporaryDirectory.appendingPathComponent("trib-runs-p-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: runs) }
+        let learner = try LearnerProcess.start(["--env", "Pendulum-v1", "--target-return=-1000", "--max-updates", "6000", "--seed", "1",
+                                                "--runs", runs.path, "--metrics-every", "50"])
+        let workers = try (0..<2).map { try learner.worker("pd-\($0)", ["--env", "Pendulum-v1", "--num-envs", "16", "--seed", String($0 + 1)]) }
+        let code = learner.process.waitExit(timeout: 180)
+        #expect(code == 0, "learner: \(learner.process.stderr.suffix(800))")
+        for w in workers { w.signal(SIGTERM) }
+        for w in workers { #expect(w.waitExit(timeout: 10) == 0) }
+        let summary = try learner.process.event("summary", timeout: 2)
+        let status = summary["status"] as? [String: Any] ?? [:]
+        #expect(summary["solved"] as? [String: Any] != nil, "return stayed at \(status["mean_return_100"] ?? 0) after \(status.int("updates")) updates")
+        #expect(status.int("chunks_consumed") == status.int("chunks_accepted"))
+        // Chunks still in flight when the learner stops are answered SHUTTING_DOWN; nothing
+        // else may be refused (a float action tensor that failed validation would show here).
+        let rejected = (status["rejected"] as? [String: Any] ?? [:]).filter { $0.key != "shutting_down" }
+        #expect(rejected.isEmpty, "chunks were rejected: \(rejected)")
+        let dir = try #require(summary["run_directory"] as? String)
+        let model = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/model.json"))) as? [String: Any]
+        #expect(model?["head"] as? String == "gaussian")
     }
 }

@@ -67,6 +67,55 @@ private func makeBatch(t: Int, b: Int, seed: UInt64) -> TrainingBatch {
         }
     }
 
+    /// The same check for a Gaussian head (Pendulum's): 2-dimensional actions, log-std weights
+    /// masked (their gradient is zero and the loss does not depend on them through state).
+    @Test func gaussianGradientMatchesFiniteDifferencesWithTargetsFixed() {
+        var net = ActorCritic(observationSize: 4, hidden: [6, 5], head: .gaussian(dimensions: 2), seed: 3)
+        // Move the head away from its near-zero initialisation so every term matters.
+        var rng = SplitMix64(seed: 11)
+        for i in net.network.parameters.indices { net.network.parameters[i] += Float(rng.nextUnit() - 0.5) * 0.6 }
+        net.maskGradient(&net.network.parameters)
+        var batch = makeBatch(t: 4, b: 3, seed: 8)
+        let n = 12
+        batch.continuousActions = (0..<(n * 2)).map { _ in Float(rng.nextUnit() * 4 - 2) }
+        batch.rewards = (0..<n).map { _ in Float(rng.nextUnit() * -10) }
+        var objective = VTraceObjective()
+        objective.entropyCost = 0.05
+        objective.rewardScale = 0.1
+        let base = objective.evaluate(net, batch)
+        func frozenLoss(_ candidate: ActorCritic) -> Double {
+            let out = candidate.network.forward(batch.observations, batch: n)
+            let (mean, logStd, values) = candidate.splitGaussian(out, rows: n)
+            var loss = 0.0
+            for i in 0..<n {
+                let m = Array(mean[(2 * i)..<(2 * i + 2)]), ls = Array(logStd[(2 * i)..<(2 * i + 2)])
+                let lp = Gaussian.logProb(mean: m, logStd: ls, action: Array(batch.continuousActions[(2 * i)..<(2 * i + 2)]))
+                loss -= base.pgAdvantages[i] * Double(lp) / Double(n)
+                loss += 0.5 * 0.5 * (base.vs[i] - Double(values[i])) * (base.vs[i] - Double(values[i])) / Double(n)
+                loss -= 0.05 * Double(Gaussian.entropy(logStd: ls)) / Double(n)
+            }
+            return loss
+        }
+        #expect(abs(frozenLoss(net) - base.loss) < 1e-4)
+        var masked = [Float](repeating: 1, count: net.network.parameters.count)
+        net.maskGradient(&masked)
+        let eps: Float = 1e-2
+        for i in net.network.parameters.indices {
+            if masked[i] == 0 {
+                #expect(base.gradient[i] == 0, "masked log-std weight \(i) has a gradient")
+                continue
+            }
+            let saved = net.network.parameters[i]
+            net.network.parameters[i] = saved + eps
+            let up = frozenLoss(net)
+            net.network.parameters[i] = saved - eps
+            let down = frozenLoss(net)
+            net.network.parameters[i] = saved
+            let numeric = Float((up - down) / Double(2 * eps))
+            #expect(abs(numeric - base.gradient[i]) < 2e-3 + 2e-2 * abs(numeric), "parameter \(i): \(numeric) vs \(base.gradient[i])")
+        }
+    }
+
     /// Repeated Adam steps on one batch drive its loss down: the pieces are wired the right way round.
     @Test func adamStepsReduceTheLossOnAFixedBatch() {
         var net = ActorCritic(observationSize: 4, hidden: [16, 16], actions: 2, seed: 1)

@@ -99,7 +99,9 @@ private func expectMessage(_ inbox: Mailbox<InboundMessage>, within: Duration = 
         let started = ContinuousClock.now
         await reactor.shutdown()
         await reactor.shutdown()
-        #expect(ContinuousClock.now - started < .seconds(3))
+        // Without LINGER this would never return; the bound is loose on purpose (a loaded CI
+        // machine is slow, and timing is not what is tested here).
+        #expect(ContinuousClock.now - started < .seconds(20))
         #expect(reactor.send(dealer.id, [[1]]) == false)
         await #expect(throws: ZMQError.self) { try await reactor.open(SocketSpec(kind: .dealer)) }
     }
