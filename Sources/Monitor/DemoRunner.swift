@@ -56,8 +56,12 @@ public struct DemoRunner {
         var lagMin = UInt64.max
         var lagMeans: [Double] = []
         while ContinuousClock.now - started < budget, learner.process.isRunning {
-            try await Task.sleep(for: .milliseconds(500))
-            guard let s = try? await StatusClient.fetch(endpoint: control, timeout: .seconds(2), includeWorkers: false) else { continue }
+            // A progress line every 500 ms; the learner exits by itself at the target, and a
+            // status request to a learner that just left would only wait out its timeout.
+            for _ in 0..<10 where learner.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            guard learner.process.isRunning,
+                  let s = try? await StatusClient.fetch(endpoint: control, timeout: .milliseconds(500), includeWorkers: false)
+            else { continue }
             let now = ContinuousClock.now
             let seconds = Double((now - lastTime).components.seconds) + Double((now - lastTime).components.attoseconds) * 1e-18
             let rate = Double(s.stepsReceived - min(lastSteps, s.stepsReceived)) / max(seconds, 1e-3)
@@ -82,12 +86,19 @@ public struct DemoRunner {
               let status = summary["status"] as? [String: Any]
         else { throw Failure(description: "the learner did not stop cleanly: \(learner.stderr.suffix(2000))") }
         func n(_ key: String) -> UInt64 { (status[key] as? NSNumber)?.uint64Value ?? 0 }
-        let rejected = (status["rejected"] as? [String: Any])?.values.compactMap { ($0 as? NSNumber)?.uint64Value }.reduce(0, +) ?? 0
+        let byReason = ((status["rejected"] as? [String: Any]) ?? [:]).compactMapValues { ($0 as? NSNumber)?.uint64Value }
+        let rejectedTotal = byReason.values.reduce(0, +)
+        // Chunks a worker sent while the learner was stopping are refused as shutting_down:
+        // expected at the end of every run, so named rather than left to alarm.
+        let rejected = rejectedTotal == 0 ? "0" : "\(rejectedTotal) (" + byReason.sorted { $0.key < $1.key }.map {
+            $0.key == "shutting_down" ? "\($0.value) sent while the learner was stopping" : "\($0.key) \($0.value)"
+        }.joined(separator: ", ") + ")"
         let meanReturn = (status["mean_return_100"] as? NSNumber)?.doubleValue ?? 0
         let outcome: String
         if let solved = summary["solved"] as? [String: Any], let secs = (solved["seconds"] as? NSNumber)?.doubleValue {
             let steps = (solved["steps"] as? NSNumber)?.uint64Value ?? 0
-            outcome = String(format: "solved in %.1f s of training (%@ env steps, %@ updates)", secs, group(steps),
+            let fromLaunch = ((solved["unix_time"] as? NSNumber)?.doubleValue).map { String(format: "%.1f s after launch, ", $0 - startedUnix) } ?? ""
+            outcome = String(format: "solved %@%.1f s of training (%@ env steps, %@ updates)", fromLaunch, secs, group(steps),
                              group((solved["updates"] as? NSNumber)?.uint64Value ?? 0))
         } else {
             outcome = String(format: "NOT solved within the %@ budget (mean return of the last 100 episodes: %.1f)", "\(budget)", meanReturn)
