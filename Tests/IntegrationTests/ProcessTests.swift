@@ -196,18 +196,22 @@ import Testing
 /// a budget of updates; versions advance, chunks are consumed, and the mean return of the last
 /// 100 episodes reaches 100, far above a random policy's (about 22).
 @Suite(.serialized) struct LearningTests {
-    @Test func cartPoleReturnRisesWellAboveRandom() throws {
-        let runs = FileManager.default.temporaryDirectory.appendingPathComponent("trib-runs-\(getpid())")
-        defer { try? FileManager.default.removeItem(at: runs) }
-        let learner = try LearnerProcess.start(["--env", "CartPole-v1", "--target-return", "100", "--max-updates", "4000", "--seed", "1",
-                                                "--runs", runs.path, "--metrics-every", "5"])
-        let workers = try (0..<2).map { try learner.worker("cp-\($0)", ["--env", "CartPole-v1", "--num-envs", "16", "--seed", String($0 + 1)]) }
-        // The learner stops by itself at the target or after the update budget.
-        let code = learner.process.waitExit(timeout: 120)
+    /// A learner (seed 1) and two workers (16 copies each, seeds 1 and 2) on `env` until the
+    /// learner stops by itself (target or update budget); returns its summary event.
+    private func train(_ env: String, _ flags: [String], runs: URL) throws -> [String: Any] {
+        let learner = try LearnerProcess.start(["--env", env, "--seed", "1", "--runs", runs.path] + flags)
+        let workers = try (0..<2).map { try learner.worker("\(env)-\($0)", ["--env", env, "--num-envs", "16", "--seed", String($0 + 1)]) }
+        let code = learner.process.waitExit(timeout: 180)
         #expect(code == 0, "learner: \(learner.process.stderr.suffix(800))")
         for w in workers { w.signal(SIGTERM) }
         for w in workers { #expect(w.waitExit(timeout: 10) == 0) }
-        let summary = try learner.process.event("summary", timeout: 2)
+        return try learner.process.event("summary", timeout: 2)
+    }
+
+    @Test func cartPoleReturnRisesWellAboveRandom() throws {
+        let runs = FileManager.default.temporaryDirectory.appendingPathComponent("trib-runs-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: runs) }
+        let summary = try train("CartPole-v1", ["--target-return", "100", "--max-updates", "4000", "--metrics-every", "5"], runs: runs)
         let status = summary["status"] as? [String: Any] ?? [:]
         let solved = summary["solved"] as? [String: Any]
         #expect(solved != nil, "target not reached in 4000 updates; mean return \(status["mean_return_100"] ?? 0)")
@@ -238,14 +242,7 @@ import Testing
     @Test func pendulumTrainsWithAGaussianPolicy() throws {
         let runs = FileManager.default.temporaryDirectory.appendingPathComponent("trib-runs-p-\(getpid())")
         defer { try? FileManager.default.removeItem(at: runs) }
-        let learner = try LearnerProcess.start(["--env", "Pendulum-v1", "--target-return=-1000", "--max-updates", "6000", "--seed", "1",
-                                                "--runs", runs.path, "--metrics-every", "50"])
-        let workers = try (0..<2).map { try learner.worker("pd-\($0)", ["--env", "Pendulum-v1", "--num-envs", "16", "--seed", String($0 + 1)]) }
-        let code = learner.process.waitExit(timeout: 180)
-        #expect(code == 0, "learner: \(learner.process.stderr.suffix(800))")
-        for w in workers { w.signal(SIGTERM) }
-        for w in workers { #expect(w.waitExit(timeout: 10) == 0) }
-        let summary = try learner.process.event("summary", timeout: 2)
+        let summary = try train("Pendulum-v1", ["--target-return=-1000", "--max-updates", "6000", "--metrics-every", "50"], runs: runs)
         let status = summary["status"] as? [String: Any] ?? [:]
         #expect(summary["solved"] as? [String: Any] != nil, "return stayed at \(status["mean_return_100"] ?? 0) after \(status.int("updates")) updates")
         #expect(status.int("chunks_consumed") == status.int("chunks_accepted"))
