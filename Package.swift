@@ -107,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "LearnerCommand",
             dependencies: [
-                "Learner", "NeuralNet",
+                "Learner", "NeuralNet", "Corrections",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -37,6 +37,8 @@ public enum VTrace {
         public var pgAdvantages: [Double]
         /// Fraction of steps whose ratio exceeded ρ̄ (and was truncated).
         public var truncatedFraction: Double
+        /// `truncatedFraction` again, with the ESS of `rho` and mean |log π − log μ| (§13 telemetry).
+        public var stats: CorrectionStats
     }
 
     /// - Parameters:
@@ -83,6 +85,8 @@ public enum VTrace {
                 pg[i] = min(p.pgRhoBar, rho[i]) * (rewards[i] + discounts[i] * target - values[i])
             }
         }
-        return Result(rho: rho, delta: delta, vs: vs, pgAdvantages: pg, truncatedFraction: n == 0 ? 0 : Double(truncated) / Double(n))
+        var stats = CorrectionStats.behaviour(logpi: logpi, logmu: logmu)
+        stats.truncatedFraction = n == 0 ? 0 : Double(truncated) / Double(n)
+        return Result(rho: rho, delta: delta, vs: vs, pgAdvantages: pg, truncatedFraction: stats.truncatedFraction, stats: stats)
     }
 }

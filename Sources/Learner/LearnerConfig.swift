@@ -1,3 +1,4 @@
+import Corrections
 import Environments
 import Foundation
 import Protocol
@@ -43,6 +44,19 @@ public struct LearnerConfig: Sendable {
     public var runsRoot: String? = nil
     /// A metrics.jsonl line every this many updates.
     public var metricsEvery = 10
+    /// The staleness-aware buffer: admission bound and the buffer's own policy.
+    public var buffer = BufferSettings()
+
+    public struct BufferSettings: Sendable, Equatable {
+        /// η, the staleness bound on admission (AReaL's `max_head_offpolicyness`): credits go out
+        /// only while the columns admitted but not yet trained, plus those in flight, stay
+        /// within (η + 1) · batch columns. 0 is synchronous training; nil is unbounded (then
+        /// only credits bound what is in flight, and lag is whatever they allow).
+        public var eta: UInt64? = nil
+        /// Order, reuse, drop rule, limiter, capacity and groups (see `BufferPolicy`).
+        public var policy = BufferPolicy()
+        public init() {}
+    }
 
     /// The configuration as written to a run's config.json.
     public func describe(runID: String) -> [String: Any] {
@@ -54,7 +68,9 @@ public struct LearnerConfig: Sendable {
             "learning_rate": training.learningRate, "max_grad_norm": training.maxGradNorm, "gamma": training.gamma,
             "entropy_cost": training.entropyCost, "baseline_cost": training.baselineCost, "reward_scale": training.rewardScale, "batch_columns": training.batchColumns,
             "target_return": training.targetReturn as Any? ?? NSNull(), "max_updates": training.maxUpdates as Any? ?? NSNull(),
-            "seed": training.seed, "blas_threads": blasThreads, "correction": "vtrace", "rho_bar": 1.0, "c_bar": 1.0,
+            "seed": training.seed, "blas_threads": blasThreads, "correction": training.correction.name,
+            "corrections": training.corrections.describe(),
+            "buffer": buffer.describe(),
         ]
     }
     /// The stand-in trainer (until the learning core lands): a new policy version every
@@ -102,6 +118,29 @@ public struct LearnerConfig: Sendable {
         if training.batchColumns < 1 { throw ConfigError("batch columns must be at least 1") }
         if training.learningRate <= 0 { throw ConfigError("learning rate must be positive") }
         if !(training.rewardScale > 0) { throw ConfigError("reward scale must be positive") }
+        let p = buffer.policy
+        if p.capacity < 1 { throw ConfigError("buffer capacity must be at least 1 chunk") }
+        if p.maxReuse < 1 { throw ConfigError("max reuse must be at least 1") }
+        if case .newestFirst(let k) = p.order, !(k >= 0) { throw ConfigError("the priority's reuse penalty k must be ≥ 0") }
+        if let r = p.samplesPerInsert {
+            if !(r > 0) { throw ConfigError("samples per insert must be positive") }
+            // Inserting must be able to get a whole batch ahead, or neither side could move.
+            let needed = Double(training.batchColumns) * max(1, r)
+            if p.ratioTolerance < needed {
+                throw ConfigError("the ratio tolerance (\(p.ratioTolerance) columns) must be at least batch columns × max(1, samples per insert) = \(needed)")
+            }
+        }
+        if let k = p.groupSize, k < 1 { throw ConfigError("group size must be at least 1") }
+        let k = training.corrections
+        if !(k.vtrace.rhoBar > 0 && k.vtrace.cBar > 0) { throw ConfigError("ρ̄ and c̄ must be positive") }
+        if !(k.vtrace.lambda > 0 && k.vtrace.lambda <= 1) { throw ConfigError("V-trace λ must be in (0, 1]") }
+        if !(k.ppo.epsLow > 0 && k.ppo.epsLow < 1 && k.ppo.epsHigh > 0) { throw ConfigError("clip ε_low must be in (0, 1) and ε_high positive") }
+        if let c = k.ppo.dualClip, !(c > 1) { throw ConfigError("the dual clip must be > 1") }
+        if let cap = k.decoupled.behaviourCap, !(cap > 1) { throw ConfigError("the behaviour cap must be > 1") }
+        if !(k.tis.cap >= 1) { throw ConfigError("the TIS cap must be ≥ 1") }
+        if !(k.gaeLambda >= 0 && k.gaeLambda <= 1) { throw ConfigError("GAE λ must be in [0, 1]") }
+        if k.epochs < 1 || k.minibatches < 1 { throw ConfigError("epochs and minibatches must be at least 1") }
+        if k.targetUpdateEvery < 1 { throw ConfigError("the target update interval must be at least 1") }
         if training.hidden.isEmpty || training.hidden.contains(where: { $0 < 1 }) { throw ConfigError("hidden sizes must be positive") }
         if blasThreads < 1 { throw ConfigError("BLAS threads must be at least 1") }
     }
@@ -111,4 +150,35 @@ public struct LearnerConfig: Sendable {
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension LearnerConfig.BufferSettings {
+    /// As written to config.json and shown by `tributary status`.
+    public func describe() -> [String: Any] {
+        let order: String
+        switch policy.order {
+        case .fifo: order = "fifo"
+        case .newestFirst(let k): order = "newest-first(k=\(k))"
+        }
+        return [
+            "eta": eta.map { Int($0) as Any } ?? "unbounded", "max_lag": policy.maxLag.map { Int($0) as Any } ?? "none",
+            "max_reuse": policy.maxReuse, "order": order, "capacity_chunks": policy.capacity,
+            "samples_per_insert": policy.samplesPerInsert as Any? ?? "off", "ratio_tolerance": policy.ratioTolerance,
+            "group_size": policy.groupSize as Any? ?? "none", "group_timeout_ms": policy.groupTimeout.milliseconds,
+        ]
+    }
+}
+
+extension CorrectionSettings {
+    /// As written to config.json.
+    public func describe() -> [String: Any] {
+        [
+            "rho_bar": vtrace.rhoBar, "c_bar": vtrace.cBar, "vtrace_lambda": vtrace.lambda,
+            "clip_low": ppo.epsLow, "clip_high": ppo.epsHigh, "dual_clip": ppo.dualClip as Any? ?? "off",
+            "tis_level": tis.level.rawValue, "tis_cap": tis.cap, "behaviour_cap": decoupled.behaviourCap as Any? ?? "off",
+            "appo_clip": appo.clip, "appo_target_clip": appo.targetClip, "target_update_every": targetUpdateEvery,
+            "gae_lambda": gaeLambda, "normalize_advantages": normalizeAdvantages, "value_clip": valueClip as Any? ?? "off",
+            "epochs": epochs, "minibatches": minibatches,
+        ]
+    }
 }

@@ -49,7 +49,6 @@ extension LearnerCore {
         r.rejectedChunks = s.counters.rejectedChunks
         r.workersConnected = UInt32(s.sessions.count)
         r.workersExpired = s.counters.workersExpired
-        r.bufferedChunks = s.counters.chunksAccepted - s.counters.chunksConsumed
         r.bytesReceived = s.counters.bytesReceived
         r.stepsReceived = s.counters.stepsReceived
         r.updates = s.training.updates
@@ -58,6 +57,16 @@ extension LearnerCore {
         r.lagMean = s.training.lagMean
         r.lagMax = s.training.lagMax
         r.lagMin = s.training.lagMin
+        // The buffer's own lock is taken inside the core's (never the other way round).
+        let (accounting, trained, dropped, trainedBy, droppedBy, columns) = store.read { b in
+            (b.accounting, b.trainedLags, b.droppedLags, b.trainedLagsBySource, b.droppedLagsBySource, b.bufferedColumns)
+        }
+        r.bufferedChunks = accounting.buffered
+        r.bufferedColumns = UInt64(columns)
+        r.accounting = .init(accounting)
+        r.trainedLag = .init(trained)
+        r.droppedLag = .init(dropped)
+        r.buffer = bufferConfig
         if includeWorkers {
             func row(_ session: Session, expired: String?) -> Tributary_V1_WorkerStatus {
                 var w = Tributary_V1_WorkerStatus()
@@ -73,12 +82,66 @@ extension LearnerCore {
                 w.expired = expired != nil
                 w.expiredReason = expired ?? ""
                 w.chunksReportedSent = session.reportedSent
+                w.chunksConsumed = session.consumed
                 return w
             }
-            r.workers = s.sessions.values.sorted { ($0.workerID, $0.incarnation) < ($1.workerID, $1.incarnation) }
-                .map { row($0, expired: nil) }
-                + s.departed.map { row($0.session, expired: $0.reason) }
+            let live = s.sessions.sorted { ($0.value.workerID, $0.value.incarnation) < ($1.value.workerID, $1.value.incarnation) }
+                .map { (key: $0.key, row: row($0.value, expired: nil)) }
+            let gone = s.departed.map { (key: $0.key, row: row($0.session, expired: $0.reason)) }
+            r.workers = (live + gone).map { entry in
+                var w = entry.row
+                // Histograms are kept per connection; a replaced or returning connection's
+                // rows share them (they are the same worker).
+                if let h = trainedBy[entry.key] { w.trainedLag = .init(h) }
+                if let h = droppedBy[entry.key] { w.droppedLag = .init(h) }
+                return w
+            }
         }
         return r
+    }
+}
+
+extension LearnerCore {
+    /// The run's staleness settings, for the status reply.
+    var bufferConfig: Tributary_V1_BufferConfig {
+        var c = Tributary_V1_BufferConfig()
+        let p = store.policy
+        if let eta = config.buffer.eta { c.eta = eta }
+        if let maxLag = p.maxLag { c.maxLag = maxLag }
+        c.maxReuse = UInt32(p.maxReuse)
+        switch p.order {
+        case .fifo: c.order = "fifo"
+        case .newestFirst(let k): c.order = "newest-first(k=\(k))"
+        }
+        c.capacityChunks = UInt64(p.capacity)
+        if let r = p.samplesPerInsert { c.samplesPerInsert = r }
+        if let k = p.groupSize { c.groupSize = UInt32(k) }
+        c.correction = config.envID == "synthetic" ? "none (stand-in trainer)" : config.training.correction.name
+        c.batchColumns = UInt32(config.training.batchColumns)
+        return c
+    }
+}
+
+extension Tributary_V1_BufferAccounting {
+    init(_ a: BufferAccounting) {
+        self.init()
+        received = a.received
+        trained = a.trained
+        dropped = a.dropped
+        buffered = a.buffered
+        trainedExits = a.trainedExits
+        trainingUses = a.trainingUses
+        insertedColumns = a.insertedColumns
+        sampledColumns = a.sampledColumns
+    }
+}
+
+extension Tributary_V1_LagHistogram {
+    init(_ h: LagHistogram) {
+        self.init()
+        // Trailing empty buckets are left out (the last bucket still means "this lag or more"
+        // only when all 65 are sent).
+        let last = h.counts.lastIndex(where: { $0 > 0 }) ?? -1
+        counts = Array(h.counts[...last])
     }
 }

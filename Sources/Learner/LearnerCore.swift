@@ -20,7 +20,7 @@ public enum Route: Sendable, Equatable {
 /// The learner's protocol state machine: worker sessions, credits, counters, weights.
 ///
 /// It holds no sockets: messages come in as frames, replies go out through `send`, and
-/// accepted chunks go to the trainer's `ChunkQueue`. That keeps every rule of
+/// accepted chunks go into the `ExperienceStore`. That keeps every rule of
 /// docs/protocol.md testable in-process. All state sits behind one lock, taken by the
 /// socket thread (data handler), the control task, the ticker and the trainer thread.
 public final class LearnerCore: Sendable {
@@ -32,11 +32,12 @@ public final class LearnerCore: Sendable {
         var protocolVersion: UInt32
         /// Credits the worker holds: granted and not yet used by a chunk.
         var credits: UInt32
-        /// Credits earned by consumed chunks and not yet sent; sent in batches of
-        /// `grantBatch`, or at once when none of the worker's chunks is left queued.
-        var pendingGrant: UInt32 = 0
+        /// Most chunks the worker may have in flight and admitted-but-unreleased together
+        /// (sized by bytes, `LearnerConfig.credits(forChunkBytes:)`).
+        var creditLimit: UInt32
+        /// Credits are sent in batches of this many (or fewer to a worker holding none).
         var grantBatch: UInt32 = 1
-        /// Accepted chunks of this session not yet consumed by the trainer.
+        /// Accepted chunks of this session not yet released by the buffer (first use or drop).
         var queued: UInt32 = 0
         var nextSequence: UInt64 = 0
         var received: UInt64 = 0
@@ -66,6 +67,9 @@ public final class LearnerCore: Sendable {
         /// When the first chunk was accepted and the latest was consumed (throughput).
         var firstAccepted: ContinuousClock.Instant?
         var lastConsumed: ContinuousClock.Instant?
+        /// Columns admitted and not yet released by the buffer: what the staleness bound η
+        /// counts, with the columns of credits in flight, against (η + 1) · B.
+        var unreleasedColumns: Int = 0
         /// Returns of the last (up to) 100 finished episodes, oldest first.
         var recentReturns: [Double] = []
         var training = TrainingProgress()
@@ -99,7 +103,7 @@ public final class LearnerCore: Sendable {
     public let config: LearnerConfig
     public let runID: String
     let logger: Logger
-    let queue: ChunkQueue
+    public let store: ExperienceStore
     let send: @Sendable (Route, [OwnedFrame]) -> Void
     let started: ContinuousClock.Instant
     let state: Mutex<State>
@@ -108,14 +112,14 @@ public final class LearnerCore: Sendable {
     public init(
         config: LearnerConfig,
         logger: Logger,
-        queue: ChunkQueue,
+        store: ExperienceStore,
         now: ContinuousClock.Instant = .now,
         send: @escaping @Sendable (Route, [OwnedFrame]) -> Void
     ) {
         self.config = config
         self.runID = config.runID.isEmpty ? "run-" + UUID().uuidString.prefix(8).lowercased() : config.runID
         self.logger = logger
-        self.queue = queue
+        self.store = store
         self.send = send
         self.started = now
         self.limits = WireLimits(maxMessageBytes: config.maxMessageBytes)
@@ -158,18 +162,34 @@ public final class LearnerCore: Sendable {
     public func handleData(_ messages: [DataMessage], now: ContinuousClock.Instant = .now) {
         var replies: [(WorkerKey, [OwnedFrame])] = []
         var accepted: [QueuedChunk] = []
+        var refused: [String] = []
         state.withLock { s in
             for m in messages {
-                handleOne(&s, key: m.key, frames: m.frames, truncated: m.truncated, now: now, replies: &replies, accepted: &accepted)
+                handleOne(&s, key: m.key, frames: m.frames, truncated: m.truncated, now: now, replies: &replies,
+                          accepted: &accepted, refused: &refused)
             }
         }
-        if !accepted.isEmpty { queue.push(contentsOf: accepted) }
+        store.recordRefused(reasons: refused)
         for (key, reply) in replies { send(.data(key), reply) }
+        if !accepted.isEmpty {
+            let outcome = store.insert(contentsOf: accepted, now: now)
+            if !outcome.released.isEmpty { released(outcome, now: now) }
+        }
+    }
+
+    /// The accounting bucket of a refused chunk (the exact reason is in `rejected_chunks`).
+    static func droppedReason(_ code: ProtocolError.Code) -> String {
+        switch code {
+        case .unknownWorker: "worker_expired"
+        case .shuttingDown: "shutdown"
+        default: "malformed"
+        }
     }
 
     private func handleOne(
         _ s: inout State, key: WorkerKey, frames: [any MessageFrame], truncated: Bool,
-        now: ContinuousClock.Instant, replies: inout [(WorkerKey, [OwnedFrame])], accepted: inout [QueuedChunk]
+        now: ContinuousClock.Instant, replies: inout [(WorkerKey, [OwnedFrame])], accepted: inout [QueuedChunk],
+        refused: inout [String]
     ) {
         s.counters.messagesReceived += 1
         let bytes = frames.reduce(0) { $0 + $1.count }
@@ -186,7 +206,10 @@ public final class LearnerCore: Sendable {
 
         func refuse(_ error: ProtocolError, sequence: UInt64 = 0, returnCredit: Bool = false) {
             s.counters.rejected[error.code.name, default: 0] += 1
-            if isChunk { s.counters.rejectedChunks[error.code.name, default: 0] += 1 }
+            if isChunk {
+                s.counters.rejectedChunks[error.code.name, default: 0] += 1
+                refused.append(Self.droppedReason(error.code))
+            }
             var returned: UInt32 = 0
             if var session = s.sessions[key] {
                 if isChunk { session.rejected += 1 }
@@ -286,13 +309,17 @@ public final class LearnerCore: Sendable {
         if !config.acceptedEnvIDs.isEmpty, !config.acceptedEnvIDs.contains(env.envID) {
             throw Refusal(.envMismatch, "this learner trains on \(config.acceptedEnvIDs), not '\(env.envID)'")
         }
-        let credits = config.credits(forChunkBytes: ChunkValidator.expectedBytes(env: env, length: Int(config.unrollLength)))
+        let limit = config.credits(forChunkBytes: ChunkValidator.expectedBytes(env: env, length: Int(config.unrollLength)))
         if let old = s.sessions.removeValue(forKey: key) {
             remember(&s, Departed(key: key, session: old, reason: "replaced by incarnation \(hello.incarnation)"))
         }
-        s.sessions[key] = Session(
+        var session = Session(
             workerID: hello.workerID, incarnation: hello.incarnation, host: hello.host, env: env,
-            protocolVersion: version, credits: credits, grantBatch: max(1, credits / 4), lastHeard: now, lastSent: now)
+            protocolVersion: version, credits: 0, creditLimit: limit, grantBatch: max(1, limit / 4), lastHeard: now, lastSent: now)
+        // As many as admission allows now (possibly none: then the first Credit follows an update).
+        let credits = grantable(s, session)
+        session.credits = credits
+        s.sessions[key] = session
         logger.info("worker \(hello.workerID) incarnation \(hello.incarnation) from \(hello.host) joined: \(env.envID) × \(env.numEnvs)")
         var welcome = Tributary_V1_Welcome()
         welcome.runID = runID
@@ -341,6 +368,7 @@ public final class LearnerCore: Sendable {
         }
         s.sessions[key]!.accepted += 1
         s.sessions[key]!.queued += 1
+        s.unreleasedColumns += Int(chunk.numEnvs)
         for e in chunk.episodes {
             s.training.episodes += 1
             s.recentReturns.append(e.episodeReturn)
@@ -360,44 +388,67 @@ public final class LearnerCore: Sendable {
 
     // MARK: trainer side
 
-    /// The trainer finished with a chunk: count it and give its worker a credit back
-    /// (batched: one Credit per `grantBatch` chunks, and always when the worker has no
-    /// chunk left in the queue, so it can never wait for credits that are held back).
-    /// Returns the total consumed so far.
-    @discardableResult
-    public func consumed(_ item: QueuedChunk, now: ContinuousClock.Instant = .now) -> UInt64 {
-        consumed([item], now: now)
-    }
-
-    /// `consumed` for several chunks under one lock.
-    @discardableResult
-    public func consumed(_ items: [QueuedChunk], now: ContinuousClock.Instant = .now) -> UInt64 {
+    /// Chunks the buffer released — trained for the first time, or dropped unused — and the
+    /// drops among them: count them and give their workers credits back, within admission.
+    public func released(_ outcome: ExperienceStore.Buffer.Outcome, now: ContinuousClock.Instant = .now) {
         var replies: [(WorkerKey, [OwnedFrame])] = []
-        let total: UInt64 = state.withLock { s in
-            for item in items {
+        state.withLock { s in
+            var touched = Set<WorkerKey>()
+            for item in outcome.released {
                 s.counters.chunksConsumed += 1
                 s.lastConsumed = now
-                guard var session = s.sessions[item.worker], session.incarnation == item.chunk.header.incarnation,
-                    !s.stopping
-                else { continue }
+                s.unreleasedColumns -= item.columns
+                guard var session = s.sessions[item.worker], session.incarnation == item.chunk.header.incarnation else { continue }
                 session.consumed += 1
                 session.queued -= 1
-                session.pendingGrant += 1
-                if session.pendingGrant >= session.grantBatch || session.queued == 0 {
-                    var credit = Tributary_V1_Credit()
-                    credit.credits = session.pendingGrant
-                    credit.ackedChunks = session.accepted
-                    replies.append((item.worker, WireCodec.encode(.credit(credit))))
-                    session.credits += session.pendingGrant
-                    session.pendingGrant = 0
-                    session.lastSent = now
-                }
                 s.sessions[item.worker] = session
+                touched.insert(item.worker)
             }
-            return s.counters.chunksConsumed
+            if !s.stopping { grant(&s, to: Array(touched), now: now, replies: &replies) }
         }
         for (key, reply) in replies { send(.data(key), reply) }
-        return total
+    }
+
+    /// Sends the credits each of `keys` may have now. A worker gets them in batches of its
+    /// `grantBatch`, or whatever it may have when it holds none or has nothing left in the
+    /// buffer (so it never waits for credits held back for batching).
+    private func grant(_ s: inout State, to keys: [WorkerKey], now: ContinuousClock.Instant,
+                       replies: inout [(WorkerKey, [OwnedFrame])]) {
+        for key in keys {
+            guard var session = s.sessions[key] else { continue }
+            let n = grantable(s, session)
+            guard n > 0, n >= session.grantBatch || session.credits == 0 || session.queued == 0 else { continue }
+            var credit = Tributary_V1_Credit()
+            credit.credits = n
+            credit.ackedChunks = session.accepted
+            replies.append((key, WireCodec.encode(.credit(credit))))
+            session.credits += n
+            session.lastSent = now
+            s.sessions[key] = session
+        }
+    }
+
+    /// Credits `session` may be granted now: what its limit leaves (held and unreleased chunks
+    /// count against it), within the staleness bound η and the sample:insert limiter.
+    ///
+    /// η is AReaL's admission rule, `accepted + running < (η + v + 1) · B`, in columns: since
+    /// v updates have released v · B columns, it is the same as keeping the columns admitted
+    /// but not yet released plus those of credits in flight within (η + 1) · B. A sample then
+    /// waits for at most η + 1 updates after its credit was granted; η = 0 is synchronous.
+    func grantable(_ s: State, _ session: Session) -> UInt32 {
+        let used = session.credits + session.queued
+        guard session.creditLimit > used else { return 0 }
+        var n = Int(session.creditLimit - used)
+        let columns = max(1, Int(session.env.numEnvs))
+        let inFlight = s.sessions.values.reduce(0) { $0 + Int($1.credits) * max(1, Int($1.env.numEnvs)) }
+        if let eta = config.buffer.eta {
+            let budget = (Int(eta) + 1) * config.training.batchColumns - (s.unreleasedColumns + inFlight)
+            n = min(n, max(0, budget) / columns)
+        }
+        if store.policy.samplesPerInsert != nil {
+            while n > 0 && !store.mayInsert(columns: inFlight + n * columns) { n -= 1 }
+        }
+        return UInt32(n)
     }
 
     /// Mean return of the last (up to) 100 finished episodes and how many there were in all.
@@ -408,14 +459,20 @@ public final class LearnerCore: Sendable {
         }
     }
 
-    /// The trainer took an optimizer step on samples with these version lags.
-    public func recordUpdate(lagMin: UInt64, lagMean: Double, lagMax: UInt64) {
+    /// The trainer took an optimizer step on samples with these version lags. The staleness
+    /// bound moves with the update count, so credits held back by it may go out now.
+    public func recordUpdate(lagMin: UInt64, lagMean: Double, lagMax: UInt64, now: ContinuousClock.Instant = .now) {
+        var replies: [(WorkerKey, [OwnedFrame])] = []
         state.withLock { s in
             s.training.updates += 1
             s.training.lagMin = lagMin
             s.training.lagMean = lagMean
             s.training.lagMax = lagMax
+            if !s.stopping, config.buffer.eta != nil || store.policy.samplesPerInsert != nil {
+                grant(&s, to: Array(s.sessions.keys), now: now, replies: &replies)
+            }
         }
+        for (key, reply) in replies { send(.data(key), reply) }
     }
 
     public var training: TrainingProgress { state.withLock { $0.training } }

@@ -55,9 +55,9 @@ public struct LearnerService: Service {
     private func serve(_ reactor: SocketReactor) async throws {
         // The core is created first and handed to the data socket's handler, which runs on
         // the socket thread: decode, validate and admit without a thread hop per chunk.
-        let queue = ChunkQueue()
+        let store = ExperienceStore(policy: config.buffer.policy)
         let routes = RouteTable()
-        let core = LearnerCore(config: config, logger: logger, queue: queue) { route, frames in
+        let core = LearnerCore(config: config, logger: logger, store: store) { route, frames in
             routes.send(route, frames, via: reactor)
         }
         var pubSpec = SocketSpec(kind: .publisher)
@@ -83,13 +83,13 @@ public struct LearnerService: Service {
         let limit = Mailbox<Bool>(capacity: 1)
         let trainer: any Trainer
         if config.envID == "synthetic" {
-            trainer = StandInTrainer(core: core, queue: queue, logger: logger)
+            trainer = StandInTrainer(core: core, store: store, logger: logger)
         } else {
             BLAS.threads = config.blasThreads
             logger.info("training \(config.envID) with V-trace; OpenBLAS core \(BLAS.coreName), \(config.blasThreads) thread(s)")
             let run = try config.runsRoot.map { try RunDirectory(root: $0, runID: core.runID, config: config.describe(runID: core.runID)) }
             if let run { logger.info("run directory \(run.url.path)") }
-            trainer = VTraceTrainer(envID: config.envID, core: core, queue: queue, logger: logger, settings: config.training,
+            trainer = VTraceTrainer(envID: config.envID, core: core, store: store, logger: logger, settings: config.training,
                                     run: run, metricsEvery: config.metricsEvery)!
         }
         trainer.start { _ = limit.offer(true) }
@@ -114,8 +114,10 @@ public struct LearnerService: Service {
         }
         logger.info("learner stopping: no new chunks; the trainer drains what it holds")
         core.beginStopping()
-        queue.close()
+        store.close()
         await trainer.join()
+        // What is still buffered was never trained: counted as dropped (shutdown).
+        core.released(store.drain())
         // Chunks still arriving (sent with the last credits) are answered with
         // CODE_SHUTTING_DOWN by the data handler rather than left unread: their senders learn
         // at once that they must reconnect, and the chunks are counted. Until 50 ms of

@@ -11,13 +11,13 @@ import Transport
 /// publishes a new parameter vector, so versions, weights fetches and lag are real.
 public final class StandInTrainer: Sendable {
     let core: LearnerCore
-    let queue: ChunkQueue
+    let store: ExperienceStore
     let logger: Logger
     private let done = OneShotSignal()
 
-    public init(core: LearnerCore, queue: ChunkQueue, logger: Logger) {
+    public init(core: LearnerCore, store: ExperienceStore, logger: Logger) {
         self.core = core
-        self.queue = queue
+        self.store = store
         self.logger = logger
     }
 
@@ -38,11 +38,14 @@ public final class StandInTrainer: Sendable {
     public func start(limitReached: @escaping @Sendable () -> Void) {
         let config = core.config
         core.publish(Self.parameters(version: 1, bytes: config.parameterBytes))
-        let thread = Thread { [core, queue, done] in
+        let thread = Thread { [core, store, done] in
             var version: UInt64 = 1
             var rewardSum = 0.0
             var sinceVersion = 0
-            while let batch = queue.popBatch(max: 64) {
+            // Everything there is, in one batch (the buffer's policy still applies).
+            while let taken = store.nextBatch(columns: 1, maxColumns: Int.max, learnerVersion: { version },
+                                              onOutcome: { core.released($0) }) {
+                let batch = taken.items
                 for item in batch {
                     let rewards = item.chunk.rewards
                     rewards.withUnsafeBytes { raw in
@@ -51,7 +54,8 @@ public final class StandInTrainer: Sendable {
                         }
                     }
                 }
-                let total = core.consumed(batch)
+                core.released(taken.outcome)
+                let total = core.counters.chunksConsumed
                 sinceVersion += batch.count
                 if sinceVersion >= config.chunksPerVersion {
                     version += UInt64(sinceVersion / config.chunksPerVersion)
@@ -67,6 +71,6 @@ public final class StandInTrainer: Sendable {
         thread.start()
     }
 
-    /// Waits for the thread to end (after `queue.close()`).
+    /// Waits for the thread to end (after `store.close()`).
     public func join() async { await done.wait() }
 }

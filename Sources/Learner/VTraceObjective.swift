@@ -69,6 +69,8 @@ public struct VTraceObjective: Sendable {
         public var vs: [Double]
         public var pgAdvantages: [Double]
         public var gradient: [Float]
+        /// What the correction did: fractions clipped/truncated/masked, ESS, mean |log ratio|.
+        public var stats = CorrectionStats()
     }
 
     /// Forward pass, V-trace targets, loss and gradient.
@@ -120,7 +122,7 @@ public struct VTraceObjective: Sendable {
         return Evaluation(policyLoss: policyLoss, valueLoss: valueLoss, entropy: entropySum,
                           loss: policyLoss + valueLoss - Double(entropyCost) * entropySum,
                           truncatedRhoFraction: result.truncatedFraction, vs: result.vs,
-                          pgAdvantages: result.pgAdvantages, gradient: gradient)
+                          pgAdvantages: result.pgAdvantages, gradient: gradient, stats: result.stats)
     }
 
     /// Per-sample log π(a) of the taken action and entropy, from raw outputs of the first

@@ -28,11 +28,14 @@ public final class VTraceTrainer: Sendable {
         public var targetReturn: Double? = nil
         public var maxUpdates: UInt64? = nil
         public var seed: UInt64 = 1
+        /// The off-policy correction and its parameters.
+        public var correction = Correction.vtrace
+        public var corrections = CorrectionSettings()
         public init() {}
     }
 
     let core: LearnerCore
-    let queue: ChunkQueue
+    let store: ExperienceStore
     let logger: Logger
     let settings: Settings
     let initial: ActorCritic
@@ -46,7 +49,7 @@ public final class VTraceTrainer: Sendable {
 
     /// nil when the environment is unknown. Discrete action spaces get a categorical head,
     /// continuous ones a diagonal Gaussian.
-    public init?(envID: String, core: LearnerCore, queue: ChunkQueue, logger: Logger, settings: Settings,
+    public init?(envID: String, core: LearnerCore, store: ExperienceStore, logger: Logger, settings: Settings,
                  run: RunDirectory? = nil, metricsEvery: Int = 10) {
         guard let info = EnvironmentRegistry.info(envID) else { return nil }
         let head: PolicyHead = switch info.actionSpace {
@@ -54,7 +57,7 @@ public final class VTraceTrainer: Sendable {
         case .continuous(let d, _, _): .gaussian(dimensions: d)
         }
         self.core = core
-        self.queue = queue
+        self.store = store
         self.logger = logger
         self.settings = settings
         self.run = run
@@ -65,7 +68,7 @@ public final class VTraceTrainer: Sendable {
 
     public func start(limitReached: @escaping @Sendable () -> Void) {
         core.publish(WeightsSnapshot(version: 1, model: initial.modelSpec, bytes: initial.parameterBytes))
-        let thread = Thread { [self, core, queue, logger, settings, done, initial, run, metricsEvery] in
+        let thread = Thread { [self, core, store, logger, settings, done, initial, run, metricsEvery] in
             var net = initial
             var adam = Adam(parameterCount: net.network.parameters.count, learningRate: settings.learningRate,
                             maxGradNorm: settings.maxGradNorm)
@@ -74,35 +77,60 @@ public final class VTraceTrainer: Sendable {
             objective.entropyCost = settings.entropyCost
             objective.baselineCost = settings.baselineCost
             objective.rewardScale = settings.rewardScale
+            objective.vtrace = settings.corrections.vtrace
+            var family: PPOFamilyObjective?
+            if settings.correction.usesEpochs {
+                var f = PPOFamilyObjective(correction: settings.correction)
+                f.settings = settings.corrections
+                f.gamma = settings.gamma
+                f.rewardScale = settings.rewardScale
+                f.baselineCost = settings.baselineCost
+                f.entropyCost = settings.entropyCost
+                family = f
+            }
+            var target: ActorCritic?  // appo's target network
+            var shuffle = SplitMix64(seed: settings.seed ^ 0x9E37_79B9)
             var version: UInt64 = 1
-            var pending: [QueuedChunk] = []
             let started = ContinuousClock.now
             var lastLog = started
             var stopped = false
-            /// The next update's chunks: the oldest ones covering batchColumns environment
-            /// columns (an update never grows with the backlog); nil until there are enough.
-            func nextBatch() -> [QueuedChunk]? {
-                var columns = 0
-                var take = 0
-                while take < pending.count && columns < settings.batchColumns {
-                    columns += Int(pending[take].chunk.header.numEnvs)
-                    take += 1
-                }
-                guard columns >= settings.batchColumns else { return nil }
-                defer { pending.removeFirst(take) }
-                return Array(pending[..<take])
-            }
-            while let more = queue.popBatch(max: 64) {
-                pending += more
-                while let chunks = nextBatch() {
+            // The buffer forms each batch: at least batchColumns columns (an update never
+            // grows with the backlog), after dropping what is too stale, in its order.
+            while let taken = store.nextBatch(columns: settings.batchColumns, learnerVersion: { version },
+                                              onOutcome: { core.released($0) }) {
+                do {
+                    let chunks = taken.items
                     // Staleness of every step: the version being trained minus the one that acted.
                     let (batch, lags) = Self.assemble(chunks, learnerVersion: version)
                     let lagMean = Double(lags.reduce(0, +)) / Double(max(1, lags.count))
-                    let evaluation = objective.evaluate(net, batch)
-                    adam.update(&net.network.parameters, gradient: evaluation.gradient)
+                    let evaluation: VTraceObjective.Evaluation
+                    if let family {
+                        // The PPO family: prepared once with the proximal parameters, then
+                        // epochs × minibatches of whole columns, a new version after the batch.
+                        if settings.correction == .appo, (version - 1) % UInt64(max(1, settings.corrections.targetUpdateEvery)) == 0 {
+                            target = net
+                        }
+                        let prepared = family.prepare(net, batch, target: target)
+                        let parts = max(1, min(settings.corrections.minibatches, batch.batch))
+                        var last: VTraceObjective.Evaluation?
+                        for _ in 0..<max(1, settings.corrections.epochs) {
+                            var order = Array(0..<batch.batch)
+                            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(shuffle.next() % UInt64(i + 1))) }
+                            for m in 0..<parts {
+                                let columns = stride(from: m, to: order.count, by: parts).map { order[$0] }.sorted()
+                                let e = family.evaluate(net, batch, prepared, columns: columns)
+                                adam.update(&net.network.parameters, gradient: e.gradient)
+                                last = e
+                            }
+                        }
+                        evaluation = last!
+                    } else {
+                        evaluation = objective.evaluate(net, batch)
+                        adam.update(&net.network.parameters, gradient: evaluation.gradient)
+                    }
                     version += 1
-                    // The chunks are consumed once the update used them: their credits go back now.
-                    core.consumed(chunks)
+                    // Fresh chunks are released once the update used them: their credits go back now.
+                    core.released(taken.outcome)
                     core.publish(WeightsSnapshot(version: version, model: net.modelSpec, bytes: net.parameterBytes))
                     core.recordUpdate(lagMin: lags.min() ?? 0, lagMean: lagMean, lagMax: lags.max() ?? 0)
                     let returns = core.returns
@@ -118,6 +146,11 @@ public final class VTraceTrainer: Sendable {
                             "policy_loss": evaluation.policyLoss, "value_loss": evaluation.valueLoss, "entropy": evaluation.entropy,
                             "lag_min": lags.min() ?? 0, "lag_mean": lagMean,
                             "lag_max": lags.max() ?? 0, "rho_truncated_fraction": evaluation.truncatedRhoFraction,
+                            "correction": settings.correction.name, "clipped_fraction": evaluation.stats.clippedFraction,
+                            "dual_clipped_fraction": evaluation.stats.dualClippedFraction,
+                            "truncated_fraction": evaluation.stats.truncatedFraction, "masked_fraction": evaluation.stats.maskedFraction,
+                            "ess": evaluation.stats.effectiveSampleSize, "mean_abs_log_ratio": evaluation.stats.meanAbsLogRatio,
+                            "chunks_reused": taken.previousUses.filter { $0 > 0 }.count,
                         ])
                     }
                     if now - lastLog > .seconds(2) {
@@ -137,7 +170,6 @@ public final class VTraceTrainer: Sendable {
                     }
                 }
             }
-            if !pending.isEmpty { core.consumed(pending) }
             if let run {
                 do {
                     try run.writeFinal(model: net.modelSpec, parameters: net.parameterBytes)

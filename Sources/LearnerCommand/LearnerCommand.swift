@@ -1,4 +1,5 @@
 import ArgumentParser
+import Corrections
 import Foundation
 import Learner
 import NeuralNet
@@ -54,6 +55,36 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "Stand-in trainer: a new policy version every N consumed chunks.") var chunksPerVersion = 8
     @Option(help: "Stand-in trainer: parameter bytes per version.") var parameterBytes = 64 * 1024
     @Option(help: "Stop after consuming this many chunks.") var maxChunks: UInt64?
+    @Option(help: "Off-policy correction: vtrace, ppo, tis-ppo, decoupled-ppo or appo (docs/staleness.md).") var correction = "vtrace"
+    @Option(help: "V-trace ρ̄ (vtrace, appo).") var rhoBar = 1.0
+    @Option(help: "V-trace c̄ (vtrace, appo).") var cBar = 1.0
+    @Option(help: "V-trace λ (vtrace, appo).") var vtraceLambda = 1.0
+    @Option(help: "PPO clip ε_low (ppo, tis-ppo, decoupled-ppo).") var clipLow = 0.2
+    @Option(help: "PPO clip ε_high (clip-higher when above --clip-low).") var clipHigh = 0.2
+    @Option(help: "Dual-clip c for negative advantages, > 1 ('off').") var dualClip = "3"
+    @Option(help: "tis-ppo: cap C of the truncated importance weight π_prox/μ.") var tisCap = 2.0
+    @Option(help: "tis-ppo: weight level: token, sequence or geometric.") var tisLevel = "token"
+    @Option(help: "decoupled-ppo: behaviour weights π_prox/μ above this are filtered to 0 ('off').") var behaviourCap = "5"
+    @Option(help: "appo: surrogate clip.") var appoClip = 0.4
+    @Option(help: "appo: refresh the target network every this many batches.") var targetUpdateEvery = 4
+    @Option(help: "GAE λ (ppo, tis-ppo, decoupled-ppo).") var gaeLambda = 0.95
+    @Option(help: "Clip of the value loss around the proximal values ('off').") var valueClip = "off"
+    @Option(help: "PPO family: passes over each batch.") var epochs = 2
+    @Option(help: "PPO family: minibatches per pass (whole environment columns).") var minibatches = 2
+    @Option(help: "Staleness bound η on admission: credits go out only while untrained plus in-flight columns stay within (η + 1) × batch columns (0: synchronous; 'unbounded').")
+    var eta = "unbounded"
+    @Option(help: "Drop chunks with a step more than this many versions old when a batch is formed ('none': keep all).")
+    var maxLag = "none"
+    @Option(help: "Times each chunk may be trained on.") var maxReuse = 1
+    @Option(help: "Batch order: fifo, or newest-first (priority: newest step version − k × uses, see --priority-k).")
+    var order = "fifo"
+    @Option(help: "Reuse penalty k of the newest-first priority.") var priorityK = 0.1
+    @Option(help: "Sample:insert ratio (training samples per inserted sample, in columns; 'off'). The faster side is blocked, nothing is dropped.")
+    var samplesPerInsert = "off"
+    @Option(help: "Error band of the sample:insert limiter, in columns.") var ratioTolerance = 64.0
+    @Option(help: "Chunks the buffer holds at most (the oldest are evicted beyond).") var bufferCapacity = 4096
+    @Option(help: "Train only on complete groups of this many chunks with the same group_id ('none').") var groupSize = "none"
+    @Option(help: "A partial group older than this (ms) is dropped.") var groupTimeoutMs = 30_000
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func makeConfig() throws -> LearnerConfig {
@@ -90,6 +121,48 @@ struct LearnerCommand: AsyncParsableCommand {
         c.training.maxUpdates = maxUpdates
         c.training.seed = seed
         c.blasThreads = blasThreads
+        func optionalNumber<T: LosslessStringConvertible>(_ text: String, _ none: String, _ flag: String) throws -> T? {
+            if text == none { return nil }
+            guard let v = T(text) else { throw ValidationError("--\(flag) takes a number or '\(none)', not '\(text)'") }
+            return v
+        }
+        guard let chosen = Correction(rawValue: correction) else {
+            throw ValidationError("--correction is one of \(Correction.allCases.map(\.name).joined(separator: ", ")), not '\(correction)'")
+        }
+        c.training.correction = chosen
+        var k = CorrectionSettings()
+        k.vtrace.rhoBar = rhoBar
+        k.vtrace.cBar = cBar
+        k.vtrace.lambda = vtraceLambda
+        k.ppo.epsLow = clipLow
+        k.ppo.epsHigh = clipHigh
+        k.ppo.dualClip = try optionalNumber(dualClip, "off", "dual-clip")
+        k.decoupled.epsLow = clipLow
+        k.decoupled.epsHigh = clipHigh
+        k.decoupled.behaviourCap = try optionalNumber(behaviourCap, "off", "behaviour-cap")
+        k.tis.cap = tisCap
+        guard let level = TruncatedIS.Level(rawValue: tisLevel) else { throw ValidationError("--tis-level is token, sequence or geometric") }
+        k.tis.level = level
+        k.appo.clip = appoClip
+        k.targetUpdateEvery = targetUpdateEvery
+        k.gaeLambda = gaeLambda
+        k.valueClip = try optionalNumber(valueClip, "off", "value-clip")
+        k.epochs = epochs
+        k.minibatches = minibatches
+        c.training.corrections = k
+        c.buffer.eta = try optionalNumber(eta, "unbounded", "eta")
+        c.buffer.policy.maxLag = try optionalNumber(maxLag, "none", "max-lag")
+        c.buffer.policy.maxReuse = maxReuse
+        switch order {
+        case "fifo": c.buffer.policy.order = .fifo
+        case "newest-first": c.buffer.policy.order = .newestFirst(k: priorityK)
+        default: throw ValidationError("--order is fifo or newest-first, not '\(order)'")
+        }
+        c.buffer.policy.samplesPerInsert = try optionalNumber(samplesPerInsert, "off", "samples-per-insert")
+        c.buffer.policy.ratioTolerance = ratioTolerance
+        c.buffer.policy.capacity = bufferCapacity
+        c.buffer.policy.groupSize = try optionalNumber(groupSize, "none", "group-size")
+        c.buffer.policy.groupTimeout = .milliseconds(groupTimeoutMs)
         c.runsRoot = runs.isEmpty ? nil : runs
         c.metricsEvery = metricsEvery
         c.chunksPerVersion = chunksPerVersion

@@ -29,6 +29,10 @@ import Testing
         expectClose(r.vs, [1.585, 0.65, 1.0], "vs")
         expectClose(r.pgAdvantages, [1.085, 0.25, 0.7], "A^pg")
         #expect(abs(r.truncatedFraction - 2.0 / 3) < 1e-12)
+        // ESS of (1.2, 0.5, 1.5) = 3.2² / (3 · 3.94); mean |log ρ| = (log 1.2 + log 2 + log 1.5) / 3.
+        #expect(r.stats.truncatedFraction == r.truncatedFraction)
+        #expect(abs(r.stats.effectiveSampleSize - 0.866328) < 1e-6)
+        #expect(abs(r.stats.meanAbsLogRatio - 0.426978) < 1e-6)
     }
 
     @Test func bootstrapAtTheEndOfTheUnroll() {

@@ -30,7 +30,7 @@ final class Outbox: Sendable {
 /// A core with a worker harness around it: hello, chunks, time.
 struct Harness {
     let outbox = Outbox()
-    let queue = ChunkQueue()
+    let store: ExperienceStore
     let core: LearnerCore
     var now = ContinuousClock.now
     let key = WorkerKey([0, 1, 2, 3, 4])
@@ -40,16 +40,33 @@ struct Harness {
 
     init(_ configure: (inout LearnerConfig) -> Void = { _ in }) {
         var config = LearnerConfig()
+        config.training.batchColumns = 2
         config.runID = "test-run"
         config.unrollLength = 4
         configure(&config)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let outbox = outbox
-        core = LearnerCore(config: config, logger: logger, queue: queue, now: now) { outbox.record($0, $1) }
+        store = ExperienceStore(policy: config.buffer.policy)
+        core = LearnerCore(config: config, logger: logger, store: store, now: now) { outbox.record($0, $1) }
         source = SyntheticSource(
             spec: SyntheticSource.envSpec(numEnvs: 2, observationSize: 3), unrollLength: 4, episodeLength: 3, seed: 1)
         core.publish(WeightsSnapshot(version: 1, model: .init(), bytes: [1, 2, 3]))
+    }
+
+    /// The oldest buffered chunk, taken as the trainer would (first use), with what that released.
+    func pop() -> (QueuedChunk, ExperienceStore.Buffer.Outcome)? {
+        guard store.count > 0 else { return nil }
+        guard let batch = store.nextBatch(columns: 1, learnerVersion: { core.policyVersion }, onOutcome: { _ in }) else { return nil }
+        return (batch.items[0], batch.outcome)
+    }
+
+    /// Takes the oldest chunk and tells the core it was used (its credit may go back).
+    @discardableResult
+    func consumeOne() -> QueuedChunk? {
+        guard let (item, outcome) = pop() else { return nil }
+        core.released(outcome)
+        return item
     }
 
     func hello(versions: [UInt32] = [1], env: Tributary_V1_EnvSpec? = nil, headerVersion: UInt8 = 1) {
@@ -101,9 +118,8 @@ struct Harness {
         h.sendChunk()
         #expect(h.replies().isEmpty)  // no credit until the trainer consumed it
         #expect(h.core.counters.chunksAccepted == 1)
-        let item = try #require(h.queue.pop())
+        let item = try #require(h.consumeOne())
         #expect(item.chunk.steps == 8)
-        h.core.consumed(item)
         guard case .credit(let c)? = h.replies().first else { Issue.record("no Credit"); return }
         #expect(c.credits == 1)
         #expect(c.ackedChunks == 1)
@@ -116,14 +132,14 @@ struct Harness {
         _ = h.replies()
         for _ in 0..<5 { h.sendChunk() }
         func grants() -> [UInt32] { h.replies().compactMap { if case .credit(let c) = $0 { c.credits } else { nil } } }
-        h.core.consumed(try #require(h.queue.pop()))
+        _ = try #require(h.consumeOne())
         #expect(grants() == [])  // 1 of 2, and 4 more still queued
-        h.core.consumed(try #require(h.queue.pop()))
+        _ = try #require(h.consumeOne())
         #expect(grants() == [2])
-        h.core.consumed(try #require(h.queue.pop()))
-        h.core.consumed(try #require(h.queue.pop()))
+        _ = try #require(h.consumeOne())
+        _ = try #require(h.consumeOne())
         #expect(grants() == [2])
-        h.core.consumed(try #require(h.queue.pop()))
+        _ = try #require(h.consumeOne())
         #expect(grants() == [1])  // the last queued chunk: whatever is pending goes out
         // All 8 credits are back with the worker: 8 more chunks are accepted.
         for _ in 0..<8 { h.sendChunk() }
@@ -136,7 +152,7 @@ struct Harness {
         h.sendChunk()
         #expect(h.rejectCodes() == [.unknownWorker])
         #expect(h.core.counters.rejected["unknown_worker"] == 1)
-        #expect(h.queue.count == 0)
+        #expect(h.store.count == 0)
     }
 
     @Test func unsupportedVersionsAreRefusedWithAVersionOneReject() {

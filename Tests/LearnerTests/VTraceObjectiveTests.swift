@@ -53,7 +53,7 @@ private func expectGradient(_ gradient: [Float], of loss: (ActorCritic) -> Doubl
     /// The analytic gradient equals finite differences of the loss with the V-trace targets
     /// held fixed (they are stop-gradient constants).
     @Test func gradientMatchesFiniteDifferencesWithTargetsFixed() {
-        var net = ActorCritic(observationSize: 4, hidden: [6, 5], actions: 2, seed: 3)
+        let net = ActorCritic(observationSize: 4, hidden: [6, 5], actions: 2, seed: 3)
         let batch = makeBatch(t: 4, b: 3, seed: 8)
         var objective = VTraceObjective()
         objective.entropyCost = 0.05

@@ -1,3 +1,3 @@
 // DO NOT EDIT. Written by scripts/generate-protos.sh together with tributary.pb.swift.
 /// SHA-256 of the tributary.proto that the generated code was made from.
-public let tributaryProtoSHA256 = "dceae1bbb5a457a464352fb1946454d700f2ec5817ef243a482bc6d9508a3f15"
+public let tributaryProtoSHA256 = "414b2a8706edb8bbdcea8c0ad1f44fcfb7655215d3ee25121f71ff3296afb043"

@@ -804,9 +804,151 @@ public nonisolated struct Tributary_V1_WorkerStatus: Sendable {
   /// from Goodbye, 0 until then
   public var chunksReportedSent: UInt64 = 0
 
+  /// this worker's samples, by version lag when trained
+  public var trainedLag: Tributary_V1_LagHistogram {
+    get {_trainedLag ?? Tributary_V1_LagHistogram()}
+    set {_trainedLag = newValue}
+  }
+  /// Returns true if `trainedLag` has been explicitly set.
+  public var hasTrainedLag: Bool {self._trainedLag != nil}
+  /// Clears the value of `trainedLag`. Subsequent reads from it will return its default value.
+  public mutating func clearTrainedLag() {self._trainedLag = nil}
+
+  /// ... and when dropped unused
+  public var droppedLag: Tributary_V1_LagHistogram {
+    get {_droppedLag ?? Tributary_V1_LagHistogram()}
+    set {_droppedLag = newValue}
+  }
+  /// Returns true if `droppedLag` has been explicitly set.
+  public var hasDroppedLag: Bool {self._droppedLag != nil}
+  /// Clears the value of `droppedLag`. Subsequent reads from it will return its default value.
+  public mutating func clearDroppedLag() {self._droppedLag = nil}
+
+  /// released by the buffer (first use or dropped)
+  public var chunksConsumed: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _trainedLag: Tributary_V1_LagHistogram? = nil
+  fileprivate var _droppedLag: Tributary_V1_LagHistogram? = nil
+}
+
+/// Samples (steps) by version lag (learner version minus the version that acted):
+/// counts[i] samples at lag i; the last bucket holds every lag >= its index.
+public nonisolated struct Tributary_V1_LagHistogram: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var counts: [UInt64] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Where every chunk that reached the learner went. Always
+/// received = trained + sum(dropped) + buffered, in chunks.
+public nonisolated struct Tributary_V1_BufferAccounting: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// chunk messages: accepted, or refused (counted in dropped)
+  public var received: UInt64 = 0
+
+  /// left the buffer after at least one use
+  public var trained: UInt64 = 0
+
+  /// never trained, by reason: stale, evicted, group_timeout,
+  public var dropped: Dictionary<String,UInt64> = [:]
+
+  /// malformed, worker_expired, shutdown
+  public var buffered: UInt64 = 0
+
+  /// how trained chunks left: reuse_spent, stale, evicted, shutdown
+  public var trainedExits: Dictionary<String,UInt64> = [:]
+
+  /// chunk uses by the trainer (>= trained with reuse)
+  public var trainingUses: UInt64 = 0
+
+  /// environment columns inserted / sampled (the limiter's sides)
+  public var insertedColumns: UInt64 = 0
+
+  public var sampledColumns: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The staleness settings of the run, as configured.
+public nonisolated struct Tributary_V1_BufferConfig: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// unset: unbounded
+  public var eta: UInt64 {
+    get {_eta ?? 0}
+    set {_eta = newValue}
+  }
+  /// Returns true if `eta` has been explicitly set.
+  public var hasEta: Bool {self._eta != nil}
+  /// Clears the value of `eta`. Subsequent reads from it will return its default value.
+  public mutating func clearEta() {self._eta = nil}
+
+  /// unset: no drop rule
+  public var maxLag: UInt64 {
+    get {_maxLag ?? 0}
+    set {_maxLag = newValue}
+  }
+  /// Returns true if `maxLag` has been explicitly set.
+  public var hasMaxLag: Bool {self._maxLag != nil}
+  /// Clears the value of `maxLag`. Subsequent reads from it will return its default value.
+  public mutating func clearMaxLag() {self._maxLag = nil}
+
+  public var maxReuse: UInt32 = 0
+
+  /// "fifo" or "newest-first(k=...)"
+  public var order: String = String()
+
+  public var capacityChunks: UInt64 = 0
+
+  /// unset: no limiter
+  public var samplesPerInsert: Double {
+    get {_samplesPerInsert ?? 0}
+    set {_samplesPerInsert = newValue}
+  }
+  /// Returns true if `samplesPerInsert` has been explicitly set.
+  public var hasSamplesPerInsert: Bool {self._samplesPerInsert != nil}
+  /// Clears the value of `samplesPerInsert`. Subsequent reads from it will return its default value.
+  public mutating func clearSamplesPerInsert() {self._samplesPerInsert = nil}
+
+  public var groupSize: UInt32 {
+    get {_groupSize ?? 0}
+    set {_groupSize = newValue}
+  }
+  /// Returns true if `groupSize` has been explicitly set.
+  public var hasGroupSize: Bool {self._groupSize != nil}
+  /// Clears the value of `groupSize`. Subsequent reads from it will return its default value.
+  public mutating func clearGroupSize() {self._groupSize = nil}
+
+  /// the loss's correction, e.g. "vtrace"
+  public var correction: String = String()
+
+  public var batchColumns: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _eta: UInt64? = nil
+  fileprivate var _maxLag: UInt64? = nil
+  fileprivate var _samplesPerInsert: Double? = nil
+  fileprivate var _groupSize: UInt32? = nil
 }
 
 /// learner -> requester, control socket.
@@ -934,6 +1076,49 @@ public nonisolated struct Tributary_V1_StatusReply: @unchecked Sendable {
   public var lagMin: UInt64 {
     get {_storage._lagMin}
     set {_uniqueStorage()._lagMin = newValue}
+  }
+
+  public var accounting: Tributary_V1_BufferAccounting {
+    get {_storage._accounting ?? Tributary_V1_BufferAccounting()}
+    set {_uniqueStorage()._accounting = newValue}
+  }
+  /// Returns true if `accounting` has been explicitly set.
+  public var hasAccounting: Bool {_storage._accounting != nil}
+  /// Clears the value of `accounting`. Subsequent reads from it will return its default value.
+  public mutating func clearAccounting() {_uniqueStorage()._accounting = nil}
+
+  /// all trained samples so far, by version lag
+  public var trainedLag: Tributary_V1_LagHistogram {
+    get {_storage._trainedLag ?? Tributary_V1_LagHistogram()}
+    set {_uniqueStorage()._trainedLag = newValue}
+  }
+  /// Returns true if `trainedLag` has been explicitly set.
+  public var hasTrainedLag: Bool {_storage._trainedLag != nil}
+  /// Clears the value of `trainedLag`. Subsequent reads from it will return its default value.
+  public mutating func clearTrainedLag() {_uniqueStorage()._trainedLag = nil}
+
+  /// all samples dropped unused
+  public var droppedLag: Tributary_V1_LagHistogram {
+    get {_storage._droppedLag ?? Tributary_V1_LagHistogram()}
+    set {_uniqueStorage()._droppedLag = newValue}
+  }
+  /// Returns true if `droppedLag` has been explicitly set.
+  public var hasDroppedLag: Bool {_storage._droppedLag != nil}
+  /// Clears the value of `droppedLag`. Subsequent reads from it will return its default value.
+  public mutating func clearDroppedLag() {_uniqueStorage()._droppedLag = nil}
+
+  public var buffer: Tributary_V1_BufferConfig {
+    get {_storage._buffer ?? Tributary_V1_BufferConfig()}
+    set {_uniqueStorage()._buffer = newValue}
+  }
+  /// Returns true if `buffer` has been explicitly set.
+  public var hasBuffer: Bool {_storage._buffer != nil}
+  /// Clears the value of `buffer`. Subsequent reads from it will return its default value.
+  public mutating func clearBuffer() {_uniqueStorage()._buffer = nil}
+
+  public var bufferedColumns: UInt64 {
+    get {_storage._bufferedColumns}
+    set {_uniqueStorage()._bufferedColumns = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1920,7 +2105,7 @@ nonisolated extension Tributary_V1_StatusRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}incarnation\0\u{1}host\0\u{3}env_id\0\u{3}chunks_received\0\u{3}chunks_rejected\0\u{3}credits_outstanding\0\u{3}last_seen_ms_ago\0\u{3}acting_version\0\u{1}expired\0\u{3}expired_reason\0\u{3}chunks_reported_sent\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}incarnation\0\u{1}host\0\u{3}env_id\0\u{3}chunks_received\0\u{3}chunks_rejected\0\u{3}credits_outstanding\0\u{3}last_seen_ms_ago\0\u{3}acting_version\0\u{1}expired\0\u{3}expired_reason\0\u{3}chunks_reported_sent\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{3}chunks_consumed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1940,12 +2125,19 @@ nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPro
       case 10: try { try decoder.decodeSingularBoolField(value: &self.expired) }()
       case 11: try { try decoder.decodeSingularStringField(value: &self.expiredReason) }()
       case 12: try { try decoder.decodeSingularUInt64Field(value: &self.chunksReportedSent) }()
+      case 13: try { try decoder.decodeSingularMessageField(value: &self._trainedLag) }()
+      case 14: try { try decoder.decodeSingularMessageField(value: &self._droppedLag) }()
+      case 15: try { try decoder.decodeSingularUInt64Field(value: &self.chunksConsumed) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.workerID.isEmpty {
       try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 1)
     }
@@ -1982,6 +2174,15 @@ nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPro
     if self.chunksReportedSent != 0 {
       try visitor.visitSingularUInt64Field(value: self.chunksReportedSent, fieldNumber: 12)
     }
+    try { if let v = self._trainedLag {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+    } }()
+    try { if let v = self._droppedLag {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+    } }()
+    if self.chunksConsumed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.chunksConsumed, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1998,6 +2199,178 @@ nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPro
     if lhs.expired != rhs.expired {return false}
     if lhs.expiredReason != rhs.expiredReason {return false}
     if lhs.chunksReportedSent != rhs.chunksReportedSent {return false}
+    if lhs._trainedLag != rhs._trainedLag {return false}
+    if lhs._droppedLag != rhs._droppedLag {return false}
+    if lhs.chunksConsumed != rhs.chunksConsumed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tributary_V1_LagHistogram: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LagHistogram"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}counts\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedUInt64Field(value: &self.counts) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.counts.isEmpty {
+      try visitor.visitPackedUInt64Field(value: self.counts, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tributary_V1_LagHistogram, rhs: Tributary_V1_LagHistogram) -> Bool {
+    if lhs.counts != rhs.counts {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tributary_V1_BufferAccounting: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BufferAccounting"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}received\0\u{1}trained\0\u{1}dropped\0\u{1}buffered\0\u{3}trained_exits\0\u{3}training_uses\0\u{3}inserted_columns\0\u{3}sampled_columns\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.received) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.trained) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.dropped) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.buffered) }()
+      case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.trainedExits) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.trainingUses) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.insertedColumns) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.sampledColumns) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.received != 0 {
+      try visitor.visitSingularUInt64Field(value: self.received, fieldNumber: 1)
+    }
+    if self.trained != 0 {
+      try visitor.visitSingularUInt64Field(value: self.trained, fieldNumber: 2)
+    }
+    if !self.dropped.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.dropped, fieldNumber: 3)
+    }
+    if self.buffered != 0 {
+      try visitor.visitSingularUInt64Field(value: self.buffered, fieldNumber: 4)
+    }
+    if !self.trainedExits.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.trainedExits, fieldNumber: 5)
+    }
+    if self.trainingUses != 0 {
+      try visitor.visitSingularUInt64Field(value: self.trainingUses, fieldNumber: 6)
+    }
+    if self.insertedColumns != 0 {
+      try visitor.visitSingularUInt64Field(value: self.insertedColumns, fieldNumber: 7)
+    }
+    if self.sampledColumns != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sampledColumns, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tributary_V1_BufferAccounting, rhs: Tributary_V1_BufferAccounting) -> Bool {
+    if lhs.received != rhs.received {return false}
+    if lhs.trained != rhs.trained {return false}
+    if lhs.dropped != rhs.dropped {return false}
+    if lhs.buffered != rhs.buffered {return false}
+    if lhs.trainedExits != rhs.trainedExits {return false}
+    if lhs.trainingUses != rhs.trainingUses {return false}
+    if lhs.insertedColumns != rhs.insertedColumns {return false}
+    if lhs.sampledColumns != rhs.sampledColumns {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tributary_V1_BufferConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BufferConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}eta\0\u{3}max_lag\0\u{3}max_reuse\0\u{1}order\0\u{3}capacity_chunks\0\u{3}samples_per_insert\0\u{3}group_size\0\u{1}correction\0\u{3}batch_columns\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self._eta) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self._maxLag) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.maxReuse) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.order) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.capacityChunks) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self._samplesPerInsert) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self._groupSize) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.correction) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.batchColumns) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._eta {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._maxLag {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 2)
+    } }()
+    if self.maxReuse != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxReuse, fieldNumber: 3)
+    }
+    if !self.order.isEmpty {
+      try visitor.visitSingularStringField(value: self.order, fieldNumber: 4)
+    }
+    if self.capacityChunks != 0 {
+      try visitor.visitSingularUInt64Field(value: self.capacityChunks, fieldNumber: 5)
+    }
+    try { if let v = self._samplesPerInsert {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._groupSize {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 7)
+    } }()
+    if !self.correction.isEmpty {
+      try visitor.visitSingularStringField(value: self.correction, fieldNumber: 8)
+    }
+    if self.batchColumns != 0 {
+      try visitor.visitSingularUInt32Field(value: self.batchColumns, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tributary_V1_BufferConfig, rhs: Tributary_V1_BufferConfig) -> Bool {
+    if lhs._eta != rhs._eta {return false}
+    if lhs._maxLag != rhs._maxLag {return false}
+    if lhs.maxReuse != rhs.maxReuse {return false}
+    if lhs.order != rhs.order {return false}
+    if lhs.capacityChunks != rhs.capacityChunks {return false}
+    if lhs._samplesPerInsert != rhs._samplesPerInsert {return false}
+    if lhs._groupSize != rhs._groupSize {return false}
+    if lhs.correction != rhs.correction {return false}
+    if lhs.batchColumns != rhs.batchColumns {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2005,7 +2378,7 @@ nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0\u{1}accounting\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{1}buffer\0\u{3}buffered_columns\0")
 
   fileprivate class _StorageClass {
     var _runID: String = String()
@@ -2030,6 +2403,11 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
     var _lagMean: Double = 0
     var _lagMax: UInt64 = 0
     var _lagMin: UInt64 = 0
+    var _accounting: Tributary_V1_BufferAccounting? = nil
+    var _trainedLag: Tributary_V1_LagHistogram? = nil
+    var _droppedLag: Tributary_V1_LagHistogram? = nil
+    var _buffer: Tributary_V1_BufferConfig? = nil
+    var _bufferedColumns: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2062,6 +2440,11 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       _lagMean = source._lagMean
       _lagMax = source._lagMax
       _lagMin = source._lagMin
+      _accounting = source._accounting
+      _trainedLag = source._trainedLag
+      _droppedLag = source._droppedLag
+      _buffer = source._buffer
+      _bufferedColumns = source._bufferedColumns
     }
   }
 
@@ -2102,6 +2485,11 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         case 20: try { try decoder.decodeSingularDoubleField(value: &_storage._lagMean) }()
         case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._lagMax) }()
         case 22: try { try decoder.decodeSingularUInt64Field(value: &_storage._lagMin) }()
+        case 23: try { try decoder.decodeSingularMessageField(value: &_storage._accounting) }()
+        case 24: try { try decoder.decodeSingularMessageField(value: &_storage._trainedLag) }()
+        case 25: try { try decoder.decodeSingularMessageField(value: &_storage._droppedLag) }()
+        case 26: try { try decoder.decodeSingularMessageField(value: &_storage._buffer) }()
+        case 27: try { try decoder.decodeSingularUInt64Field(value: &_storage._bufferedColumns) }()
         default: break
         }
       }
@@ -2110,6 +2498,10 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
       if !_storage._runID.isEmpty {
         try visitor.visitSingularStringField(value: _storage._runID, fieldNumber: 1)
       }
@@ -2176,6 +2568,21 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       if _storage._lagMin != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._lagMin, fieldNumber: 22)
       }
+      try { if let v = _storage._accounting {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
+      } }()
+      try { if let v = _storage._trainedLag {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+      } }()
+      try { if let v = _storage._droppedLag {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+      } }()
+      try { if let v = _storage._buffer {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
+      } }()
+      if _storage._bufferedColumns != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._bufferedColumns, fieldNumber: 27)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2207,6 +2614,11 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         if _storage._lagMean != rhs_storage._lagMean {return false}
         if _storage._lagMax != rhs_storage._lagMax {return false}
         if _storage._lagMin != rhs_storage._lagMin {return false}
+        if _storage._accounting != rhs_storage._accounting {return false}
+        if _storage._trainedLag != rhs_storage._trainedLag {return false}
+        if _storage._droppedLag != rhs_storage._droppedLag {return false}
+        if _storage._buffer != rhs_storage._buffer {return false}
+        if _storage._bufferedColumns != rhs_storage._bufferedColumns {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -1,0 +1,118 @@
+import Foundation
+import Protocol
+
+/// A chunk accepted from a worker, waiting for the trainer.
+public struct QueuedChunk: Sendable {
+    public let worker: WorkerKey
+    public let chunk: ValidatedChunk
+    /// The behaviour policy version of each step (read once, at admission).
+    public let stepVersions: [UInt64]
+
+    public init(worker: WorkerKey, chunk: ValidatedChunk) {
+        self.worker = worker
+        self.chunk = chunk
+        self.stepVersions = (0..<chunk.policyVersions.elementCount).map { chunk.policyVersions.uint64(at: $0) }
+    }
+}
+
+extension QueuedChunk: BufferItem {
+    public var source: WorkerKey { worker }
+    public var columns: Int { Int(chunk.header.numEnvs) }
+    public var groupID: UInt64? { chunk.header.hasGroupID ? chunk.header.groupID : nil }
+}
+
+/// The learner's `ExperienceBuffer` behind a lock, shared by the data path (inserts, on the
+/// socket thread) and the trainer thread (batches; it blocks here, off Swift's cooperative
+/// pool, until a batch can be formed or the store is closed).
+///
+/// Never needs to refuse an insert: a worker sends only while it holds a credit, and the
+/// learner grants credits only within the buffer's admission rules (see `LearnerCore`).
+/// Chunks leave as soon as they are spent, so their frames (ZeroMQ receive buffers, up to
+/// megabytes each) are released at once.
+public final class ExperienceStore: @unchecked Sendable {
+    public typealias Buffer = ExperienceBuffer<QueuedChunk>
+    private let condition = NSCondition()
+    private var buffer: Buffer
+    private var closed = false
+
+    public init(policy: BufferPolicy = BufferPolicy()) {
+        buffer = Buffer(policy: policy)
+    }
+
+    public var policy: BufferPolicy { buffer.policy }
+
+    /// Reads the buffer under the lock (accounting, histograms, fill).
+    public func read<R>(_ body: (Buffer) -> R) -> R {
+        condition.lock()
+        defer { condition.unlock() }
+        return body(buffer)
+    }
+
+    public func insert(contentsOf items: [QueuedChunk], now: ContinuousClock.Instant = .now) -> Buffer.Outcome {
+        condition.lock()
+        var outcome = Buffer.Outcome()
+        for item in items {
+            let o = buffer.insert(item, now: now)
+            outcome.released += o.released
+            outcome.dropped += o.dropped
+        }
+        condition.signal()
+        condition.unlock()
+        return outcome
+    }
+
+    public func recordRefused(reasons: [String]) {
+        guard !reasons.isEmpty else { return }
+        condition.lock()
+        for r in reasons { buffer.recordRefused(reason: r) }
+        condition.unlock()
+    }
+
+    /// Whether the sample:insert limiter lets `columns` more columns be admitted.
+    public func mayInsert(columns: Int) -> Bool {
+        read { $0.mayInsert(columns: columns) }
+    }
+
+    /// Blocks until a batch of at least `columns` columns (up to `maxColumns`) can be formed
+    /// for `learnerVersion()`, then returns it; nil once closed. What dropping stale chunks
+    /// changed while waiting is handed to `onOutcome` (outside the lock) as it happens.
+    public func nextBatch(columns: Int, maxColumns: Int? = nil, learnerVersion: () -> UInt64,
+                          onOutcome: (Buffer.Outcome) -> Void) -> Buffer.Batch? {
+        condition.lock()
+        while true {
+            let (batch, outcome) = buffer.sample(columns: columns, maxColumns: maxColumns, learnerVersion: learnerVersion(), now: .now)
+            if let batch {
+                condition.unlock()
+                return batch
+            }
+            if !outcome.released.isEmpty {
+                condition.unlock()
+                onOutcome(outcome)
+                condition.lock()
+                continue
+            }
+            if closed {
+                condition.unlock()
+                return nil
+            }
+            // Woken by an insert or close; the timeout lets partial groups time out.
+            _ = condition.wait(until: Date().addingTimeInterval(0.5))
+        }
+    }
+
+    /// Empties the store (at shutdown): what was never trained is counted as dropped.
+    public func drain() -> Buffer.Outcome {
+        condition.lock()
+        defer { condition.unlock() }
+        return buffer.drain()
+    }
+
+    public var count: Int { read { $0.count } }
+
+    public func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
