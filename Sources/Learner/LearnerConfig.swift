@@ -44,6 +44,9 @@ public struct LearnerConfig: Sendable {
     public var runsRoot: String? = nil
     /// A metrics.jsonl line every this many updates.
     public var metricsEvery = 10
+    /// Controlled staleness, for tests and experiments: workers are offered the weights this
+    /// many versions older than the learner's, so every sample is at least this stale.
+    public var injectLag: UInt64 = 0
     /// The staleness-aware buffer: admission bound and the buffer's own policy.
     public var buffer = BufferSettings()
 
@@ -70,7 +73,7 @@ public struct LearnerConfig: Sendable {
             "target_return": training.targetReturn as Any? ?? NSNull(), "max_updates": training.maxUpdates as Any? ?? NSNull(),
             "seed": training.seed, "blas_threads": blasThreads, "correction": training.correction.name,
             "corrections": training.corrections.describe(),
-            "buffer": buffer.describe(),
+            "buffer": buffer.describe(), "inject_lag": injectLag,
         ]
     }
     /// The stand-in trainer (until the learning core lands): a new policy version every
@@ -131,6 +134,9 @@ public struct LearnerConfig: Sendable {
             }
         }
         if let k = p.groupSize, k < 1 { throw ConfigError("group size must be at least 1") }
+        if let maxLag = p.maxLag, maxLag < injectLag {
+            throw ConfigError("max lag \(maxLag) is below the injected lag \(injectLag): every sample would be dropped")
+        }
         let k = training.corrections
         if !(k.vtrace.rhoBar > 0 && k.vtrace.cBar > 0) { throw ConfigError("ρ̄ and c̄ must be positive") }
         if !(k.vtrace.lambda > 0 && k.vtrace.lambda <= 1) { throw ConfigError("V-trace λ must be in (0, 1]") }

@@ -61,7 +61,11 @@ public final class LearnerCore: Sendable {
         var departed: [Departed] = []
         var counters = Counters()
         var policyVersion: UInt64 = 0
+        /// The weights workers get (fetch, Welcome, announcements): the newest, or with an
+        /// injected lag of k the one k versions older.
         var weights = WeightsSnapshot.empty
+        /// Newer snapshots held back by the injected lag, oldest first.
+        var heldBack: [WeightsSnapshot] = []
         var log = RateLimitedLog()
         var stopping = false
         /// When the first chunk was accepted and the latest was consumed (throughput).
@@ -477,14 +481,19 @@ public final class LearnerCore: Sendable {
 
     public var training: TrainingProgress { state.withLock { $0.training } }
 
-    /// Installs a new policy version and announces it on the weights socket.
+    /// Installs a new policy version and announces it on the weights socket. With an injected
+    /// lag of k (`LearnerConfig.injectLag`, for experiments) workers are offered the snapshot
+    /// k versions older instead, so every sample is at least k versions stale.
     public func publish(_ snapshot: WeightsSnapshot) {
-        let announcement: Tributary_V1_WeightsAvailable = state.withLock { s in
-            s.weights = snapshot
+        let announcement: Tributary_V1_WeightsAvailable? = state.withLock { s in
             s.policyVersion = snapshot.version
-            return snapshot.announcement(runID: runID)
+            s.heldBack.append(snapshot)
+            // The first version is always served (nothing older exists to act with).
+            guard s.weights.version == 0 || s.heldBack.count > Int(config.injectLag) else { return nil }
+            s.weights = s.heldBack.removeFirst()
+            return s.weights.announcement(runID: runID)
         }
-        send(.publish, WireCodec.encode(.weightsAvailable(announcement)))
+        if let announcement { send(.publish, WireCodec.encode(.weightsAvailable(announcement))) }
     }
 
     // MARK: timers
@@ -505,7 +514,7 @@ public final class LearnerCore: Sendable {
                     beats.append(key)
                 }
             }
-            return s.policyVersion
+            return s.weights.version  // the newest version workers can fetch
         }
         guard !beats.isEmpty else { return }
         var beat = Tributary_V1_Heartbeat()

@@ -71,6 +71,8 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "Clip of the value loss around the proximal values ('off').") var valueClip = "off"
     @Option(help: "PPO family: passes over each batch.") var epochs = 2
     @Option(help: "PPO family: minibatches per pass (whole environment columns).") var minibatches = 2
+    @Option(help: "Controlled staleness (experiments): offer workers the weights this many versions older than the learner's.")
+    var injectLag: UInt64 = 0
     @Option(help: "Staleness bound η on admission: credits go out only while untrained plus in-flight columns stay within (η + 1) × batch columns (0: synchronous; 'unbounded').")
     var eta = "unbounded"
     @Option(help: "Drop chunks with a step more than this many versions old when a batch is formed ('none': keep all).")
@@ -150,6 +152,7 @@ struct LearnerCommand: AsyncParsableCommand {
         k.epochs = epochs
         k.minibatches = minibatches
         c.training.corrections = k
+        c.injectLag = injectLag
         c.buffer.eta = try optionalNumber(eta, "unbounded", "eta")
         c.buffer.policy.maxLag = try optionalNumber(maxLag, "none", "max-lag")
         c.buffer.policy.maxReuse = maxReuse

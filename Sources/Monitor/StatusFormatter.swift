@@ -18,6 +18,20 @@ public enum StatusFormatter {
         } else {
             lines.append("rejected 0")
         }
+        if s.hasAccounting {
+            let a = s.accounting
+            let dropped = a.dropped.values.reduce(0, +)
+            let reasons = a.dropped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            let balanced = a.received == a.trained + dropped + a.buffered ? "=" : "≠ (accounting error!)"
+            lines.append("buffer  received \(a.received) \(balanced) trained \(a.trained) + dropped \(dropped)\(reasons.isEmpty ? "" : " (\(reasons))") + buffered \(a.buffered)   uses \(a.trainingUses)")
+        }
+        if s.hasBuffer {
+            let b = s.buffer
+            lines.append("staleness  η \(b.hasEta ? String(b.eta) : "unbounded")   max_lag \(b.hasMaxLag ? String(b.maxLag) : "none")   reuse \(b.maxReuse)   order \(b.order)   correction \(b.correction)")
+        }
+        if s.hasTrainedLag, let q = quantiles(s.trainedLag.counts) {
+            lines.append("lag of trained samples  p50 \(q.p50)  p90 \(q.p90)  p99 \(q.p99)  max \(q.max)   (versions)")
+        }
         if !s.workers.isEmpty {
             lines.append("")
             lines.append(pad("WORKER", 24) + pad("INCARNATION", 22) + pad("HOST", 16) + pad("RECV", 8) + pad("REJ", 6) + pad("CRED", 6) + pad("VERSION", 9) + pad("SEEN", 9) + "STATE")
@@ -37,6 +51,24 @@ public enum StatusFormatter {
         options.alwaysPrintInt64sAsNumbers = true
         options.preserveProtoFieldNames = true
         return try s.jsonString(options: options)
+    }
+
+    /// p50/p90/p99/max of a lag histogram (counts[i] samples at lag i; the last bucket of a
+    /// full 65-bucket histogram means "64 or more", shown as "64+").
+    public static func quantiles(_ counts: [UInt64]) -> (p50: String, p90: String, p99: String, max: String)? {
+        let total = counts.reduce(0, +)
+        guard total > 0 else { return nil }
+        func label(_ i: Int) -> String { i == 64 ? "64+" : String(i) }
+        func q(_ f: Double) -> String {
+            let target = max(1, UInt64((Double(total) * f).rounded(.up)))
+            var seen: UInt64 = 0
+            for (i, c) in counts.enumerated() {
+                seen += c
+                if seen >= target { return label(i) }
+            }
+            return label(counts.count - 1)
+        }
+        return (q(0.5), q(0.9), q(0.99), label(counts.lastIndex(where: { $0 > 0 })!))
     }
 
     private static func pad(_ s: String, _ width: Int) -> String {

@@ -125,6 +125,7 @@ struct SessionLoop {
         stats.update(record)
         events(.session(incarnation: incarnation, runID: w.runID))
         logger.info("incarnation \(incarnation) welcomed by run \(w.runID): T=\(w.unrollLength), \(w.initialCredits) credits")
+        client.begin(runID: w.runID)
         client.want(w.currentWeights.version)
         let heartbeat = w.heartbeatIntervalMs > 0 ? Duration.milliseconds(w.heartbeatIntervalMs) : config.heartbeatInterval
         let liveness = w.livenessMs > 0 ? Duration.milliseconds(w.livenessMs) : config.liveness

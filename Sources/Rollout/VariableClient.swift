@@ -19,6 +19,10 @@ final class VariableClient: Sendable {
         var network: ActorCritic?
         var fetches: UInt64 = 0
         var failures: UInt64 = 0
+        /// The run these weights belong to; a session with another run starts over.
+        var runID = ""
+        /// Bumped by `reset`: a fetch begun before it must not install its result.
+        var generation: UInt64 = 0
     }
 
     let reactor: SocketReactor
@@ -47,13 +51,26 @@ final class VariableClient: Sendable {
         current.withLock { $0.wanted = max($0.wanted, version) }
     }
 
+    /// A session began with run `runID`. Weights of another run (a learner restarted with a
+    /// new run, whose versions start again at 1) are forgotten: acting waits for this run's.
+    func begin(runID: String) {
+        current.withLock {
+            guard $0.runID != runID else { return }
+            let generation = $0.generation + 1
+            $0 = Current()
+            $0.runID = runID
+            $0.generation = generation
+        }
+    }
+
     func run() async {
         while !Task.isCancelled {
             switch await sub.inbox.receive(timeout: .milliseconds(50)) {
             case .closed: return
             case .timedOut: break
             case .message(let m):
-                if case .weightsAvailable(let a)? = try? WireCodec.decode(m.frames).body {
+                if case .weightsAvailable(let a)? = try? WireCodec.decode(m.frames).body,
+                   a.runID == current.withLock({ $0.runID }) {
                     want(a.version)
                 }
             }
@@ -63,6 +80,7 @@ final class VariableClient: Sendable {
     }
 
     private func fetch(have: UInt64) async {
+        let generation = current.withLock { $0.generation }
         var request = Tributary_V1_GetWeights()
         request.haveVersion = have
         while control.inbox.tryReceive() != nil {}  // late parts of an abandoned fetch
@@ -70,8 +88,16 @@ final class VariableClient: Sendable {
         var assembled: [UInt8] = []
         var model = Tributary_V1_ModelSpec()
         var expectedPart: UInt32 = 0
+        let deadline = ContinuousClock.now + timeout
         while true {
-            guard case .message(let m) = await control.inbox.receive(timeout: timeout) else {
+            // Waits in short slices: a new session (`begin`) abandons a fetch to a learner
+            // that is gone instead of waiting out the whole timeout.
+            var received: Mailbox<InboundMessage>.Received = .timedOut
+            while case .timedOut = received, ContinuousClock.now < deadline {
+                if current.withLock({ $0.generation }) != generation { return }
+                received = await control.inbox.receive(timeout: min(.milliseconds(100), deadline - .now))
+            }
+            guard case .message(let m) = received else {
                 current.withLock { $0.failures += 1 }
                 logger.warning("no Weights answer within \(timeout); will ask again")
                 return
@@ -110,7 +136,7 @@ final class VariableClient: Sendable {
                     logger.debug("weights version \(w.version) describe a '\(model.family)' model, not one this worker can act with")
                 }
                 current.withLock {
-                    guard w.version > $0.version else { return }
+                    guard $0.generation == generation, w.version > $0.version else { return }
                     $0.version = w.version
                     $0.bytes = assembled
                     $0.network = network

@@ -236,6 +236,48 @@ import Testing
         #expect(params.count == (4 * 64 + 64 + 64 * 64 + 64 + 64 * 3 + 3) * 4)
     }
 
+    /// A worker that outlives its learner and joins a new run (a learner restarted on the same
+    /// endpoints, versions starting again at 1) forgets the old run's weights and acts with
+    /// the new run's: none of its chunks claims a version the new learner never had.
+    @Test func aWorkerJoiningANewRunActsWithThatRunsWeights() throws {
+        let first = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", ""])
+        let worker = try first.worker("mover", ["--env", "CartPole-v1", "--num-envs", "4"])
+        _ = try worker.event("acting")
+        Thread.sleep(forTimeInterval: 3)
+        let before = try first.stop()
+        #expect(before.int("policy_version") > 10)
+        let second = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", ""], endpoints: (first.data, first.weights, first.control))
+        _ = try worker.waitForEvent(timeout: 10) { $0["event"] as? String == "session" && $0["run_id"] as? String != before["run_id"] as? String }
+        Thread.sleep(forTimeInterval: 3)
+        let after = try second.stop()
+        worker.signal(SIGTERM)
+        #expect(worker.waitExit(timeout: 10) == 0)
+        #expect(after.int("chunks_accepted") > 0)
+        #expect((after["rejected_chunks"] as? [String: Any])?["shape_mismatch"] == nil, "\(after["rejected_chunks"] ?? "")")
+    }
+
+    /// Controlled staleness through real processes: workers get weights 3 versions old, the
+    /// drop rule allows 6. Every trained sample's lag is within [3, 6]; whatever was older was
+    /// dropped and counted; the accounting identity holds.
+    @Test func injectedLagIsObservedAndTheDropRuleBoundsIt() throws {
+        let runs = FileManager.default.temporaryDirectory.appendingPathComponent("trib-runs-lag-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: runs) }
+        let summary = try train("CartPole-v1", ["--inject-lag", "3", "--max-lag", "6", "--eta", "2", "--max-updates", "300"], runs: runs)
+        let status = summary["status"] as? [String: Any] ?? [:]
+        let trained = ((status["trained_lag"] as? [String: Any])?["counts"] as? [NSNumber])?.map(\.uint64Value) ?? []
+        #expect(trained.count > 3 && trained.count <= 7, "trained lag histogram \(trained)")
+        // Fresher samples exist only while the learner has fewer than 3 versions to hold back:
+        // at most the first 3 updates' worth (16 columns × T = 32 steps each).
+        #expect(trained.prefix(3).reduce(0, +) <= 3 * 16 * 32, "samples fresher than the injected lag were trained: \(trained)")
+        #expect(trained.reduce(0, +) > 0)
+        let a = status["accounting"] as? [String: Any] ?? [:]
+        let dropped = (a["dropped"] as? [String: Any] ?? [:]).values.compactMap { ($0 as? NSNumber)?.uint64Value }.reduce(0, +)
+        #expect(a.uint64("received") == a.uint64("trained") + dropped + a.uint64("buffered"), "\(a)")
+        #expect(a.uint64("buffered") == 0)  // drained at shutdown
+        let buffer = status["buffer"] as? [String: Any] ?? [:]
+        #expect(buffer.uint64("max_lag") == 6 && buffer.uint64("eta") == 2)
+    }
+
     /// The continuous path end to end: Gaussian actions as float32 [T, B, 1] tensors through
     /// real workers and the validator, a Gaussian model over the wire, and training that moves
     /// the return of Pendulum-v1 up from a random policy's (about −1200 … −1400).

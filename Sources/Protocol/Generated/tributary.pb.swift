@@ -836,7 +836,8 @@ public nonisolated struct Tributary_V1_WorkerStatus: Sendable {
 }
 
 /// Samples (steps) by version lag (learner version minus the version that acted):
-/// counts[i] samples at lag i; the last bucket holds every lag >= its index.
+/// counts[i] samples at lag i for i < 64, counts[64] every lag of 64 or more. Trailing
+/// empty buckets are left out.
 public nonisolated struct Tributary_V1_LagHistogram: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
