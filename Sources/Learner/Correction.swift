@@ -36,6 +36,9 @@ public struct CorrectionSettings: Sendable {
     public var ppo = PPO.Parameters(epsLow: 0.2, epsHigh: 0.2, dualClip: 3)
     /// tis-ppo: the truncated IS weight's level and cap C.
     public var tis = TruncatedIS.Parameters(level: .token, cap: 2)
+    /// tis-ppo: instead of capping the weight, drop (mask) samples whose ratio π_prox/μ is
+    /// outside [1/C, C] (§3's rejection variant), with C = `tis.cap`.
+    public var tisMask = false
     /// decoupled-ppo: clipping and the behaviour-weight cap (AReaL's `behav_imp_weight_cap`).
     public var decoupled = DecoupledPPO.Parameters(epsLow: 0.2, epsHigh: 0.2, dualClip: nil, behaviourCap: 5)
     /// appo: clip 0.4, target clip 2.0 (RLlib's defaults), target refreshed every this many batches.

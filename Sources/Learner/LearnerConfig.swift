@@ -138,7 +138,7 @@ public struct LearnerConfig: Sendable {
             throw ConfigError("max lag \(maxLag) is below the injected lag \(injectLag): every sample would be dropped")
         }
         let k = training.corrections
-        if !(k.vtrace.rhoBar > 0 && k.vtrace.cBar > 0) { throw ConfigError("ρ̄ and c̄ must be positive") }
+        if !(k.vtrace.rhoBar > 0 && k.vtrace.cBar > 0 && k.vtrace.pgRhoBar > 0) { throw ConfigError("ρ̄, c̄ and ρ̄_pg must be positive") }
         if !(k.vtrace.lambda > 0 && k.vtrace.lambda <= 1) { throw ConfigError("V-trace λ must be in (0, 1]") }
         if !(k.ppo.epsLow > 0 && k.ppo.epsLow < 1 && k.ppo.epsHigh > 0) { throw ConfigError("clip ε_low must be in (0, 1) and ε_high positive") }
         if let c = k.ppo.dualClip, !(c > 1) { throw ConfigError("the dual clip must be > 1") }
@@ -179,9 +179,10 @@ extension CorrectionSettings {
     /// As written to config.json.
     public func describe() -> [String: Any] {
         [
-            "rho_bar": vtrace.rhoBar, "c_bar": vtrace.cBar, "vtrace_lambda": vtrace.lambda,
+            "rho_bar": vtrace.rhoBar, "c_bar": vtrace.cBar, "pg_rho_bar": vtrace.pgRhoBar, "vtrace_lambda": vtrace.lambda,
+            "vtrace_form": vtrace.advantageForm.rawValue,
             "clip_low": ppo.epsLow, "clip_high": ppo.epsHigh, "dual_clip": ppo.dualClip as Any? ?? "off",
-            "tis_level": tis.level.rawValue, "tis_cap": tis.cap, "behaviour_cap": decoupled.behaviourCap as Any? ?? "off",
+            "tis_level": tis.level.rawValue, "tis_cap": tis.cap, "tis_mode": tisMask ? "mask" : "cap", "behaviour_cap": decoupled.behaviourCap as Any? ?? "off",
             "appo_clip": appo.clip, "appo_target_clip": appo.targetClip, "target_update_every": targetUpdateEvery,
             "gae_lambda": gaeLambda, "normalize_advantages": normalizeAdvantages, "value_clip": valueClip as Any? ?? "off",
             "epochs": epochs, "minibatches": minibatches,

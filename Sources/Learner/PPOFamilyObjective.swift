@@ -98,15 +98,24 @@ public struct PPOFamilyObjective: Sendable {
             stats = r.stats
         case .tisPPO:
             let r = PPO.compute(logp: logpi, logpOld: logpProx, advantages: advantages, parameters: settings.ppo)
-            let w = TruncatedIS.weights(logpOld: logpProx, logpMu: logpMu, parameters: settings.tis)
+            let weights: [Double], isStats: CorrectionStats
+            if settings.tisMask {
+                let m = TruncatedIS.rejectionMask(logpOld: logpProx, logpMu: logpMu,
+                                                  parameters: .init(level: settings.tis.level, upper: settings.tis.cap))
+                (weights, isStats) = (m.mask, m.stats)
+            } else {
+                let w = TruncatedIS.weights(logpOld: logpProx, logpMu: logpMu, parameters: settings.tis)
+                (weights, isStats) = (w.weights, w.stats)
+            }
             for i in 0..<n {
-                policyLoss += w.weights[i] * r.losses[i] * scale
-                dLogp[i] = w.weights[i] * r.gradients[i] * scale
+                policyLoss += weights[i] * r.losses[i] * scale
+                dLogp[i] = weights[i] * r.gradients[i] * scale
             }
             stats = r.stats
-            stats.truncatedFraction = w.stats.truncatedFraction
-            stats.effectiveSampleSize = w.stats.effectiveSampleSize
-            stats.meanAbsLogRatio = w.stats.meanAbsLogRatio
+            stats.truncatedFraction = isStats.truncatedFraction
+            stats.maskedFraction = isStats.maskedFraction
+            stats.effectiveSampleSize = isStats.effectiveSampleSize
+            stats.meanAbsLogRatio = isStats.meanAbsLogRatio
         case .decoupledPPO:
             let r = DecoupledPPO.compute(logpTheta: logpi, logpProx: logpProx, logpMu: logpMu, advantages: advantages,
                                          parameters: settings.decoupled)

@@ -59,11 +59,14 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "V-trace ρ̄ (vtrace, appo).") var rhoBar = 1.0
     @Option(help: "V-trace c̄ (vtrace, appo).") var cBar = 1.0
     @Option(help: "V-trace λ (vtrace, appo).") var vtraceLambda = 1.0
+    @Option(help: "V-trace ρ̄ of the policy-gradient advantage.") var pgRhoBar = 1.0
+    @Option(help: "V-trace advantage form for λ < 1: paper or rlax.") var vtraceForm = "paper"
     @Option(help: "PPO clip ε_low (ppo, tis-ppo, decoupled-ppo).") var clipLow = 0.2
     @Option(help: "PPO clip ε_high (clip-higher when above --clip-low).") var clipHigh = 0.2
     @Option(help: "Dual-clip c for negative advantages, > 1 ('off').") var dualClip = "3"
     @Option(help: "tis-ppo: cap C of the truncated importance weight π_prox/μ.") var tisCap = 2.0
     @Option(help: "tis-ppo: weight level: token, sequence or geometric.") var tisLevel = "token"
+    @Flag(help: "tis-ppo: mask samples whose ratio is outside [1/C, C] instead of capping the weight at C.") var tisMask = false
     @Option(help: "decoupled-ppo: behaviour weights π_prox/μ above this are filtered to 0 ('off').") var behaviourCap = "5"
     @Option(help: "appo: surrogate clip.") var appoClip = 0.4
     @Option(help: "appo: refresh the target network every this many batches.") var targetUpdateEvery = 4
@@ -136,6 +139,9 @@ struct LearnerCommand: AsyncParsableCommand {
         k.vtrace.rhoBar = rhoBar
         k.vtrace.cBar = cBar
         k.vtrace.lambda = vtraceLambda
+        k.vtrace.pgRhoBar = pgRhoBar
+        guard let form = VTrace.AdvantageForm(rawValue: vtraceForm) else { throw ValidationError("--vtrace-form is paper or rlax") }
+        k.vtrace.advantageForm = form
         k.ppo.epsLow = clipLow
         k.ppo.epsHigh = clipHigh
         k.ppo.dualClip = try optionalNumber(dualClip, "off", "dual-clip")
@@ -145,6 +151,7 @@ struct LearnerCommand: AsyncParsableCommand {
         k.tis.cap = tisCap
         guard let level = TruncatedIS.Level(rawValue: tisLevel) else { throw ValidationError("--tis-level is token, sequence or geometric") }
         k.tis.level = level
+        k.tisMask = tisMask
         k.appo.clip = appoClip
         k.targetUpdateEvery = targetUpdateEvery
         k.gaeLambda = gaeLambda

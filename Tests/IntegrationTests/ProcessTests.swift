@@ -278,6 +278,44 @@ import Testing
         #expect(buffer.uint64("max_lag") == 6 && buffer.uint64("eta") == 2)
     }
 
+    /// The staleness sweep's CI smoke version: every correction at injected lags 0 and 8, one
+    /// seed, a short budget, through `scripts/staleness-sweep.py` and real processes. Checks
+    /// the pipeline (one result per run, the table, the plots), not that CartPole is solved:
+    /// these are debug builds on a shared machine.
+    @Test func stalenessSweepSmoke() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("trib-sweep-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let sweep = Process()
+        sweep.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        sweep.arguments = ["python3", root.appendingPathComponent("scripts/staleness-sweep.py").path, "--smoke",
+                           "--bin-dir", Binaries.directory.path, "--out-dir", out.path, "--fresh"]
+        sweep.currentDirectoryURL = out.deletingLastPathComponent()
+        let pipe = Pipe()
+        sweep.standardOutput = pipe
+        sweep.standardError = pipe
+        try sweep.run()
+        let log = pipe.fileHandleForReading.readDataToEndOfFile()
+        sweep.waitUntilExit()
+        #expect(sweep.terminationStatus == 0, "\(String(decoding: log, as: UTF8.self).suffix(1500))")
+        let results = try String(contentsOf: out.appendingPathComponent("Benchmarks/staleness/results.jsonl"), encoding: .utf8)
+        let rows = results.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(rows.count == 10)
+        #expect(Set(rows.compactMap { $0["correction"] as? String }) == ["vtrace", "ppo", "tis-ppo", "decoupled-ppo", "appo"])
+        // Injected lag 8 shows up as observed lag of at least 8.
+        for row in rows where row.int("lag") == 8 {
+            #expect(((row["lag_mean_observed"] as? NSNumber)?.doubleValue ?? 0) >= 8, "\(row)")
+        }
+        let table = try String(contentsOf: out.appendingPathComponent("docs/staleness-results.md"), encoding: .utf8)
+        #expect(table.contains("| decoupled-ppo | 8 |"))
+        for plot in ["final_return", "time_to_solve", "steps_to_solve", "clipped_fraction", "ess", "log_ratio"] {
+            let svg = try String(contentsOf: out.appendingPathComponent("docs/staleness/\(plot).svg"), encoding: .utf8)
+            #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
+            // Steps to solve has points only for solved runs, which a debug build may not have.
+            if plot != "steps_to_solve" { #expect(svg.contains("<path"), "\(plot).svg has no lines") }
+        }
+    }
+
     /// The continuous path end to end: Gaussian actions as float32 [T, B, 1] tensors through
     /// real workers and the validator, a Gaussian model over the wire, and training that moves
     /// the return of Pendulum-v1 up from a random policy's (about −1200 … −1400).
