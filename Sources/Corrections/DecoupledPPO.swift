@@ -78,11 +78,9 @@ public enum DecoupledPPO {
             guard Masking.valid(mask, i) else { continue }
             valid += 1
             let a = advantages[i]
-            let l1 = -a * ratio[i]
-            let l2 = -a * min(1 + p.epsHigh, max(1 - p.epsLow, ratio[i]))
-            var loss = max(l1, l2)
-            var gradient = l1 >= l2 ? -a * LogRatio.ratioDerivative(lr) : 0
-            if l2 > l1 { clipped += 1 }
+            var (loss, gradient, wasClipped) = PPO.clippedSurrogate(ratio: ratio[i], logRatio: lr, advantage: a,
+                                                                    epsLow: p.epsLow, epsHigh: p.epsHigh)
+            if wasClipped { clipped += 1 }
             if let c = p.dualClip, loss > c * abs(a) {
                 loss = c * abs(a)
                 gradient = 0

@@ -74,11 +74,9 @@ public enum PPO {
             guard Masking.valid(mask, i) else { continue }
             valid += 1
             let a = advantages[i]
-            let l1 = -a * ratio[i]
-            let l2 = -a * min(1 + p.epsHigh, max(1 - p.epsLow, ratio[i]))
-            var loss = max(l1, l2)
-            var gradient = l1 >= l2 ? -a * LogRatio.ratioDerivative(lr) : 0
-            if l2 > l1 { clipped += 1 }
+            var (loss, gradient, wasClipped) = clippedSurrogate(ratio: ratio[i], logRatio: lr, advantage: a,
+                                                                epsLow: p.epsLow, epsHigh: p.epsHigh)
+            if wasClipped { clipped += 1 }
             if let c = p.dualClip, a < 0, loss > -a * c {
                 loss = -a * c
                 gradient = 0
@@ -92,6 +90,17 @@ public enum PPO {
         stats.dualClippedFraction = Masking.fraction(dual, of: valid)
         return Result(ratio: ratio, losses: losses, gradients: gradients, clippedCount: clipped,
                       dualClippedCount: dual, stats: stats)
+    }
+
+    /// One sample of the clipped surrogate: `l = max(−A r, −A clip(r, 1 − εlow, 1 + εhigh))`,
+    /// its derivative in log π (`−A r` when the unclipped branch is active, ties included, else
+    /// 0; 0 where the log-ratio is clamped), and whether the clipped branch was strictly larger.
+    /// Shared by PPO and AReaL's decoupled loss, which differ only around it.
+    static func clippedSurrogate(ratio r: Double, logRatio lr: Double, advantage a: Double,
+                                 epsLow: Double, epsHigh: Double) -> (loss: Double, gradient: Double, clipped: Bool) {
+        let l1 = -a * r
+        let l2 = -a * min(1 + epsHigh, max(1 - epsLow, r))
+        return (max(l1, l2), l1 >= l2 ? -a * LogRatio.ratioDerivative(lr) : 0, l2 > l1)
     }
 
     public struct ValueLossResult: Sendable {
