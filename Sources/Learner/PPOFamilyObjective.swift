@@ -98,15 +98,24 @@ public struct PPOFamilyObjective: Sendable {
             stats = r.stats
         case .tisPPO:
             let r = PPO.compute(logp: logpi, logpOld: logpProx, advantages: advantages, parameters: settings.ppo)
-            let weights: [Double], isStats: CorrectionStats
+            // Sequence and geometric levels work per environment column (its T steps): the
+            // Corrections functions take contiguous sequences, so the [T, B] samples are
+            // reordered column-major for them and the weights put back.
+            let t = b.timeSteps, columnsCount = b.batch
+            let order = (0..<n).map { k in (k % t) * columnsCount + k / t }  // column-major k → time-major index
+            let sequences = (0..<columnsCount).map { ($0 * t)..<(($0 + 1) * t) }
+            let prox = order.map { logpProx[$0] }, mu = order.map { logpMu[$0] }
+            let reordered: [Double], isStats: CorrectionStats
             if settings.tisMask {
-                let m = TruncatedIS.rejectionMask(logpOld: logpProx, logpMu: logpMu,
+                let m = TruncatedIS.rejectionMask(logpOld: prox, logpMu: mu, sequences: sequences,
                                                   parameters: .init(level: settings.tis.level, upper: settings.tis.cap))
-                (weights, isStats) = (m.mask, m.stats)
+                (reordered, isStats) = (m.mask, m.stats)
             } else {
-                let w = TruncatedIS.weights(logpOld: logpProx, logpMu: logpMu, parameters: settings.tis)
-                (weights, isStats) = (w.weights, w.stats)
+                let w = TruncatedIS.weights(logpOld: prox, logpMu: mu, sequences: sequences, parameters: settings.tis)
+                (reordered, isStats) = (w.weights, w.stats)
             }
+            var weights = [Double](repeating: 0, count: n)
+            for (k, i) in order.enumerated() { weights[i] = reordered[k] }
             for i in 0..<n {
                 policyLoss += weights[i] * r.losses[i] * scale
                 dLogp[i] = weights[i] * r.gradients[i] * scale

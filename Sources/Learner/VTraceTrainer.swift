@@ -151,6 +151,11 @@ public final class VTraceTrainer: Sendable {
                             "truncated_fraction": evaluation.stats.truncatedFraction, "masked_fraction": evaluation.stats.maskedFraction,
                             "ess": evaluation.stats.effectiveSampleSize, "mean_abs_log_ratio": evaluation.stats.meanAbsLogRatio,
                             "chunks_reused": taken.previousUses.filter { $0 > 0 }.count,
+                            "buffer": store.read { b in
+                                ["received": b.accounting.received, "trained": b.accounting.trained,
+                                 "dropped": b.accounting.dropped, "buffered": b.accounting.buffered,
+                                 "training_uses": b.accounting.trainingUses] as [String: Any]
+                            },
                         ])
                     }
                     if now - lastLog > .seconds(2) {
