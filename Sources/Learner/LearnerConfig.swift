@@ -37,7 +37,7 @@ public struct LearnerConfig: Sendable {
     /// protocol (versions, weights, credits) for transport tests and benchmarks.
     public var envID = "synthetic"
     /// The V-trace trainer's settings (network, optimizer, loss, stopping rule).
-    public var training = VTraceTrainer.Settings()
+    public var training = PolicyTrainer.Settings()
     /// OpenBLAS threads for the trainer (two do not help at these sizes).
     public var blasThreads = 1
     /// Where training runs keep their files (`ROOT/RUN_ID/`); nil writes none.

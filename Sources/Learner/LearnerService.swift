@@ -89,7 +89,7 @@ public struct LearnerService: Service {
             logger.info("training \(config.envID) with V-trace; OpenBLAS core \(BLAS.coreName), \(config.blasThreads) thread(s)")
             let run = try config.runsRoot.map { try RunDirectory(root: $0, runID: core.runID, config: config.describe(runID: core.runID)) }
             if let run { logger.info("run directory \(run.url.path)") }
-            trainer = VTraceTrainer(envID: config.envID, core: core, store: store, logger: logger, settings: config.training,
+            trainer = PolicyTrainer(envID: config.envID, core: core, store: store, logger: logger, settings: config.training,
                                     run: run, metricsEvery: config.metricsEvery)!
         }
         trainer.start { _ = limit.offer(true) }
@@ -130,9 +130,9 @@ public struct LearnerService: Service {
             if now == seen { break }
             seen = now
         }
-        let solved = (trainer as? VTraceTrainer)?.solved.withLock { $0 }.map { LearnerEvent.Solved(seconds: $0.seconds, steps: $0.steps, updates: $0.updates, unixTime: $0.unixTime) }
+        let solved = (trainer as? PolicyTrainer)?.solved.withLock { $0 }.map { LearnerEvent.Solved(seconds: $0.seconds, steps: $0.steps, updates: $0.updates, unixTime: $0.unixTime) }
         events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration, solved: solved,
-                        runDirectory: (trainer as? VTraceTrainer)?.run?.url.path))
+                        runDirectory: (trainer as? PolicyTrainer)?.run?.url.path))
     }
 }
 
@@ -182,4 +182,4 @@ protocol Trainer: Sendable {
 }
 
 extension StandInTrainer: Trainer {}
-extension VTraceTrainer: Trainer {}
+extension PolicyTrainer: Trainer {}

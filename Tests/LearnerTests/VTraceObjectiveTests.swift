@@ -144,7 +144,7 @@ private func expectGradient(_ gradient: [Float], of loss: (ActorCritic) -> Doubl
     @Test func chunksAreConcatenatedAlongBAndLagIsAgainstTheLearner() throws {
         let a = try chunk(version: 3, envs: 2, seed: 1)
         let b = try chunk(version: 5, envs: 1, seed: 2)
-        let (batch, lags) = VTraceTrainer.assemble([a, b], learnerVersion: 7)
+        let (batch, lags) = PolicyTrainer.assemble([a, b], learnerVersion: 7)
         #expect(batch.timeSteps == 4 && batch.batch == 3)
         #expect(lags == [4, 4, 4, 4, 2, 2, 2, 2])
         // Step 1, column 2 is chunk b's step 1, env 0.
@@ -154,7 +154,7 @@ private func expectGradient(_ gradient: [Float], of loss: (ActorCritic) -> Doubl
         for (index, _) in batch.finalObservations { #expect(batch.truncated[index]) }
         #expect(batch.truncated.filter { $0 }.count == batch.finalObservations.count)
         #expect(!batch.finalObservations.isEmpty)
-        let (_, sameVersion) = VTraceTrainer.assemble([a], learnerVersion: 3)
+        let (_, sameVersion) = PolicyTrainer.assemble([a], learnerVersion: 3)
         #expect(sameVersion.allSatisfy { $0 == 0 })
     }
 }

@@ -6,11 +6,13 @@ import Protocol
 import Synchronization
 import Transport
 
-/// The learner's training loop: on a dedicated thread, gathers accepted chunks into a
-/// [T, B] batch, takes one Adam step on the V-trace objective, publishes the new version,
-/// and returns the chunks' credits. Stops (through `limitReached`) when the mean return of
-/// the last 100 episodes reaches the target, or after `maxUpdates`.
-public final class VTraceTrainer: Sendable {
+/// The learner's training loop: on a dedicated thread, takes [T, B] batches from the
+/// experience buffer, trains on each with the run's correction (one Adam step on the V-trace
+/// objective, or the PPO family's epochs × minibatches), publishes one new version per batch,
+/// and then releases the batch's fresh chunks (their credits go back). Stops (through
+/// `limitReached`) when the mean return of the last 100 episodes reaches the target, or after
+/// `maxUpdates`.
+public final class PolicyTrainer: Sendable {
     public struct Settings: Sendable {
         /// Hidden layer sizes of the shared torso.
         public var hidden = [64, 64]
