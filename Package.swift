@@ -125,7 +125,7 @@ let package = Package(
         .executableTarget(
             name: "TributaryCommand",
             dependencies: [
-                "Monitor",
+                "Monitor", "Protocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -34,22 +34,35 @@ public enum StatusFormatter {
         }
         if !s.workers.isEmpty {
             lines.append("")
-            lines.append(pad("WORKER", 24) + pad("INCARNATION", 22) + pad("HOST", 16) + pad("RECV", 8) + pad("REJ", 6) + pad("CRED", 6) + pad("VERSION", 9) + pad("SEEN", 9) + "STATE")
-            for w in s.workers {
-                let seen = "\(w.lastSeenMsAgo) ms"
-                let state = w.expired ? w.expiredReason : "connected"
-                lines.append(pad(w.workerID, 24) + pad(String(w.incarnation), 22) + pad(w.host, 16) + pad(String(w.chunksReceived), 8)
-                    + pad(String(w.chunksRejected), 6) + pad(String(w.creditsOutstanding), 6) + pad(String(w.actingVersion), 9)
-                    + pad(seen, 9) + state)
-            }
+            lines += workerTable(s.workers)
         }
         return lines.joined(separator: "\n")
     }
 
-    public static func json(_ s: Tributary_V1_StatusReply) throws -> String {
+    /// A row per worker incarnation: connected ones first, then those that left, with why.
+    public static func workerTable(_ workers: [Tributary_V1_WorkerStatus]) -> [String] {
+        var lines = [pad("WORKER", 24) + pad("INCARNATION", 22) + pad("HOST", 16) + pad("RECV", 8) + pad("REJ", 6) + pad("CRED", 6) + pad("VERSION", 9) + pad("SEEN", 9) + "STATE"]
+        for w in workers {
+            let seen = "\(w.lastSeenMsAgo) ms"
+            let state = w.expired ? w.expiredReason : "connected"
+            lines.append(pad(w.workerID, 24) + pad(String(w.incarnation), 22) + pad(w.host, 16) + pad(String(w.chunksReceived), 8)
+                + pad(String(w.chunksRejected), 6) + pad(String(w.creditsOutstanding), 6) + pad(String(w.actingVersion), 9)
+                + pad(seen, 9) + state)
+        }
+        if workers.isEmpty { lines.append("(no workers)") }
+        return lines
+    }
+
+    /// The StatusReply in protobuf's JSON mapping; with `workersOnly`, `{"workers": [...]}`.
+    public static func json(_ s: Tributary_V1_StatusReply, workersOnly: Bool = false) throws -> String {
         var options = JSONEncodingOptions()
         options.alwaysPrintInt64sAsNumbers = true
         options.preserveProtoFieldNames = true
+        if workersOnly {
+            var only = Tributary_V1_StatusReply()
+            only.workers = s.workers
+            return try only.jsonString(options: options)
+        }
         return try s.jsonString(options: options)
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Monitor
+import Protocol
 
 /// `tributary`: the operator's view of a running learner.
 @main
@@ -8,7 +9,7 @@ struct TributaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tributary",
         abstract: "Inspect a running Tributary learner.",
-        subcommands: [Status.self, Demo.self])
+        subcommands: [Status.self, Staleness.self, Workers.self, Demo.self])
 }
 
 /// Flags every query command shares.
@@ -39,6 +40,60 @@ extension TributaryCommand {
             } catch let failure as StatusClient.Failure {
                 FileHandle.standardError.write(Data("tributary: \(failure.description)\n".utf8))
                 throw ExitCode(2)
+            }
+        }
+    }
+}
+
+extension TributaryCommand {
+    /// Fetches one status reply, or exits 2 with a one-line reason.
+    static func fetchStatus(_ options: LearnerOptions) async throws -> Tributary_V1_StatusReply {
+        let endpoint = StatusClient.endpoint(learner: options.learner)
+        do {
+            return try await StatusClient.fetch(endpoint: endpoint, timeout: .milliseconds(Int(options.timeout * 1000)))
+        } catch let failure as StatusClient.Failure {
+            FileHandle.standardError.write(Data("tributary: \(failure.description)\n".utf8))
+            throw ExitCode(2)
+        }
+    }
+
+    struct Staleness: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The version lag of trained and dropped samples, overall and per worker.")
+
+        @OptionGroup var options: LearnerOptions
+        @Flag(help: "A row per worker incarnation too.") var byWorker = false
+        @Flag(help: "Refresh until interrupted.") var watch = false
+        @Option(help: "Seconds between refreshes with --watch.") var interval = 2.0
+
+        func validate() throws {
+            guard interval > 0 else { throw ValidationError("--interval must be positive") }
+        }
+
+        func run() async throws {
+            let tty = isatty(STDOUT_FILENO) == 1
+            repeat {
+                let status = try await TributaryCommand.fetchStatus(options)
+                let body = options.json ? try StalenessView.json(status, byWorker: byWorker) : StalenessView.text(status, byWorker: byWorker)
+                // On a terminal --watch redraws in place; otherwise it appends (logs, pipes).
+                print((watch && tty && !options.json ? "\u{1B}[H\u{1B}[2J" : "") + body)
+                if watch { try await Task.sleep(for: .milliseconds(Int(interval * 1000))) }
+            } while watch
+        }
+    }
+
+    struct Workers: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every worker incarnation the learner knows: connected ones, and those that left and why.")
+
+        @OptionGroup var options: LearnerOptions
+
+        func run() async throws {
+            let status = try await TributaryCommand.fetchStatus(options)
+            if options.json {
+                print(try StatusFormatter.json(status, workersOnly: true))
+            } else {
+                print(StatusFormatter.workerTable(status.workers).joined(separator: "\n"))
             }
         }
     }

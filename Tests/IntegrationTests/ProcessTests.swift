@@ -316,6 +316,37 @@ import Testing
         }
     }
 
+    /// `tributary staleness --by-worker` and `tributary workers`, text and --json, against a
+    /// live learner training CartPole with two workers.
+    @Test func stalenessAndWorkersViewsOfALiveLearner() throws {
+        let learner = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", ""])
+        let workers = try (0..<2).map { try learner.worker("view-\($0)", ["--env", "CartPole-v1", "--num-envs", "8", "--seed", String($0 + 1)]) }
+        for w in workers { _ = try w.event("acting") }
+        Thread.sleep(forTimeInterval: 1.5)
+        let text = try ManagedProcess("tributary", ["staleness", "--by-worker", "--learner", learner.control])
+        #expect(text.waitExit(timeout: 10) == 0)
+        let screen = text.stdoutLines.joined(separator: "\n")
+        #expect(screen.contains("trained:") && screen.contains("view-0") && screen.contains("view-1"), "\(screen)")
+        let json = try ManagedProcess("tributary", ["staleness", "--by-worker", "--json", "--learner", learner.control])
+        #expect(json.waitExit(timeout: 10) == 0)
+        let view = try #require(json.events.first)
+        let trained = view["trained"] as? [String: Any] ?? [:]
+        #expect(trained.uint64("samples") > 0)
+        #expect(trained["p50"] is NSNumber && trained["max"] is NSNumber)
+        let rows = view["workers"] as? [[String: Any]] ?? []
+        #expect(Set(rows.compactMap { $0["worker_id"] as? String }) == ["view-0", "view-1"])
+        #expect(rows.allSatisfy { (($0["trained"] as? [String: Any]) ?? [:]).uint64("samples") > 0 })
+        let table = try ManagedProcess("tributary", ["workers", "--json", "--learner", learner.control])
+        #expect(table.waitExit(timeout: 10) == 0)
+        #expect(((try #require(table.events.first))["workers"] as? [[String: Any]])?.count == 2)
+        for w in workers { w.signal(SIGTERM) }
+        for w in workers { #expect(w.waitExit(timeout: 10) == 0) }
+        _ = try learner.stop()
+        let none = try ManagedProcess("tributary", ["staleness", "--learner", "127.0.0.1:1", "--timeout", "1"])
+        #expect(none.waitExit(timeout: 10) == 2)
+        #expect(none.stderr.contains("no answer from a learner"), "\(none.stderr)")
+    }
+
     /// The continuous path end to end: Gaussian actions as float32 [T, B, 1] tensors through
     /// real workers and the validator, a Gaussian model over the wire, and training that moves
     /// the return of Pendulum-v1 up from a random policy's (about −1200 … −1400).
