@@ -448,6 +448,9 @@ public final class LearnerCore: Sendable {
         if let eta = config.buffer.eta {
             let budget = (Int(eta) + 1) * config.training.batchColumns - (s.unreleasedColumns + inFlight)
             n = min(n, max(0, budget) / columns)
+            // A chunk wider than the whole budget still gets through when nothing else is
+            // waiting or in flight: one chunk is the smallest unit there is.
+            if n == 0 && s.unreleasedColumns + inFlight == 0 { n = 1 }
         }
         if store.policy.samplesPerInsert != nil {
             while n > 0 && !store.mayInsert(columns: inFlight + n * columns) { n -= 1 }

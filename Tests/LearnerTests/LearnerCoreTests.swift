@@ -147,6 +147,39 @@ struct Harness {
         #expect(h.core.counters.chunksAccepted == 13)
     }
 
+    /// η = 1 with batches of 2 columns: at most (1 + 1) · 2 = 4 columns (two 2-column chunks)
+    /// untrained or in flight. Credits beyond that wait for a release.
+    @Test func theStalenessBoundEtaLimitsCreditsToEtaPlusOneBatches() throws {
+        var h = Harness { $0.buffer.eta = 1 }
+        h.hello()
+        guard case .welcome(let w)? = h.replies().first else { Issue.record("no Welcome"); return }
+        #expect(w.initialCredits == 2)
+        h.sendChunk()
+        h.sendChunk()
+        h.sendChunk()
+        #expect(h.rejectCodes() == [.noCredit])
+        _ = try #require(h.consumeOne())
+        guard case .credit(let c)? = h.replies().first else { Issue.record("no Credit after a release"); return }
+        #expect(c.credits == 1)  // one chunk still waits: 2 + 2 columns = the bound
+    }
+
+    /// A chunk wider than the whole budget (η = 0, 1-column batches, 2-column chunks) still gets
+    /// one credit when nothing is waiting or in flight, so the run cannot stall.
+    @Test func aChunkWiderThanTheBudgetStillGetsThroughAlone() throws {
+        var h = Harness {
+            $0.buffer.eta = 0
+            $0.training.batchColumns = 1
+        }
+        h.hello()
+        guard case .welcome(let w)? = h.replies().first else { Issue.record("no Welcome"); return }
+        #expect(w.initialCredits == 1)
+        h.sendChunk()
+        #expect(h.replies().isEmpty)
+        _ = try #require(h.consumeOne())
+        guard case .credit(let c)? = h.replies().first else { Issue.record("no Credit after a release"); return }
+        #expect(c.credits == 1)
+    }
+
     @Test func chunkWithoutHelloIsUnknownWorker() {
         var h = Harness()
         h.sendChunk()
