@@ -142,13 +142,5 @@ public struct DemoRunner {
         }
     }
 
-    private func group(_ v: UInt64) -> String {
-        let s = String(v)
-        var out = ""
-        for (i, c) in s.reversed().enumerated() {
-            if i > 0 && i % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return String(out.reversed())
-    }
+    private func group(_ v: UInt64) -> String { TextFormat.group(v) }
 }

@@ -72,18 +72,6 @@ public enum StalenessView {
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 
-    static func group(_ v: UInt64) -> String {
-        let s = String(v)
-        var out = ""
-        for (i, c) in s.reversed().enumerated() {
-            if i > 0 && i % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return String(out.reversed())
-    }
-
-    static func pad(_ s: String, _ width: Int) -> String {
-        let cut = s.count >= width ? String(s.prefix(width - 1)) : s
-        return cut.padding(toLength: width, withPad: " ", startingAt: 0)
-    }
+    static func group(_ v: UInt64) -> String { TextFormat.group(v) }
+    static func pad(_ s: String, _ width: Int) -> String { TextFormat.pad(s, width) }
 }

@@ -84,8 +84,5 @@ public enum StatusFormatter {
         return (q(0.5), q(0.9), q(0.99), label(counts.lastIndex(where: { $0 > 0 })!))
     }
 
-    private static func pad(_ s: String, _ width: Int) -> String {
-        let cut = s.count >= width ? String(s.prefix(width - 1)) : s
-        return cut.padding(toLength: width, withPad: " ", startingAt: 0)
-    }
+    private static func pad(_ s: String, _ width: Int) -> String { TextFormat.pad(s, width) }
 }
