@@ -23,7 +23,7 @@ func median(_ xs: [Double]) -> Double {
 }
 
 func seconds(_ d: Duration) -> Double {
-    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    d.inSeconds
 }
 
 /// The learner's update exactly as the trainer runs it — one forward pass over T·B samples and

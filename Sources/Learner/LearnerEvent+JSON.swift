@@ -16,7 +16,7 @@ extension LearnerEvent {
             options.alwaysPrintInt64sAsNumbers = true
             options.preserveProtoFieldNames = true
             let statusJSON = (try? status.jsonString(options: options)) ?? "{}"
-            let seconds = ingest.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 0
+            let seconds = ingest.map(\.inSeconds) ?? 0
             let solvedJSON = solved.map { "{\"seconds\":\($0.seconds),\"steps\":\($0.steps),\"updates\":\($0.updates),\"unix_time\":\($0.unixTime)}" } ?? "null"
             return """
                 {"event":"summary","ingest_seconds":\(seconds),"solved":\(solvedJSON),"run_directory":\(runDirectory.map { "\"\($0)\"" } ?? "null"),"status":\(statusJSON),"transport":{"messages_received":\(transport.messagesReceived),\

@@ -34,20 +34,14 @@ public struct PPOFamilyObjective: Sendable {
 
     public func prepare(_ net: ActorCritic, _ b: TrainingBatch, target: ActorCritic?) -> Prepared {
         let n = b.timeSteps * b.batch
-        let finalKeys = b.finalObservations.keys.sorted()
-        var input = b.observations
-        input += b.bootstrapObservations
-        for k in finalKeys { input += b.finalObservations[k]! }
-        let rows = n + b.batch + finalKeys.count
+        let (input, rows) = b.targetInput()
         let out = net.network.forward(input, batch: rows)
         let stride = net.head.outputs + 1
         func value(_ row: Int) -> Double { Double(out[row * stride + stride - 1]) }
         let logpProx = VTraceObjective.policyTerms(net, out, samples: n, batch: b).logpi.map(Double.init)
         let values = (0..<n).map(value)
         let bootstrap = (0..<b.batch).map { value(n + $0) }
-        // A time limit inside the unroll: r ← r + γ V(final observation), and the trace is cut.
-        var rewards = b.rewards.map { Double($0) * rewardScale }
-        for (j, k) in finalKeys.enumerated() where !b.terminated[k] { rewards[k] += gamma * value(n + b.batch + j) }
+        let (rewards, discounts) = b.valueTargetTerms(gamma: gamma, rewardScale: rewardScale) { value(n + b.batch + $0) }
         var logpTarget: [Double] = []
         if let target {
             let targetOut = target.network.forward(b.observations, batch: n)
@@ -55,8 +49,6 @@ public struct PPOFamilyObjective: Sendable {
         }
         let advantages: [Double], returns: [Double]
         if correction == .appo {
-            var discounts = [Double](repeating: gamma, count: n)
-            for i in 0..<n where b.terminated[i] || b.truncated[i] { discounts[i] = 0 }
             let v = VTrace.compute(timeSteps: b.timeSteps, batch: b.batch, logpi: logpProx, logmu: b.behaviourLogp.map(Double.init),
                                    rewards: rewards, discounts: discounts, values: values, bootstrap: bootstrap,
                                    parameters: settings.vtrace)

@@ -100,81 +100,79 @@ public final class PolicyTrainer: Sendable {
             // grows with the backlog), after dropping what is too stale, in its order.
             while let taken = store.nextBatch(columns: settings.batchColumns, learnerVersion: { version },
                                               onOutcome: { core.released($0) }) {
-                do {
-                    let chunks = taken.items
-                    // Staleness of every step: the version being trained minus the one that acted.
-                    let (batch, lags) = Self.assemble(chunks, learnerVersion: version)
-                    let lagMean = Double(lags.reduce(0, +)) / Double(max(1, lags.count))
-                    let evaluation: VTraceObjective.Evaluation
-                    if let family {
-                        // The PPO family: prepared once with the proximal parameters, then
-                        // epochs × minibatches of whole columns, a new version after the batch.
-                        if settings.correction == .appo, (version - 1) % UInt64(max(1, settings.corrections.targetUpdateEvery)) == 0 {
-                            target = net
+                let chunks = taken.items
+                // Staleness of every step: the version being trained minus the one that acted.
+                let (batch, lags) = Self.assemble(chunks, learnerVersion: version)
+                let lagMean = Double(lags.reduce(0, +)) / Double(max(1, lags.count))
+                let evaluation: VTraceObjective.Evaluation
+                if let family {
+                    // The PPO family: prepared once with the proximal parameters, then
+                    // epochs × minibatches of whole columns, a new version after the batch.
+                    if settings.correction == .appo, (version - 1) % UInt64(max(1, settings.corrections.targetUpdateEvery)) == 0 {
+                        target = net
+                    }
+                    let prepared = family.prepare(net, batch, target: target)
+                    let parts = max(1, min(settings.corrections.minibatches, batch.batch))
+                    var last: VTraceObjective.Evaluation?
+                    for _ in 0..<max(1, settings.corrections.epochs) {
+                        var order = Array(0..<batch.batch)
+                        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(shuffle.next() % UInt64(i + 1))) }
+                        for m in 0..<parts {
+                            let columns = stride(from: m, to: order.count, by: parts).map { order[$0] }.sorted()
+                            let e = family.evaluate(net, batch, prepared, columns: columns)
+                            adam.update(&net.network.parameters, gradient: e.gradient)
+                            last = e
                         }
-                        let prepared = family.prepare(net, batch, target: target)
-                        let parts = max(1, min(settings.corrections.minibatches, batch.batch))
-                        var last: VTraceObjective.Evaluation?
-                        for _ in 0..<max(1, settings.corrections.epochs) {
-                            var order = Array(0..<batch.batch)
-                            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(shuffle.next() % UInt64(i + 1))) }
-                            for m in 0..<parts {
-                                let columns = stride(from: m, to: order.count, by: parts).map { order[$0] }.sorted()
-                                let e = family.evaluate(net, batch, prepared, columns: columns)
-                                adam.update(&net.network.parameters, gradient: e.gradient)
-                                last = e
-                            }
-                        }
-                        evaluation = last!
-                    } else {
-                        evaluation = objective.evaluate(net, batch)
-                        adam.update(&net.network.parameters, gradient: evaluation.gradient)
                     }
-                    version += 1
-                    // Fresh chunks are released once the update used them: their credits go back now.
-                    core.released(taken.outcome)
-                    core.publish(WeightsSnapshot(version: version, model: net.modelSpec, bytes: net.parameterBytes))
-                    core.recordUpdate(lagMin: lags.min() ?? 0, lagMean: lagMean, lagMax: lags.max() ?? 0)
-                    let returns = core.returns
-                    let now = ContinuousClock.now
-                    if let run, (version - 1) % UInt64(metricsEvery) == 0 {
-                        let elapsed = now - started
-                        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-                        let steps = core.counters.stepsReceived
-                        run.log([
-                            "update": version - 1, "policy_version": version, "time_s": seconds, "env_steps": steps,
-                            "sps": seconds > 0 ? Double(steps) / seconds : 0, "episodes": returns.episodes,
-                            "episodic_return_mean100": returns.mean100 ?? NSNull(), "loss": evaluation.loss,
-                            "policy_loss": evaluation.policyLoss, "value_loss": evaluation.valueLoss, "entropy": evaluation.entropy,
-                            "lag_min": lags.min() ?? 0, "lag_mean": lagMean,
-                            "lag_max": lags.max() ?? 0, "rho_truncated_fraction": evaluation.truncatedRhoFraction,
-                            "correction": settings.correction.name, "clipped_fraction": evaluation.stats.clippedFraction,
-                            "dual_clipped_fraction": evaluation.stats.dualClippedFraction,
-                            "truncated_fraction": evaluation.stats.truncatedFraction, "masked_fraction": evaluation.stats.maskedFraction,
-                            "ess": evaluation.stats.effectiveSampleSize, "mean_abs_log_ratio": evaluation.stats.meanAbsLogRatio,
-                            "chunks_reused": taken.previousUses.filter { $0 > 0 }.count,
-                            "buffer": store.read { b in
-                                ["received": b.accounting.received, "trained": b.accounting.trained,
-                                 "dropped": b.accounting.dropped, "buffered": b.accounting.buffered,
-                                 "training_uses": b.accounting.trainingUses] as [String: Any]
-                            },
-                        ])
-                    }
-                    if now - lastLog > .seconds(2) {
-                        lastLog = now
-                        logger.info("update \(version - 1): loss \(String(format: "%.4f", evaluation.loss)), entropy \(String(format: "%.3f", evaluation.entropy)), mean return (last \(returns.count)) \(String(format: "%.1f", returns.mean100 ?? 0)), lag max \(lags.max() ?? 0)")
-                    }
-                    if stopped { continue }
-                    if let target = settings.targetReturn, returns.count >= 100, let mean = returns.mean100, mean >= target {
-                        let elapsed = now - started
-                        self.solved.withLock { $0 = (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, core.counters.stepsReceived, version - 1, Date().timeIntervalSince1970) }
-                        logger.info("solved: mean return of the last 100 episodes \(String(format: "%.1f", mean)) ≥ \(target)")
-                        stopped = true
-                        limitReached()
-                    } else if let max = settings.maxUpdates, version - 1 >= max {
-                        stopped = true
-                        limitReached()
-                    }
+                    evaluation = last!
+                } else {
+                    evaluation = objective.evaluate(net, batch)
+                    adam.update(&net.network.parameters, gradient: evaluation.gradient)
+                }
+                version += 1
+                // Fresh chunks are released once the update used them: their credits go back now.
+                core.released(taken.outcome)
+                core.publish(WeightsSnapshot(version: version, model: net.modelSpec, bytes: net.parameterBytes))
+                core.recordUpdate(lagMin: lags.min() ?? 0, lagMean: lagMean, lagMax: lags.max() ?? 0)
+                let returns = core.returns
+                let now = ContinuousClock.now
+                if let run, (version - 1) % UInt64(metricsEvery) == 0 {
+                    let elapsed = now - started
+                    let seconds = elapsed.inSeconds
+                    let steps = core.counters.stepsReceived
+                    run.log([
+                        "update": version - 1, "policy_version": version, "time_s": seconds, "env_steps": steps,
+                        "sps": seconds > 0 ? Double(steps) / seconds : 0, "episodes": returns.episodes,
+                        "episodic_return_mean100": returns.mean100 ?? NSNull(), "loss": evaluation.loss,
+                        "policy_loss": evaluation.policyLoss, "value_loss": evaluation.valueLoss, "entropy": evaluation.entropy,
+                        "lag_min": lags.min() ?? 0, "lag_mean": lagMean,
+                        "lag_max": lags.max() ?? 0, "rho_truncated_fraction": evaluation.truncatedRhoFraction,
+                        "correction": settings.correction.name, "clipped_fraction": evaluation.stats.clippedFraction,
+                        "dual_clipped_fraction": evaluation.stats.dualClippedFraction,
+                        "truncated_fraction": evaluation.stats.truncatedFraction, "masked_fraction": evaluation.stats.maskedFraction,
+                        "ess": evaluation.stats.effectiveSampleSize, "mean_abs_log_ratio": evaluation.stats.meanAbsLogRatio,
+                        "chunks_reused": taken.previousUses.filter { $0 > 0 }.count,
+                        "buffer": store.read { b in
+                            ["received": b.accounting.received, "trained": b.accounting.trained,
+                             "dropped": b.accounting.dropped, "buffered": b.accounting.buffered,
+                             "training_uses": b.accounting.trainingUses] as [String: Any]
+                        },
+                    ])
+                }
+                if now - lastLog > .seconds(2) {
+                    lastLog = now
+                    logger.info("update \(version - 1): loss \(String(format: "%.4f", evaluation.loss)), entropy \(String(format: "%.3f", evaluation.entropy)), mean return (last \(returns.count)) \(String(format: "%.1f", returns.mean100 ?? 0)), lag max \(lags.max() ?? 0)")
+                }
+                if stopped { continue }
+                if let target = settings.targetReturn, returns.count >= 100, let mean = returns.mean100, mean >= target {
+                    let elapsed = now - started
+                    self.solved.withLock { $0 = (elapsed.inSeconds, core.counters.stepsReceived, version - 1, Date().timeIntervalSince1970) }
+                    logger.info("solved: mean return of the last 100 episodes \(String(format: "%.1f", mean)) ≥ \(target)")
+                    stopped = true
+                    limitReached()
+                } else if let max = settings.maxUpdates, version - 1 >= max {
+                    stopped = true
+                    limitReached()
                 }
             }
             if let run {
@@ -266,7 +264,7 @@ public final class PolicyTrainer: Sendable {
                     }
                 }
             }
-            for s in 0..<t { lags.append(learnerVersion - min(learnerVersion, c.policyVersions.uint64(at: s))) }
+            lags += q.stepVersions.map { learnerVersion - min(learnerVersion, $0) }
             offset += b
         }
         let batch = TrainingBatch(timeSteps: t, batch: total, observations: obs, bootstrapObservations: bootstrap, actions: actions,

@@ -40,6 +40,34 @@ public struct TrainingBatch: Sendable {
     }
 }
 
+extension TrainingBatch {
+    /// The rows of one forward pass that gives every value a target needs: the T·B samples,
+    /// then the B bootstrap observations, then the final observation of each truncated step
+    /// (in increasing sample index).
+    func targetInput() -> (input: [Float], rows: Int) {
+        let finalKeys = finalObservations.keys.sorted()
+        var input = observations
+        input += bootstrapObservations
+        for k in finalKeys { input += finalObservations[k]! }
+        return (input, timeSteps * batch + batch + finalKeys.count)
+    }
+
+    /// Rewards (scaled) and discounts for value targets. A termination cuts bootstrap and trace
+    /// (d = 0); a time limit inside the unroll does too, after folding γ V(final observation)
+    /// into the reward (§1). `finalValue(j)` is the value of the j-th final observation of
+    /// `targetInput()`.
+    func valueTargetTerms(gamma: Double, rewardScale: Double, finalValue: (Int) -> Double) -> (rewards: [Double], discounts: [Double]) {
+        let n = timeSteps * batch
+        var rewards = self.rewards.map { Double($0) * rewardScale }
+        var discounts = [Double](repeating: gamma, count: n)
+        for i in 0..<n where terminated[i] || truncated[i] { discounts[i] = 0 }
+        for (j, k) in finalObservations.keys.sorted().enumerated() where !terminated[k] {
+            rewards[k] += gamma * finalValue(j)
+        }
+        return (rewards, discounts)
+    }
+}
+
 /// IMPALA's loss over a batch, with V-trace targets (§1 of the algorithm spec), averaged over
 /// the T·B samples: −A^pg log π(a) + baselineCost · ½ (v − V)² − entropyCost · H.
 /// A truncation inside the unroll bootstraps from the episode's final observation
@@ -76,23 +104,13 @@ public struct VTraceObjective: Sendable {
     /// Forward pass, V-trace targets, loss and gradient.
     public func evaluate(_ net: ActorCritic, _ b: TrainingBatch) -> Evaluation {
         let n = b.timeSteps * b.batch
-        let obsSize = net.observationSize
-        let finalKeys = b.finalObservations.keys.sorted()
-        // One forward over the samples, the bootstrap observations and the final observations.
-        var input = b.observations
-        input += b.bootstrapObservations
-        for k in finalKeys { input += b.finalObservations[k]! }
-        let rows = n + b.batch + finalKeys.count
-        precondition(input.count == rows * obsSize)
+        let (input, rows) = b.targetInput()
+        precondition(input.count == rows * net.observationSize)
         let (out, cache) = net.network.forwardForTraining(input, batch: rows)
         let stride = net.head.outputs + 1
         let policy = Self.policyTerms(net, out, samples: n, batch: b)
-
-        var rewards = b.rewards.map { Double($0) * rewardScale }
-        var discounts = [Double](repeating: gamma, count: n)
-        for i in 0..<n where b.terminated[i] || b.truncated[i] { discounts[i] = 0 }
-        for (j, k) in finalKeys.enumerated() where !b.terminated[k] {
-            rewards[k] += gamma * Double(out[(n + b.batch + j) * stride + stride - 1])
+        let (rewards, discounts) = b.valueTargetTerms(gamma: gamma, rewardScale: rewardScale) {
+            Double(out[(n + b.batch + $0) * stride + stride - 1])
         }
         let logpi = policy.logpi.map(Double.init)
         let v = (0..<n).map { Double(out[$0 * stride + stride - 1]) }

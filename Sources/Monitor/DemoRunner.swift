@@ -63,7 +63,7 @@ public struct DemoRunner {
                   let s = try? await StatusClient.fetch(endpoint: control, timeout: .milliseconds(500), includeWorkers: false)
             else { continue }
             let now = ContinuousClock.now
-            let seconds = Double((now - lastTime).components.seconds) + Double((now - lastTime).components.attoseconds) * 1e-18
+            let seconds = (now - lastTime).inSeconds
             let rate = Double(s.stepsReceived - min(lastSteps, s.stepsReceived)) / max(seconds, 1e-3)
             lastSteps = s.stepsReceived
             lastTime = now
@@ -108,7 +108,7 @@ public struct DemoRunner {
         let firstStep = children.flatMap(\.events).filter { $0["event"] as? String == "acting" }
             .compactMap { ($0["unix_time"] as? NSNumber)?.doubleValue }.min()
         let startup = firstStep.map { $0 - startedUnix }
-        let wallSeconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) * 1e-18
+        let wallSeconds = wall.inSeconds
         output("""
             summary
               \(envID)        \(outcome)
