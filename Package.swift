@@ -14,6 +14,8 @@ import PackageDescription
 /// - `Environments`: exact ports of gymnasium's classic-control tasks, vectorised.
 /// - `Protocol`: wire schema (generated protobuf, committed), frames, codec, validation. No I/O.
 /// - `Transport`: the only importer of libzmq: context, socket thread, mailboxes.
+/// - `Telemetry`: Prometheus `/metrics` and `/healthz` (swift-metrics → swift-prometheus, served
+///   by FlyingFox), the live progress line.
 /// - `Learner`, `Rollout`, `Monitor`: the logic of the three executables, imported by tests.
 /// - `LearnerCommand`, `RolloutCommand`, `TributaryCommand`: thin executables.
 /// - `BenchCommand` (`tributary-bench`): micro-benchmarks run beside the peers' scripts.
@@ -32,6 +34,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         .systemLibrary(
@@ -79,9 +84,19 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Telemetry",
+            dependencies: [
+                "Protocol",
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+            ]
+        ),
+        .target(
             name: "Learner",
             dependencies: [
-                "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Environments",
+                "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Environments", "Telemetry",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -99,7 +114,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Protocol", "Transport",
+                "Protocol", "Transport", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -164,9 +179,18 @@ let package = Package(
             dependencies: ["Learner", "Protocol", "Transport", "Rollout", "NeuralNet"]
         ),
         .testTarget(
+            name: "MonitorTests",
+            dependencies: ["Monitor", "Protocol"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: ["Telemetry", "Protocol"]
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Protocol", "Transport", "Monitor", "Rollout",
+                "Protocol", "Transport", "Monitor", "Rollout", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -34,7 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run_one(bin_dir, env, correction, lag, seed, budget, extra):
-    cmd = [os.path.join(bin_dir, "tributary"), "demo", "--json", "--env", env, "--seed", str(seed), "--seconds", str(budget),
+    cmd = [os.path.join(bin_dir, "tributary"), "demo", "--json", "--ephemeral-ports", "--env", env, "--seed", str(seed), "--seconds", str(budget),
            "--learner-arg=--correction=" + correction, "--learner-arg=--inject-lag=" + str(lag),
            "--learner-arg=--eta=0"] + ["--learner-arg=" + a for a in extra]
     started = time.time()

@@ -80,7 +80,7 @@ W_VEC8="$(printf '%s\n' "${vec8[@]}" | median)"
 # 3 and 4. CartPole to 475 ---------------------------------------------------------------
 DEMO_ROWS=""; SB3_ROWS=""; ours_wall=(); ours_steps=(); startups=(); sb3_wall=(); sb3_steps=()
 for seed in $SEEDS; do
-    line="$("$BIN/tributary" demo --json --seed "$((seed + 1))" --seconds 120 | tee -a /dev/stderr | grep '"demo_summary"')"
+    line="$("$BIN/tributary" demo --json --ephemeral-ports --seed "$((seed + 1))" --seconds 120 | tee -a /dev/stderr | grep '"demo_summary"')"
     if [[ "$(jq -r .solved <<<"$line")" == true ]]; then
         ours_wall+=("$(jq -r .solve_wall_s <<<"$line")"); ours_steps+=("$(jq -r .solve_steps <<<"$line")")
     else

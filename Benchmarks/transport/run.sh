@@ -153,7 +153,7 @@ run_tributary() {
     mkdir -p "$dir"
     local wrap=()
     [[ -n "$TIME_BIN" ]] && wrap=("$TIME_BIN" -f '%M %U %S' -o "$dir/learner.time")
-    "${wrap[@]}" "$LEARNER" --bind 127.0.0.1 --data-port 0 --weights-port 0 --control-port 0 \
+    "${wrap[@]}" "$LEARNER" --bind 127.0.0.1 --data-port 0 --weights-port 0 --control-port 0 --metrics-port 0 \
         --unroll-length "$UNROLL" "${CREDIT_ARGS[@]}" "${EXTRA_ARGS[@]}" --chunks-per-version "$CHUNKS_PER_VERSION" \
         --max-chunks $((w * n)) --log-level warning >"$dir/learner.out" 2>"$dir/learner.err" &
     local lpid=$!

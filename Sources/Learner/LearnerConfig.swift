@@ -42,6 +42,18 @@ public struct LearnerConfig: Sendable {
     public var blasThreads = 1
     /// Where training runs keep their files (`ROOT/RUN_ID/`); nil writes none.
     public var runsRoot: String? = nil
+    /// Where Prometheus `/metrics` and `/healthz` are served (HTTP); nil serves none.
+    public var metrics: MetricsEndpoint? = nil
+    public struct MetricsEndpoint: Sendable, Equatable {
+        /// A numeric IPv4 or IPv6 address; 0.0.0.0 is every interface.
+        public var host: String
+        /// 0 binds an ephemeral port (reported in the ready event).
+        public var port: UInt16
+        public init(host: String, port: UInt16) {
+            self.host = host
+            self.port = port
+        }
+    }
     /// A metrics.jsonl line every this many updates.
     public var metricsEvery = 10
     /// Controlled staleness, for tests and experiments: workers are offered the weights this
@@ -74,6 +86,7 @@ public struct LearnerConfig: Sendable {
             "seed": training.seed, "blas_threads": blasThreads, "correction": training.correction.name,
             "corrections": training.corrections.describe(),
             "buffer": buffer.describe(), "inject_lag": injectLag,
+            "metrics": metrics.map { "\($0.host):\($0.port)" } ?? NSNull(),
         ]
     }
     /// The stand-in trainer (until the learning core lands): a new policy version every

@@ -57,6 +57,8 @@ extension LearnerCore {
         r.lagMean = s.training.lagMean
         r.lagMax = s.training.lagMax
         r.lagMin = s.training.lagMin
+        r.envStepsPerSecond = s.stepRate.perSecond
+        r.updatesPerSecond = s.updateRate.perSecond
         // The buffer's own lock is taken inside the core's (never the other way round).
         let (accounting, trained, dropped, trainedBy, droppedBy, columns) = store.read { b in
             (b.accounting, b.trainedLags, b.droppedLags, b.trainedLagsBySource, b.droppedLagsBySource, b.bufferedColumns)
@@ -83,6 +85,10 @@ extension LearnerCore {
                 w.expiredReason = expired ?? ""
                 w.chunksReportedSent = session.reportedSent
                 w.chunksConsumed = session.consumed
+                if expired == nil {
+                    w.chunksPerSecond = session.chunkRate.perSecond
+                    w.stepsPerSecond = session.stepRate.perSecond
+                }
                 return w
             }
             let live = s.sessions.sorted { ($0.value.workerID, $0.value.incarnation) < ($1.value.workerID, $1.value.incarnation) }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Protocol
 import Synchronization
+import Telemetry
 
 /// A worker connection as the data ROUTER sees it: its routing identity.
 public struct WorkerKey: Hashable, Sendable, CustomStringConvertible {
@@ -46,8 +47,12 @@ public final class LearnerCore: Sendable {
         var consumed: UInt64 = 0
         var actingVersion: UInt64 = 0
         var reportedSent: UInt64 = 0
+        var steps: UInt64 = 0
         var lastHeard: ContinuousClock.Instant
         var lastSent: ContinuousClock.Instant
+        /// Chunks received and env steps accepted per second, sampled by `tick`.
+        var chunkRate = RateMeter()
+        var stepRate = RateMeter()
     }
 
     struct Departed {
@@ -77,6 +82,9 @@ public final class LearnerCore: Sendable {
         /// Returns of the last (up to) 100 finished episodes, oldest first.
         var recentReturns: [Double] = []
         var training = TrainingProgress()
+        /// Env steps accepted and updates taken per second, sampled by `tick`.
+        var stepRate = RateMeter()
+        var updateRate = RateMeter()
     }
 
     /// What the trainer reports after each update.
@@ -382,6 +390,7 @@ public final class LearnerCore: Sendable {
         s.counters.chunksAccepted += 1
         if s.firstAccepted == nil { s.firstAccepted = .now }
         s.counters.stepsReceived += UInt64(validated.steps)
+        s.sessions[key]!.steps += UInt64(validated.steps)
         return QueuedChunk(worker: key, chunk: validated)
     }
 
@@ -505,6 +514,12 @@ public final class LearnerCore: Sendable {
     public func tick(now: ContinuousClock.Instant = .now) {
         var beats: [WorkerKey] = []
         let version: UInt64 = state.withLock { s in
+            s.stepRate.sample(s.counters.stepsReceived, at: now)
+            s.updateRate.sample(s.training.updates, at: now)
+            for key in s.sessions.keys {
+                s.sessions[key]!.chunkRate.sample(s.sessions[key]!.received, at: now)
+                s.sessions[key]!.stepRate.sample(s.sessions[key]!.steps, at: now)
+            }
             for (key, session) in s.sessions {
                 if now - session.lastHeard > config.liveness {
                     s.sessions.removeValue(forKey: key)
@@ -526,6 +541,9 @@ public final class LearnerCore: Sendable {
         let frames = WireCodec.encode(.heartbeat(beat))
         for key in beats { send(.data(key), frames) }
     }
+
+    /// Whether graceful shutdown has begun (new work is refused).
+    public var isStopping: Bool { state.withLock { $0.stopping } }
 
     /// Refuse new work from now on (graceful shutdown).
     public func beginStopping() {

@@ -7,8 +7,9 @@ extension LearnerEvent {
     /// One JSON object per event, for stdout (scripts and tests read these lines).
     public var jsonLine: String {
         switch self {
-        case .ready(let runID, let data, let weights, let control):
-            let object: [String: Any] = ["event": "ready", "run_id": runID, "data": data, "weights": weights, "control": control]
+        case .ready(let runID, let data, let weights, let control, let metrics):
+            let object: [String: Any] = ["event": "ready", "run_id": runID, "data": data, "weights": weights, "control": control,
+                                         "metrics": metrics ?? NSNull()]
             let bytes = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             return String(decoding: bytes, as: UTF8.self)
         case .summary(let status, let transport, let ingest, let solved, let runDirectory):

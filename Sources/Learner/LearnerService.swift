@@ -3,12 +3,14 @@ import NeuralNet
 import Synchronization
 import Protocol
 import ServiceLifecycle
+import Telemetry
 import Transport
 
 /// What a running learner tells its executable (printed as JSON lines on stdout).
 public enum LearnerEvent: Sendable {
     /// Sockets are bound; endpoints are the resolved ones (ephemeral ports filled in).
-    case ready(runID: String, data: [String], weights: [String], control: [String])
+    /// `metrics` is the URL of /metrics and /healthz's server, nil when none is served.
+    case ready(runID: String, data: [String], weights: [String], control: [String], metrics: String?)
     /// The run ended; the final status (every counter, every worker).
     /// `ingest` is the time from the first accepted chunk to the last consumed one; `solved`
     /// is set when the trainer reached its target return.
@@ -77,8 +79,24 @@ public struct LearnerService: Service {
         }
         let data = try await reactor.open(dataSpec)
 
-        logger.info("learner \(core.runID) listening: data \(data.boundEndpoints), weights \(pub.boundEndpoints), control \(control.boundEndpoints)")
-        events(.ready(runID: core.runID, data: data.boundEndpoints, weights: pub.boundEndpoints, control: control.boundEndpoints))
+        // Prometheus /metrics, brought up to date from the status reply at every scrape.
+        let metrics = LearnerMetrics()
+        var metricsServer: MetricsServer?
+        if let endpoint = config.metrics {
+            metricsServer = try await MetricsServer(host: endpoint.host, port: endpoint.port, render: {
+                metrics.update(from: core.status(includeWorkers: false))
+                return metrics.exposition()
+            }, health: {
+                let s = core.status(includeWorkers: false)
+                return .init(healthy: !core.isStopping, fields: [
+                    "run_id": s.runID, "policy_version": String(s.policyVersion), "uptime_s": String(Double(s.uptimeMs) / 1000),
+                    "workers_connected": String(s.workersConnected), "state": core.isStopping ? "stopping" : "running",
+                ])
+            })
+        }
+        logger.info("learner \(core.runID) listening: data \(data.boundEndpoints), weights \(pub.boundEndpoints), control \(control.boundEndpoints)\(metricsServer.map { ", metrics \($0.url)/metrics" } ?? "")")
+        events(.ready(runID: core.runID, data: data.boundEndpoints, weights: pub.boundEndpoints, control: control.boundEndpoints,
+                      metrics: metricsServer?.url))
 
         let limit = Mailbox<Bool>(capacity: 1)
         let trainer: any Trainer
@@ -130,6 +148,7 @@ public struct LearnerService: Service {
             if now == seen { break }
             seen = now
         }
+        await metricsServer?.stop()
         let solved = (trainer as? PolicyTrainer)?.solved.withLock { $0 }.map { LearnerEvent.Solved(seconds: $0.seconds, steps: $0.steps, updates: $0.updates, unixTime: $0.unixTime) }
         events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration, solved: solved,
                         runDirectory: (trainer as? PolicyTrainer)?.run?.url.path))

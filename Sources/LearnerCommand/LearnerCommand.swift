@@ -91,6 +91,9 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "Train only on complete groups of this many chunks with the same group_id ('none').") var groupSize = "none"
     @Option(help: "A partial group older than this (ms) is dropped.") var groupTimeoutMs = 30_000
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
+    @Option(help: "HTTP port of Prometheus /metrics and /healthz (0: an ephemeral port).") var metricsPort = 5558
+    @Option(help: "Interface of /metrics (default: --bind; '*' is every interface).") var metricsBind: String?
+    @Flag(help: "Serve no /metrics and /healthz.") var noMetrics = false
 
     func makeConfig() throws -> LearnerConfig {
         func endpoints(_ explicit: [String], _ port: Int) -> [String] {
@@ -174,6 +177,11 @@ struct LearnerCommand: AsyncParsableCommand {
         c.buffer.policy.groupSize = try optionalNumber(groupSize, "none", "group-size")
         c.buffer.policy.groupTimeout = .milliseconds(groupTimeoutMs)
         c.runsRoot = runs.isEmpty ? nil : runs
+        if !noMetrics {
+            guard let port = UInt16(exactly: metricsPort) else { throw ValidationError("--metrics-port must be 0…65535") }
+            let host = metricsBind ?? bind
+            c.metrics = .init(host: host == "*" ? "0.0.0.0" : host, port: port)
+        }
         c.metricsEvery = metricsEvery
         c.chunksPerVersion = chunksPerVersion
         c.parameterBytes = parameterBytes

@@ -1,5 +1,6 @@
 import Foundation
 import Protocol
+import Telemetry
 
 /// Runs the main job on one machine: a `learner` and N `rollout-worker` processes (real
 /// processes, ZeroMQ over loopback) learning an environment, a progress line while they run,
@@ -19,6 +20,10 @@ public struct DemoRunner {
     public var json = false
     /// Longest the demo may run before it stops and reports the target as not reached.
     public var budget: Duration = .seconds(120)
+    /// Bind the learner's usual ports on 127.0.0.1 (data 5555, weights 5556, control 5557,
+    /// metrics 5558), so `tributary status`/`top` and a Prometheus scrape find it with their
+    /// defaults; false binds ephemeral ports (scripts and tests running several at once).
+    public var standardPorts = true
     public var output: (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
 
     public init(binDirectory: URL) {
@@ -33,15 +38,25 @@ public struct DemoRunner {
         let isTTY = isatty(STDOUT_FILENO) == 1
         let started = ContinuousClock.now
         let startedUnix = Date().timeIntervalSince1970
+        let ports = standardPorts ? [] : ["--data-port", "0", "--weights-port", "0", "--control-port", "0", "--metrics-port", "0"]
         let learner = try ChildProcess(binDirectory.appendingPathComponent("learner"),
-                                       ["--bind", "127.0.0.1", "--data-port", "0", "--weights-port", "0", "--control-port", "0",
-                                        "--env", envID, "--target-return=\(targetReturn)", "--seed", String(seed),
+                                       ["--bind", "127.0.0.1"] + ports + ["--env", envID, "--target-return=\(targetReturn)", "--seed", String(seed),
                                         "--log-level", "warning"] + learnerArguments)
         guard let ready = try? learner.event("ready"),
               let data = (ready["data"] as? [String])?.first, let weights = (ready["weights"] as? [String])?.first,
               let control = (ready["control"] as? [String])?.first
-        else { throw Failure(description: "the learner did not start: \(learner.stderr.suffix(2000))") }
-        output("learner \(ready["run_id"] ?? "") learning \(envID) on \(data) (weights \(weights), control \(control))\n")
+        else {
+            let busy = learner.stderr.contains("Address already in use") && standardPorts
+            throw Failure(description: "the learner did not start: \(learner.stderr.suffix(2000))"
+                + (busy ? "\n(another learner holds ports 5555-5558? stop it, or run the demo with --ephemeral-ports)" : ""))
+        }
+        let metrics = ready["metrics"] as? String
+        output("learner \(ready["run_id"] ?? "") learning \(envID) on \(data) (weights \(weights), control \(control)\(metrics.map { ", metrics \($0)/metrics" } ?? ""))\n")
+        if standardPorts {
+            output("watch it from another shell: tributary status | tributary top | tributary staleness --by-worker\(metrics.map { " | curl -s \($0)/metrics" } ?? "")\n")
+        } else {
+            output("watch it from another shell: tributary top --learner \(control)\n")
+        }
         var children: [ChildProcess] = []
         for i in 0..<workers {
             children.append(try ChildProcess(binDirectory.appendingPathComponent("rollout-worker"),
@@ -50,30 +65,34 @@ public struct DemoRunner {
                                               "--log-level", "warning"]))
         }
         output("\(workers) rollout workers × \(envsPerWorker) environments; target: mean return of the last 100 episodes ≥ \(targetReturn), budget \(budget)\n")
-        var lastSteps: UInt64 = 0
-        var lastTime = ContinuousClock.now
         var lagMax: UInt64 = 0
         var lagMin = UInt64.max
         var lagMeans: [Double] = []
+        var progress = ProgressLine(isTerminal: isTTY, plainInterval: .seconds(2))
+        var startReturn: Double?
         while ContinuousClock.now - started < budget, learner.process.isRunning {
-            // A progress line every 500 ms; the learner exits by itself at the target, and a
-            // status request to a learner that just left would only wait out its timeout.
-            for _ in 0..<10 where learner.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            // Every 250 ms (a plain line every 2 s off a terminal); the learner exits by itself
+            // at the target, and a status request to a learner that just left would only wait
+            // out its timeout.
+            for _ in 0..<5 where learner.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
             guard learner.process.isRunning,
                   let s = try? await StatusClient.fetch(endpoint: control, timeout: .milliseconds(500), includeWorkers: false)
             else { continue }
-            let now = ContinuousClock.now
-            let seconds = (now - lastTime).inSeconds
-            let rate = Double(s.stepsReceived - min(lastSteps, s.stepsReceived)) / max(seconds, 1e-3)
-            lastSteps = s.stepsReceived
-            lastTime = now
             lagMax = max(lagMax, s.lagMax)
             if s.updates > 0 { lagMin = min(lagMin, s.lagMin) }
             if s.updates > 0 { lagMeans.append(s.lagMean) }
-            let line = String(format: "steps %@ (%@/s)  mean return %.1f (%llu episodes)  version %llu  lag %.1f/%llu  workers %u",
-                              group(s.stepsReceived), group(UInt64(rate)), s.meanReturn100, s.episodes, s.policyVersion,
-                              s.lagMean, s.lagMax, s.workersConnected)
-            output(isTTY ? "\r\u{1B}[K" + line : line + "\n")
+            // Progress is the mean return's way from where it started to the target.
+            var fraction: Double?
+            if s.episodes > 0 {
+                let from = startReturn ?? s.meanReturn100
+                startReturn = from
+                fraction = targetReturn == from ? 1 : max(0, (s.meanReturn100 - from) / (targetReturn - from))
+            }
+            let detail = String(format: "return %.1f/%g  steps %@  version %llu  lag %.1f/%llu  workers %u",
+                                s.meanReturn100, targetReturn, group(s.stepsReceived), s.policyVersion, s.lagMean, s.lagMax, s.workersConnected)
+            if let line = progress.render(fraction: fraction, rate: "\(group(UInt64(s.envStepsPerSecond))) steps/s", detail: detail) {
+                output(line)
+            }
         }
         if isTTY { output("\n") }
         // The learner stops by itself at the target; what follows is orderly shutdown.

@@ -9,7 +9,7 @@ struct TributaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tributary",
         abstract: "Inspect a running Tributary learner.",
-        subcommands: [Status.self, Staleness.self, Workers.self, Demo.self])
+        subcommands: [Status.self, Top.self, Staleness.self, Workers.self, Demo.self])
 }
 
 /// Flags every query command shares.
@@ -82,6 +82,53 @@ extension TributaryCommand {
         }
     }
 
+    struct Top: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A live view: rates, buffer gauges, the staleness histogram and a row per worker. q or Ctrl-C quits.")
+
+        @OptionGroup var options: LearnerOptions
+        @Option(help: "Seconds between refreshes.") var interval = 1.0
+        @Flag(help: "Print one frame (80×24 unless on a terminal) and exit; the default when not on a terminal.") var once = false
+
+        func validate() throws {
+            guard interval > 0 else { throw ValidationError("--interval must be positive") }
+        }
+
+        func run() async throws {
+            let learner = StatusClient.endpoint(learner: options.learner)
+            if once || !Terminal.isInteractive || options.json {
+                let status = try await TributaryCommand.fetchStatus(options)
+                if options.json {
+                    print(try StatusFormatter.json(status))
+                } else {
+                    let size = Terminal.isInteractive ? Terminal.size : (80, 24)
+                    print(TopView.render(status, columns: size.0, rows: size.1, learner: learner).joined(separator: "\n"))
+                }
+                return
+            }
+            // Check the learner answers before taking over the screen.
+            var status = try await TributaryCommand.fetchStatus(options)
+            let terminal = Terminal()
+            terminal.enter()
+            defer { terminal.leave() }
+            var note = ""
+            while true {
+                let size = Terminal.size
+                var lines = TopView.render(status, columns: size.columns, rows: size.rows, learner: learner)
+                if !note.isEmpty { lines[lines.count - 1] = String(note.prefix(size.columns - 1)) }
+                terminal.draw(lines)
+                if terminal.waitForQuit(timeout: .milliseconds(Int(interval * 1000))) { return }
+                do {
+                    status = try await StatusClient.fetch(endpoint: learner, timeout: .milliseconds(Int(options.timeout * 1000)))
+                    note = ""
+                } catch let failure as StatusClient.Failure {
+                    // Keep the last frame and say why it is not moving; q still quits.
+                    note = "stale: \(failure.description)"
+                }
+            }
+        }
+    }
+
     struct Workers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Every worker incarnation the learner knows: connected ones, and those that left and why.")
@@ -116,6 +163,7 @@ extension TributaryCommand {
         @Option(parsing: .unconditionalSingleValue, help: "Pass a flag to the learner, e.g. --learner-arg=--learning-rate=1e-3 (repeatable).")
         var learnerArg: [String] = []
         @Flag(help: "Also print the summary as one JSON line.") var json = false
+        @Flag(help: "Bind ephemeral ports instead of 5555-5558 (for scripts running several demos at once).") var ephemeralPorts = false
 
         func validate() throws {
             guard workers >= 1, seconds >= 1 else { throw ValidationError("--workers and --seconds must be at least 1") }
@@ -132,6 +180,7 @@ extension TributaryCommand {
             runner.seed = seed
             runner.learnerArguments = learnerArg
             runner.json = json
+            runner.standardPorts = !ephemeralPorts
             do {
                 try await runner.run()
             } catch let failure as DemoRunner.Failure {

@@ -40,18 +40,21 @@ struct LearnerProcess {
     let data: String
     let weights: String
     let control: String
+    /// Base URL of /metrics and /healthz (ephemeral port).
+    let metrics: String
 
     static func start(_ extra: [String] = [], endpoints: (String, String, String)? = nil, wrapper: [String] = []) throws -> LearnerProcess {
         var args = ["--heartbeat-ms", "200", "--liveness-ms", "1500", "--log-level", "warning"]
         if let (d, w, c) = endpoints {
-            args += ["--data", d, "--weights", w, "--control", c]
+            args += ["--data", d, "--weights", w, "--control", c, "--metrics-bind", "127.0.0.1", "--metrics-port", "0"]
         } else {
-            args += ["--bind", "127.0.0.1", "--data-port", "0", "--weights-port", "0", "--control-port", "0"]
+            args += ["--bind", "127.0.0.1", "--data-port", "0", "--weights-port", "0", "--control-port", "0", "--metrics-port", "0"]
         }
         let p = try ManagedProcess("learner", args + extra, name: "learner", wrapper: wrapper)
         let ready = try p.event("ready")
         func first(_ key: String) -> String { (ready[key] as? [String])?.first ?? "" }
-        return LearnerProcess(process: p, data: first("data"), weights: first("weights"), control: first("control"))
+        return LearnerProcess(process: p, data: first("data"), weights: first("weights"), control: first("control"),
+                              metrics: ready["metrics"] as? String ?? "")
     }
 
     func worker(_ id: String, _ extra: [String] = [], wrapper: [String] = []) throws -> ManagedProcess {

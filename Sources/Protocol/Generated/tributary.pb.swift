@@ -774,65 +774,115 @@ public nonisolated struct Tributary_V1_StatusRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Tributary_V1_WorkerStatus: Sendable {
+public nonisolated struct Tributary_V1_WorkerStatus: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var workerID: String = String()
+  public var workerID: String {
+    get {_storage._workerID}
+    set {_uniqueStorage()._workerID = newValue}
+  }
 
-  public var incarnation: UInt64 = 0
+  public var incarnation: UInt64 {
+    get {_storage._incarnation}
+    set {_uniqueStorage()._incarnation = newValue}
+  }
 
-  public var host: String = String()
+  public var host: String {
+    get {_storage._host}
+    set {_uniqueStorage()._host = newValue}
+  }
 
-  public var envID: String = String()
+  public var envID: String {
+    get {_storage._envID}
+    set {_uniqueStorage()._envID = newValue}
+  }
 
-  public var chunksReceived: UInt64 = 0
+  public var chunksReceived: UInt64 {
+    get {_storage._chunksReceived}
+    set {_uniqueStorage()._chunksReceived = newValue}
+  }
 
-  public var chunksRejected: UInt64 = 0
+  public var chunksRejected: UInt64 {
+    get {_storage._chunksRejected}
+    set {_uniqueStorage()._chunksRejected = newValue}
+  }
 
-  public var creditsOutstanding: UInt32 = 0
+  public var creditsOutstanding: UInt32 {
+    get {_storage._creditsOutstanding}
+    set {_uniqueStorage()._creditsOutstanding = newValue}
+  }
 
-  public var lastSeenMsAgo: UInt64 = 0
+  public var lastSeenMsAgo: UInt64 {
+    get {_storage._lastSeenMsAgo}
+    set {_uniqueStorage()._lastSeenMsAgo = newValue}
+  }
 
-  public var actingVersion: UInt64 = 0
+  public var actingVersion: UInt64 {
+    get {_storage._actingVersion}
+    set {_uniqueStorage()._actingVersion = newValue}
+  }
 
-  public var expired: Bool = false
+  public var expired: Bool {
+    get {_storage._expired}
+    set {_uniqueStorage()._expired = newValue}
+  }
 
-  public var expiredReason: String = String()
+  public var expiredReason: String {
+    get {_storage._expiredReason}
+    set {_uniqueStorage()._expiredReason = newValue}
+  }
 
   /// from Goodbye, 0 until then
-  public var chunksReportedSent: UInt64 = 0
+  public var chunksReportedSent: UInt64 {
+    get {_storage._chunksReportedSent}
+    set {_uniqueStorage()._chunksReportedSent = newValue}
+  }
 
   /// this worker's samples, by version lag when trained
   public var trainedLag: Tributary_V1_LagHistogram {
-    get {_trainedLag ?? Tributary_V1_LagHistogram()}
-    set {_trainedLag = newValue}
+    get {_storage._trainedLag ?? Tributary_V1_LagHistogram()}
+    set {_uniqueStorage()._trainedLag = newValue}
   }
   /// Returns true if `trainedLag` has been explicitly set.
-  public var hasTrainedLag: Bool {self._trainedLag != nil}
+  public var hasTrainedLag: Bool {_storage._trainedLag != nil}
   /// Clears the value of `trainedLag`. Subsequent reads from it will return its default value.
-  public mutating func clearTrainedLag() {self._trainedLag = nil}
+  public mutating func clearTrainedLag() {_uniqueStorage()._trainedLag = nil}
 
   /// ... and when dropped unused
   public var droppedLag: Tributary_V1_LagHistogram {
-    get {_droppedLag ?? Tributary_V1_LagHistogram()}
-    set {_droppedLag = newValue}
+    get {_storage._droppedLag ?? Tributary_V1_LagHistogram()}
+    set {_uniqueStorage()._droppedLag = newValue}
   }
   /// Returns true if `droppedLag` has been explicitly set.
-  public var hasDroppedLag: Bool {self._droppedLag != nil}
+  public var hasDroppedLag: Bool {_storage._droppedLag != nil}
   /// Clears the value of `droppedLag`. Subsequent reads from it will return its default value.
-  public mutating func clearDroppedLag() {self._droppedLag = nil}
+  public mutating func clearDroppedLag() {_uniqueStorage()._droppedLag = nil}
 
   /// released by the buffer (first use or dropped)
-  public var chunksConsumed: UInt64 = 0
+  public var chunksConsumed: UInt64 {
+    get {_storage._chunksConsumed}
+    set {_uniqueStorage()._chunksConsumed = newValue}
+  }
+
+  /// chunks received, over the last ~5 s (0 once gone)
+  public var chunksPerSecond: Double {
+    get {_storage._chunksPerSecond}
+    set {_uniqueStorage()._chunksPerSecond = newValue}
+  }
+
+  /// env steps (T * B) accepted, over the last ~5 s
+  public var stepsPerSecond: Double {
+    get {_storage._stepsPerSecond}
+    set {_uniqueStorage()._stepsPerSecond = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _trainedLag: Tributary_V1_LagHistogram? = nil
-  fileprivate var _droppedLag: Tributary_V1_LagHistogram? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// Samples (steps) by version lag (learner version minus the version that acted):
@@ -1120,6 +1170,18 @@ public nonisolated struct Tributary_V1_StatusReply: @unchecked Sendable {
   public var bufferedColumns: UInt64 {
     get {_storage._bufferedColumns}
     set {_uniqueStorage()._bufferedColumns = newValue}
+  }
+
+  /// env steps accepted, over the last ~5 s
+  public var envStepsPerSecond: Double {
+    get {_storage._envStepsPerSecond}
+    set {_uniqueStorage()._envStepsPerSecond = newValue}
+  }
+
+  /// optimizer steps, over the last ~5 s
+  public var updatesPerSecond: Double {
+    get {_storage._updatesPerSecond}
+    set {_uniqueStorage()._updatesPerSecond = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -2106,103 +2168,181 @@ nonisolated extension Tributary_V1_StatusRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}incarnation\0\u{1}host\0\u{3}env_id\0\u{3}chunks_received\0\u{3}chunks_rejected\0\u{3}credits_outstanding\0\u{3}last_seen_ms_ago\0\u{3}acting_version\0\u{1}expired\0\u{3}expired_reason\0\u{3}chunks_reported_sent\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{3}chunks_consumed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}incarnation\0\u{1}host\0\u{3}env_id\0\u{3}chunks_received\0\u{3}chunks_rejected\0\u{3}credits_outstanding\0\u{3}last_seen_ms_ago\0\u{3}acting_version\0\u{1}expired\0\u{3}expired_reason\0\u{3}chunks_reported_sent\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{3}chunks_consumed\0\u{3}chunks_per_second\0\u{3}steps_per_second\0")
+
+  fileprivate class _StorageClass {
+    var _workerID: String = String()
+    var _incarnation: UInt64 = 0
+    var _host: String = String()
+    var _envID: String = String()
+    var _chunksReceived: UInt64 = 0
+    var _chunksRejected: UInt64 = 0
+    var _creditsOutstanding: UInt32 = 0
+    var _lastSeenMsAgo: UInt64 = 0
+    var _actingVersion: UInt64 = 0
+    var _expired: Bool = false
+    var _expiredReason: String = String()
+    var _chunksReportedSent: UInt64 = 0
+    var _trainedLag: Tributary_V1_LagHistogram? = nil
+    var _droppedLag: Tributary_V1_LagHistogram? = nil
+    var _chunksConsumed: UInt64 = 0
+    var _chunksPerSecond: Double = 0
+    var _stepsPerSecond: Double = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _workerID = source._workerID
+      _incarnation = source._incarnation
+      _host = source._host
+      _envID = source._envID
+      _chunksReceived = source._chunksReceived
+      _chunksRejected = source._chunksRejected
+      _creditsOutstanding = source._creditsOutstanding
+      _lastSeenMsAgo = source._lastSeenMsAgo
+      _actingVersion = source._actingVersion
+      _expired = source._expired
+      _expiredReason = source._expiredReason
+      _chunksReportedSent = source._chunksReportedSent
+      _trainedLag = source._trainedLag
+      _droppedLag = source._droppedLag
+      _chunksConsumed = source._chunksConsumed
+      _chunksPerSecond = source._chunksPerSecond
+      _stepsPerSecond = source._stepsPerSecond
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.workerID) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.incarnation) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.host) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.envID) }()
-      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.chunksReceived) }()
-      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.chunksRejected) }()
-      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.creditsOutstanding) }()
-      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.lastSeenMsAgo) }()
-      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.actingVersion) }()
-      case 10: try { try decoder.decodeSingularBoolField(value: &self.expired) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.expiredReason) }()
-      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.chunksReportedSent) }()
-      case 13: try { try decoder.decodeSingularMessageField(value: &self._trainedLag) }()
-      case 14: try { try decoder.decodeSingularMessageField(value: &self._droppedLag) }()
-      case 15: try { try decoder.decodeSingularUInt64Field(value: &self.chunksConsumed) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._workerID) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._incarnation) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._host) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._envID) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._chunksReceived) }()
+        case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._chunksRejected) }()
+        case 7: try { try decoder.decodeSingularUInt32Field(value: &_storage._creditsOutstanding) }()
+        case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._lastSeenMsAgo) }()
+        case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._actingVersion) }()
+        case 10: try { try decoder.decodeSingularBoolField(value: &_storage._expired) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._expiredReason) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._chunksReportedSent) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._trainedLag) }()
+        case 14: try { try decoder.decodeSingularMessageField(value: &_storage._droppedLag) }()
+        case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._chunksConsumed) }()
+        case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._chunksPerSecond) }()
+        case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._stepsPerSecond) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.workerID.isEmpty {
-      try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 1)
-    }
-    if self.incarnation != 0 {
-      try visitor.visitSingularUInt64Field(value: self.incarnation, fieldNumber: 2)
-    }
-    if !self.host.isEmpty {
-      try visitor.visitSingularStringField(value: self.host, fieldNumber: 3)
-    }
-    if !self.envID.isEmpty {
-      try visitor.visitSingularStringField(value: self.envID, fieldNumber: 4)
-    }
-    if self.chunksReceived != 0 {
-      try visitor.visitSingularUInt64Field(value: self.chunksReceived, fieldNumber: 5)
-    }
-    if self.chunksRejected != 0 {
-      try visitor.visitSingularUInt64Field(value: self.chunksRejected, fieldNumber: 6)
-    }
-    if self.creditsOutstanding != 0 {
-      try visitor.visitSingularUInt32Field(value: self.creditsOutstanding, fieldNumber: 7)
-    }
-    if self.lastSeenMsAgo != 0 {
-      try visitor.visitSingularUInt64Field(value: self.lastSeenMsAgo, fieldNumber: 8)
-    }
-    if self.actingVersion != 0 {
-      try visitor.visitSingularUInt64Field(value: self.actingVersion, fieldNumber: 9)
-    }
-    if self.expired != false {
-      try visitor.visitSingularBoolField(value: self.expired, fieldNumber: 10)
-    }
-    if !self.expiredReason.isEmpty {
-      try visitor.visitSingularStringField(value: self.expiredReason, fieldNumber: 11)
-    }
-    if self.chunksReportedSent != 0 {
-      try visitor.visitSingularUInt64Field(value: self.chunksReportedSent, fieldNumber: 12)
-    }
-    try { if let v = self._trainedLag {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
-    } }()
-    try { if let v = self._droppedLag {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
-    } }()
-    if self.chunksConsumed != 0 {
-      try visitor.visitSingularUInt64Field(value: self.chunksConsumed, fieldNumber: 15)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._workerID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._workerID, fieldNumber: 1)
+      }
+      if _storage._incarnation != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._incarnation, fieldNumber: 2)
+      }
+      if !_storage._host.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._host, fieldNumber: 3)
+      }
+      if !_storage._envID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._envID, fieldNumber: 4)
+      }
+      if _storage._chunksReceived != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._chunksReceived, fieldNumber: 5)
+      }
+      if _storage._chunksRejected != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._chunksRejected, fieldNumber: 6)
+      }
+      if _storage._creditsOutstanding != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._creditsOutstanding, fieldNumber: 7)
+      }
+      if _storage._lastSeenMsAgo != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._lastSeenMsAgo, fieldNumber: 8)
+      }
+      if _storage._actingVersion != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._actingVersion, fieldNumber: 9)
+      }
+      if _storage._expired != false {
+        try visitor.visitSingularBoolField(value: _storage._expired, fieldNumber: 10)
+      }
+      if !_storage._expiredReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._expiredReason, fieldNumber: 11)
+      }
+      if _storage._chunksReportedSent != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._chunksReportedSent, fieldNumber: 12)
+      }
+      try { if let v = _storage._trainedLag {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
+      try { if let v = _storage._droppedLag {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      } }()
+      if _storage._chunksConsumed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._chunksConsumed, fieldNumber: 15)
+      }
+      if _storage._chunksPerSecond.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._chunksPerSecond, fieldNumber: 16)
+      }
+      if _storage._stepsPerSecond.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._stepsPerSecond, fieldNumber: 17)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tributary_V1_WorkerStatus, rhs: Tributary_V1_WorkerStatus) -> Bool {
-    if lhs.workerID != rhs.workerID {return false}
-    if lhs.incarnation != rhs.incarnation {return false}
-    if lhs.host != rhs.host {return false}
-    if lhs.envID != rhs.envID {return false}
-    if lhs.chunksReceived != rhs.chunksReceived {return false}
-    if lhs.chunksRejected != rhs.chunksRejected {return false}
-    if lhs.creditsOutstanding != rhs.creditsOutstanding {return false}
-    if lhs.lastSeenMsAgo != rhs.lastSeenMsAgo {return false}
-    if lhs.actingVersion != rhs.actingVersion {return false}
-    if lhs.expired != rhs.expired {return false}
-    if lhs.expiredReason != rhs.expiredReason {return false}
-    if lhs.chunksReportedSent != rhs.chunksReportedSent {return false}
-    if lhs._trainedLag != rhs._trainedLag {return false}
-    if lhs._droppedLag != rhs._droppedLag {return false}
-    if lhs.chunksConsumed != rhs.chunksConsumed {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._workerID != rhs_storage._workerID {return false}
+        if _storage._incarnation != rhs_storage._incarnation {return false}
+        if _storage._host != rhs_storage._host {return false}
+        if _storage._envID != rhs_storage._envID {return false}
+        if _storage._chunksReceived != rhs_storage._chunksReceived {return false}
+        if _storage._chunksRejected != rhs_storage._chunksRejected {return false}
+        if _storage._creditsOutstanding != rhs_storage._creditsOutstanding {return false}
+        if _storage._lastSeenMsAgo != rhs_storage._lastSeenMsAgo {return false}
+        if _storage._actingVersion != rhs_storage._actingVersion {return false}
+        if _storage._expired != rhs_storage._expired {return false}
+        if _storage._expiredReason != rhs_storage._expiredReason {return false}
+        if _storage._chunksReportedSent != rhs_storage._chunksReportedSent {return false}
+        if _storage._trainedLag != rhs_storage._trainedLag {return false}
+        if _storage._droppedLag != rhs_storage._droppedLag {return false}
+        if _storage._chunksConsumed != rhs_storage._chunksConsumed {return false}
+        if _storage._chunksPerSecond != rhs_storage._chunksPerSecond {return false}
+        if _storage._stepsPerSecond != rhs_storage._stepsPerSecond {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2379,7 +2519,7 @@ nonisolated extension Tributary_V1_BufferConfig: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0\u{1}accounting\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{1}buffer\0\u{3}buffered_columns\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0\u{1}accounting\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{1}buffer\0\u{3}buffered_columns\0\u{3}env_steps_per_second\0\u{3}updates_per_second\0")
 
   fileprivate class _StorageClass {
     var _runID: String = String()
@@ -2409,6 +2549,8 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
     var _droppedLag: Tributary_V1_LagHistogram? = nil
     var _buffer: Tributary_V1_BufferConfig? = nil
     var _bufferedColumns: UInt64 = 0
+    var _envStepsPerSecond: Double = 0
+    var _updatesPerSecond: Double = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2446,6 +2588,8 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       _droppedLag = source._droppedLag
       _buffer = source._buffer
       _bufferedColumns = source._bufferedColumns
+      _envStepsPerSecond = source._envStepsPerSecond
+      _updatesPerSecond = source._updatesPerSecond
     }
   }
 
@@ -2491,6 +2635,8 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         case 25: try { try decoder.decodeSingularMessageField(value: &_storage._droppedLag) }()
         case 26: try { try decoder.decodeSingularMessageField(value: &_storage._buffer) }()
         case 27: try { try decoder.decodeSingularUInt64Field(value: &_storage._bufferedColumns) }()
+        case 28: try { try decoder.decodeSingularDoubleField(value: &_storage._envStepsPerSecond) }()
+        case 29: try { try decoder.decodeSingularDoubleField(value: &_storage._updatesPerSecond) }()
         default: break
         }
       }
@@ -2584,6 +2730,12 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       if _storage._bufferedColumns != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._bufferedColumns, fieldNumber: 27)
       }
+      if _storage._envStepsPerSecond.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._envStepsPerSecond, fieldNumber: 28)
+      }
+      if _storage._updatesPerSecond.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._updatesPerSecond, fieldNumber: 29)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2620,6 +2772,8 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         if _storage._droppedLag != rhs_storage._droppedLag {return false}
         if _storage._buffer != rhs_storage._buffer {return false}
         if _storage._bufferedColumns != rhs_storage._bufferedColumns {return false}
+        if _storage._envStepsPerSecond != rhs_storage._envStepsPerSecond {return false}
+        if _storage._updatesPerSecond != rhs_storage._updatesPerSecond {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// The terminal as `tributary top` uses it: raw keys (no echo, no line buffering, Ctrl-C as a
+/// key so the screen is always restored), the alternate screen, and its size.
+public final class Terminal {
+    private var saved = termios()
+    private var active = false
+
+    public init() {}
+
+    /// Whether stdin and stdout are both a terminal (a live view needs both).
+    public static var isInteractive: Bool { isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1 }
+
+    /// Columns and rows of stdout's terminal (80×24 when unknown).
+    public static var size: (columns: Int, rows: Int) {
+        var w = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &w) == 0, w.ws_col > 0, w.ws_row > 0 else { return (80, 24) }
+        return (Int(w.ws_col), Int(w.ws_row))
+    }
+
+    public func enter() {
+        guard !active, tcgetattr(STDIN_FILENO, &saved) == 0 else { return }
+        var raw = saved
+        raw.c_lflag &= ~tcflag_t(ICANON | ECHO | ISIG)
+        raw.c_cc.6 = 0  // VMIN: reads return at once
+        raw.c_cc.5 = 0  // VTIME
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw)
+        active = true
+        write("\u{1B}[?1049h\u{1B}[?25l")  // alternate screen, cursor hidden
+    }
+
+    public func leave() {
+        guard active else { return }
+        write("\u{1B}[?25h\u{1B}[?1049l")
+        tcsetattr(STDIN_FILENO, TCSANOW, &saved)
+        active = false
+    }
+
+    /// Draws a frame from the top-left corner, clearing what each line leaves.
+    public func draw(_ lines: [String]) {
+        write("\u{1B}[H" + lines.map { $0 + "\u{1B}[K" }.joined(separator: "\r\n") + "\u{1B}[J")
+    }
+
+    /// Waits up to `timeout` for a key; true when it asks to quit (q, Q, Ctrl-C, Ctrl-D, Esc).
+    public func waitForQuit(timeout: Duration) -> Bool {
+        var fds = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+        let ms = Int32(max(0, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        guard poll(&fds, 1, ms) > 0 else { return false }
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = read(STDIN_FILENO, &buffer, buffer.count)
+        guard n > 0 else { return n == 0 }  // end of input quits too
+        // Esc alone quits; Esc starting a sequence (an arrow key) does not.
+        if n == 1, buffer[0] == 27 { return true }
+        return buffer[..<n].contains { [UInt8(ascii: "q"), UInt8(ascii: "Q"), 3, 4].contains($0) }
+    }
+
+    private func write(_ s: String) {
+        FileHandle.standardOutput.write(Data(s.utf8))
+    }
+
+    deinit { leave() }
+}

@@ -1,0 +1,175 @@
+import CoreMetrics
+import Prometheus
+import Protocol
+import Synchronization
+
+/// The learner's Prometheus metrics: every counter of the status reply and the buffer's
+/// accounting identity, the staleness histograms, and the latest update's losses and
+/// correction statistics. Names are listed in docs/operations.md.
+///
+/// Counters and gauges go through swift-metrics with swift-prometheus's factory (one registry
+/// per instance, so tests and several learners in one process stay apart). They are brought up
+/// to date from the same `StatusReply` that `tributary status` shows, when a scrape arrives,
+/// so `/metrics` and the CLI can never disagree about what happened.
+///
+/// The two staleness histograms are the exception: the buffer already keeps exact per-sample
+/// counts by lag (millions of samples a second), which swift-prometheus's `Histogram` could only
+/// take one `record` call per sample. They are written as a constant histogram in the
+/// exposition format instead, like Go's `MustNewConstHistogram` or Python's
+/// `HistogramMetricFamily` for pre-aggregated data.
+public final class LearnerMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private struct State {
+        /// What each counter was brought up to last (counters only go up, by the difference).
+        var exported: [String: UInt64] = [:]
+        var counters: [String: CoreMetrics.Counter] = [:]
+        var gauges: [String: CoreMetrics.Gauge] = [:]
+        var trainedLag: [UInt64] = []
+        var droppedLag: [UInt64] = []
+    }
+    private let state = Mutex(State())
+
+    /// Upper bounds (`le`) of the staleness histograms' buckets, in versions. The buffer keeps
+    /// lags 0…63 exactly and 64+ together, so every bound up to 63 is exact.
+    public static let lagBuckets: [Int] = [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 63]
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        factory = PrometheusMetricsFactory(registry: registry)
+    }
+
+    // MARK: - Updating
+
+    /// Brings every status-derived metric up to `s` (call just before rendering).
+    public func update(from s: Tributary_V1_StatusReply) {
+        state.withLock { st in
+            func count(_ name: String, _ value: UInt64, _ labels: [(String, String)] = []) {
+                let key = Self.key(name, labels)
+                let counter = st.counters[key] ?? CoreMetrics.Counter(label: name, dimensions: labels, factory: factory)
+                st.counters[key] = counter
+                let before = st.exported[key] ?? 0
+                if value > before { counter.increment(by: Int64(value - before)) }
+                st.exported[key] = max(before, value)
+            }
+            func gauge(_ name: String, _ value: Double, _ labels: [(String, String)] = []) {
+                Self.gauge(&st.gauges, factory, name, labels).record(value)
+            }
+            gauge("tributary_info", 1, [("run_id", s.runID), ("correction", s.buffer.correction),
+                                        ("protocol_version", String(s.protocolVersion))])
+            gauge("tributary_uptime_seconds", Double(s.uptimeMs) / 1000)
+            gauge("tributary_policy_version", Double(s.policyVersion))
+            gauge("tributary_workers_connected", Double(s.workersConnected))
+            count("tributary_workers_expired_total", s.workersExpired)
+            count("tributary_messages_received_total", s.messagesReceived)
+            count("tributary_received_bytes_total", s.bytesReceived)
+            count("tributary_chunks_accepted_total", s.chunksAccepted)
+            for (reason, n) in s.rejected { count("tributary_messages_rejected_total", n, [("reason", reason)]) }
+            count("tributary_env_steps_total", s.stepsReceived)
+            count("tributary_updates_total", s.updates)
+            count("tributary_episodes_total", s.episodes)
+            gauge("tributary_env_steps_per_second", s.envStepsPerSecond)
+            gauge("tributary_updates_per_second", s.updatesPerSecond)
+            if s.episodes > 0 { gauge("tributary_episodic_return_mean100", s.meanReturn100) }
+            // The accounting identity: received = trained + Σ dropped + buffered (chunks).
+            let a = s.accounting
+            count("tributary_buffer_received_chunks_total", a.received)
+            count("tributary_buffer_trained_chunks_total", a.trained)
+            for (reason, n) in a.dropped { count("tributary_buffer_dropped_chunks_total", n, [("reason", reason)]) }
+            for (exit, n) in a.trainedExits { count("tributary_buffer_trained_exits_total", n, [("exit", exit)]) }
+            gauge("tributary_buffer_chunks", Double(a.buffered))
+            gauge("tributary_buffer_columns", Double(s.bufferedColumns))
+            count("tributary_buffer_training_uses_total", a.trainingUses)
+            count("tributary_buffer_inserted_columns_total", a.insertedColumns)
+            count("tributary_buffer_sampled_columns_total", a.sampledColumns)
+            let b = s.buffer
+            gauge("tributary_buffer_capacity_chunks", Double(b.capacityChunks))
+            if b.hasEta { gauge("tributary_buffer_eta_versions", Double(b.eta)) }
+            if b.hasMaxLag { gauge("tributary_buffer_max_lag_versions", Double(b.maxLag)) }
+            if s.updates > 0 {
+                gauge("tributary_update_lag_versions", Double(s.lagMin), [("stat", "min")])
+                gauge("tributary_update_lag_versions", s.lagMean, [("stat", "mean")])
+                gauge("tributary_update_lag_versions", Double(s.lagMax), [("stat", "max")])
+            }
+            st.trainedLag = s.trainedLag.counts
+            st.droppedLag = s.droppedLag.counts
+        }
+    }
+
+    /// The scalars of one update (losses, entropy, approx KL, the correction's statistics):
+    /// each `(name, value)` becomes the gauge `tributary_<name>`, with the correction as a label
+    /// on the correction's own statistics. Names are the metrics.jsonl keys.
+    public func record(update values: [(name: String, value: Double)], correction: String) {
+        state.withLock { st in
+            for (name, value) in values where value.isFinite {
+                guard let (metric, labels) = Self.updateMetric(name, correction: correction) else { continue }
+                Self.gauge(&st.gauges, factory, metric, labels).record(value)
+            }
+        }
+    }
+
+    /// metrics.jsonl key → Prometheus name and labels; nil for keys not exported per update.
+    static func updateMetric(_ key: String, correction: String) -> (String, [(String, String)])? {
+        switch key {
+        case "loss": return ("tributary_loss", [("term", "total")])
+        case "policy_loss": return ("tributary_loss", [("term", "policy")])
+        case "value_loss": return ("tributary_loss", [("term", "value")])
+        case "entropy": return ("tributary_policy_entropy", [])
+        case "approx_kl": return ("tributary_approx_kl", [])
+        case "clipped_fraction", "dual_clipped_fraction", "truncated_fraction", "masked_fraction", "rho_truncated_fraction":
+            return ("tributary_correction_" + key, [("correction", correction)])
+        case "ess": return ("tributary_correction_ess", [("correction", correction)])
+        case "mean_abs_log_ratio": return ("tributary_correction_mean_abs_log_ratio", [("correction", correction)])
+        default: return nil
+        }
+    }
+
+    // MARK: - Rendering
+
+    /// The text exposition format (version 0.0.4): the registry's metrics, then the two
+    /// staleness histograms.
+    public func exposition() -> String {
+        var text = registry.emitToString()
+        let (trained, dropped) = state.withLock { ($0.trainedLag, $0.droppedLag) }
+        text += Self.histogram("tributary_trained_staleness_versions",
+                               help: "Version lag of trained samples (learner version at training minus the version that acted).",
+                               counts: trained)
+        text += Self.histogram("tributary_dropped_staleness_versions",
+                               help: "Version lag of samples dropped unused (stale, evicted, ...).", counts: dropped)
+        return text
+    }
+
+    /// A constant histogram from per-lag counts (`counts[i]` samples at lag i; the 65th bucket
+    /// holds 64 and more). `_sum` counts that last bucket as 64, a lower bound.
+    static func histogram(_ name: String, help: String, counts: [UInt64]) -> String {
+        var lines = ["# HELP \(name) \(help)", "# TYPE \(name) histogram"]
+        var cumulative: UInt64 = 0
+        var next = 0
+        for bound in lagBuckets {
+            while next <= bound, next < counts.count {
+                cumulative += counts[next]
+                next += 1
+            }
+            lines.append("\(name)_bucket{le=\"\(bound)\"} \(cumulative)")
+        }
+        let total = counts.reduce(0, +)
+        let sum = counts.enumerated().reduce(UInt64(0)) { $0 + UInt64($1.offset) * $1.element }
+        lines.append("\(name)_bucket{le=\"+Inf\"} \(total)")
+        lines.append("\(name)_sum \(sum)")
+        lines.append("\(name)_count \(total)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private static func key(_ name: String, _ labels: [(String, String)]) -> String {
+        ([name] + labels.map { "\($0.0)=\($0.1)" }).joined(separator: "|")
+    }
+
+    private static func gauge(_ gauges: inout [String: CoreMetrics.Gauge], _ factory: PrometheusMetricsFactory,
+                              _ name: String, _ labels: [(String, String)]) -> CoreMetrics.Gauge {
+        let key = key(name, labels)
+        if let g = gauges[key] { return g }
+        let g = CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory)
+        gauges[key] = g
+        return g
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// A run's progress for people: on a terminal, one line redrawn in place with a bar, the rate
+/// and an ETA; elsewhere (CI, logs, pipes) a plain line now and then, so logs stay readable.
+public struct ProgressLine: Sendable {
+    public let isTerminal: Bool
+    /// Columns the terminal line may use (the bar shrinks to fit).
+    public var width: Int
+    /// How often a plain line is written when not on a terminal.
+    public var plainInterval: Duration
+    private var eta = ETAEstimator()
+    private var lastPlain: ContinuousClock.Instant?
+
+    public init(isTerminal: Bool, width: Int = 80, plainInterval: Duration = .seconds(5)) {
+        self.isTerminal = isTerminal
+        self.width = width
+        self.plainInterval = plainInterval
+    }
+
+    /// What to write for this moment, or nil when nothing should be written (a plain line was
+    /// written less than `plainInterval` ago). `fraction` is the progress towards the goal
+    /// (nil when there is none: no bar, no ETA); `rate` is shown as-is with its unit.
+    public mutating func render(fraction: Double?, rate: String, detail: String, now: ContinuousClock.Instant = .now) -> String? {
+        var etaText = ""
+        if let fraction {
+            eta.sample(fraction, at: now)
+            etaText = eta.remaining.map { "ETA \(Self.duration($0))" } ?? "ETA –"
+        }
+        let percent = fraction.map { String(format: "%3.0f%%", 100 * min(1, max(0, $0))) }
+        if isTerminal {
+            var head = [percent, rate, fraction == nil ? nil : etaText].compactMap { $0 }.joined(separator: "  ")
+            if let fraction {
+                let barWidth = max(10, min(30, width - head.count - detail.count - 6))
+                let filled = Int((min(1, max(0, fraction)) * Double(barWidth)).rounded(.down))
+                head = "[" + String(repeating: "█", count: filled) + String(repeating: "░", count: barWidth - filled) + "] " + head
+            }
+            let line = head + "  " + detail
+            return "\r\u{1B}[K" + String(line.prefix(width - 1))
+        }
+        if let last = lastPlain, now - last < plainInterval { return nil }
+        lastPlain = now
+        return [percent, rate, fraction == nil ? nil : etaText, detail].compactMap { $0 }.joined(separator: "  ") + "\n"
+    }
+
+    /// "42 s", "3 min 05 s", "2 h 10 min".
+    public static func duration(_ d: Duration) -> String {
+        let s = Int(d.components.seconds)
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return String(format: "%d min %02d s", s / 60, s % 60) }
+        return String(format: "%d h %02d min", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// Time left to reach fraction 1, from the slope of the fraction over the last `window`
+/// (a straight line through the oldest and newest samples kept). nil while the fraction is
+/// not rising.
+public struct ETAEstimator: Sendable {
+    public let window: Duration
+    private var samples: [(at: ContinuousClock.Instant, fraction: Double)] = []
+
+    public init(window: Duration = .seconds(10)) {
+        self.window = window
+    }
+
+    public mutating func sample(_ fraction: Double, at now: ContinuousClock.Instant) {
+        samples.append((now, fraction))
+        while samples.count > 2, now - samples[1].at >= window { samples.removeFirst() }
+    }
+
+    public var remaining: Duration? {
+        guard let first = samples.first, let last = samples.last, last.at > first.at else { return nil }
+        if last.fraction >= 1 { return .zero }
+        let c = (last.at - first.at).components
+        let seconds = Double(c.seconds) + Double(c.attoseconds) * 1e-18
+        let slope = (last.fraction - first.fraction) / seconds
+        guard slope > 1e-9 else { return nil }
+        let left = (1 - last.fraction) / slope
+        guard left.isFinite, left < 1e7 else { return nil }
+        return .milliseconds(Int64(left * 1000))
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Protocol
+import Testing
+@testable import Telemetry
+
+@Suite struct RateAndProgressTests {
+    @Test func rateMeterMeasuresOverItsWindowAndFallsWhenTheTotalStops() {
+        var meter = RateMeter(window: .seconds(5))
+        let t0 = ContinuousClock.now
+        #expect(meter.perSecond == 0)
+        for i in 0...10 { meter.sample(UInt64(i * 100), at: t0 + .milliseconds(500 * i)) }  // 200/s
+        #expect(abs(meter.perSecond - 200) < 1e-9)
+        // The total stops growing: once the window has slid past the growth the rate is 0.
+        for i in 11...30 { meter.sample(1000, at: t0 + .milliseconds(500 * i)) }
+        #expect(meter.perSecond == 0)
+    }
+
+    @Test func etaFollowsTheSlopeAndIsUnknownWhenNotRising() {
+        var eta = ETAEstimator(window: .seconds(10))
+        let t0 = ContinuousClock.now
+        eta.sample(0.2, at: t0)
+        eta.sample(0.4, at: t0 + .seconds(2))  // 0.1 per second → 6 s for the remaining 0.6
+        #expect(abs(eta.remaining!.components.seconds * 1000 + eta.remaining!.components.attoseconds / 1_000_000_000_000_000 - 6000) <= 1)
+        var flat = ETAEstimator()
+        flat.sample(0.5, at: t0)
+        flat.sample(0.4, at: t0 + .seconds(1))
+        #expect(flat.remaining == nil)
+    }
+
+    @Test func aTerminalGetsABarRedrawnInPlaceAndALogGetsPlainLinesNowAndThen() throws {
+        var tty = ProgressLine(isTerminal: true, width: 80)
+        let t0 = ContinuousClock.now
+        _ = tty.render(fraction: 0.25, rate: "1,000 steps/s", detail: "return 120", now: t0)
+        let rendered = tty.render(fraction: 0.5, rate: "1,000 steps/s", detail: "return 240", now: t0 + .seconds(1))
+        let line = try #require(rendered)
+        #expect(line.hasPrefix("\r\u{1B}[K["))
+        #expect(line.contains(" 50%") && line.contains("ETA 2 s") && line.contains("return 240"), "\(line)")
+        #expect(line.count <= 80 + 4)
+
+        var plain = ProgressLine(isTerminal: false, plainInterval: .seconds(5))
+        let firstLine = plain.render(fraction: nil, rate: "10 steps/s", detail: "x", now: t0)
+        let first = try #require(firstLine)
+        #expect(first == "10 steps/s  x\n")
+        let tooSoon = plain.render(fraction: nil, rate: "10 steps/s", detail: "x", now: t0 + .seconds(1))
+        #expect(tooSoon == nil)
+        let later = plain.render(fraction: nil, rate: "10 steps/s", detail: "x", now: t0 + .seconds(6))
+        #expect(later != nil)
+    }
+}
+
+@Suite struct LearnerMetricsTests {
+    static func status() -> Tributary_V1_StatusReply {
+        var s = Tributary_V1_StatusReply()
+        s.runID = "run-t"
+        s.policyVersion = 12
+        s.updates = 11
+        s.stepsReceived = 5000
+        s.accounting.received = 10
+        s.accounting.trained = 6
+        s.accounting.dropped = ["stale": 3]
+        s.accounting.buffered = 1
+        s.trainedLag.counts = [5, 0, 2] + Array(repeating: 0, count: 61) + [4]  // lags 0, 2 and 64+
+        return s
+    }
+
+    @Test func countersFollowTheStatusAndOnlyEverGoUp() throws {
+        let metrics = LearnerMetrics()
+        var s = Self.status()
+        metrics.update(from: s)
+        var text = metrics.exposition()
+        var samples = try PrometheusText.parse(text)
+        #expect(samples["tributary_buffer_received_chunks_total"] == 10)
+        #expect(samples["tributary_buffer_dropped_chunks_total{reason=\"stale\"}"] == 3)
+        #expect(samples["tributary_env_steps_total"] == 5000)
+        s.accounting.received = 25
+        s.stepsReceived = 9000
+        metrics.update(from: s)
+        text = metrics.exposition()
+        samples = try PrometheusText.parse(text)
+        #expect(samples["tributary_buffer_received_chunks_total"] == 25)
+        #expect(samples["tributary_env_steps_total"] == 9000)
+        #expect(text.contains("# TYPE tributary_env_steps_total counter"))
+        #expect(text.contains("# TYPE tributary_policy_version gauge"))
+    }
+
+    @Test func theStalenessHistogramIsCumulativeWithExactBoundsBelow64() throws {
+        let metrics = LearnerMetrics()
+        metrics.update(from: Self.status())
+        let samples = try PrometheusText.parse(metrics.exposition())
+        let h = "tributary_trained_staleness_versions"
+        #expect(samples[h + "_bucket{le=\"0\"}"] == 5)
+        #expect(samples[h + "_bucket{le=\"1\"}"] == 5)
+        #expect(samples[h + "_bucket{le=\"2\"}"] == 7)
+        #expect(samples[h + "_bucket{le=\"63\"}"] == 7)
+        #expect(samples[h + "_bucket{le=\"+Inf\"}"] == 11)
+        #expect(samples[h + "_count"] == 11)
+        #expect(samples[h + "_sum"] == 260.0)  // 2 samples at lag 2, 4 at 64+ (counted as 64)
+    }
+
+    @Test func updateScalarsBecomeGaugesLabelledWithTheCorrection() throws {
+        let metrics = LearnerMetrics()
+        metrics.record(update: [("loss", 0.5), ("entropy", 0.6), ("clipped_fraction", 0.1), ("ess", 0.9), ("unknown_key", 7)],
+                       correction: "ppo")
+        let samples = try PrometheusText.parse(metrics.exposition())
+        #expect(samples["tributary_loss{term=\"total\"}"] == 0.5)
+        #expect(samples["tributary_policy_entropy"] == 0.6)
+        #expect(samples["tributary_correction_clipped_fraction{correction=\"ppo\"}"] == 0.1)
+        #expect(samples["tributary_correction_ess{correction=\"ppo\"}"] == 0.9)
+        #expect(!samples.keys.contains { $0.contains("unknown") })
+    }
+}
+
+@Suite struct MetricsServerTests {
+    static func get(_ url: String) async throws -> (Int, String) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: url)!)
+        return ((response as! HTTPURLResponse).statusCode, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func servesMetricsAndHealthOverHTTP() async throws {
+        let metrics = LearnerMetrics()
+        metrics.update(from: LearnerMetricsTests.status())
+        let healthy = HealthFlag()
+        let server = try await MetricsServer(host: "127.0.0.1", port: 0, render: { metrics.exposition() },
+                                             health: { .init(healthy: healthy.value, fields: ["run_id": "run-t"]) })
+        #expect(server.url.hasPrefix("http://127.0.0.1:") && !server.url.hasSuffix(":0"))
+        let (code, body) = try await Self.get(server.url + "/metrics")
+        #expect(code == 200)
+        #expect(try PrometheusText.parse(body)["tributary_buffer_received_chunks_total"] == 10)
+        let (okCode, okBody) = try await Self.get(server.url + "/healthz")
+        #expect(okCode == 200 && okBody.contains("\"status\":\"ok\""), "\(okBody)")
+        healthy.value = false
+        let (badCode, badBody) = try await Self.get(server.url + "/healthz")
+        #expect(badCode == 503 && badBody.contains("\"status\":\"unhealthy\""), "\(badBody)")
+        let (missing, _) = try await Self.get(server.url + "/nothing")
+        #expect(missing == 404)
+        await server.stop()
+    }
+
+    @Test func aTakenPortIsAClearErrorNotAHang() async throws {
+        let first = try await MetricsServer(host: "127.0.0.1", port: 0, render: { "" }, health: { .init(healthy: true, fields: [:]) })
+        let port = UInt16(first.url.split(separator: ":").last!)!
+        await #expect(throws: MetricsServer.Failure.self) {
+            _ = try await MetricsServer(host: "127.0.0.1", port: port, render: { "" }, health: { .init(healthy: true, fields: [:]) })
+        }
+        await first.stop()
+    }
+}
+
+final class HealthFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _value = true
+    var value: Bool {
+        get { lock.withLock { _value } }
+        set { lock.withLock { _value = newValue } }
+    }
+}
