@@ -8,9 +8,11 @@ public enum StatusFormatter {
         var lines: [String] = []
         let uptime = Double(s.uptimeMs) / 1000
         lines.append("run \(s.runID)   up \(String(format: "%.1f", uptime)) s   policy version \(s.policyVersion)   protocol v\(s.protocolVersion)")
+        lines.append(String(format: "rates   %.1f updates/s   %@ env steps/s   (last 5 s)   updates %llu", s.updatesPerSecond,
+                            TextFormat.group(UInt64(s.envStepsPerSecond.rounded())), s.updates))
         lines.append("workers \(s.workersConnected) connected, \(s.workersExpired) expired")
         let rejected = s.rejected.values.reduce(0, +)
-        lines.append("chunks  received \(s.chunksReceived)  accepted \(s.chunksAccepted)  consumed \(s.chunksConsumed)  buffered \(s.bufferedChunks)")
+        lines.append("messages  chunks received \(s.chunksReceived)  accepted \(s.chunksAccepted)  consumed \(s.chunksConsumed)")
         lines.append("steps   \(s.stepsReceived)   bytes \(s.bytesReceived)   messages \(s.messagesReceived)")
         if rejected > 0 {
             let reasons = s.rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
@@ -23,7 +25,11 @@ public enum StatusFormatter {
             let dropped = a.dropped.values.reduce(0, +)
             let reasons = a.dropped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             let balanced = a.received == a.trained + dropped + a.buffered ? "=" : "≠ (accounting error!)"
-            lines.append("buffer  received \(a.received) \(balanced) trained \(a.trained) + dropped \(dropped)\(reasons.isEmpty ? "" : " (\(reasons))") + buffered \(a.buffered)   uses \(a.trainingUses)")
+            if s.hasBuffer, s.buffer.capacityChunks > 0 {
+                lines.append(String(format: "buffer  %llu / %llu chunks (%.1f%% full), %llu columns", a.buffered, s.buffer.capacityChunks,
+                                    100 * Double(a.buffered) / Double(s.buffer.capacityChunks), s.bufferedColumns))
+            }
+            lines.append("chunks  received \(a.received) \(balanced) trained \(a.trained) + dropped \(dropped)\(reasons.isEmpty ? "" : " (\(reasons))") + buffered \(a.buffered)   uses \(a.trainingUses)")
         }
         if s.hasBuffer {
             let b = s.buffer
@@ -41,12 +47,12 @@ public enum StatusFormatter {
 
     /// A row per worker incarnation: connected ones first, then those that left, with why.
     public static func workerTable(_ workers: [Tributary_V1_WorkerStatus]) -> [String] {
-        var lines = [pad("WORKER", 24) + pad("INCARNATION", 22) + pad("HOST", 16) + pad("RECV", 8) + pad("REJ", 6) + pad("CRED", 6) + pad("VERSION", 9) + pad("SEEN", 9) + "STATE"]
+        var lines = [pad("WORKER", 24) + pad("INCARNATION", 22) + pad("HOST", 16) + pad("RECV", 8) + pad("CHUNK/S", 9) + pad("REJ", 6) + pad("CRED", 6) + pad("VERSION", 9) + pad("SEEN", 9) + "STATE"]
         for w in workers {
             let seen = "\(w.lastSeenMsAgo) ms"
             let state = w.expired ? w.expiredReason : "connected"
             lines.append(pad(w.workerID, 24) + pad(String(w.incarnation), 22) + pad(w.host, 16) + pad(String(w.chunksReceived), 8)
-                + pad(String(w.chunksRejected), 6) + pad(String(w.creditsOutstanding), 6) + pad(String(w.actingVersion), 9)
+                + pad(w.expired ? "–" : String(format: "%.1f", w.chunksPerSecond), 9) + pad(String(w.chunksRejected), 6) + pad(String(w.creditsOutstanding), 6) + pad(String(w.actingVersion), 9)
                 + pad(seen, 9) + state)
         }
         if workers.isEmpty { lines.append("(no workers)") }

@@ -134,6 +134,8 @@ import Testing
         let screen = text.stdoutLines.joined(separator: "\n")
         #expect(screen.contains("accepted 20"), "\(screen)")
         #expect(screen.contains("status-w"))
+        #expect(screen.contains("updates/s") && screen.contains("env steps/s") && screen.contains("% full"), "\(screen)")
+        #expect(screen.contains("received 20 = trained"), "\(screen)")
         let json = try ManagedProcess("tributary", ["status", "--learner", learner.control, "--json"])
         #expect(json.waitExit(timeout: 10) == 0)
         let reply = try #require(json.events.first)
