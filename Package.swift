@@ -110,7 +110,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Protocol", "Transport",
+                "Protocol", "Transport", "Plotting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
