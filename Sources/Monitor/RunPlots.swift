@@ -94,7 +94,7 @@ public enum RunPlots {
         let suffix = [info.envID, info.runID].compactMap { $0 }.joined(separator: ", ")
         func titled(_ t: String) -> String { suffix.isEmpty ? t : "\(t) (\(suffix))" }
 
-        var learning = Chart(title: titled("Learning curve"), xLabel: "time (s)", yLabel: "mean return, last 100 episodes",
+        var learning = Chart(title: titled("Learning curve"), xLabel: "time (s)", yLabel: "mean return",
                              lines: [LineSeries(name: "mean return (100 episodes)", color: palette[0], width: 2.5,
                                                 x: r.map(\.timeSeconds), y: r.map(\.returnMean100))])
         learning.emptyMessage = "no episodes finished yet"
@@ -109,7 +109,7 @@ public enum RunPlots {
 
         // Drawn widest first so min, mean and max stay visible where they coincide.
         let updates = r.map(\.update)
-        let staleness = Chart(title: titled("Staleness"), xLabel: "update", yLabel: "policy-version lag of samples",
+        let staleness = Chart(title: titled("Staleness"), xLabel: "update (learner step)", yLabel: "version lag",
                               lines: [LineSeries(name: "lag max", color: palette[3], width: 6, x: updates, y: r.map(\.lagMax)),
                                       LineSeries(name: "lag mean", color: palette[1], width: 4, x: updates, y: r.map(\.lagMean)),
                                       LineSeries(name: "lag min", color: palette[0], width: 2, x: updates, y: r.map(\.lagMin))])

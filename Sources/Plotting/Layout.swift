@@ -77,7 +77,7 @@ public struct NiceScale: Equatable, Sendable {
         let magnitude = max(abs(lower), abs(upper))
         var divisor = 1.0, suffix = ""
         if magnitude >= 1e6 && step >= 1e4 { (divisor, suffix) = (1e6, "M") }
-        else if magnitude >= 1e4 && step >= 100 { (divisor, suffix) = (1e3, "k") }
+        else if magnitude >= 1e5 && step >= 100 { (divisor, suffix) = (1e3, "k") }
         let s = step / divisor
         let decimals = s >= 1 ? 0 : min(12, Int((-log10(s)).rounded(.up)))
         if value == 0 { return "0" }
@@ -210,8 +210,9 @@ public struct ChartLayout: Sendable {
         // Axis labels.
         let xw = TextMetrics.width(chart.xLabel, scale: s)
         marks.append(.text(chart.xLabel, origin: Point(((left + right - xw) / 2).rounded(), Double(height) - pad - lineHeight), scale: s, color: .text, vertical: false))
-        let yw = TextMetrics.width(chart.yLabel, scale: s)
-        marks.append(.text(chart.yLabel, origin: Point(pad, ((top + bottom + yw) / 2).rounded()), scale: s, color: .text, vertical: true))
+        let yLabelScale = ChartLayout.fit(chart.yLabel, scale: s, within: bottom - top)
+        let yw = TextMetrics.width(chart.yLabel, scale: yLabelScale)
+        marks.append(.text(chart.yLabel, origin: Point(pad, ((top + bottom + yw) / 2).rounded()), scale: yLabelScale, color: .text, vertical: true))
         // Secondary x axis along the top.
         if let axis = chart.topAxis, let (scale, ticks) = topAxis {
             for (value, at) in ticks where at >= xScale.lower && at <= xScale.upper {
@@ -226,7 +227,8 @@ public struct ChartLayout: Sendable {
                                scale: s, color: .text, vertical: false))
         }
         // Title (left) and legend (right-aligned under it).
-        marks.append(.text(chart.title, origin: Point(left, titleTop), scale: titleScale, color: .black, vertical: false, bold: true))
+        marks.append(.text(chart.title, origin: Point(left, titleTop), scale: ChartLayout.fit(chart.title, scale: titleScale, within: Double(width) - left - pad),
+                           color: .black, vertical: false, bold: true))
         if !legendItems.isEmpty {
             let swatch = 18.0, gap = 6.0, between = 18.0
             var x = right
@@ -246,6 +248,13 @@ public struct ChartLayout: Sendable {
                                scale: s, color: .axis, vertical: false))
         }
         self.marks = marks
+    }
+
+    /// The largest scale up to `scale` at which `text` fits in `room` pixels (at least 1).
+    static func fit(_ text: String, scale: Int, within room: Double) -> Int {
+        var s = scale
+        while s > 1 && TextMetrics.width(text, scale: s) > room { s -= 1 }
+        return s
     }
 
     /// Nice ticks of a secondary axis and where (in primary units) each falls, by linear
