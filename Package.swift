@@ -154,6 +154,10 @@ let package = Package(
             exclude: ["Golden"]
         ),
         .testTarget(
+            name: "PlottingTests",
+            dependencies: ["Plotting"]
+        ),
+        .testTarget(
             name: "CorrectionsTests",
             dependencies: ["Corrections"]
         ),
