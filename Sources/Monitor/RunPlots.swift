@@ -61,10 +61,7 @@ public enum RunPlots {
                 metrics.skippedLines += 1
                 continue
             }
-            func number(_ key: String) -> Double {
-                guard let value = object[key], !(value is NSNull), !(value is Bool), let n = value as? NSNumber else { return .nan }
-                return n.doubleValue
-            }
+            func number(_ key: String) -> Double { RunPlots.number(object[key]) }
             var r = Record()
             r.update = number("update")
             r.timeSeconds = number("time_s")
@@ -79,12 +76,20 @@ public enum RunPlots {
         return metrics
     }
 
+    /// A JSON number as a Double; NaN for null, a string, a boolean or no value. (`is Bool` cannot
+    /// tell: on Linux the numbers 0 and 1 from JSONSerialization are `Bool` too. A boolean is
+    /// the NSNumber whose type is `char`.)
+    static func number(_ value: Any?) -> Double {
+        guard let n = value as? NSNumber, String(cString: n.objCType) != "c" else { return .nan }
+        return n.doubleValue
+    }
+
     /// `config.json`'s run_id, env_id and target_return; nil fields when absent or unreadable.
     public static func readRunInfo(_ directory: URL) -> RunInfo {
         guard let data = try? Data(contentsOf: directory.appendingPathComponent("config.json")),
               let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return RunInfo() }
         return RunInfo(runID: object["run_id"] as? String, envID: object["env_id"] as? String,
-                       targetReturn: (object["target_return"] as? NSNumber).flatMap { $0 is Bool ? nil : $0.doubleValue })
+                       targetReturn: object["target_return"].map(number).flatMap { $0.isFinite ? $0 : nil })
     }
 
     /// The three charts, named by their file's base name.

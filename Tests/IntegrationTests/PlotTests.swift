@@ -10,7 +10,7 @@ import Testing
     {"update":10,"policy_version":11,"time_s":0.6,"env_steps":6144,"sps":10240,"episodes":40,"episodic_return_mean100":21.5,"lag_min":1,"lag_mean":2.5,"lag_max":4,"approx_kl":0.01}
     {"update":20,"policy_version":21,"time_s":1.1,"env_steps":11776,"sps":10705,"episodes":90,"episodic_return_mean100":35,"lag_min":1,"lag_mean":2,"lag_max":3,"updates_per_second":18.2}
     this line is not JSON
-    {"update":30,"policy_version":31,"time_s":1.6,"env_steps":17408,"sps":10880,"episodes":130,"episodic_return_mean100":"n/a","lag_min":2,"lag_mean":2,"lag_max":2}
+    {"update":30,"policy_version":31,"time_s":1.6,"env_steps":17408,"sps":10880,"episodes":130,"episodic_return_mean100":"n/a","lag_min":true,"lag_mean":2,"lag_max":2}
     {"update":40,"policy_version":41,"time_s":2.1,"env_steps":23040,"sps":10971,"episodes":170,"episodic_return_mean100":60.25,"lag_min":1,"lag_mean
 
     """
@@ -33,6 +33,9 @@ import Testing
         #expect(m.records[1].returnMean100 == 21.5 && m.records[1].lagMean == 2.5 && m.records[1].envSteps == 6144)
         #expect(m.records[3].returnMean100.isNaN, "a string where a number belongs is a gap too")
         #expect(m.records[3].update == 30)
+        // 0 and 1 are numbers (Linux's JSONSerialization also calls them Bool); true is not.
+        #expect(m.records[0].update == 0 && m.records[0].lagMax == 0 && m.records[1].lagMin == 1)
+        #expect(m.records[3].lagMin.isNaN, "a boolean is not a lag")
     }
 
     @Test func runPlotsWritesSixPicturesIntoPlots() throws {
