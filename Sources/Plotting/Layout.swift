@@ -105,7 +105,7 @@ public struct ChartLayout: Sendable {
         background = .white
         // Text size grows with the picture: 1 up to ~640 px wide, 2 from there.
         let s = width >= 640 && height >= 360 ? 2 : 1
-        let titleScale = s + (width >= 1400 ? 1 : 0)
+        let titleScale = s + (width >= 1400 && height >= 360 ? 1 : 0)
         let lineHeight = Double(TextMetrics.capHeight * s)
         let pad = ChartLayout.padding, tick = ChartLayout.tickLength
 
@@ -190,6 +190,12 @@ public struct ChartLayout: Sendable {
             }
             if !run.isEmpty { runs.append(run) }
             marks.append(.path(runs: runs, color: line.color, width: line.width, dash: nil, series: line.name))
+            // A point with no neighbour (a single record, or one between gaps) gets a dot big
+            // enough to see.
+            let isolated = runs.filter { $0.count == 1 }
+            if !isolated.isEmpty {
+                marks.append(.path(runs: isolated, color: line.color, width: max(7, 2 * line.width), dash: nil, series: nil))
+            }
         }
         // Axes (a frame) and ticks.
         let frameL = crisp(left) - 1, frameR = crisp(right), frameT = crisp(top) - 1, frameB = crisp(bottom)

@@ -208,6 +208,7 @@ final class SVGCounter: NSObject, XMLParserDelegate {
         let canvas = RasterRenderer.draw(layout)
         let (x, y) = Self.pixel(of: (2, 3), in: layout)
         #expect(canvas[x, y] == Self.red)
+        #expect(canvas[x + 3, y] == Self.red && canvas[x, y - 3] == Self.red, "a dot you can see, not a 2-px speck")
 
         let constant = ChartLayout(Chart(title: "c", xLabel: "x", yLabel: "y",
                                          lines: [LineSeries(name: "c", color: Self.blue, x: [0, 1, 2], y: [6, 6, 6])]))
