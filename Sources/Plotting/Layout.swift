@@ -221,11 +221,16 @@ public struct ChartLayout: Sendable {
         marks.append(.text(chart.yLabel, origin: Point(pad, ((top + bottom + yw) / 2).rounded()), scale: yLabelScale, color: .text, vertical: true))
         // Secondary x axis along the top.
         if let axis = chart.topAxis, let (scale, ticks) = topAxis {
+            // Its ticks are not evenly spaced (steps per second vary), so a label that would
+            // touch the previous one is left out; its tick mark stays.
+            var lastRight = -Double.infinity
             for (value, at) in ticks where at >= xScale.lower && at <= xScale.upper {
                 let x = crisp(mapX(at))
                 marks.append(.path(runs: [[Point(x, frameT - tick), Point(x, frameT)]], color: .axis, width: 1, dash: nil, series: nil))
                 let label = scale.label(value)
                 let w = TextMetrics.width(label, scale: s)
+                guard x - w / 2 >= lastRight + Double(2 * TextMetrics.advance * s) else { continue }
+                lastRight = x + w / 2
                 marks.append(.text(label, origin: Point((x - w / 2).rounded(), frameT - tick - 5 - lineHeight), scale: s, color: .text, vertical: false))
             }
             let w = TextMetrics.width(axis.label, scale: s)
