@@ -7,6 +7,8 @@ import PackageDescription
 /// - `CZeroMQ`: system library (libzmq via pkg-config); imported only by `Transport`.
 /// - `CAllocator`: a few lines of C for glibc's `mallopt`, which Swift's Glibc module lacks.
 /// - `COpenBLAS`: system library (OpenBLAS via pkg-config); imported only by `NeuralNet`.
+/// - `CZlib`: system library (zlib via pkg-config): PNG's deflate and CRC-32; imported only by `Plotting`.
+/// - `Plotting`: charts as SVG and PNG (own small renderer: no Swift plotting library here).
 /// - `CKernels`: the networks' elementwise loops in C, multi-versioned for AVX-512/AVX2/SSE2;
 ///   imported only by `NeuralNet`.
 /// - `NeuralNet`: layers, heads, optimizer on `cblas_sgemm`; the learning core builds on it.
@@ -46,6 +48,15 @@ let package = Package(
         ),
         .target(
             name: "CAllocator"
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "Plotting",
+            dependencies: ["CZlib"]
         ),
         .target(
             name: "CKernels"
@@ -114,7 +125,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Protocol", "Transport", "Telemetry",
+                "Protocol", "Transport", "Telemetry", "Plotting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -156,6 +167,10 @@ let package = Package(
             name: "ProtocolTests",
             dependencies: ["Protocol"],
             exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "PlottingTests",
+            dependencies: ["Plotting"]
         ),
         .testTarget(
             name: "CorrectionsTests",

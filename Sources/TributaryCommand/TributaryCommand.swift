@@ -9,7 +9,7 @@ struct TributaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tributary",
         abstract: "Inspect a running Tributary learner.",
-        subcommands: [Status.self, Top.self, Staleness.self, Workers.self, Demo.self])
+        subcommands: [Status.self, Top.self, Staleness.self, Workers.self, Plot.self, Demo.self])
 }
 
 /// Flags every query command shares.
