@@ -13,6 +13,7 @@ import PackageDescription
 /// - `Corrections`: off-policy corrections (V-trace, …) as pure functions over a batch.
 /// - `Environments`: exact ports of gymnasium's classic-control tasks, vectorised.
 /// - `Protocol`: wire schema (generated protobuf, committed), frames, codec, validation. No I/O.
+/// - `TensorBoard`: TensorBoard event files (TFRecord framing, CRC-32C, the Event proto subset).
 /// - `Transport`: the only importer of libzmq: context, socket thread, mailboxes.
 /// - `Learner`, `Rollout`, `Monitor`: the logic of the three executables, imported by tests.
 /// - `LearnerCommand`, `RolloutCommand`, `TributaryCommand`: thin executables.
@@ -68,6 +69,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             exclude: ["tributary.proto"]
+        ),
+        .target(
+            name: "TensorBoard",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["tensorboard_event.proto"]
         ),
         .target(
             name: "Transport",
@@ -141,6 +149,10 @@ let package = Package(
             name: "ProtocolTests",
             dependencies: ["Protocol"],
             exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "TensorBoardTests",
+            dependencies: ["TensorBoard", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "CorrectionsTests",
