@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "Learner",
             dependencies: [
-                "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Environments",
+                "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Environments", "TensorBoard",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -138,26 +138,14 @@ public final class PolicyTrainer: Sendable {
                 let now = ContinuousClock.now
                 if let run, (version - 1) % UInt64(metricsEvery) == 0 {
                     let elapsed = now - started
-                    let seconds = elapsed.inSeconds
-                    let steps = core.counters.stepsReceived
-                    run.log([
-                        "update": version - 1, "policy_version": version, "time_s": seconds, "env_steps": steps,
-                        "sps": seconds > 0 ? Double(steps) / seconds : 0, "episodes": returns.episodes,
-                        "episodic_return_mean100": returns.mean100 ?? NSNull(), "loss": evaluation.loss,
-                        "policy_loss": evaluation.policyLoss, "value_loss": evaluation.valueLoss, "entropy": evaluation.entropy,
-                        "lag_min": lags.min() ?? 0, "lag_mean": lagMean,
-                        "lag_max": lags.max() ?? 0, "rho_truncated_fraction": evaluation.truncatedRhoFraction,
-                        "correction": settings.correction.name, "clipped_fraction": evaluation.stats.clippedFraction,
-                        "dual_clipped_fraction": evaluation.stats.dualClippedFraction,
-                        "truncated_fraction": evaluation.stats.truncatedFraction, "masked_fraction": evaluation.stats.maskedFraction,
-                        "ess": evaluation.stats.effectiveSampleSize, "mean_abs_log_ratio": evaluation.stats.meanAbsLogRatio,
-                        "chunks_reused": taken.previousUses.filter { $0 > 0 }.count,
-                        "buffer": store.read { b in
-                            ["received": b.accounting.received, "trained": b.accounting.trained,
-                             "dropped": b.accounting.dropped, "buffered": b.accounting.buffered,
-                             "training_uses": b.accounting.trainingUses] as [String: Any]
-                        },
-                    ])
+                    run.log(UpdateMetrics(
+                        update: version - 1, policyVersion: version, seconds: elapsed.inSeconds,
+                        envSteps: core.counters.stepsReceived, episodes: returns.episodes,
+                        episodicReturnMean100: returns.mean100, loss: evaluation.loss, policyLoss: evaluation.policyLoss,
+                        valueLoss: evaluation.valueLoss, entropy: evaluation.entropy, lagMin: lags.min() ?? 0,
+                        lagMean: lagMean, lagMax: lags.max() ?? 0, rhoTruncatedFraction: evaluation.truncatedRhoFraction,
+                        correction: settings.correction.name, stats: evaluation.stats,
+                        chunksReused: taken.previousUses.filter { $0 > 0 }.count, buffer: store.read { $0.accounting }))
                 }
                 if now - lastLog > .seconds(2) {
                     lastLog = now

@@ -48,9 +48,9 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many updates.") var maxUpdates: UInt64?
     @Option(help: "Seed of the network's initialisation.") var seed: UInt64 = 1
     @Option(help: "OpenBLAS threads.") var blasThreads = 1
-    @Option(help: "Training runs write config.json, metrics.jsonl and the final parameters to RUNS/RUN_ID ('' for none).")
+    @Option(help: "Training runs write config.json, metrics.jsonl, TensorBoard event files and the final parameters to RUNS/RUN_ID ('' for none).")
     var runs = "runs"
-    @Option(help: "A metrics.jsonl line every N updates.") var metricsEvery = 10
+    @Option(help: "A metrics.jsonl line (and TensorBoard event) every N updates.") var metricsEvery = 10
     @Option(help: "Environment ids accepted from workers (default: --env, or any with synthetic).") var acceptEnv: [String] = []
     @Option(help: "Stand-in trainer: a new policy version every N consumed chunks.") var chunksPerVersion = 8
     @Option(help: "Stand-in trainer: parameter bytes per version.") var parameterBytes = 64 * 1024
