@@ -46,7 +46,8 @@ public enum TFRecord {
             guard readLE(UInt32.self, bytes, offset + 8) == CRC32C.mask(CRC32C.checksum(bytes[offset..<offset + 8])) else {
                 throw ParseError.lengthChecksumMismatch(offset: offset)
             }
-            guard length <= UInt64(bytes.count - offset - overhead) else { throw ParseError.truncated(offset: offset) }
+            let after = UInt64(bytes.count - offset - 12)  // bytes after the header, ≥ 0 here
+            guard length <= after, after - length >= 4 else { throw ParseError.truncated(offset: offset) }
             let start = offset + 12, end = start + Int(length)
             let data = Array(bytes[start..<end])
             guard readLE(UInt32.self, bytes, end) == CRC32C.mask(CRC32C.checksum(data)) else {

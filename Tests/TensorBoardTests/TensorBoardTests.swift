@@ -67,6 +67,9 @@ import Testing
         bad[0] ^= 1
         #expect(throws: TFRecord.ParseError.lengthChecksumMismatch(offset: 0)) { try TFRecord.records(in: bad) }
         #expect(throws: TFRecord.ParseError.truncated(offset: 19)) { try TFRecord.records(in: r + r.dropLast()) }
+        for cut in [1, 11, 12, 14, 15, 18] {
+            #expect(throws: TFRecord.ParseError.truncated(offset: 0)) { try TFRecord.records(in: Array(r.prefix(cut))) }
+        }
     }
 }
 
