@@ -1,12 +1,15 @@
 # The two commands of the README:
 #   make demo   a learner with two local rollout workers over ZeroMQ, then a summary
-#   make test   every test: Swift unit + integration (real processes), C client
-# Both install missing system packages first.
+#   make test   every test: Swift unit + integration (real processes), C client, and the
+#               learner's TensorBoard event files read back by TensorBoard itself
+# Both install missing system packages first; `make test` also makes .venv-tensorboard
+# (pip install tensorboard) when it is missing.
 
 SWIFT ?= swift
 CCLIENT_DIR := .build-cclient
+TB_PYTHON := $(abspath .venv-tensorboard)/bin/python
 
-.PHONY: demo test deps build build-release cclient bench-transport bench-learning protos clean
+.PHONY: demo test deps build build-release cclient tensorboard-venv bench-transport bench-learning protos clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -20,10 +23,14 @@ build-release: deps
 cclient: deps
 	@./Tests/CClient/build.sh $(abspath $(CCLIENT_DIR)) >/dev/null
 
+tensorboard-venv: deps
+	@./scripts/tensorboard-venv.sh >/dev/null
+
 demo: build-release
 	@./scripts/demo.sh
 
-test: build cclient
+test: build cclient tensorboard-venv
+	TRIBUTARY_TB_PYTHON=$(TB_PYTHON) \
 	TRIBUTARY_BIN_DIR=$$($(SWIFT) build --show-bin-path) \
 	TRIBUTARY_CCLIENT=$(abspath $(CCLIENT_DIR))/tributary-c-client \
 	$(SWIFT) test --skip-build

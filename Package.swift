@@ -15,6 +15,7 @@ import PackageDescription
 /// - `Corrections`: off-policy corrections (V-trace, …) as pure functions over a batch.
 /// - `Environments`: exact ports of gymnasium's classic-control tasks, vectorised.
 /// - `Protocol`: wire schema (generated protobuf, committed), frames, codec, validation. No I/O.
+/// - `TensorBoard`: TensorBoard event files (TFRecord framing, CRC-32C, the Event proto subset).
 /// - `Transport`: the only importer of libzmq: context, socket thread, mailboxes.
 /// - `Telemetry`: Prometheus `/metrics` and `/healthz` (swift-metrics → swift-prometheus, served
 ///   by FlyingFox), the live progress line.
@@ -86,6 +87,13 @@ let package = Package(
             exclude: ["tributary.proto"]
         ),
         .target(
+            name: "TensorBoard",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["tensorboard_event.proto"]
+        ),
+        .target(
             name: "Transport",
             dependencies: [
                 "CZeroMQ",
@@ -107,7 +115,7 @@ let package = Package(
         .target(
             name: "Learner",
             dependencies: [
-                "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Environments", "Telemetry",
+                "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Environments", "Telemetry", "TensorBoard",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -171,6 +179,10 @@ let package = Package(
         .testTarget(
             name: "PlottingTests",
             dependencies: ["Plotting"]
+        ),
+        .testTarget(
+            name: "TensorBoardTests",
+            dependencies: ["TensorBoard", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "CorrectionsTests",

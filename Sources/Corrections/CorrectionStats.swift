@@ -26,27 +26,43 @@ public struct CorrectionStats: Sendable, Equatable {
     /// Mean |log ratio| between behaviour and learner log-probabilities (log-ratios clamped to
     /// ±20 like everywhere in this module).
     public var meanAbsLogRatio: Double = 0
+    /// The standard PPO `approx_kl` (Schulman's k3 estimator, as CleanRL and SB3 log it):
+    /// `mean((r − 1) − log r)` with `r = exp(clamp(logpi − logmu, ±20))`, an estimate of
+    /// KL(mu ‖ pi) from samples of the behaviour policy mu; ≥ 0 per sample, 0 when pi = mu.
+    /// See `approxKL(logpi:logmu:mask:)`.
+    public var approxKL: Double = 0
 
     public init() {}
 
-    /// The two behaviour-vs-learner statistics of a batch (§13): the effective sample size of
-    /// `w = exp(clamp(logpi − logmu, ±20))` and `mean |clamp(logpi − logmu, ±20)|`, over the
-    /// valid samples (mask ≠ 0; `nil` = all valid). The other fields stay 0.
+    /// The behaviour-vs-learner statistics of a batch (§13): the effective sample size of
+    /// `w = exp(clamp(logpi − logmu, ±20))`, `mean |clamp(logpi − logmu, ±20)|` and the
+    /// `approxKL` `mean((w − 1) − log w)`, over the valid samples (mask ≠ 0; `nil` = all valid).
+    /// The other fields stay 0.
     public static func behaviour(logpi: [Double], logmu: [Double], mask: [Double]? = nil) -> CorrectionStats {
         precondition(logpi.count == logmu.count)
         Masking.check(mask, logpi.count)
         var stats = CorrectionStats()
         var weights = [Double](repeating: 0, count: logpi.count)
-        var absSum = 0.0
+        var absSum = 0.0, klSum = 0.0
         for i in logpi.indices where Masking.valid(mask, i) {
             let lr = LogRatio.clamp(logpi[i] - logmu[i])
             weights[i] = exp(lr)
             absSum += abs(lr)
+            klSum += (weights[i] - 1) - lr
             stats.samples += 1
         }
         stats.meanAbsLogRatio = stats.samples == 0 ? 0 : absSum / Double(stats.samples)
+        stats.approxKL = stats.samples == 0 ? 0 : klSum / Double(stats.samples)
         stats.effectiveSampleSize = effectiveSampleSize(weights, mask: mask)
         return stats
+    }
+
+    /// `mean((r − 1) − log r)` with `r = exp(clamp(logpi − logmu, ±20))` over the valid samples
+    /// (mask ≠ 0; `nil` = all), 0 without any: PPO's `approx_kl` between the behaviour policy mu
+    /// and the learner pi (the k3 estimator of KL(mu ‖ pi)). The same value as `behaviour(…)`
+    /// puts in `approxKL`.
+    public static func approxKL(logpi: [Double], logmu: [Double], mask: [Double]? = nil) -> Double {
+        behaviour(logpi: logpi, logmu: logmu, mask: mask).approxKL
     }
 
     /// Normalised effective sample size (§3): `ESS = 1 / mean_i((w_i / mean w)²)` over the valid

@@ -42,6 +42,8 @@ public struct LearnerConfig: Sendable {
     public var blasThreads = 1
     /// Where training runs keep their files (`ROOT/RUN_ID/`); nil writes none.
     public var runsRoot: String? = nil
+    /// Draw a progress bar on stderr (a terminal) instead of a log line every 2 s.
+    public var progressBar = false
     /// Where Prometheus `/metrics` and `/healthz` are served (HTTP); nil serves none.
     public var metrics: MetricsEndpoint? = nil
     public struct MetricsEndpoint: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NeuralNet
 import Synchronization
@@ -108,7 +109,12 @@ public struct LearnerService: Service {
             let run = try config.runsRoot.map { try RunDirectory(root: $0, runID: core.runID, config: config.describe(runID: core.runID)) }
             if let run { logger.info("run directory \(run.url.path)") }
             trainer = PolicyTrainer(envID: config.envID, core: core, store: store, logger: logger, settings: config.training,
-                                    run: run, metricsEvery: config.metricsEvery)!
+                                    run: run, metricsEvery: config.metricsEvery, logEvery: config.progressBar ? nil : .seconds(2),
+                                    onMetrics: { m in
+                                        // The jsonl key is the tag's last part (losses/loss → loss).
+                                        metrics.record(update: m.scalars.map { (String($0.tag.split(separator: "/").last!), $0.value) },
+                                                       correction: m.correction)
+                                    })!
         }
         trainer.start { _ = limit.offer(true) }
 
@@ -126,6 +132,9 @@ public struct LearnerService: Service {
                 }
             }
             group.addTask { try? await gracefulShutdown() }
+            if config.progressBar {
+                group.addTask { await Self.showProgress(core: core, config: config) }
+            }
             group.addTask { _ = await limit.receive() }
             await group.next()
             group.cancelAll()
@@ -152,6 +161,34 @@ public struct LearnerService: Service {
         let solved = (trainer as? PolicyTrainer)?.solved.withLock { $0 }.map { LearnerEvent.Solved(seconds: $0.seconds, steps: $0.steps, updates: $0.updates, unixTime: $0.unixTime) }
         events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration, solved: solved,
                         runDirectory: (trainer as? PolicyTrainer)?.run?.url.path))
+    }
+}
+
+extension LearnerService {
+    /// The progress bar on a terminal (stderr): towards --max-updates, or the target return
+    /// from where the mean return started; otherwise the rates alone.
+    static func showProgress(core: LearnerCore, config: LearnerConfig) async {
+        var line = ProgressLine(isTerminal: true)
+        var startReturn: Double?
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(250))
+            let s = core.status(includeWorkers: false)
+            var fraction: Double?
+            if let max = config.training.maxUpdates, max > 0 {
+                fraction = Double(s.updates) / Double(max)
+            } else if let target = config.training.targetReturn, s.episodes > 0 {
+                let from = startReturn ?? s.meanReturn100
+                startReturn = from
+                fraction = target == from ? 1 : Swift.max(0, (s.meanReturn100 - from) / (target - from))
+            }
+            let detail = String(format: "return %@  version %llu  lag %.1f  workers %u",
+                                s.episodes > 0 ? String(format: "%.1f", s.meanReturn100) : "–", s.policyVersion, s.lagMean, s.workersConnected)
+            let rate = String(format: "%.0f steps/s  %.1f updates/s", s.envStepsPerSecond, s.updatesPerSecond)
+            if let text = line.render(fraction: fraction, rate: rate, detail: detail) {
+                FileHandle.standardError.write(Data(text.utf8))
+            }
+        }
+        FileHandle.standardError.write(Data("\n".utf8))
     }
 }
 

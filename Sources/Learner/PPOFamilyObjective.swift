@@ -132,6 +132,9 @@ public struct PPOFamilyObjective: Sendable {
         case .vtrace:
             preconditionFailure("V-trace is VTraceObjective's")
         }
+        // approx_kl is always behaviour mu vs the current learner pi (the tisPPO and decoupled
+        // corrections' own statistics compare other pairs: the proximal policy with mu or pi).
+        stats.approxKL = CorrectionStats.approxKL(logpi: logpi, logmu: logpMu)
 
         let v = PPO.valueLoss(values: values, oldValues: valuesProx, returns: returns, epsV: settings.valueClip)
         let valueLoss = Double(baselineCost) * v.losses.reduce(0, +) * scale

@@ -48,11 +48,16 @@ public final class PolicyTrainer: Sendable {
 
     let run: RunDirectory?
     let metricsEvery: Int
+    /// Also receives every logged update's metrics (the Prometheus exporter's gauges).
+    let onMetrics: (@Sendable (UpdateMetrics) -> Void)?
+    /// A progress log line this often; nil when a progress bar on the terminal shows it instead.
+    let logEvery: Duration?
 
     /// nil when the environment is unknown. Discrete action spaces get a categorical head,
     /// continuous ones a diagonal Gaussian.
     public init?(envID: String, core: LearnerCore, store: ExperienceStore, logger: Logger, settings: Settings,
-                 run: RunDirectory? = nil, metricsEvery: Int = 10) {
+                 run: RunDirectory? = nil, metricsEvery: Int = 10, logEvery: Duration? = .seconds(2),
+                 onMetrics: (@Sendable (UpdateMetrics) -> Void)? = nil) {
         guard let info = EnvironmentRegistry.info(envID) else { return nil }
         let head: PolicyHead = switch info.actionSpace {
         case .discrete(let n): .categorical(actions: n)
@@ -64,13 +69,15 @@ public final class PolicyTrainer: Sendable {
         self.settings = settings
         self.run = run
         self.metricsEvery = max(1, metricsEvery)
+        self.logEvery = logEvery
+        self.onMetrics = onMetrics
         self.initial = ActorCritic(observationSize: info.observationSize, hidden: settings.hidden, head: head,
                                    activation: settings.activation, seed: settings.seed)
     }
 
     public func start(limitReached: @escaping @Sendable () -> Void) {
         core.publish(WeightsSnapshot(version: 1, model: initial.modelSpec, bytes: initial.parameterBytes))
-        let thread = Thread { [self, core, store, logger, settings, done, initial, run, metricsEvery] in
+        let thread = Thread { [self, core, store, logger, settings, done, initial, run, metricsEvery, logEvery, onMetrics] in
             var net = initial
             var adam = Adam(parameterCount: net.network.parameters.count, learningRate: settings.learningRate,
                             maxGradNorm: settings.maxGradNorm)
@@ -136,30 +143,20 @@ public final class PolicyTrainer: Sendable {
                 core.recordUpdate(lagMin: lags.min() ?? 0, lagMean: lagMean, lagMax: lags.max() ?? 0)
                 let returns = core.returns
                 let now = ContinuousClock.now
-                if let run, (version - 1) % UInt64(metricsEvery) == 0 {
+                if run != nil || onMetrics != nil, (version - 1) % UInt64(metricsEvery) == 0 {
                     let elapsed = now - started
-                    let seconds = elapsed.inSeconds
-                    let steps = core.counters.stepsReceived
-                    run.log([
-                        "update": version - 1, "policy_version": version, "time_s": seconds, "env_steps": steps,
-                        "sps": seconds > 0 ? Double(steps) / seconds : 0, "episodes": returns.episodes,
-                        "episodic_return_mean100": returns.mean100 ?? NSNull(), "loss": evaluation.loss,
-                        "policy_loss": evaluation.policyLoss, "value_loss": evaluation.valueLoss, "entropy": evaluation.entropy,
-                        "lag_min": lags.min() ?? 0, "lag_mean": lagMean,
-                        "lag_max": lags.max() ?? 0, "rho_truncated_fraction": evaluation.truncatedRhoFraction,
-                        "correction": settings.correction.name, "clipped_fraction": evaluation.stats.clippedFraction,
-                        "dual_clipped_fraction": evaluation.stats.dualClippedFraction,
-                        "truncated_fraction": evaluation.stats.truncatedFraction, "masked_fraction": evaluation.stats.maskedFraction,
-                        "ess": evaluation.stats.effectiveSampleSize, "mean_abs_log_ratio": evaluation.stats.meanAbsLogRatio,
-                        "chunks_reused": taken.previousUses.filter { $0 > 0 }.count,
-                        "buffer": store.read { b in
-                            ["received": b.accounting.received, "trained": b.accounting.trained,
-                             "dropped": b.accounting.dropped, "buffered": b.accounting.buffered,
-                             "training_uses": b.accounting.trainingUses] as [String: Any]
-                        },
-                    ])
+                    let metrics = UpdateMetrics(
+                        update: version - 1, policyVersion: version, seconds: elapsed.inSeconds,
+                        envSteps: core.counters.stepsReceived, episodes: returns.episodes,
+                        episodicReturnMean100: returns.mean100, loss: evaluation.loss, policyLoss: evaluation.policyLoss,
+                        valueLoss: evaluation.valueLoss, entropy: evaluation.entropy, lagMin: lags.min() ?? 0,
+                        lagMean: lagMean, lagMax: lags.max() ?? 0, rhoTruncatedFraction: evaluation.truncatedRhoFraction,
+                        correction: settings.correction.name, stats: evaluation.stats,
+                        chunksReused: taken.previousUses.filter { $0 > 0 }.count, buffer: store.read { $0.accounting })
+                    run?.log(metrics)
+                    onMetrics?(metrics)
                 }
-                if now - lastLog > .seconds(2) {
+                if let logEvery, now - lastLog > logEvery {
                     lastLog = now
                     logger.info("update \(version - 1): loss \(String(format: "%.4f", evaluation.loss)), entropy \(String(format: "%.3f", evaluation.entropy)), mean return (last \(returns.count)) \(String(format: "%.1f", returns.mean100 ?? 0)), lag max \(lags.max() ?? 0)")
                 }

@@ -1,14 +1,18 @@
 import Foundation
 import Protocol
 import SwiftProtobuf
+import TensorBoard
 
 /// A training run's files: `config.json` (the resolved configuration), `metrics.jsonl` (one
-/// JSON object per logged update), and at the end `final_parameters.bin` (float32
-/// little-endian, as `Weights` carries them) with `model.json` (its ModelSpec).
+/// JSON object per logged update), `events.out.tfevents.*` (the same updates as TensorBoard
+/// scalars, step = env steps), and at the end `final_parameters.bin` (float32 little-endian,
+/// as `Weights` carries them) with `model.json` (its ModelSpec).
 public final class RunDirectory: @unchecked Sendable {
     public let url: URL
     private let lock = NSLock()
     private let metrics: FileHandle
+    /// The TensorBoard event file, beside metrics.jsonl.
+    public let events: EventFileWriter
 
     public init(root: String, runID: String, config: [String: Any]) throws {
         url = URL(fileURLWithPath: root).appendingPathComponent(runID)
@@ -20,6 +24,14 @@ public final class RunDirectory: @unchecked Sendable {
             throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: metricsURL.path])
         }
         metrics = try FileHandle(forWritingTo: metricsURL)
+        events = try EventFileWriter(directory: url)
+    }
+
+    /// One logged update: a line of metrics.jsonl and an event of TensorBoard scalars at step
+    /// `envSteps`, both from the same values.
+    public func log(_ update: UpdateMetrics) {
+        log(update.json)
+        events.scalars(update.scalars, step: Int64(clamping: update.envSteps))
     }
 
     /// Appends one line to metrics.jsonl.
@@ -31,11 +43,15 @@ public final class RunDirectory: @unchecked Sendable {
     }
 
     public func writeFinal(model: Tributary_V1_ModelSpec, parameters: [UInt8]) throws {
+        events.flush()
         try Data(parameters).write(to: url.appendingPathComponent("final_parameters.bin"))
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
         try Data(try model.jsonString(options: options).utf8).write(to: url.appendingPathComponent("model.json"))
     }
 
-    deinit { try? metrics.close() }
+    deinit {
+        try? metrics.close()
+        events.close()
+    }
 }

@@ -97,7 +97,8 @@ public struct VTraceObjective: Sendable {
         public var vs: [Double]
         public var pgAdvantages: [Double]
         public var gradient: [Float]
-        /// What the correction did: fractions clipped/truncated/masked, ESS, mean |log ratio|.
+        /// What the correction did: fractions clipped/truncated/masked, ESS, mean |log ratio|,
+        /// approx KL (behaviour vs learner).
         public var stats = CorrectionStats()
     }
 

@@ -48,9 +48,9 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many updates.") var maxUpdates: UInt64?
     @Option(help: "Seed of the network's initialisation.") var seed: UInt64 = 1
     @Option(help: "OpenBLAS threads.") var blasThreads = 1
-    @Option(help: "Training runs write config.json, metrics.jsonl and the final parameters to RUNS/RUN_ID ('' for none).")
+    @Option(help: "Training runs write config.json, metrics.jsonl, TensorBoard event files and the final parameters to RUNS/RUN_ID ('' for none).")
     var runs = "runs"
-    @Option(help: "A metrics.jsonl line every N updates.") var metricsEvery = 10
+    @Option(help: "A metrics.jsonl line (and TensorBoard event) every N updates.") var metricsEvery = 10
     @Option(help: "Environment ids accepted from workers (default: --env, or any with synthetic).") var acceptEnv: [String] = []
     @Option(help: "Stand-in trainer: a new policy version every N consumed chunks.") var chunksPerVersion = 8
     @Option(help: "Stand-in trainer: parameter bytes per version.") var parameterBytes = 64 * 1024
@@ -94,6 +94,7 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "HTTP port of Prometheus /metrics and /healthz (0: an ephemeral port).") var metricsPort = 5558
     @Option(help: "Interface of /metrics (default: --bind; '*' is every interface).") var metricsBind: String?
     @Flag(help: "Serve no /metrics and /healthz.") var noMetrics = false
+    @Flag(help: "No progress bar, even on a terminal (log lines instead).") var noProgress = false
 
     func makeConfig() throws -> LearnerConfig {
         func endpoints(_ explicit: [String], _ port: Int) -> [String] {
@@ -177,6 +178,8 @@ struct LearnerCommand: AsyncParsableCommand {
         c.buffer.policy.groupSize = try optionalNumber(groupSize, "none", "group-size")
         c.buffer.policy.groupTimeout = .milliseconds(groupTimeoutMs)
         c.runsRoot = runs.isEmpty ? nil : runs
+        // A bar redrawn in place only makes sense on a terminal that shows info-level output.
+        c.progressBar = !noProgress && isatty(STDERR_FILENO) == 1 && (Logger.Level(rawValue: logLevel) ?? .info) <= .info
         if !noMetrics {
             guard let port = UInt16(exactly: metricsPort) else { throw ValidationError("--metrics-port must be 0…65535") }
             let host = metricsBind ?? bind

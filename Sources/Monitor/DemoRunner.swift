@@ -137,7 +137,7 @@ public struct DemoRunner {
               updates            \(group(n("updates"))) (policy version \(n("policy_version")))
               version lag        min \(lagMin == .max ? 0 : lagMin), mean \(String(format: "%.2f", lagMean)), max \(lagMax) (of the updates sampled by the progress lines)
               chunks             accepted \(group(n("chunks_accepted"))), consumed \(group(n("chunks_consumed"))), rejected \(rejected)
-              run directory      \(summary["run_directory"] as? String ?? "none") (config.json, metrics.jsonl, final parameters)
+              run directory      \(summary["run_directory"] as? String ?? "none") (config.json, metrics.jsonl, TensorBoard events, final parameters)
 
             """)
         if json {

@@ -16,6 +16,23 @@ import Testing
         expectNear(m.meanAbsLogRatio, log(2), "mean |log ratio| of the valid samples")
     }
 
+    /// PPO's approx_kl, mean((r − 1) − log r), by hand: ratios (0.5, 1, 3) give
+    /// (−0.5 + log 2, 0, 2 − log 3) = (0.193147, 0, 0.901388), mean 0.364845.
+    @Test func approxKL() {
+        let logpi = [0.5, 1, 3].map { log($0) }
+        let s = CorrectionStats.behaviour(logpi: logpi, logmu: [0, 0, 0])
+        expectNear(s.approxKL, 0.364845, "approx KL")
+        expectNear(CorrectionStats.approxKL(logpi: logpi, logmu: [0, 0, 0]), 0.364845, "the same by itself")
+        // Shifting both log-probabilities changes nothing; pi = mu gives 0.
+        expectNear(CorrectionStats.approxKL(logpi: logpi.map { $0 - 2 }, logmu: [-2, -2, -2]), 0.364845, "shifted")
+        #expect(CorrectionStats.approxKL(logpi: [-0.3, -1.2], logmu: [-0.3, -1.2]) == 0)
+        // Masked samples are left out: only the ratio 0.5 counts.
+        expectNear(CorrectionStats.approxKL(logpi: logpi, logmu: [0, 0, 0], mask: [1, 0, 0]), 0.193147, "masked")
+        #expect(CorrectionStats.approxKL(logpi: [], logmu: []) == 0)
+        // Log-ratios clamp to ±20: (e^20 − 21 + e^−20 + 19) / 2, finite.
+        expectNear(CorrectionStats.approxKL(logpi: [1000, -1000], logmu: [0, 0]), 242_582_596.704895, "clamped", tolerance: 1e-4)
+    }
+
     @Test func effectiveSampleSize() {
         expectNear(CorrectionStats.effectiveSampleSize([1, 1, 1, 1]), 1, "equal")
         expectNear(CorrectionStats.effectiveSampleSize([1, 0, 0, 0]), 0.25, "one sample carries everything")
