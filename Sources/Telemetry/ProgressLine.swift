@@ -51,30 +51,24 @@ public struct ProgressLine: Sendable {
     }
 }
 
-/// Time left to reach fraction 1, from the slope of the fraction over the last `window`
-/// (a straight line through the oldest and newest samples kept). nil while the fraction is
-/// not rising.
+/// Time left to reach fraction 1, from the slope of the fraction over the last `window`.
+/// nil while the fraction is not rising.
 public struct ETAEstimator: Sendable {
-    public let window: Duration
-    private var samples: [(at: ContinuousClock.Instant, fraction: Double)] = []
+    private var series: SlidingWindow
 
     public init(window: Duration = .seconds(10)) {
-        self.window = window
+        series = SlidingWindow(window: window)
     }
 
     public mutating func sample(_ fraction: Double, at now: ContinuousClock.Instant) {
-        samples.append((now, fraction))
-        while samples.count > 2, now - samples[1].at >= window { samples.removeFirst() }
+        series.sample(fraction, at: now)
     }
 
     public var remaining: Duration? {
-        guard let first = samples.first, let last = samples.last, last.at > first.at else { return nil }
-        if last.fraction >= 1 { return .zero }
-        let c = (last.at - first.at).components
-        let seconds = Double(c.seconds) + Double(c.attoseconds) * 1e-18
-        let slope = (last.fraction - first.fraction) / seconds
-        guard slope > 1e-9 else { return nil }
-        let left = (1 - last.fraction) / slope
+        guard let last = series.last else { return nil }
+        if last >= 1 { return .zero }
+        guard let slope = series.slope, slope > 1e-9 else { return nil }
+        let left = (1 - last) / slope
         guard left.isFinite, left < 1e7 else { return nil }
         return .milliseconds(Int64(left * 1000))
     }

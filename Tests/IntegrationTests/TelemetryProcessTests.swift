@@ -93,5 +93,10 @@ import Testing
         // Both print the same double; JSONSerialization may round its last digit differently.
         #expect(abs((quiet["tributary_correction_ess{correction=\"vtrace\"}"] ?? .nan) - ess) <= 1e-12, "ess \(ess)")
         _ = try learner.stop()
+
+        // Nothing listening: top, like every query command, fails fast with one line and exit 2.
+        let none = try ManagedProcess("tributary", ["top", "--learner", "127.0.0.1:1", "--timeout", "1"])
+        #expect(none.waitExit(timeout: 10) == 2)
+        #expect(none.stderr.contains("no answer from a learner at tcp://127.0.0.1:1"), "\(none.stderr)")
     }
 }
