@@ -73,10 +73,10 @@ public struct DemoRunner {
         while ContinuousClock.now - started < budget, learner.process.isRunning {
             // Every 250 ms (a plain line every 2 s off a terminal); the learner exits by itself
             // at the target, and a status request to a learner that just left would only wait
-            // out its timeout.
+            // out its timeout (kept short: a missed line is better than a late stop).
             for _ in 0..<5 where learner.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
             guard learner.process.isRunning,
-                  let s = try? await StatusClient.fetch(endpoint: control, timeout: .milliseconds(500), includeWorkers: false)
+                  let s = try? await StatusClient.fetch(endpoint: control, timeout: .milliseconds(250), includeWorkers: false)
             else { continue }
             lagMax = max(lagMax, s.lagMax)
             if s.updates > 0 { lagMin = min(lagMin, s.lagMin) }

@@ -82,7 +82,9 @@ public final class MetricsServer: Sendable {
     }
 
     public func stop() async {
-        await server.stop(timeout: 1)
+        // A scrape in flight gets 100 ms to finish; an idle server stops at once (FlyingFox
+        // waits the whole timeout before cancelling its socket pool).
+        await server.stop(timeout: 0.1)
         task.cancel()
     }
 }
