@@ -2,6 +2,7 @@ import Corrections
 import Environments
 import Foundation
 import Protocol
+import Telemetry
 
 /// Everything a learner run is configured with. Every field has a working default.
 public struct LearnerConfig: Sendable {
@@ -112,6 +113,9 @@ public struct LearnerConfig: Sendable {
     public func validate() throws(ConfigError) {
         if dataEndpoints.isEmpty || weightsEndpoints.isEmpty || controlEndpoints.isEmpty {
             throw ConfigError("every socket needs at least one endpoint")
+        }
+        if let m = metrics, !MetricsServer.isNumericAddress(m.host) {
+            throw ConfigError("/metrics needs a numeric IPv4 or IPv6 address, not '\(m.host)' (from --bind or --metrics-bind): pass --metrics-bind, e.g. 127.0.0.1 or 0.0.0.0, or --no-metrics")
         }
         if unrollLength == 0 || unrollLength > UInt32(ChunkValidator.maxLength) {
             throw ConfigError("unroll length must be in 1...\(ChunkValidator.maxLength), got \(unrollLength)")

@@ -81,6 +81,12 @@ public final class MetricsServer: Sendable {
         url = bound
     }
 
+    /// Whether `host` is a numeric IPv4 or IPv6 address (what the server binds; no names).
+    public static func isNumericAddress(_ host: String) -> Bool {
+        var v4 = in_addr(), v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
     public func stop() async {
         // A scrape in flight gets 100 ms to finish; an idle server stops at once (FlyingFox
         // waits the whole timeout before cancelling its socket pool).

@@ -158,6 +158,15 @@ import Testing
         let clash = try ManagedProcess("learner", ["--data", busy.data, "--weights", "tcp://127.0.0.1:*", "--control", "tcp://127.0.0.1:*"])
         #expect(clash.waitExit(timeout: 10) != 0)
         #expect(clash.stderr.contains("Address already in use"), "\(clash.stderr)")
+        // /metrics on a taken port, or on an interface name it cannot bind: a reason, no hang.
+        let metricsPort = String(busy.metrics.split(separator: ":").last ?? "")
+        let taken = try ManagedProcess("learner", ["--bind", "127.0.0.1", "--data-port", "0", "--weights-port", "0", "--control-port", "0",
+                                                   "--metrics-port", metricsPort])
+        #expect(taken.waitExit(timeout: 10) != 0)
+        #expect(taken.stderr.contains("cannot serve metrics on 127.0.0.1:\(metricsPort)"), "\(taken.stderr)")
+        let named = try ManagedProcess("learner", ["--bind", "lo", "--data-port", "0"])
+        #expect(named.waitExit(timeout: 10) != 0)
+        #expect(named.stderr.contains("--metrics-bind"), "\(named.stderr)")
         _ = try busy.stop()
     }
 

@@ -139,6 +139,12 @@ import Testing
         await server.stop()
     }
 
+    @Test func onlyNumericAddressesAreAccepted() {
+        #expect(MetricsServer.isNumericAddress("127.0.0.1") && MetricsServer.isNumericAddress("0.0.0.0"))
+        #expect(MetricsServer.isNumericAddress("::1") && MetricsServer.isNumericAddress("::"))
+        #expect(!MetricsServer.isNumericAddress("lo") && !MetricsServer.isNumericAddress("localhost") && !MetricsServer.isNumericAddress(""))
+    }
+
     @Test func aTakenPortIsAClearErrorNotAHang() async throws {
         let first = try await MetricsServer(host: "127.0.0.1", port: 0, render: { "" }, health: { .init(healthy: true, fields: [:]) })
         let port = UInt16(first.url.split(separator: ":").last!)!
