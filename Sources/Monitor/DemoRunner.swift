@@ -68,7 +68,7 @@ public struct DemoRunner {
         var lagMax: UInt64 = 0
         var lagMin = UInt64.max
         var lagMeans: [Double] = []
-        var progress = ProgressLine(isTerminal: isTTY, plainInterval: .seconds(2))
+        var progress = ProgressLine(isTerminal: isTTY, width: isTTY ? Terminal.size.columns : 80, plainInterval: .seconds(2))
         var startReturn: Double?
         while ContinuousClock.now - started < budget, learner.process.isRunning {
             // Every 250 ms (a plain line every 2 s off a terminal); the learner exits by itself
