@@ -33,6 +33,7 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        Self.live.withLock { _ = $0.insert(process.processIdentifier) }
         read(out.fileHandleForReading) { chunk in
             self.lines.withLock { $0.append(contentsOf: chunk.split(separator: "\n").map(String.init)) }
         }
@@ -82,6 +83,40 @@ public final class ChildProcess: @unchecked Sendable {
         throw Failure(description: "\(name): no matching event within \(timeout) s; stdout: \(stdoutLines.suffix(5)); stderr tail: \(stderr.suffix(800))")
     }
 
+    /// Children started and not yet seen to exit (their pids), for `stopChildrenOnSignals`.
+    private static let live = Mutex<Set<Int32>>([])
+    private static let signalSources = Mutex<[any DispatchSourceSignal]>([])
+
+    /// From now on SIGINT, SIGTERM and SIGHUP stop every child first: SIGTERM (they shut down
+    /// gracefully), SIGKILL after 5 s, then this process exits with 128 + the signal. Children
+    /// run in process groups of their own, so Ctrl-C in a terminal reaches only this process;
+    /// without this they would outlive it (`tributary demo`).
+    public static func stopChildrenOnSignals(announce: @escaping @Sendable (Int32) -> Void = { _ in }) {
+        signalSources.withLock { sources in
+            guard sources.isEmpty else { return }
+            for sig in [SIGINT, SIGTERM, SIGHUP] {
+                Glibc.signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler {
+                    announce(sig)
+                    let pids = live.withLock { $0 }
+                    for pid in pids { kill(pid, SIGTERM) }
+                    let deadline = Date().addingTimeInterval(5)
+                    var waiting = pids
+                    while !waiting.isEmpty, Date() < deadline {
+                        // A child that exited is reaped by Foundation's Process, then kill(pid, 0) fails.
+                        waiting = waiting.filter { kill($0, 0) == 0 }
+                        if !waiting.isEmpty { Thread.sleep(forTimeInterval: 0.02) }
+                    }
+                    for pid in waiting { kill(pid, SIGKILL) }
+                    exit(128 + sig)
+                }
+                source.resume()
+                sources.append(source)
+            }
+        }
+    }
+
     /// Waits for the event named `name` (`{"event": name, …}`).
     public func event(_ name: String, timeout: TimeInterval = 10) throws -> [String: Any] {
         try waitForEvent(timeout: timeout) { $0["event"] as? String == name }
@@ -102,6 +137,7 @@ public final class ChildProcess: @unchecked Sendable {
             return nil
         }
         _ = readers.wait(timeout: .now() + 2)
+        Self.live.withLock { _ = $0.remove(process.processIdentifier) }
         return process.terminationStatus
     }
 
@@ -110,5 +146,6 @@ public final class ChildProcess: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        Self.live.withLock { _ = $0.remove(process.processIdentifier) }
     }
 }

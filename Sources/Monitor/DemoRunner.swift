@@ -36,6 +36,10 @@ public struct DemoRunner {
 
     public func run() async throws {
         let isTTY = isatty(STDOUT_FILENO) == 1
+        // Ctrl-C (or SIGTERM/SIGHUP) stops the learner and workers too, then the demo.
+        ChildProcess.stopChildrenOnSignals { _ in
+            FileHandle.standardOutput.write(Data(((isTTY ? "\n" : "") + "interrupted: stopping the learner and workers\n").utf8))
+        }
         let started = ContinuousClock.now
         let startedUnix = Date().timeIntervalSince1970
         let ports = standardPorts ? [] : ["--data-port", "0", "--weights-port", "0", "--control-port", "0", "--metrics-port", "0"]
