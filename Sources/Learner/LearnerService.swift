@@ -89,9 +89,10 @@ public struct LearnerService: Service {
                 return metrics.exposition()
             }, health: {
                 let s = core.status(includeWorkers: false)
-                return .init(healthy: !core.isStopping, fields: [
+                let stopping = core.isStopping
+                return .init(healthy: !stopping, fields: [
                     "run_id": s.runID, "policy_version": String(s.policyVersion), "uptime_s": String(Double(s.uptimeMs) / 1000),
-                    "workers_connected": String(s.workersConnected), "state": core.isStopping ? "stopping" : "running",
+                    "workers_connected": String(s.workersConnected), "state": stopping ? "stopping" : "running",
                 ])
             })
         }
@@ -169,17 +170,15 @@ extension LearnerService {
     /// from where the mean return started; otherwise the rates alone.
     static func showProgress(core: LearnerCore, config: LearnerConfig) async {
         var line = ProgressLine(isTerminal: true)
-        var startReturn: Double?
+        var toTarget = config.training.targetReturn.map { ReturnProgress(target: $0) }
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(250))
             let s = core.status(includeWorkers: false)
             var fraction: Double?
             if let max = config.training.maxUpdates, max > 0 {
                 fraction = Double(s.updates) / Double(max)
-            } else if let target = config.training.targetReturn, s.episodes > 0 {
-                let from = startReturn ?? s.meanReturn100
-                startReturn = from
-                fraction = target == from ? 1 : Swift.max(0, (s.meanReturn100 - from) / (target - from))
+            } else {
+                fraction = toTarget?.fraction(meanReturn: s.meanReturn100, episodes: s.episodes)
             }
             let detail = String(format: "return %@  version %llu  lag %.1f  workers %u",
                                 s.episodes > 0 ? String(format: "%.1f", s.meanReturn100) : "–", s.policyVersion, s.lagMean, s.workersConnected)

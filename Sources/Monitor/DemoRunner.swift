@@ -73,7 +73,7 @@ public struct DemoRunner {
         var lagMin = UInt64.max
         var lagMeans: [Double] = []
         var progress = ProgressLine(isTerminal: isTTY, width: isTTY ? Terminal.size.columns : 80, plainInterval: .seconds(2))
-        var startReturn: Double?
+        var toTarget = ReturnProgress(target: targetReturn)
         while ContinuousClock.now - started < budget, learner.process.isRunning {
             // Every 250 ms (a plain line every 2 s off a terminal); the learner exits by itself
             // at the target, and a status request to a learner that just left would only wait
@@ -85,13 +85,7 @@ public struct DemoRunner {
             lagMax = max(lagMax, s.lagMax)
             if s.updates > 0 { lagMin = min(lagMin, s.lagMin) }
             if s.updates > 0 { lagMeans.append(s.lagMean) }
-            // Progress is the mean return's way from where it started to the target.
-            var fraction: Double?
-            if s.episodes > 0 {
-                let from = startReturn ?? s.meanReturn100
-                startReturn = from
-                fraction = targetReturn == from ? 1 : max(0, (s.meanReturn100 - from) / (targetReturn - from))
-            }
+            let fraction = toTarget.fraction(meanReturn: s.meanReturn100, episodes: s.episodes)
             let detail = String(format: "return %.1f/%g  steps %@  version %llu  lag %.1f/%llu  workers %u",
                                 s.meanReturn100, targetReturn, group(s.stepsReceived), s.policyVersion, s.lagMean, s.lagMax, s.workersConnected)
             if let line = progress.render(fraction: fraction, rate: "\(group(UInt64(s.envStepsPerSecond))) steps/s", detail: detail) {

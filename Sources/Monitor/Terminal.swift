@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Protocol
 
 /// The terminal as `tributary top` uses it: raw keys (no echo, no line buffering, Ctrl-C as a
 /// key so the screen is always restored), the alternate screen, and its size.
@@ -47,7 +48,7 @@ public final class Terminal {
     /// Waits up to `timeout` for a key; true when it asks to quit (q, Q, Ctrl-C, Ctrl-D, Esc).
     public func waitForQuit(timeout: Duration) -> Bool {
         var fds = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
-        let ms = Int32(max(0, timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
+        let ms = Int32(clamping: max(0, timeout.milliseconds))
         guard poll(&fds, 1, ms) > 0 else { return false }
         var buffer = [UInt8](repeating: 0, count: 64)
         let n = read(STDIN_FILENO, &buffer, buffer.count)

@@ -51,6 +51,25 @@ public struct ProgressLine: Sendable {
     }
 }
 
+/// Progress towards a target return: the mean return's way from its first reported value
+/// to the target (0 at the start, 1 at the target, never below 0).
+public struct ReturnProgress: Sendable {
+    public let target: Double
+    private var start: Double?
+
+    public init(target: Double) {
+        self.target = target
+    }
+
+    /// nil until an episode has finished (`meanReturn` means nothing before).
+    public mutating func fraction(meanReturn: Double, episodes: UInt64) -> Double? {
+        guard episodes > 0 else { return nil }
+        let from = start ?? meanReturn
+        start = from
+        return target == from ? 1 : max(0, (meanReturn - from) / (target - from))
+    }
+}
+
 /// Time left to reach fraction 1, from the slope of the fraction over the last `window`.
 /// nil while the fraction is not rising.
 public struct ETAEstimator: Sendable {

@@ -1,3 +1,5 @@
+import Protocol
+
 /// Samples of a quantity over a sliding window of time, and its slope (change per second)
 /// between the oldest and newest sample kept. A value type without a clock: callers pass the
 /// instant, so tests can drive it and the learner samples it from its timer.
@@ -27,8 +29,7 @@ public struct SlidingWindow: Sendable {
     /// least a millisecond apart.
     public var slope: Double? {
         guard let first = samples.first, let last = samples.last else { return nil }
-        let c = (last.at - first.at).components
-        let seconds = Double(c.seconds) + Double(c.attoseconds) * 1e-18
+        let seconds = (last.at - first.at).inSeconds
         guard seconds >= 1e-3 else { return nil }
         return (last.value - first.value) / seconds
     }

@@ -30,6 +30,15 @@ import Testing
         #expect(flat.remaining == nil)
     }
 
+    @Test func returnProgressRunsFromTheFirstReturnToTheTarget() {
+        var p = ReturnProgress(target: 500)
+        #expect(p.fraction(meanReturn: 0, episodes: 0) == nil)  // no episode yet: no start either
+        #expect(p.fraction(meanReturn: 100, episodes: 3) == 0)
+        #expect(p.fraction(meanReturn: 300, episodes: 9) == 0.5)
+        #expect(p.fraction(meanReturn: 50, episodes: 12) == 0)  // below the start: not negative
+        #expect(p.fraction(meanReturn: 500, episodes: 20) == 1)
+    }
+
     @Test func aTerminalGetsABarRedrawnInPlaceAndALogGetsPlainLinesNowAndThen() throws {
         var tty = ProgressLine(isTerminal: true, width: 80)
         let t0 = ContinuousClock.now
