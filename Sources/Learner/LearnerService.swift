@@ -112,8 +112,8 @@ public struct LearnerService: Service {
             trainer = PolicyTrainer(envID: config.envID, core: core, store: store, logger: logger, settings: config.training,
                                     run: run, metricsEvery: config.metricsEvery, logEvery: config.progressBar ? nil : .seconds(2),
                                     onMetrics: { m in
-                                        // The jsonl key is the tag's last part (losses/loss → loss).
-                                        metrics.record(update: m.scalars.map { (String($0.tag.split(separator: "/").last!), $0.value) },
+                                        // The gauges are named after the metrics.jsonl keys.
+                                        metrics.record(update: m.json.compactMap { key, value in (value as? Double).map { (key, $0) } },
                                                        correction: m.correction)
                                     })!
         }
