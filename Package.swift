@@ -9,6 +9,8 @@ import PackageDescription
 /// - `COpenBLAS`: system library (OpenBLAS via pkg-config); imported only by `NeuralNet`.
 /// - `CZlib`: system library (zlib via pkg-config): PNG's deflate and CRC-32; imported only by `Plotting`.
 /// - `Plotting`: charts as SVG and PNG (own small renderer: no Swift plotting library here).
+/// - `Domain`: the leaf of value types every layer shares (EnvSpec, ActionSpace, ElementType,
+///   SplitMix64); no dependencies, no generated code.
 /// - `CKernels`: the networks' elementwise loops in C, multi-versioned for AVX-512/AVX2/SSE2;
 ///   imported only by `NeuralNet`.
 /// - `NeuralNet`: layers, heads, optimizer on `cblas_sgemm`; the learning core builds on it.
@@ -68,19 +70,23 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(
+            name: "Domain"
+        ),
+        .target(
             name: "Corrections"
         ),
         .target(
             name: "Environments",
-            dependencies: ["NeuralNet"]
+            dependencies: ["Domain"]
         ),
         .target(
             name: "NeuralNet",
-            dependencies: ["COpenBLAS", "CKernels", "Protocol"]
+            dependencies: ["COpenBLAS", "CKernels", "Domain", "Protocol"]
         ),
         .target(
             name: "Protocol",
             dependencies: [
+                "Domain",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -115,7 +121,7 @@ let package = Package(
         .target(
             name: "Learner",
             dependencies: [
-                "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Environments", "Telemetry", "TensorBoard",
+                "Domain", "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Environments", "Telemetry", "TensorBoard",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -125,7 +131,7 @@ let package = Package(
         .target(
             name: "Rollout",
             dependencies: [
-                "Protocol", "Transport", "NeuralNet", "Environments",
+                "Domain", "Protocol", "Transport", "NeuralNet", "Environments",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -166,7 +172,7 @@ let package = Package(
         .executableTarget(
             name: "BenchCommand",
             dependencies: [
-                "Learner", "Rollout", "NeuralNet", "Protocol",
+                "Domain", "Learner", "Rollout", "NeuralNet", "Protocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -190,11 +196,11 @@ let package = Package(
         ),
         .testTarget(
             name: "NeuralNetTests",
-            dependencies: ["NeuralNet", "Protocol"]
+            dependencies: ["NeuralNet", "Domain", "Protocol"]
         ),
         .testTarget(
             name: "EnvironmentsTests",
-            dependencies: ["Environments", "NeuralNet"],
+            dependencies: ["Environments", "Domain"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
@@ -203,7 +209,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LearnerTests",
-            dependencies: ["Learner", "Protocol", "Transport", "Rollout", "NeuralNet"]
+            dependencies: ["Learner", "Domain", "Environments", "Protocol", "Transport", "Rollout", "NeuralNet"]
         ),
         .testTarget(
             name: "MonitorTests",

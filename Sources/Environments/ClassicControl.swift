@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import NeuralNet
+import Domain
 
 /// CartPole-v1 (gymnasium 1.x, Euler integrator): push left (0) or right (1); reward 1 per
 /// step including the terminating one; terminated when |x| > 2.4 or |θ| > 12°; 500 steps.

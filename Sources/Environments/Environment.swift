@@ -1,10 +1,4 @@
-import NeuralNet
-
-/// What an environment accepts as an action.
-public enum ActionSpace: Sendable, Equatable {
-    case discrete(Int)
-    case continuous(dimensions: Int, low: Float, high: Float)
-}
+import Domain
 
 /// One step's outcome. `terminated` (a terminal state: do not bootstrap) and `truncated`
 /// (cut by a time limit: bootstrap from the final observation) are kept apart, as gymnasium does.

@@ -1,22 +1,15 @@
-import NeuralNet
+import Domain
 
 /// The environments Tributary ships, by gymnasium id.
 public enum EnvironmentRegistry {
-    /// What a learner and a worker agree on for an environment id.
-    public struct Info: Sendable {
-        public var id: String
-        public var observationSize: Int
-        public var actionSpace: ActionSpace
-        public var maxEpisodeSteps: Int
-    }
-
     static let types: [any Environment.Type] = [CartPole.self, Acrobot.self, MountainCar.self, Pendulum.self]
 
     public static var ids: [String] { types.map { $0.id } }
 
-    public static func info(_ id: String) -> Info? {
+    /// What a learner and a worker agree on for an environment id; nil when it is not one of ours.
+    public static func spec(_ id: String) -> EnvSpec? {
         guard let t = types.first(where: { $0.id == id }) else { return nil }
-        return Info(id: t.id, observationSize: t.observationSize, actionSpace: t.actionSpace, maxEpisodeSteps: t.maxEpisodeSteps)
+        return EnvSpec(id: t.id, observationShape: [t.observationSize], actionSpace: t.actionSpace, maxEpisodeSteps: t.maxEpisodeSteps)
     }
 
     /// `count` copies of environment `id` stepped together, type-erased.

@@ -1,4 +1,4 @@
-import NeuralNet
+import Domain
 
 /// N copies of an environment stepped together, with automatic reset in the same step
 /// (the observation returned for a finished copy is the first of its next episode; the

@@ -11,6 +11,8 @@ public protocol BufferItem: Sendable {
     var stepVersions: [UInt64] { get }
     /// The group it belongs to, for methods that need all K samples of a group.
     var groupID: UInt64? { get }
+    /// Memory it holds (payload bytes): what the learner's memory budget counts.
+    var bytes: Int { get }
 }
 
 /// How the buffer stores, orders, reuses and drops experience. The defaults reproduce a plain
@@ -156,6 +158,8 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
     }
 
     public var count: Int { entries.count }
+    /// Payload bytes of everything buffered.
+    public private(set) var bufferedBytes = 0
     /// Environment columns of everything buffered.
     public var bufferedColumns: Int { entries.reduce(0) { $0 + $1.item.columns } }
     public var isEmpty: Bool { entries.isEmpty }
@@ -187,6 +191,7 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
         let versions = item.stepVersions
         entries.append(Entry(item: item, order: nextOrder, uses: 0, insertedAt: now,
                              oldestVersion: versions.min() ?? 0, newestVersion: versions.max() ?? 0))
+        bufferedBytes += item.bytes
         nextOrder += 1
         var outcome = Outcome()
         while entries.count > policy.capacity {
@@ -281,7 +286,7 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
         }
         // Chunks whose budget is spent leave (highest index first, so indices stay valid).
         for i in chosen.sorted(by: >) where entries[i].uses >= policy.maxReuse {
-            entries.remove(at: i)
+            bufferedBytes -= entries.remove(at: i).item.bytes
             accounting.trained += 1
             accounting.trainedExits["reuse_spent", default: 0] += 1
         }
@@ -306,6 +311,7 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
     private mutating func remove(at i: Int, reason: String, learnerVersion: UInt64?, into outcome: inout Outcome) {
         let learnerVersion = learnerVersion ?? self.learnerVersion
         let e = entries.remove(at: i)
+        bufferedBytes -= e.item.bytes
         if e.uses > 0 {
             accounting.trained += 1
             accounting.trainedExits[reason, default: 0] += 1

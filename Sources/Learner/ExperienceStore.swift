@@ -1,24 +1,30 @@
 import Foundation
 import Protocol
+import Synchronization
 
 /// A chunk accepted from a worker, waiting for the trainer.
 public struct QueuedChunk: Sendable {
     public let worker: WorkerKey
+    /// The learner's own number for the session that sent it (never reused, unlike the
+    /// connection or the incarnation a peer names): its release is credited to that session only.
+    public let session: UInt64
     public let chunk: ValidatedChunk
-    /// The behaviour policy version of each step (read once, at admission).
-    public let stepVersions: [UInt64]
 
-    public init(worker: WorkerKey, chunk: ValidatedChunk) {
+    public init(worker: WorkerKey, session: UInt64 = 0, chunk: ValidatedChunk) {
         self.worker = worker
+        self.session = session
         self.chunk = chunk
-        self.stepVersions = (0..<chunk.policyVersions.elementCount).map { chunk.policyVersions.uint64(at: $0) }
     }
+
+    /// The behaviour policy version of each step (read once, by the validator).
+    public var stepVersions: [UInt64] { chunk.stepVersions }
 }
 
 extension QueuedChunk: BufferItem {
     public var source: WorkerKey { worker }
     public var columns: Int { Int(chunk.header.numEnvs) }
     public var groupID: UInt64? { chunk.header.hasGroupID ? chunk.header.groupID : nil }
+    public var bytes: Int { chunk.payloadBytes }
 }
 
 /// The learner's `ExperienceBuffer` behind a lock, shared by the data path (inserts, on the
@@ -34,12 +40,18 @@ public final class ExperienceStore: @unchecked Sendable {
     private let condition = NSCondition()
     private var buffer: Buffer
     private var closed = false
+    /// The buffer's payload bytes, published after every change so the learner's admission
+    /// reads it without taking this lock.
+    private let heldBytes = Atomic<Int>(0)
+    public let policy: BufferPolicy
 
     public init(policy: BufferPolicy = BufferPolicy()) {
+        self.policy = policy
         buffer = Buffer(policy: policy)
     }
 
-    public var policy: BufferPolicy { buffer.policy }
+    /// Payload bytes the buffer holds now.
+    public var bufferedBytes: Int { heldBytes.load(ordering: .relaxed) }
 
     /// Reads the buffer under the lock (accounting, histograms, fill).
     public func read<R>(_ body: (Buffer) -> R) -> R {
@@ -56,6 +68,7 @@ public final class ExperienceStore: @unchecked Sendable {
             outcome.released += o.released
             outcome.dropped += o.dropped
         }
+        heldBytes.store(buffer.bufferedBytes, ordering: .relaxed)
         condition.signal()
         condition.unlock()
         return outcome
@@ -74,13 +87,15 @@ public final class ExperienceStore: @unchecked Sendable {
     }
 
     /// Blocks until a batch of at least `columns` columns (up to `maxColumns`) can be formed
-    /// for `learnerVersion()`, then returns it; nil once closed. What dropping stale chunks
+    /// for `learnerVersion` (the trainer's own version: a value, so no other lock is taken while
+    /// this one is held), then returns it; nil once closed. What dropping stale chunks
     /// changed while waiting is handed to `onOutcome` (outside the lock) as it happens.
-    public func nextBatch(columns: Int, maxColumns: Int? = nil, learnerVersion: () -> UInt64,
+    public func nextBatch(columns: Int, maxColumns: Int? = nil, learnerVersion: UInt64,
                           onOutcome: (Buffer.Outcome) -> Void) -> Buffer.Batch? {
         condition.lock()
         while true {
-            let (batch, outcome) = buffer.sample(columns: columns, maxColumns: maxColumns, learnerVersion: learnerVersion(), now: .now)
+            let (batch, outcome) = buffer.sample(columns: columns, maxColumns: maxColumns, learnerVersion: learnerVersion, now: .now)
+            heldBytes.store(buffer.bufferedBytes, ordering: .relaxed)
             if let batch {
                 condition.unlock()
                 return batch
@@ -104,7 +119,9 @@ public final class ExperienceStore: @unchecked Sendable {
     public func drain() -> Buffer.Outcome {
         condition.lock()
         defer { condition.unlock() }
-        return buffer.drain()
+        let outcome = buffer.drain()
+        heldBytes.store(buffer.bufferedBytes, ordering: .relaxed)
+        return outcome
     }
 
     public var count: Int { read { $0.count } }

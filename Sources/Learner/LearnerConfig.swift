@@ -1,4 +1,5 @@
 import Corrections
+import Domain
 import Environments
 import Foundation
 import Protocol
@@ -31,12 +32,47 @@ public struct LearnerConfig: Sendable {
     public var maxMessageBytes = 64 << 20
     /// Weights snapshots larger than this travel as several `Weights` parts.
     public var weightsPartBytes = 1 << 20
-    /// Environment ids this learner trains on; empty accepts any.
-    public var acceptedEnvIDs: [String] = []
+    /// Floats per observation of the synthetic task (`envID` "synthetic"); workers with
+    /// `--env synthetic` must send observations of this size.
+    public var syntheticObservationSize = 4
+    /// Worker sessions admitted at once; a Hello beyond is refused with `CODE_LEARNER_FULL`.
+    public var maxWorkers = 1024
+    /// Chunk bytes the learner holds at most, all workers together: credits in flight (each
+    /// counted at the largest chunk it allows) plus what the buffer holds. Credits are granted
+    /// only within it, on top of each worker's own `creditBytes`.
+    public var memoryBudgetBytes = 512 << 20
+    /// T × B of one chunk at most; a Hello whose B makes larger chunks is refused (`CODE_OVERSIZE`).
+    public var maxChunkSteps = 1 << 16
+    /// CURVE authentication and encryption of every socket (docs/security.md); nil: plaintext,
+    /// which the learner allows only when every bind is loopback, or with `insecure`.
+    public var curve: CurveSettings? = nil
+    public struct CurveSettings: Sendable, Equatable {
+        /// The learner's secret key file (`tributary keys generate`).
+        public var secretKeyFile: String
+        /// The keys allowed in: a public key file, or a directory of them (reloaded on SIGHUP).
+        public var allowKeys: String
+        public init(secretKeyFile: String, allowKeys: String) {
+            self.secretKeyFile = secretKeyFile
+            self.allowKeys = allowKeys
+        }
+    }
+    /// Plaintext on a non-loopback bind, knowingly (logs a warning).
+    public var insecure = false
+    /// How the learner's sockets are protected, as the status reply says it.
+    public var security: String {
+        curve != nil ? "curve" : insecure ? "plaintext (--insecure)" : "plaintext (loopback only)"
+    }
+    /// `/healthz` reports "degraded" after this many consecutive skipped updates.
+    public var degradedAfterSkips = 10
     /// What the trainer learns: a gymnasium id (CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1) runs
     /// the V-trace trainer; "synthetic" runs the stand-in trainer, which only exercises the
     /// protocol (versions, weights, credits) for transport tests and benchmarks.
     public var envID = "synthetic"
+    /// The environment every Hello and chunk is checked against: the registry's for a known id,
+    /// the synthetic task's for "synthetic". nil for an unknown id (`validate` refuses it).
+    public var environment: EnvSpec? {
+        envID == "synthetic" ? .synthetic(observationSize: syntheticObservationSize) : EnvironmentRegistry.spec(envID)
+    }
     /// The V-trace trainer's settings (network, optimizer, loss, stopping rule).
     public var training = PolicyTrainer.Settings()
     /// OpenBLAS threads for the trainer (two do not help at these sizes).
@@ -90,6 +126,8 @@ public struct LearnerConfig: Sendable {
             "corrections": training.corrections.describe(),
             "buffer": buffer.describe(), "inject_lag": injectLag,
             "metrics": metrics.map { "\($0.host):\($0.port)" } ?? NSNull(),
+            "max_workers": maxWorkers, "memory_budget_bytes": memoryBudgetBytes, "max_chunk_steps": maxChunkSteps,
+            "synthetic_observation_size": syntheticObservationSize, "degraded_after_skips": degradedAfterSkips,
         ]
     }
     /// The stand-in trainer (until the learning core lands): a new policy version every
@@ -132,11 +170,18 @@ public struct LearnerConfig: Sendable {
         }
         if chunksPerVersion < 1 { throw ConfigError("chunks per version must be at least 1") }
         if parameterBytes < 1 { throw ConfigError("parameter bytes must be at least 1") }
-        if envID != "synthetic" {
-            guard EnvironmentRegistry.info(envID) != nil else {
-                throw ConfigError("unknown environment '\(envID)'; known: synthetic, \(EnvironmentRegistry.ids.joined(separator: ", "))")
-            }
+        guard environment != nil else {
+            throw ConfigError("unknown environment '\(envID)'; known: synthetic, \(EnvironmentRegistry.ids.joined(separator: ", "))")
         }
+        if syntheticObservationSize < 1 { throw ConfigError("the synthetic observation size must be at least 1") }
+        if maxWorkers < 1 { throw ConfigError("max workers must be at least 1") }
+        if maxChunkSteps < Int(unrollLength) {
+            throw ConfigError("max chunk steps (\(maxChunkSteps)) must be at least the unroll length (\(unrollLength))")
+        }
+        if memoryBudgetBytes < maxMessageBytes {
+            throw ConfigError("the memory budget (\(memoryBudgetBytes) bytes) must hold at least one message of max message bytes (\(maxMessageBytes))")
+        }
+        if degradedAfterSkips < 1 { throw ConfigError("degraded-after-skips must be at least 1") }
         if training.batchColumns < 1 { throw ConfigError("batch columns must be at least 1") }
         if training.learningRate <= 0 { throw ConfigError("learning rate must be positive") }
         if !(training.rewardScale > 0) { throw ConfigError("reward scale must be positive") }

@@ -20,7 +20,8 @@ extension LearnerCore {
             switch message.body {
             case .getWeights(let request):
                 if request.haveVersion == s.weights.version { return [s.weights.notModified()] }
-                return s.weights.parts(partBytes: config.weightsPartBytes)
+                // Encoded once, when the version was published (outside this lock).
+                return s.weights.encodedParts ?? s.weights.parts(partBytes: config.weightsPartBytes)
             case .statusRequest(let request):
                 return [WireCodec.encode(.statusReply(status(s, includeWorkers: request.includeWorkers, now: now)))]
             default:
@@ -59,6 +60,19 @@ extension LearnerCore {
         r.lagMin = s.training.lagMin
         r.envStepsPerSecond = s.stepRate.perSecond
         r.updatesPerSecond = s.updateRate.perSecond
+        r.updatesSkipped = s.skipped
+        (r.health, r.healthReason) = health(s)
+        r.episodesUnverified = s.episodesUnverified
+        r.security = config.security
+        r.transport.connectionsAccepted = s.transport.connectionsAccepted
+        r.transport.connectionsClosed = s.transport.connectionsClosed
+        r.transport.handshakesFailed = s.transport.handshakesFailed
+        r.transport.messagesTruncated = s.transport.messagesTruncated
+        r.admission.maxWorkers = UInt32(clamping: config.maxWorkers)
+        r.admission.memoryBudgetBytes = UInt64(config.memoryBudgetBytes)
+        r.admission.memoryHeldBytes = UInt64(max(0, store.bufferedBytes + s.creditBytesInFlight))
+        r.admission.maxChunkSteps = UInt64(config.maxChunkSteps)
+        r.admission.creditsInFlight = UInt64(max(0, s.creditsInFlight))
         // The buffer's own lock is taken inside the core's (never the other way round).
         let (accounting, trained, dropped, trainedBy, droppedBy, columns) = store.read { b in
             (b.accounting, b.trainedLags, b.droppedLags, b.trainedLagsBySource, b.droppedLagsBySource, b.bufferedColumns)
@@ -75,7 +89,10 @@ extension LearnerCore {
                 w.workerID = session.workerID
                 w.incarnation = session.incarnation
                 w.host = session.host
-                w.envID = session.env.envID
+                w.envID = environment.id
+                w.keyName = session.peer.keyName ?? ""
+                w.peerAddress = session.peer.address
+                w.episodesUnverified = session.episodesUnverified
                 w.chunksReceived = session.received
                 w.chunksRejected = session.rejected
                 w.creditsOutstanding = session.credits

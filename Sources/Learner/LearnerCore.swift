@@ -1,3 +1,5 @@
+import DequeModule
+import Domain
 import Foundation
 import Logging
 import Protocol
@@ -26,12 +28,21 @@ public enum Route: Sendable, Equatable {
 /// socket thread (data handler), the control task, the ticker and the trainer thread.
 public final class LearnerCore: Sendable {
     struct Session {
+        /// The learner's own number for this session, unique for the learner's lifetime.
+        var id: UInt64
         var workerID: String
         var incarnation: UInt64
         var host: String
-        var env: Tributary_V1_EnvSpec
+        /// The connection as the transport saw it: its address, and with CURVE the name of the
+        /// key it authenticated with (what the worker's chunks are accounted to).
+        var peer: PeerIdentity
+        /// B: environment columns of each of its chunks.
+        var numEnvs: Int
+        /// The most bytes one of its chunks can hold: what a credit costs the memory budget.
+        var chunkBytes: Int
         var protocolVersion: UInt32
-        /// Credits the worker holds: granted and not yet used by a chunk.
+        /// Credits the worker holds: granted and not yet used by a chunk. Changed only through
+        /// `State.adjustCredits`, which keeps the learner-wide totals.
         var credits: UInt32
         /// Most chunks the worker may have in flight and admitted-but-unreleased together
         /// (sized by bytes, `LearnerConfig.credits(forChunkBytes:)`).
@@ -53,6 +64,11 @@ public final class LearnerCore: Sendable {
         /// Chunks received and env steps accepted per second, sampled by `tick`.
         var chunkRate = RateMeter()
         var stepRate = RateMeter()
+        /// What the learner saw of each copy's current episode (which episode stats count).
+        var ledger: EpisodeLedger
+        var episodesUnverified: UInt64 = 0
+        /// Whether it is in `State.waiting` (below its credit limit, waiting for a budget).
+        var waiting = false
     }
 
     struct Departed {
@@ -63,6 +79,7 @@ public final class LearnerCore: Sendable {
 
     struct State {
         var sessions: [WorkerKey: Session] = [:]
+        var nextSessionID: UInt64 = 1
         var departed: [Departed] = []
         var counters = Counters()
         var policyVersion: UInt64 = 0
@@ -85,6 +102,45 @@ public final class LearnerCore: Sendable {
         /// Env steps accepted and updates taken per second, sampled by `tick`.
         var stepRate = RateMeter()
         var updateRate = RateMeter()
+        /// Credits granted and not yet used, all sessions: the count, their columns and the
+        /// bytes they may bring. Running totals, so admission is O(1) per decision.
+        var creditsInFlight = 0
+        var creditColumnsInFlight = 0
+        var creditBytesInFlight = 0
+        /// Sessions below their own credit limit that a learner-wide bound held back, in the
+        /// order they are served when room appears.
+        var waiting = Deque<WorkerKey>()
+        var episodesUnverified: UInt64 = 0
+        /// Updates the trainer did not apply, by reason, and how many in a row most recently.
+        var skipped: [String: UInt64] = [:]
+        var consecutiveSkips = 0
+        var lastSkipReason = ""
+        var transport = TransportCounters()
+
+        /// Changes a session's credits and the learner-wide totals together.
+        mutating func adjustCredits(_ key: WorkerKey, by delta: Int) {
+            guard var session = sessions[key] else { return }
+            session.credits = UInt32(Int(session.credits) + delta)
+            sessions[key] = session
+            creditsInFlight += delta
+            creditColumnsInFlight += delta * session.numEnvs
+            creditBytesInFlight += delta * session.chunkBytes
+        }
+
+        /// Removes a session; the credits it held no longer count.
+        mutating func removeSession(_ key: WorkerKey) -> Session? {
+            guard let session = sessions[key] else { return nil }
+            adjustCredits(key, by: -Int(session.credits))
+            return sessions.removeValue(forKey: key)
+        }
+    }
+
+    /// What libzmq's socket monitor reported (status `transport`).
+    public struct TransportCounters: Sendable, Equatable {
+        public var connectionsAccepted: UInt64 = 0
+        public var connectionsClosed: UInt64 = 0
+        public var handshakesFailed: [String: UInt64] = [:]
+        public var messagesTruncated: UInt64 = 0
     }
 
     /// What the trainer reports after each update.
@@ -113,6 +169,8 @@ public final class LearnerCore: Sendable {
     }
 
     public let config: LearnerConfig
+    /// The environment every Hello and chunk is checked against (`LearnerConfig.environment`).
+    public let environment: EnvSpec
     public let runID: String
     let logger: Logger
     public let store: ExperienceStore
@@ -129,6 +187,8 @@ public final class LearnerCore: Sendable {
         send: @escaping @Sendable (Route, [OwnedFrame]) -> Void
     ) {
         self.config = config
+        guard let environment = config.environment else { preconditionFailure("LearnerConfig.validate() refuses an unknown environment") }
+        self.environment = environment
         self.runID = config.runID.isEmpty ? "run-" + UUID().uuidString.prefix(8).lowercased() : config.runID
         self.logger = logger
         self.store = store
@@ -157,16 +217,19 @@ public final class LearnerCore: Sendable {
         public var key: WorkerKey
         public var frames: [any MessageFrame]
         public var truncated: Bool
-        public init(key: WorkerKey, frames: [any MessageFrame], truncated: Bool = false) {
+        public var peer: PeerIdentity
+        public init(key: WorkerKey, frames: [any MessageFrame], truncated: Bool = false, peer: PeerIdentity = PeerIdentity()) {
             self.key = key
             self.frames = frames
             self.truncated = truncated
+            self.peer = peer
         }
     }
 
     /// Handles one message from the data ROUTER (routing identity already split off).
-    public func handleData(from key: WorkerKey, frames: [any MessageFrame], truncated: Bool = false, now: ContinuousClock.Instant = .now) {
-        handleData([DataMessage(key: key, frames: frames, truncated: truncated)], now: now)
+    public func handleData(from key: WorkerKey, frames: [any MessageFrame], truncated: Bool = false,
+                           peer: PeerIdentity = PeerIdentity(), now: ContinuousClock.Instant = .now) {
+        handleData([DataMessage(key: key, frames: frames, truncated: truncated, peer: peer)], now: now)
     }
 
     /// Handles messages in arrival order under one lock: the socket thread passes each
@@ -177,8 +240,7 @@ public final class LearnerCore: Sendable {
         var refused: [String] = []
         state.withLock { s in
             for m in messages {
-                handleOne(&s, key: m.key, frames: m.frames, truncated: m.truncated, now: now, replies: &replies,
-                          accepted: &accepted, refused: &refused)
+                handleOne(&s, m, now: now, replies: &replies, accepted: &accepted, refused: &refused)
             }
         }
         store.recordRefused(reasons: refused)
@@ -199,10 +261,10 @@ public final class LearnerCore: Sendable {
     }
 
     private func handleOne(
-        _ s: inout State, key: WorkerKey, frames: [any MessageFrame], truncated: Bool,
-        now: ContinuousClock.Instant, replies: inout [(WorkerKey, [OwnedFrame])], accepted: inout [QueuedChunk],
-        refused: inout [String]
+        _ s: inout State, _ m: DataMessage, now: ContinuousClock.Instant,
+        replies: inout [(WorkerKey, [OwnedFrame])], accepted: inout [QueuedChunk], refused: inout [String]
     ) {
+        let (key, frames, truncated) = (m.key, m.frames, m.truncated)
         s.counters.messagesReceived += 1
         let bytes = frames.reduce(0) { $0 + $1.count }
         s.counters.bytesReceived += UInt64(bytes)
@@ -223,16 +285,20 @@ public final class LearnerCore: Sendable {
                 refused.append(Self.droppedReason(error.code))
             }
             var returned: UInt32 = 0
-            if var session = s.sessions[key] {
-                if isChunk { session.rejected += 1 }
+            if s.sessions[key] != nil {
+                if isChunk {
+                    s.sessions[key]!.rejected += 1
+                    // Its steps are lost to the episode ledger: the episodes under way cannot be verified.
+                    s.sessions[key]!.ledger.forget()
+                }
                 if returnCredit {
-                    session.credits += 1
+                    s.adjustCredits(key, by: 1)
                     returned = 1
                 }
-                session.lastSent = now
-                s.sessions[key] = session
+                s.sessions[key]!.lastSent = now
             }
-            s.log.warning(logger, reason: error.code.name, "refused \(header?.type?.description ?? "message") from \(key): \(error)", now: now)
+            let who = s.sessions[key].map { "worker \($0.workerID) (\($0.peer))" } ?? "a peer without a session (\(m.peer))"
+            s.log.warning(logger, reason: error.code.name, "refused \(header?.type?.description ?? "message") from \(who): \(error)", now: now)
             replies.append((key, WireCodec.reject(error, rejectedType: header?.rawType ?? 0, sequence: sequence, creditsReturned: returned)))
         }
 
@@ -243,7 +309,7 @@ public final class LearnerCore: Sendable {
         // with the Reject, so both sides keep counting the same credits.
         func spendCredit() -> Bool {
             guard isChunk, let credits = s.sessions[key]?.credits, credits > 0 else { return false }
-            s.sessions[key]!.credits -= 1
+            s.adjustCredits(key, by: -1)
             return true
         }
         if truncated {
@@ -260,7 +326,7 @@ public final class LearnerCore: Sendable {
         switch message.body {
         case .hello(let hello):
             do throws(Refusal) {
-                replies.append((key, try handleHello(&s, key: key, hello: hello, now: now)))
+                replies.append((key, try handleHello(&s, key: key, hello: hello, peer: m.peer, now: now)))
             } catch {
                 refuse(error.error)
             }
@@ -276,13 +342,17 @@ public final class LearnerCore: Sendable {
             }
             s.sessions[key]!.actingVersion = beat.policyVersion
         case .goodbye(let bye):
-            guard var session = s.sessions.removeValue(forKey: key) else {
+            guard s.sessions[key] != nil else {
                 return refuse(ProtocolError(.unknownWorker, "goodbye from a worker that has not said Hello"))
             }
+            let reason = bye.reason.utf8.count > FieldLimits.goodbyeReason
+                ? String(decoding: bye.reason.utf8.prefix(FieldLimits.goodbyeReason), as: UTF8.self) + "…" : bye.reason
+            var session = s.removeSession(key)!
             session.reportedSent = bye.chunksSent
             s.counters.workersSaidGoodbye += 1
-            logger.info("worker \(session.workerID) incarnation \(session.incarnation) said goodbye (\(bye.reason)); sent \(bye.chunksSent), accepted \(session.accepted), rejected \(session.rejected)")
-            remember(&s, Departed(key: key, session: session, reason: "goodbye: \(bye.reason)"))
+            logger.info("worker \(session.workerID) incarnation \(session.incarnation) said goodbye (\(reason)); sent \(bye.chunksSent), accepted \(session.accepted), rejected \(session.rejected)")
+            remember(&s, Departed(key: key, session: session, reason: "goodbye: \(reason)"))
+            grantWaiting(&s, now: now, replies: &replies)
         default:
             refuse(ProtocolError(.unknownType, "\(message.body.type) is not accepted on the data socket"))
         }
@@ -303,39 +373,39 @@ public final class LearnerCore: Sendable {
     }
 
     private func handleHello(
-        _ s: inout State, key: WorkerKey, hello: Tributary_V1_Hello, now: ContinuousClock.Instant
+        _ s: inout State, key: WorkerKey, hello: Tributary_V1_Hello, peer: PeerIdentity, now: ContinuousClock.Instant
     ) throws(Refusal) -> [OwnedFrame] {
-        guard let version = ProtocolVersion.negotiate(peer: hello.protocolVersions) else {
-            throw Refusal(
-                .unsupportedVersion,
-                "worker speaks protocol versions \(hello.protocolVersions), this learner speaks \(ProtocolVersion.supported)")
+        let spec = environment
+        let admitted: HelloValidator.Admitted
+        do throws(ProtocolError) {
+            admitted = try HelloValidator.validate(
+                hello, rules: HelloRules(spec: spec, unrollLength: Int(config.unrollLength), maxChunkSteps: config.maxChunkSteps))
+        } catch {
+            throw Refusal(error, returnCredit: false)
         }
-        let env = hello.env
-        if hello.workerID.isEmpty { throw Refusal(.malformed, "Hello has an empty worker_id") }
-        if env.envID.isEmpty || env.numEnvs == 0 {
-            throw Refusal(.envMismatch, "Hello needs env.env_id and env.num_envs > 0")
+        if s.sessions[key] == nil, s.sessions.count >= config.maxWorkers {
+            throw Refusal(.learnerFull, "this learner admits at most \(config.maxWorkers) workers (--max-workers) and has them all")
         }
-        if env.observationDtype.byteSize == nil || env.actionDtype.byteSize == nil {
-            throw Refusal(.envMismatch, "Hello's observation and action dtypes must be set")
-        }
-        if !config.acceptedEnvIDs.isEmpty, !config.acceptedEnvIDs.contains(env.envID) {
-            throw Refusal(.envMismatch, "this learner trains on \(config.acceptedEnvIDs), not '\(env.envID)'")
-        }
-        let limit = config.credits(forChunkBytes: ChunkValidator.expectedBytes(env: env, length: Int(config.unrollLength)))
-        if let old = s.sessions.removeValue(forKey: key) {
+        let b = admitted.numEnvs
+        let t = Int(config.unrollLength)
+        let limit = config.credits(forChunkBytes: ChunkValidator.typicalBytes(spec: spec, numEnvs: b, length: t))
+        if let old = s.removeSession(key) {
             remember(&s, Departed(key: key, session: old, reason: "replaced by incarnation \(hello.incarnation)"))
         }
-        var session = Session(
-            workerID: hello.workerID, incarnation: hello.incarnation, host: hello.host, env: env,
-            protocolVersion: version, credits: 0, creditLimit: limit, grantBatch: max(1, limit / 4), lastHeard: now, lastSent: now)
+        s.sessions[key] = Session(
+            id: s.nextSessionID, workerID: hello.workerID, incarnation: hello.incarnation, host: hello.host, peer: peer, numEnvs: b,
+            chunkBytes: ChunkValidator.maxBytes(spec: spec, numEnvs: b, length: t),
+            protocolVersion: admitted.protocolVersion, credits: 0, creditLimit: limit, grantBatch: max(1, limit / 4),
+            lastHeard: now, lastSent: now, ledger: EpisodeLedger(numEnvs: b))
+        s.nextSessionID += 1
         // As many as admission allows now (possibly none: then the first Credit follows an update).
-        let credits = grantable(s, session)
-        session.credits = credits
-        s.sessions[key] = session
-        logger.info("worker \(hello.workerID) incarnation \(hello.incarnation) from \(hello.host) joined: \(env.envID) × \(env.numEnvs)")
+        let credits = grantable(s, s.sessions[key]!).credits
+        s.adjustCredits(key, by: Int(credits))
+        markWaiting(&s, key)
+        logger.info("worker \(hello.workerID) incarnation \(hello.incarnation) from \(hello.host) (\(peer)) joined: \(spec.id) × \(b)")
         var welcome = Tributary_V1_Welcome()
         welcome.runID = runID
-        welcome.protocolVersion = version
+        welcome.protocolVersion = admitted.protocolVersion
         welcome.unrollLength = config.unrollLength
         welcome.initialCredits = credits
         welcome.heartbeatIntervalMs = UInt32(config.heartbeatInterval.milliseconds)
@@ -349,49 +419,50 @@ public final class LearnerCore: Sendable {
     private func handleChunk(
         _ s: inout State, key: WorkerKey, chunk: Tributary_V1_TrajectoryChunk, frames: [any MessageFrame]
     ) throws(Refusal) -> QueuedChunk {
-        guard var session = s.sessions[key], session.incarnation == chunk.incarnation else {
+        guard let session = s.sessions[key], session.incarnation == chunk.incarnation else {
             throw Refusal(.unknownWorker, "chunk from a worker (incarnation \(chunk.incarnation)) that has not said Hello or expired: say Hello again")
         }
         guard session.credits > 0 else {
-            s.sessions[key] = session
             throw Refusal(.noCredit, "chunk \(chunk.sequence) sent without a credit")
         }
-        session.credits -= 1
-        s.sessions[key] = session
+        s.adjustCredits(key, by: -1)
         guard chunk.runID == runID else {
-            throw Refusal(.wrongRun, "chunk names run '\(chunk.runID)', this is '\(runID)'", returnCredit: true)
+            let shown = chunk.runID.utf8.count > FieldLimits.runID ? "(\(chunk.runID.utf8.count) bytes)" : "'\(chunk.runID)'"
+            throw Refusal(.wrongRun, "chunk names run \(shown), this is '\(runID)'", returnCredit: true)
         }
         guard chunk.sequence >= session.nextSequence else {
             throw Refusal(.badSequence, "chunk sequence \(chunk.sequence) repeats (next expected ≥ \(session.nextSequence))", returnCredit: true)
         }
+        // A gap means chunks were lost on the way: the episodes under way cannot be verified.
+        if chunk.sequence > session.nextSequence { s.sessions[key]!.ledger.forget() }
         s.sessions[key]!.nextSequence = chunk.sequence + 1
         let validated: ValidatedChunk
+        let episodes: EpisodeLedger.Admitted
         do throws(ProtocolError) {
-            validated = try ChunkValidator.validate(chunk, frames: frames, env: session.env)
+            let rules = ChunkRules(spec: environment, numEnvs: session.numEnvs, unrollLength: Int(config.unrollLength),
+                                   newestVersion: s.weights.version)
+            validated = try ChunkValidator.validate(chunk, frames: frames, rules: rules)
+            episodes = try s.sessions[key]!.ledger.admit(validated, maxEpisodeSteps: environment.maxEpisodeSteps)
         } catch {
             throw Refusal(error, returnCredit: true)
         }
-        let newest = validated.policyVersions.uint64(at: validated.policyVersions.elementCount - 1)
-        guard chunk.length == config.unrollLength else {
-            throw Refusal(.shapeMismatch, "chunk has T=\(chunk.length), the run's unroll length is \(config.unrollLength)", returnCredit: true)
-        }
-        guard newest <= s.policyVersion else {
-            throw Refusal(.shapeMismatch, "policy version \(newest) is newer than the learner's \(s.policyVersion)", returnCredit: true)
-        }
+        let newest = validated.stepVersions.last ?? 0
         s.sessions[key]!.accepted += 1
         s.sessions[key]!.queued += 1
-        s.unreleasedColumns += Int(chunk.numEnvs)
-        for e in chunk.episodes {
+        s.unreleasedColumns += session.numEnvs
+        for e in episodes.counted {
             s.training.episodes += 1
             s.recentReturns.append(e.episodeReturn)
         }
+        s.episodesUnverified += UInt64(episodes.unverified)
+        s.sessions[key]!.episodesUnverified += UInt64(episodes.unverified)
         if s.recentReturns.count > 100 { s.recentReturns.removeFirst(s.recentReturns.count - 100) }
         s.sessions[key]!.actingVersion = newest
         s.counters.chunksAccepted += 1
         if s.firstAccepted == nil { s.firstAccepted = .now }
         s.counters.stepsReceived += UInt64(validated.steps)
         s.sessions[key]!.steps += UInt64(validated.steps)
-        return QueuedChunk(worker: key, chunk: validated)
+        return QueuedChunk(worker: key, session: session.id, chunk: validated)
     }
 
     private func remember(_ s: inout State, _ departed: Departed) {
@@ -406,65 +477,108 @@ public final class LearnerCore: Sendable {
     public func released(_ outcome: ExperienceStore.Buffer.Outcome, now: ContinuousClock.Instant = .now) {
         var replies: [(WorkerKey, [OwnedFrame])] = []
         state.withLock { s in
-            var touched = Set<WorkerKey>()
+            var touched: [WorkerKey] = []
             for item in outcome.released {
                 s.counters.chunksConsumed += 1
                 s.lastConsumed = now
                 s.unreleasedColumns -= item.columns
-                guard var session = s.sessions[item.worker], session.incarnation == item.chunk.header.incarnation else { continue }
-                session.consumed += 1
-                session.queued -= 1
-                s.sessions[item.worker] = session
-                touched.insert(item.worker)
+                guard s.sessions[item.worker]?.id == item.session else { continue }
+                s.sessions[item.worker]!.consumed += 1
+                s.sessions[item.worker]!.queued -= 1
+                touched.append(item.worker)
             }
-            if !s.stopping { grant(&s, to: Array(touched), now: now, replies: &replies) }
+            if !s.stopping {
+                grant(&s, to: touched, now: now, replies: &replies)
+                grantWaiting(&s, now: now, replies: &replies)
+            }
         }
         for (key, reply) in replies { send(.data(key), reply) }
     }
 
     /// Sends the credits each of `keys` may have now. A worker gets them in batches of its
     /// `grantBatch`, or whatever it may have when it holds none or has nothing left in the
-    /// buffer (so it never waits for credits held back for batching).
-    private func grant(_ s: inout State, to keys: [WorkerKey], now: ContinuousClock.Instant,
+    /// buffer (so it never waits for credits held back for batching). One left below its limit
+    /// by a learner-wide bound waits in `State.waiting`.
+    private func grant(_ s: inout State, to keys: some Sequence<WorkerKey>, now: ContinuousClock.Instant,
                        replies: inout [(WorkerKey, [OwnedFrame])]) {
         for key in keys {
-            guard var session = s.sessions[key] else { continue }
-            let n = grantable(s, session)
-            guard n > 0, n >= session.grantBatch || session.credits == 0 || session.queued == 0 else { continue }
-            var credit = Tributary_V1_Credit()
-            credit.credits = n
-            credit.ackedChunks = session.accepted
-            replies.append((key, WireCodec.encode(.credit(credit))))
-            session.credits += n
-            session.lastSent = now
-            s.sessions[key] = session
+            guard s.sessions[key] != nil else { continue }
+            grantOne(&s, key, now: now, replies: &replies)
+            markWaiting(&s, key)
         }
     }
 
-    /// Credits `session` may be granted now: what its limit leaves (held and unreleased chunks
-    /// count against it), within the staleness bound η and the sample:insert limiter.
+    /// Grants `key` what it may have now; true when a learner-wide bound held it back.
+    @discardableResult
+    private func grantOne(_ s: inout State, _ key: WorkerKey, now: ContinuousClock.Instant,
+                          replies: inout [(WorkerKey, [OwnedFrame])]) -> Bool {
+        let session = s.sessions[key]!
+        let (n, global) = grantable(s, session)
+        guard n > 0, n >= session.grantBatch || session.credits == 0 || session.queued == 0 else { return global }
+        var credit = Tributary_V1_Credit()
+        credit.credits = n
+        credit.ackedChunks = session.accepted
+        replies.append((key, WireCodec.encode(.credit(credit))))
+        s.adjustCredits(key, by: Int(n))
+        s.sessions[key]!.lastSent = now
+        return global
+    }
+
+    /// Puts a session below its own credit limit in the waiting queue (once).
+    private func markWaiting(_ s: inout State, _ key: WorkerKey) {
+        guard let session = s.sessions[key], !session.waiting, session.credits + session.queued < session.creditLimit else { return }
+        s.sessions[key]!.waiting = true
+        s.waiting.append(key)
+    }
+
+    /// Serves waiting sessions in order until a learner-wide bound stops the round: each
+    /// decision is O(1), and a round does no more work than the credits it grants plus one.
+    private func grantWaiting(_ s: inout State, now: ContinuousClock.Instant, replies: inout [(WorkerKey, [OwnedFrame])]) {
+        var round = s.waiting.count
+        while round > 0, let key = s.waiting.popFirst() {
+            round -= 1
+            guard s.sessions[key]?.waiting == true else { continue }  // left, or already served
+            s.sessions[key]!.waiting = false
+            let held = grantOne(&s, key, now: now, replies: &replies)
+            markWaiting(&s, key)
+            if held { break }
+        }
+    }
+
+    /// Credits `session` may be granted now, and whether a learner-wide bound rather than its
+    /// own limit is what held it back: its limit (held and unreleased chunks count against
+    /// it), the staleness bound η, the memory budget and the sample:insert limiter. O(1): the
+    /// learner-wide sums are running totals.
     ///
     /// η is AReaL's admission rule, `accepted + running < (η + v + 1) · B`, in columns: since
     /// v updates have released v · B columns, it is the same as keeping the columns admitted
     /// but not yet released plus those of credits in flight within (η + 1) · B. A sample then
     /// waits for at most η + 1 updates after its credit was granted; η = 0 is synchronous.
-    func grantable(_ s: State, _ session: Session) -> UInt32 {
+    func grantable(_ s: State, _ session: Session) -> (credits: UInt32, global: Bool) {
         let used = session.credits + session.queued
-        guard session.creditLimit > used else { return 0 }
+        guard session.creditLimit > used else { return (0, false) }
         var n = Int(session.creditLimit - used)
-        let columns = max(1, Int(session.env.numEnvs))
-        let inFlight = s.sessions.values.reduce(0) { $0 + Int($1.credits) * max(1, Int($1.env.numEnvs)) }
+        var global = false
+        let columns = max(1, session.numEnvs)
         if let eta = config.buffer.eta {
-            let budget = (Int(eta) + 1) * config.training.batchColumns - (s.unreleasedColumns + inFlight)
-            n = min(n, max(0, budget) / columns)
+            let waiting = s.unreleasedColumns + s.creditColumnsInFlight
+            let budget = (Int(eta) + 1) * config.training.batchColumns - waiting
             // A chunk wider than the whole budget still gets through when nothing else is
             // waiting or in flight: one chunk is the smallest unit there is.
-            if n == 0 && s.unreleasedColumns + inFlight == 0 { n = 1 }
+            let m = waiting == 0 ? max(1, budget / columns) : max(0, budget) / columns
+            if m < n { (n, global) = (m, true) }
         }
+        let held = store.bufferedBytes + s.creditBytesInFlight
+        let room = held == 0 ? max(1, (config.memoryBudgetBytes - held) / session.chunkBytes)
+            : max(0, config.memoryBudgetBytes - held) / session.chunkBytes
+        if room < n { (n, global) = (room, true) }
         if store.policy.samplesPerInsert != nil {
-            while n > 0 && !store.mayInsert(columns: inFlight + n * columns) { n -= 1 }
+            while n > 0 && !store.mayInsert(columns: s.creditColumnsInFlight + n * columns) {
+                n -= 1
+                global = true
+            }
         }
-        return UInt32(n)
+        return (UInt32(n), global)
     }
 
     /// Mean return of the last (up to) 100 finished episodes and how many there were in all.
@@ -484,11 +598,36 @@ public final class LearnerCore: Sendable {
             s.training.lagMin = lagMin
             s.training.lagMean = lagMean
             s.training.lagMax = lagMax
-            if !s.stopping, config.buffer.eta != nil || store.policy.samplesPerInsert != nil {
-                grant(&s, to: Array(s.sessions.keys), now: now, replies: &replies)
-            }
+            s.consecutiveSkips = 0
+            if !s.stopping { grantWaiting(&s, now: now, replies: &replies) }
         }
         for (key, reply) in replies { send(.data(key), reply) }
+    }
+
+    /// The trainer did not apply an update (a non-finite loss, gradient or parameters): counted
+    /// by reason; after `degradedAfterSkips` in a row the learner reports itself degraded.
+    public func recordSkippedUpdate(reason: String, detail: String) {
+        state.withLock { s in
+            s.skipped[reason, default: 0] += 1
+            s.consecutiveSkips += 1
+            s.lastSkipReason = "\(reason): \(detail)"
+        }
+    }
+
+    /// "ok", "degraded" (with why) or "stopping".
+    public var health: (state: String, reason: String) { state.withLock { health($0) } }
+
+    func health(_ s: State) -> (state: String, reason: String) {
+        if s.stopping { return ("stopping", "graceful shutdown") }
+        if s.consecutiveSkips >= config.degradedAfterSkips {
+            return ("degraded", "\(s.consecutiveSkips) updates in a row skipped, the last for \(s.lastSkipReason)")
+        }
+        return ("ok", "")
+    }
+
+    /// A libzmq socket-monitor event on the data or control socket.
+    public func recordTransport(_ update: (inout TransportCounters) -> Void) {
+        state.withLock { update(&$0.transport) }
     }
 
     public var training: TrainingProgress { state.withLock { $0.training } }
@@ -497,6 +636,8 @@ public final class LearnerCore: Sendable {
     /// lag of k (`LearnerConfig.injectLag`, for experiments) workers are offered the snapshot
     /// k versions older instead, so every sample is at least k versions stale.
     public func publish(_ snapshot: WeightsSnapshot) {
+        var snapshot = snapshot
+        if snapshot.encodedParts == nil { snapshot.encodeParts(partBytes: config.weightsPartBytes) }
         let announcement: Tributary_V1_WeightsAvailable? = state.withLock { s in
             s.policyVersion = snapshot.version
             s.heldBack.append(snapshot)
@@ -513,6 +654,7 @@ public final class LearnerCore: Sendable {
     /// Expires silent workers and heartbeats quiet ones. Call about twice per heartbeat interval.
     public func tick(now: ContinuousClock.Instant = .now) {
         var beats: [WorkerKey] = []
+        var replies: [(WorkerKey, [OwnedFrame])] = []
         let version: UInt64 = state.withLock { s in
             s.stepRate.sample(s.counters.stepsReceived, at: now)
             s.updateRate.sample(s.training.updates, at: now)
@@ -522,7 +664,7 @@ public final class LearnerCore: Sendable {
             }
             for (key, session) in s.sessions {
                 if now - session.lastHeard > config.liveness {
-                    s.sessions.removeValue(forKey: key)
+                    _ = s.removeSession(key)
                     s.counters.workersExpired += 1
                     let silent = now - session.lastHeard
                     logger.warning("worker \(session.workerID) incarnation \(session.incarnation) expired: silent for \(silent.milliseconds) ms")
@@ -532,8 +674,11 @@ public final class LearnerCore: Sendable {
                     beats.append(key)
                 }
             }
+            // What expired sessions held is free for the others.
+            if !s.stopping { grantWaiting(&s, now: now, replies: &replies) }
             return s.weights.version  // the newest version workers can fetch
         }
+        for (key, reply) in replies { send(.data(key), reply) }
         guard !beats.isEmpty else { return }
         var beat = Tributary_V1_Heartbeat()
         beat.unixMs = UInt64(Date().timeIntervalSince1970 * 1000)

@@ -89,11 +89,12 @@ public struct LearnerService: Service {
                 return metrics.exposition()
             }, health: {
                 let s = core.status(includeWorkers: false)
-                let stopping = core.isStopping
-                return .init(healthy: !stopping, fields: [
+                var fields = [
                     "run_id": s.runID, "policy_version": String(s.policyVersion), "uptime_s": String(Double(s.uptimeMs) / 1000),
-                    "workers_connected": String(s.workersConnected), "state": stopping ? "stopping" : "running",
-                ])
+                    "workers_connected": String(s.workersConnected), "state": s.health,
+                ]
+                if !s.healthReason.isEmpty { fields["reason"] = s.healthReason }
+                return .init(healthy: s.health == "ok", fields: fields)
             })
         }
         logger.info("learner \(core.runID) listening: data \(data.boundEndpoints), weights \(pub.boundEndpoints), control \(control.boundEndpoints)\(metricsServer.map { ", metrics \($0.url)/metrics" } ?? "")")
@@ -226,7 +227,8 @@ extension LearnerCore.DataMessage {
     /// A message as the data ROUTER delivers it: routing identity first. nil if it has none.
     init?(_ m: InboundMessage) {
         guard let identity = m.frames.first else { return nil }
-        self.init(key: WorkerKey(identity.bytes), frames: Array(m.frames.dropFirst()), truncated: m.truncated)
+        self.init(key: WorkerKey(identity.bytes), frames: Array(m.frames.dropFirst()), truncated: m.truncated,
+                  peer: PeerIdentity(address: m.peerAddress, keyName: m.userID))
     }
 }
 

@@ -1,3 +1,4 @@
+import Domain
 import Environments
 import Foundation
 import Logging
@@ -58,7 +59,7 @@ public final class PolicyTrainer: Sendable {
     public init?(envID: String, core: LearnerCore, store: ExperienceStore, logger: Logger, settings: Settings,
                  run: RunDirectory? = nil, metricsEvery: Int = 10, logEvery: Duration? = .seconds(2),
                  onMetrics: (@Sendable (UpdateMetrics) -> Void)? = nil) {
-        guard let info = EnvironmentRegistry.info(envID) else { return nil }
+        guard let info = EnvironmentRegistry.spec(envID) else { return nil }
         let head: PolicyHead = switch info.actionSpace {
         case .discrete(let n): .categorical(actions: n)
         case .continuous(let d, _, _): .gaussian(dimensions: d)
@@ -103,14 +104,18 @@ public final class PolicyTrainer: Sendable {
             let started = ContinuousClock.now
             var lastLog = started
             var stopped = false
+            var skipLog = RateLimitedLog()
+            /// The parameters of the newest published version: what a skipped update returns to.
+            var published = net.parameterBytes
             // The buffer forms each batch: at least batchColumns columns (an update never
             // grows with the backlog), after dropping what is too stale, in its order.
-            while let taken = store.nextBatch(columns: settings.batchColumns, learnerVersion: { version },
+            while let taken = store.nextBatch(columns: settings.batchColumns, learnerVersion: version,
                                               onOutcome: { core.released($0) }) {
                 let chunks = taken.items
                 // Staleness of every step: the version being trained minus the one that acted.
                 let (batch, lags) = Self.assemble(chunks, learnerVersion: version)
                 let lagMean = Double(lags.reduce(0, +)) / Double(max(1, lags.count))
+                var skip: UpdateGuard.Skip?
                 let evaluation: VTraceObjective.Evaluation
                 if let family {
                     // The PPO family: prepared once with the proximal parameters, then
@@ -121,25 +126,48 @@ public final class PolicyTrainer: Sendable {
                     let prepared = family.prepare(net, batch, target: target)
                     let parts = max(1, min(settings.corrections.minibatches, batch.batch))
                     var last: VTraceObjective.Evaluation?
-                    for _ in 0..<max(1, settings.corrections.epochs) {
+                    steps: for _ in 0..<max(1, settings.corrections.epochs) {
                         var order = Array(0..<batch.batch)
                         for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(shuffle.next() % UInt64(i + 1))) }
                         for m in 0..<parts {
                             let columns = stride(from: m, to: order.count, by: parts).map { order[$0] }.sorted()
                             let e = family.evaluate(net, batch, prepared, columns: columns)
-                            adam.update(&net.network.parameters, gradient: e.gradient)
                             last = e
+                            if let bad = UpdateGuard.check(loss: e.loss, gradient: e.gradient) {
+                                skip = bad
+                                break steps
+                            }
+                            adam.update(&net.network.parameters, gradient: e.gradient)
                         }
                     }
                     evaluation = last!
                 } else {
                     evaluation = objective.evaluate(net, batch)
-                    adam.update(&net.network.parameters, gradient: evaluation.gradient)
+                    skip = UpdateGuard.check(loss: evaluation.loss, gradient: evaluation.gradient)
+                    if skip == nil { adam.update(&net.network.parameters, gradient: evaluation.gradient) }
+                }
+                if skip == nil, !allFinite(net.network.parameters) {
+                    skip = .init(reason: "non_finite_parameters", detail: "the step made a parameter NaN or infinite")
+                }
+                if let skip {
+                    // Nothing of this batch reaches the weights: back to the last published
+                    // parameters (minibatches of it may have been applied), no new version; its
+                    // chunks are still released (their credits go back).
+                    published.withUnsafeBytes { raw in
+                        for i in net.network.parameters.indices {
+                            net.network.parameters[i] = raw.loadUnaligned(fromByteOffset: i * 4, as: Float.self)
+                        }
+                    }
+                    core.released(taken.outcome)
+                    core.recordSkippedUpdate(reason: skip.reason, detail: skip.detail)
+                    skipLog.warning(logger, reason: skip.reason, "update skipped (\(skip.reason)): \(skip.detail); \(chunks.count) chunk(s) from \(Set(chunks.map(\.worker)).count) worker(s)", now: .now)
+                    continue
                 }
                 version += 1
                 // Fresh chunks are released once the update used them: their credits go back now.
                 core.released(taken.outcome)
-                core.publish(WeightsSnapshot(version: version, model: net.modelSpec, bytes: net.parameterBytes))
+                published = net.parameterBytes
+                core.publish(WeightsSnapshot(version: version, model: net.modelSpec, bytes: published))
                 core.recordUpdate(lagMin: lags.min() ?? 0, lagMean: lagMean, lagMax: lags.max() ?? 0)
                 let returns = core.returns
                 let now = ContinuousClock.now

@@ -34,12 +34,23 @@ public final class RunDirectory: @unchecked Sendable {
         events.scalars(update.scalars, step: Int64(clamping: update.envSteps))
     }
 
-    /// Appends one line to metrics.jsonl.
+    /// Appends one line to metrics.jsonl. JSON has no NaN or infinity: such a value is written
+    /// as null rather than losing the line.
     public func log(_ values: [String: Any]) {
-        guard let data = try? JSONSerialization.data(withJSONObject: values, options: [.sortedKeys]) else { return }
+        guard let data = try? JSONSerialization.data(withJSONObject: Self.jsonSafe(values), options: [.sortedKeys]) else { return }
         lock.lock()
         defer { lock.unlock() }
         metrics.write(data + Data("\n".utf8))
+    }
+
+    static func jsonSafe(_ value: Any) -> Any {
+        switch value {
+        case let d as Double: d.isFinite ? d : NSNull()
+        case let f as Float: f.isFinite ? f : NSNull()
+        case let dict as [String: Any]: dict.mapValues(jsonSafe)
+        case let array as [Any]: array.map(jsonSafe)
+        default: value
+        }
     }
 
     public func writeFinal(model: Tributary_V1_ModelSpec, parameters: [UInt8]) throws {

@@ -43,7 +43,7 @@ public final class StandInTrainer: Sendable {
             var rewardSum = 0.0
             var sinceVersion = 0
             // Everything there is, in one batch (the buffer's policy still applies).
-            while let taken = store.nextBatch(columns: 1, maxColumns: Int.max, learnerVersion: { version },
+            while let taken = store.nextBatch(columns: 1, maxColumns: Int.max, learnerVersion: version,
                                               onOutcome: { core.released($0) }) {
                 let batch = taken.items
                 for item in batch {

@@ -6,12 +6,20 @@ public struct WeightsSnapshot: Sendable {
     public var model: Tributary_V1_ModelSpec
     public var bytes: [UInt8]
     public var digest: [UInt8]
+    /// The `Weights` messages that serve it, encoded once (`encodeParts`) rather than on every
+    /// `GetWeights`; nil until then.
+    public private(set) var encodedParts: [[OwnedFrame]]?
 
     public init(version: UInt64, model: Tributary_V1_ModelSpec, bytes: [UInt8]) {
         self.version = version
         self.model = model
         self.bytes = bytes
         self.digest = WeightsDigest.sha256(bytes)
+    }
+
+    /// Encodes the `Weights` messages now, so serving them is a copy of references.
+    public mutating func encodeParts(partBytes: Int) {
+        encodedParts = parts(partBytes: partBytes)
     }
 
     /// Version 0: nothing published yet.

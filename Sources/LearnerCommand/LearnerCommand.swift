@@ -51,7 +51,11 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "Training runs write config.json, metrics.jsonl, TensorBoard event files and the final parameters to RUNS/RUN_ID ('' for none).")
     var runs = "runs"
     @Option(help: "A metrics.jsonl line (and TensorBoard event) every N updates.") var metricsEvery = 10
-    @Option(help: "Environment ids accepted from workers (default: --env, or any with synthetic).") var acceptEnv: [String] = []
+    @Option(help: "With --env synthetic: floats per observation that workers must send.") var observationSize = 4
+    @Option(help: "Worker sessions admitted at once (a Hello beyond is refused).") var maxWorkers = 1024
+    @Option(help: "Chunk bytes held at most, all workers together: credits in flight plus the buffer.") var memoryBudgetBytes = 512 << 20
+    @Option(help: "Steps (T × B) of one chunk at most (a Hello whose num_envs makes larger chunks is refused).") var maxChunkSteps = 1 << 16
+    @Option(help: "/healthz reports degraded after this many updates in a row were skipped (non-finite loss or gradient).") var degradedAfterSkips = 10
     @Option(help: "Stand-in trainer: a new policy version every N consumed chunks.") var chunksPerVersion = 8
     @Option(help: "Stand-in trainer: parameter bytes per version.") var parameterBytes = 64 * 1024
     @Option(help: "Stop after consuming this many chunks.") var maxChunks: UInt64?
@@ -115,7 +119,11 @@ struct LearnerCommand: AsyncParsableCommand {
         c.maxMessageBytes = maxMessageBytes
         c.weightsPartBytes = weightsPartBytes
         c.envID = env
-        c.acceptedEnvIDs = acceptEnv.isEmpty && env != "synthetic" ? [env] : acceptEnv
+        c.syntheticObservationSize = observationSize
+        c.maxWorkers = maxWorkers
+        c.memoryBudgetBytes = memoryBudgetBytes
+        c.maxChunkSteps = maxChunkSteps
+        c.degradedAfterSkips = degradedAfterSkips
         guard let sizes = Optional(hidden.split(separator: ",").compactMap { Int($0) }), !sizes.isEmpty,
               sizes.count == hidden.split(separator: ",").count
         else { throw ValidationError("--hidden takes comma-separated sizes, e.g. 64,64") }

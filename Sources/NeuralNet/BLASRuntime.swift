@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 
 /// Choosing OpenBLAS's kernels before OpenBLAS loads.

@@ -1,3 +1,4 @@
+import Domain
 import CKernels
 
 /// Nonlinearity between hidden layers.

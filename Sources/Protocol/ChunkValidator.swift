@@ -1,4 +1,6 @@
-/// A chunk whose every tensor was checked against its header and the worker's `EnvSpec`.
+import Domain
+
+/// A chunk whose every tensor was checked against the learner's own environment.
 ///
 /// Holds the tensor frames as received (no copy). The learner's buffer stores these.
 public struct ValidatedChunk: Sendable {
@@ -16,59 +18,94 @@ public struct ValidatedChunk: Sendable {
     public let bootstrapObservation: TensorView
     /// Payload bytes of all tensor frames.
     public let payloadBytes: Int
+    /// The behaviour policy version of each step (read once, here).
+    public let stepVersions: [UInt64]
 
     /// Steps in the chunk: T × B.
     public var steps: Int { Int(header.length) * Int(header.numEnvs) }
 }
 
-/// Checks a `TrajectoryChunk` and its tensor frames (docs/protocol.md "TrajectoryChunk").
+/// What a chunk is checked against: the learner's environment and run, never the sender's claims.
+public struct ChunkRules: Sendable {
+    /// The environment the learner trains.
+    public var spec: EnvSpec
+    /// B of the session (accepted from its Hello by `HelloValidator`).
+    public var numEnvs: Int
+    /// T of the run.
+    public var unrollLength: Int
+    /// The newest policy version the learner has served: no step may claim a newer one.
+    public var newestVersion: UInt64
+
+    public init(spec: EnvSpec, numEnvs: Int, unrollLength: Int, newestVersion: UInt64) {
+        self.spec = spec
+        self.numEnvs = numEnvs
+        self.unrollLength = unrollLength
+        self.newestVersion = newestVersion
+    }
+}
+
+/// Checks a `TrajectoryChunk` and its tensor frames (docs/protocol.md §6, rules 5–10).
 ///
-/// Every rule answers with `.shapeMismatch` (the tensors disagree with the header or the
-/// worker's EnvSpec) or `.malformed` (the frames themselves are wrong); none can trap.
+/// Every length and index that comes from the peer is checked before it is used, with
+/// overflow-checked arithmetic; none of it can trap, in debug or release builds.
 public enum ChunkValidator {
     /// Largest unroll length accepted.
     public static let maxLength = 1 << 16
 
-    /// Payload bytes of a chunk of `length` steps for this EnvSpec (without optional
-    /// tensors and final observations): what credits are sized by.
-    public static func expectedBytes(env: Tributary_V1_EnvSpec, length t: Int) -> Int {
-        let b = Int(env.numEnvs)
-        let obs = env.observationShape.reduce(1) { $0 * Int(clamping: $1) } * (env.observationDtype.byteSize ?? 4)
-        let act = env.actionShape.reduce(1) { $0 * Int(clamping: $1) } * (env.actionDtype.byteSize ?? 4)
+    /// Payload bytes of a chunk of `length` steps of `numEnvs` copies of `spec` without its
+    /// optional tensors: what a worker's credits are sized by.
+    public static func typicalBytes(spec: EnvSpec, numEnvs b: Int, length t: Int) -> Int {
+        let obs = spec.observationSize * spec.observationType.byteSize
+        let act = spec.actionSpace.shape.reduce(1, *) * spec.actionSpace.elementType.byteSize
         return t * 8 + t * b * (obs + act + 4 + 4 + 1 + 1) + b * obs
+    }
+
+    /// The same with every optional tensor and a final observation for every step: the most
+    /// one credit can bring, which the learner's memory budget counts.
+    public static func maxBytes(spec: EnvSpec, numEnvs b: Int, length t: Int) -> Int {
+        let obs = spec.observationSize * spec.observationType.byteSize
+        let logits = spec.actionSpace.actionCount * 4
+        return typicalBytes(spec: spec, numEnvs: b, length: t) + t * b * (logits + obs + 8)
     }
 
     public static func validate(
         _ chunk: Tributary_V1_TrajectoryChunk,
         frames: [any MessageFrame],
-        env: Tributary_V1_EnvSpec
+        rules: ChunkRules
     ) throws(ProtocolError) -> ValidatedChunk {
+        // 5. The environment, T and B are the learner's.
+        try FieldLimits.check(chunk.envID, FieldLimits.envID, "env_id")
+        try FieldLimits.check(chunk.workerID, FieldLimits.workerID, "worker_id")
+        try FieldLimits.check(chunk.promptID, FieldLimits.promptID, "prompt_id")
+        guard chunk.envID == rules.spec.id else {
+            throw ProtocolError(.envMismatch, "chunk is for '\(chunk.envID)', this learner trains '\(rules.spec.id)'")
+        }
         let t = Int(chunk.length)
         let b = Int(chunk.numEnvs)
-        guard t > 0, t <= maxLength else {
-            throw ProtocolError(.shapeMismatch, "length T=\(t) is outside 1...\(maxLength)")
+        guard t == rules.unrollLength else {
+            throw ProtocolError(.shapeMismatch, "length T=\(t), the run's unroll length is \(rules.unrollLength)")
         }
-        guard b > 0, b == Int(env.numEnvs) else {
-            throw ProtocolError(.shapeMismatch, "num_envs B=\(b) but the worker's Hello said \(env.numEnvs)")
+        guard b == rules.numEnvs else {
+            throw ProtocolError(.shapeMismatch, "num_envs B=\(b) but the worker's Hello said \(rules.numEnvs)")
         }
-        guard chunk.envID == env.envID else {
-            throw ProtocolError(.shapeMismatch, "env_id '\(chunk.envID)' but the worker's Hello said '\(env.envID)'")
-        }
-        let obs = env.observationShape.map { Int(clamping: $0) }
-        let act = env.actionShape.map { Int(clamping: $0) }
+        let obs = rules.spec.observationShape
+        let act = rules.spec.actionSpace.shape
+        let obsType = rules.spec.observationType.wire
+        let actType = rules.spec.actionSpace.elementType.wire
         var used = Set<UInt32>()
 
+        // 6. Every tensor: present, the right dtype and shape, a frame of exactly its bytes.
         func view(
             _ name: String, _ has: Bool, _ tensor: Tributary_V1_Tensor,
             _ dtype: Tributary_V1_DType, _ shape: [Int]
         ) throws(ProtocolError) -> TensorView {
             guard has else { throw ProtocolError(.shapeMismatch, "\(name) is missing") }
             guard tensor.dtype == dtype else {
-                throw ProtocolError(.shapeMismatch, "\(name) has dtype \(tensor.dtype), expected \(dtype)")
+                throw ProtocolError(.shapeMismatch, "\(name) has dtype \(tensor.dtype.name), expected \(dtype.name)")
             }
-            let got = tensor.shape.map { Int(clamping: $0) }
-            guard got == shape else {
-                throw ProtocolError(.shapeMismatch, "\(name) has shape \(got), expected \(shape)")
+            guard tensor.shape.count == shape.count, zip(tensor.shape, shape).allSatisfy({ $0 == UInt64($1) }) else {
+                let got = tensor.shape.prefix(FieldLimits.rank).map(String.init).joined(separator: ", ")
+                throw ProtocolError(.shapeMismatch, "\(name) has shape [\(got)\(tensor.shape.count > FieldLimits.rank ? ", …" : "")], expected \(shape)")
             }
             guard Int(tensor.frame) < frames.count else {
                 throw ProtocolError(.malformed, "\(name) names tensor frame \(tensor.frame) of \(frames.count)")
@@ -77,38 +114,37 @@ public enum ChunkValidator {
                 throw ProtocolError(.malformed, "\(name) reuses tensor frame \(tensor.frame)")
             }
             let frame = frames[Int(tensor.frame)]
-            let (elements, o1) = shape.reduce((1, false)) { acc, d in
-                let (p, o) = acc.0.multipliedReportingOverflow(by: d)
-                return (p, acc.1 || o)
+            var expected = dtype.byteSize!
+            for d in shape {
+                let (p, overflow) = expected.multipliedReportingOverflow(by: d)
+                guard !overflow else { throw ProtocolError(.shapeMismatch, "\(name) shape \(shape) is too large") }
+                expected = p
             }
-            let (expected, o2) = elements.multipliedReportingOverflow(by: dtype.byteSize!)
-            guard !o1, !o2, frame.count == expected else {
+            guard frame.count == expected else {
                 throw ProtocolError(.shapeMismatch, "\(name) frame has \(frame.count) bytes, shape \(shape) needs \(expected)")
             }
             return TensorView(dtype: dtype, shape: shape, frame: frame)
         }
 
         let versions = try view("policy_versions", chunk.hasPolicyVersions, chunk.policyVersions, .uint64, [t])
-        let observations = try view(
-            "observations", chunk.hasObservations, chunk.observations, env.observationDtype, [t, b] + obs)
-        let actions = try view("actions", chunk.hasActions, chunk.actions, env.actionDtype, [t, b] + act)
+        let observations = try view("observations", chunk.hasObservations, chunk.observations, obsType, [t, b] + obs)
+        let actions = try view("actions", chunk.hasActions, chunk.actions, actType, [t, b] + act)
         let logp = try view("behaviour_logp", chunk.hasBehaviourLogp, chunk.behaviourLogp, .float32, [t, b])
         var logits: TensorView?
         if chunk.hasBehaviourLogits {
-            guard env.numActions > 0 else {
+            let n = rules.spec.actionSpace.actionCount
+            guard n > 0 else {
                 throw ProtocolError(.shapeMismatch, "behaviour_logits sent for a continuous action space")
             }
-            logits = try view(
-                "behaviour_logits", true, chunk.behaviourLogits, .float32, [t, b, Int(env.numActions)])
+            logits = try view("behaviour_logits", true, chunk.behaviourLogits, .float32, [t, b, n])
         }
         let rewards = try view("rewards", chunk.hasRewards, chunk.rewards, .float32, [t, b])
         let terminated = try view("terminated", chunk.hasTerminated, chunk.terminated, .uint8, [t, b])
         let truncated = try view("truncated", chunk.hasTruncated, chunk.truncated, .uint8, [t, b])
         let bootstrap = try view(
-            "bootstrap_observation", chunk.hasBootstrapObservation, chunk.bootstrapObservation,
-            env.observationDtype, [b] + obs)
+            "bootstrap_observation", chunk.hasBootstrapObservation, chunk.bootstrapObservation, obsType, [b] + obs)
 
-        // Flags are 0/1; a truncated step carries its final observation.
+        // 7. Flags are 0/1; a truncated step carries its final observation.
         var truncatedSteps: [(Int32, Int32)] = []
         let badFlag: Int? = terminated.withUnsafeBytes { term in
             truncated.withUnsafeBytes { trunc in
@@ -127,11 +163,9 @@ public enum ChunkValidator {
         if chunk.hasFinalObservations || chunk.hasFinalObservationIndex || !truncatedSteps.isEmpty {
             let k = truncatedSteps.count
             finals = try view(
-                "final_observations", chunk.hasFinalObservations, chunk.finalObservations,
-                env.observationDtype, [k] + obs)
+                "final_observations", chunk.hasFinalObservations, chunk.finalObservations, obsType, [k] + obs)
             let index = try view(
-                "final_observation_index", chunk.hasFinalObservationIndex, chunk.finalObservationIndex,
-                .int32, [k, 2])
+                "final_observation_index", chunk.hasFinalObservationIndex, chunk.finalObservationIndex, .int32, [k, 2])
             let matches = index.withUnsafeBytes { raw in
                 truncatedSteps.enumerated().allSatisfy { j, step in
                     raw.loadUnaligned(fromByteOffset: j * 8, as: Int32.self) == step.0
@@ -146,10 +180,66 @@ public enum ChunkValidator {
         guard used.count == frames.count else {
             throw ProtocolError(.malformed, "\(frames.count - used.count) tensor frame(s) are not referenced by any tensor")
         }
+
+        // 8. Values: discrete actions in range, every float finite.
+        if case .discrete(let n) = rules.spec.actionSpace,
+           let i = actions.withUnsafeBytes({ TensorScan.firstOutOfRange($0, count: n) }) {
+            let value = actions.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 4, as: Int32.self) }
+            throw ProtocolError(.actionOutOfRange, "action \(value) at step \(i / b), env \(i % b) is outside 0..<\(n)")
+        }
+        var floats: [(String, TensorView)] = [
+            ("observations", observations), ("behaviour_logp", logp), ("rewards", rewards), ("bootstrap_observation", bootstrap),
+        ]
+        if actType == .float32 { floats.append(("actions", actions)) }
+        if let logits { floats.append(("behaviour_logits", logits)) }
+        if let finals { floats.append(("final_observations", finals)) }
+        for (name, tensor) in floats {
+            if let i = tensor.withUnsafeBytes({ TensorScan.firstNonFinite($0) }) {
+                let value = tensor.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
+                throw ProtocolError(.nonFinite, "\(name) element \(i) is \(value)")
+            }
+        }
+
+        // 9. Versions: served by the learner, never decreasing within the chunk.
+        let stepVersions = versions.withUnsafeBytes { raw in
+            (0..<t).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) }
+        }
+        for (s, v) in stepVersions.enumerated() {
+            if v > rules.newestVersion {
+                throw ProtocolError(.badVersion, "step \(s) claims policy version \(v); the newest this learner has served is \(rules.newestVersion)")
+            }
+            if s > 0, v < stepVersions[s - 1] {
+                throw ProtocolError(.badVersion, "policy versions decrease at step \(s) (\(stepVersions[s - 1]) then \(v))")
+            }
+        }
+
+        // 10. Episode statistics only where the chunk's flags end an episode, once each.
+        var seen = Set<Int>()
+        for (j, e) in chunk.episodes.enumerated() {
+            let s = Int(e.step)
+            let env = Int(e.envIndex)
+            guard s < t, env < b else {
+                throw ProtocolError(.badEpisode, "episodes[\(j)] names step \(e.step), env \(e.envIndex) outside T=\(t), B=\(b)")
+            }
+            let i = s * b + env
+            let ended = (terminated.uint8(at: i) == 1, truncated.uint8(at: i) == 1)
+            guard ended.0 || ended.1 else {
+                throw ProtocolError(.badEpisode, "episodes[\(j)] ends at step \(s), env \(env), where no episode ends (terminated and truncated are 0)")
+            }
+            guard e.terminated == ended.0, e.truncated == ended.1 else {
+                throw ProtocolError(.badEpisode, "episodes[\(j)] says terminated=\(e.terminated), truncated=\(e.truncated); the flags at step \(s), env \(env) say \(ended.0), \(ended.1)")
+            }
+            guard seen.insert(i).inserted else {
+                throw ProtocolError(.badEpisode, "episodes[\(j)] repeats the episode ending at step \(s), env \(env)")
+            }
+            guard e.length >= 1, e.episodeReturn.isFinite else {
+                throw ProtocolError(.badEpisode, "episodes[\(j)] has length \(e.length) and return \(e.episodeReturn)")
+            }
+        }
         return ValidatedChunk(
             header: chunk, policyVersions: versions, observations: observations, actions: actions,
             behaviourLogp: logp, behaviourLogits: logits, rewards: rewards, terminated: terminated,
             truncated: truncated, finalObservations: finals, finalObservationIndex: finalIndex,
-            bootstrapObservation: bootstrap, payloadBytes: frames.reduce(0) { $0 + $1.count })
+            bootstrapObservation: bootstrap, payloadBytes: frames.reduce(0) { $0 + $1.count }, stepVersions: stepVersions)
     }
 }

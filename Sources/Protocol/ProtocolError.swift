@@ -5,9 +5,14 @@
 /// the wire's `Reject.Code` and onto a counter name.
 public struct ProtocolError: Error, Sendable, CustomStringConvertible, Equatable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// Each code's raw value is its counter / status-map key: snake_case, stable.
         fileprivate enum Base: String, Hashable, Sendable, CaseIterable {
-            case malformed, unknownType, oversize, unsupportedVersion, unknownWorker, shapeMismatch
-            case noCredit, wrongRun, badSequence, envMismatch, shuttingDown
+            case malformed, unknownType = "unknown_type", oversize, unsupportedVersion = "unsupported_version"
+            case unknownWorker = "unknown_worker", shapeMismatch = "shape_mismatch", noCredit = "no_credit"
+            case wrongRun = "wrong_run", badSequence = "bad_sequence", envMismatch = "env_mismatch"
+            case shuttingDown = "shutting_down", nonFinite = "non_finite", actionOutOfRange = "action_out_of_range"
+            case badVersion = "bad_version", badEpisode = "bad_episode", fieldTooLong = "field_too_long"
+            case learnerFull = "learner_full", unauthorized
         }
         fileprivate let base: Base
 
@@ -22,25 +27,18 @@ public struct ProtocolError: Error, Sendable, CustomStringConvertible, Equatable
         public static let badSequence = Code(base: .badSequence)
         public static let envMismatch = Code(base: .envMismatch)
         public static let shuttingDown = Code(base: .shuttingDown)
+        public static let nonFinite = Code(base: .nonFinite)
+        public static let actionOutOfRange = Code(base: .actionOutOfRange)
+        public static let badVersion = Code(base: .badVersion)
+        public static let badEpisode = Code(base: .badEpisode)
+        public static let fieldTooLong = Code(base: .fieldTooLong)
+        public static let learnerFull = Code(base: .learnerFull)
+        public static let unauthorized = Code(base: .unauthorized)
 
         public static var all: [Code] { Base.allCases.map { Code(base: $0) } }
 
         /// The counter / status-map key: snake_case, stable.
-        public var name: String {
-            switch base {
-            case .malformed: "malformed"
-            case .unknownType: "unknown_type"
-            case .oversize: "oversize"
-            case .unsupportedVersion: "unsupported_version"
-            case .unknownWorker: "unknown_worker"
-            case .shapeMismatch: "shape_mismatch"
-            case .noCredit: "no_credit"
-            case .wrongRun: "wrong_run"
-            case .badSequence: "bad_sequence"
-            case .envMismatch: "env_mismatch"
-            case .shuttingDown: "shutting_down"
-            }
-        }
+        public var name: String { base.rawValue }
 
         public var description: String { name }
 
@@ -57,6 +55,13 @@ public struct ProtocolError: Error, Sendable, CustomStringConvertible, Equatable
             case .badSequence: .badSequence
             case .envMismatch: .envMismatch
             case .shuttingDown: .shuttingDown
+            case .nonFinite: .nonFinite
+            case .actionOutOfRange: .actionOutOfRange
+            case .badVersion: .badVersion
+            case .badEpisode: .badEpisode
+            case .fieldTooLong: .fieldTooLong
+            case .learnerFull: .learnerFull
+            case .unauthorized: .unauthorized
             }
         }
 

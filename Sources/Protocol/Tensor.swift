@@ -1,17 +1,12 @@
+import Domain
+
 #if _endian(big)
 #error("Tributary reads tensor frames in place and assumes a little-endian host")
 #endif
 
 extension Tributary_V1_DType {
     /// Bytes per element, or nil for DTYPE_UNSPECIFIED and unknown values.
-    public var byteSize: Int? {
-        switch self {
-        case .float32, .int32: 4
-        case .float64, .int64, .uint64: 8
-        case .uint8: 1
-        case .unspecified, .UNRECOGNIZED: nil
-        }
-    }
+    public var byteSize: Int? { ElementType(wire: self)?.byteSize }
 }
 
 /// A tensor received in a message: its description plus the frame holding its bytes.

@@ -1,3 +1,4 @@
+import Domain
 import Environments
 import NeuralNet
 import Protocol
@@ -47,10 +48,10 @@ public struct EnvironmentSource: ChunkSource {
 
     /// nil when `envID` is unknown.
     public init?(envID: String, numEnvs: Int, unrollLength: Int, seed: UInt64) {
-        guard let info = EnvironmentRegistry.info(envID),
+        guard let info = EnvironmentRegistry.spec(envID),
               let envs = EnvironmentRegistry.makeVector(envID, count: numEnvs, seed: seed)
         else { return nil }
-        self.spec = Self.envSpec(info, numEnvs: numEnvs)
+        self.spec = info.wire(numEnvs: numEnvs)
         self.unrollLength = unrollLength
         self.envs = envs
         self.rng = SplitMix64(seed: seed ^ 0x5DEE_CE66)
@@ -58,24 +59,6 @@ public struct EnvironmentSource: ChunkSource {
         case .discrete: (actionWidth, discrete) = (1, true)
         case .continuous(let d, _, _): (actionWidth, discrete) = (d, false)
         }
-    }
-
-    public static func envSpec(_ info: EnvironmentRegistry.Info, numEnvs: Int) -> Tributary_V1_EnvSpec {
-        var env = Tributary_V1_EnvSpec()
-        env.envID = info.id
-        env.numEnvs = UInt32(numEnvs)
-        env.observationShape = [UInt64(info.observationSize)]
-        env.observationDtype = .float32
-        switch info.actionSpace {
-        case .discrete(let n):
-            env.actionShape = []
-            env.actionDtype = .int32
-            env.numActions = UInt32(n)
-        case .continuous(let d, _, _):
-            env.actionShape = [UInt64(d)]
-            env.actionDtype = .float32
-        }
-        return env
     }
 
     public mutating func next(runID: String, workerID: String, incarnation: UInt64, sequence: UInt64, policy: Policy) -> [OwnedFrame] {

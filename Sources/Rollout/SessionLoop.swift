@@ -246,10 +246,10 @@ struct SessionLoop {
         if config.envID == "synthetic" {
             return SyntheticSource.envSpec(numEnvs: config.numEnvs, observationSize: config.observationSize)
         }
-        guard let info = EnvironmentRegistry.info(config.envID) else {
+        guard let info = EnvironmentRegistry.spec(config.envID) else {
             throw WorkerError(code: .refused, description: "unknown environment '\(config.envID)'; known: synthetic, \(EnvironmentRegistry.ids.joined(separator: ", "))")
         }
-        return EnvironmentSource.envSpec(info, numEnvs: Int(config.numEnvs))
+        return info.wire(numEnvs: Int(config.numEnvs))
     }
 
     private func makeSource(_ env: Tributary_V1_EnvSpec, unrollLength: Int) throws -> any ChunkSource {

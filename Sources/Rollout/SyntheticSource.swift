@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import NeuralNet
 import Protocol
@@ -21,15 +22,7 @@ public struct SyntheticSource: Sendable {
     private var episodeReturn: [Double]
 
     public static func envSpec(numEnvs: UInt32, observationSize: Int) -> Tributary_V1_EnvSpec {
-        var env = Tributary_V1_EnvSpec()
-        env.envID = "synthetic"
-        env.numEnvs = numEnvs
-        env.observationShape = [UInt64(observationSize)]
-        env.observationDtype = .float32
-        env.actionShape = []
-        env.actionDtype = .int32
-        env.numActions = 2
-        return env
+        EnvSpec.synthetic(observationSize: observationSize).wire(numEnvs: Int(numEnvs))
     }
 
     public init(spec: Tributary_V1_EnvSpec, unrollLength: Int, episodeLength: Int, seed: UInt64) {

@@ -33,6 +33,10 @@ public final class LearnerMetrics: Sendable {
     /// Upper bounds (`le`) of the staleness histograms' buckets, in versions. The buffer keeps
     /// lags 0…63 exactly and 64+ together, so every bound up to 63 is exact.
     public static let lagBuckets: [Int] = [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 63]
+    /// Why the trainer skips an update (`tributary_updates_skipped_total{reason}`).
+    public static let skipReasons = ["non_finite_loss", "non_finite_gradient", "non_finite_parameters"]
+    /// Kinds of failed handshakes (`tributary_transport_handshakes_failed_total{kind}`).
+    public static let handshakeFailures = ["auth", "protocol", "other"]
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -64,7 +68,25 @@ public final class LearnerMetrics: Sendable {
             count("tributary_messages_received_total", s.messagesReceived)
             count("tributary_received_bytes_total", s.bytesReceived)
             count("tributary_chunks_accepted_total", s.chunksAccepted)
-            for (reason, n) in s.rejected { count("tributary_messages_rejected_total", n, [("reason", reason)]) }
+            // Every reason exists from the start (0 until it happens), so rate() over it works.
+            for code in ProtocolError.Code.all {
+                count("tributary_messages_rejected_total", s.rejected[code.name] ?? 0, [("reason", code.name)])
+            }
+            for reason in Self.skipReasons {
+                count("tributary_updates_skipped_total", s.updatesSkipped[reason] ?? 0, [("reason", reason)])
+            }
+            gauge("tributary_degraded", s.health == "degraded" ? 1 : 0)
+            count("tributary_episodes_unverified_total", s.episodesUnverified)
+            count("tributary_transport_connections_accepted_total", s.transport.connectionsAccepted)
+            count("tributary_transport_connections_closed_total", s.transport.connectionsClosed)
+            for kind in Self.handshakeFailures {
+                count("tributary_transport_handshakes_failed_total", s.transport.handshakesFailed[kind] ?? 0, [("kind", kind)])
+            }
+            count("tributary_transport_messages_truncated_total", s.transport.messagesTruncated)
+            gauge("tributary_admission_max_workers", Double(s.admission.maxWorkers))
+            gauge("tributary_admission_memory_budget_bytes", Double(s.admission.memoryBudgetBytes))
+            gauge("tributary_admission_memory_held_bytes", Double(s.admission.memoryHeldBytes))
+            gauge("tributary_admission_credits_in_flight", Double(s.admission.creditsInFlight))
             count("tributary_env_steps_total", s.stepsReceived)
             count("tributary_updates_total", s.updates)
             count("tributary_episodes_total", s.episodes)

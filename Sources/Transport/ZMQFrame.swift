@@ -28,6 +28,13 @@ public final class ZMQFrame: MessageFrame, @unchecked Sendable {
 
     /// The frame's bytes as an array (one copy; for small frames such as routing ids).
     public var bytes: [UInt8] { withUnsafeBytes { [UInt8]($0) } }
+
+    /// A metadata property of the connection the frame arrived on (`zmq_msg_gets`), e.g.
+    /// "Peer-Address", or "User-Id" (what the ZAP handler named the peer's key).
+    func property(_ name: String) -> String? {
+        guard let value = zmq_msg_gets(msg, name) else { return nil }
+        return String(cString: value)
+    }
 }
 
 /// A multipart message as received from one socket.
@@ -37,4 +44,14 @@ public struct InboundMessage: Sendable {
     /// True when the peer sent more frames than `SocketSpec.maxFrames`; the rest were discarded.
     public var truncated: Bool
     public var byteCount: Int { frames.reduce(0) { $0 + $1.count } }
+
+    /// The connection's address as the transport saw it (TCP: the peer's IP), "" when unknown.
+    public var peerAddress: String { frames.last?.property("Peer-Address") ?? "" }
+
+    /// Under CURVE, the user id the ZAP handler gave the peer's key (its enrolled name); nil
+    /// on a plaintext connection.
+    public var userID: String? {
+        guard let id = frames.last?.property("User-Id"), !id.isEmpty else { return nil }
+        return id
+    }
 }

@@ -1,5 +1,5 @@
+import Domain
 import Foundation
-import NeuralNet
 import Environments
 import Testing
 

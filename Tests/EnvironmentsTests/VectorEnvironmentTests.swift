@@ -1,4 +1,4 @@
-import NeuralNet
+import Domain
 import Environments
 import Testing
 

@@ -9,7 +9,7 @@ import Transport
 /// the right code, counted, and the learner keeps serving well-formed work.
 @Suite(.serialized) struct BadInputTests {
     @Test func aLiveLearnerRefusesCountsAndSurvivesBadInput() async throws {
-        let learner = try LearnerProcess.start(["--max-message-bytes", "65536", "--weights-part-bytes", "16384", "--unroll-length", "4",
+        let learner = try LearnerProcess.start(["--observation-size", "3", "--max-message-bytes", "65536", "--weights-part-bytes", "16384", "--unroll-length", "4",
                                                 "--liveness-ms", "60000"])  // this test never sends heartbeats
         var logger = Logger(label: "bad-input")
         logger.logLevel = .critical

@@ -1,3 +1,4 @@
+import Domain
 import Learner
 import NeuralNet
 import Testing
@@ -9,6 +10,7 @@ private struct Piece: BufferItem, Hashable {
     var columns: Int
     var stepVersions: [UInt64]
     var groupID: UInt64?
+    var bytes: Int { columns * 100 }
 }
 
 /// Random interleavings of insert / sample / group expiry / eviction under random policies.

@@ -1,3 +1,5 @@
+import Domain
+import Environments
 import Foundation
 import Learner
 import Logging
@@ -43,6 +45,7 @@ struct Harness {
         config.training.batchColumns = 2
         config.runID = "test-run"
         config.unrollLength = 4
+        config.syntheticObservationSize = 3
         configure(&config)
         var logger = Logger(label: "test")
         logger.logLevel = .critical
@@ -57,7 +60,7 @@ struct Harness {
     /// The oldest buffered chunk, taken as the trainer would (first use), with what that released.
     func pop() -> (QueuedChunk, ExperienceStore.Buffer.Outcome)? {
         guard store.count > 0 else { return nil }
-        guard let batch = store.nextBatch(columns: 1, learnerVersion: { core.policyVersion }, onOutcome: { _ in }) else { return nil }
+        guard let batch = store.nextBatch(columns: 1, learnerVersion: core.policyVersion, onOutcome: { _ in }) else { return nil }
         return (batch.items[0], batch.outcome)
     }
 
@@ -250,7 +253,7 @@ struct Harness {
         h.sendChunk()  // sequence 1 again
         #expect(h.rejectCodes() == [.badSequence])
         h.send(h.chunkFrames(version: 99))
-        #expect(h.rejectCodes() == [.shapeMismatch])
+        #expect(h.rejectCodes() == [.badVersion])
         #expect(h.core.counters.chunksAccepted == 1)
     }
 
@@ -268,14 +271,25 @@ struct Harness {
         #expect(c.messagesReceived == 5)
     }
 
-    @Test func envNotAcceptedIsRefused() {
-        let h = Harness { $0.acceptedEnvIDs = ["CartPole-v1"] }
-        h.hello()
+    /// A Hello is checked against the environment the learner trains, not taken at its word.
+    @Test func anEnvironmentOtherThanTheLearnersIsRefused() {
+        let h = Harness { $0.envID = "CartPole-v1" }
+        h.hello()  // synthetic
+        #expect(h.rejectCodes() == [.envMismatch])
+        var wide = EnvironmentRegistry.spec("CartPole-v1")!.wire(numEnvs: 2)
+        wide.observationShape = [5]
+        h.hello(env: wide)
+        #expect(h.rejectCodes() == [.envMismatch])
+        var wrongActions = EnvironmentRegistry.spec("CartPole-v1")!.wire(numEnvs: 2)
+        wrongActions.numActions = 8
+        h.hello(env: wrongActions)
         #expect(h.rejectCodes() == [.envMismatch])
         var empty = Tributary_V1_EnvSpec()
         empty.envID = "x"
         h.hello(env: empty)
         #expect(h.rejectCodes() == [.envMismatch])
+        h.hello(env: EnvironmentRegistry.spec("CartPole-v1")!.wire(numEnvs: 2))
+        guard case .welcome? = h.replies().first else { Issue.record("the learner's own env was not welcomed"); return }
     }
 
     @Test func silentWorkersExpireAndIdleOnesGetHeartbeats() {
@@ -387,7 +401,7 @@ struct Harness {
         // The estimate matches what a real chunk without truncations weighs.
         var source = SyntheticSource(spec: SyntheticSource.envSpec(numEnvs: 4, observationSize: 10), unrollLength: 8, episodeLength: 1000, seed: 1)
         let frames = source.next(runID: "r", workerID: "w", incarnation: 1, sequence: 0, policyVersion: 0)
-        #expect(ChunkValidator.expectedBytes(env: source.spec, length: 8) == frames.dropFirst(2).reduce(0) { $0 + $1.count })
+        #expect(ChunkValidator.typicalBytes(spec: .synthetic(observationSize: 10), numEnvs: 4, length: 8) == frames.dropFirst(2).reduce(0) { $0 + $1.count })
     }
 
     /// The first version compiled its mallopt call out (it tested __GLIBC__ before any libc
@@ -399,6 +413,142 @@ struct Harness {
         logger.logLevel = .critical
         #expect(AllocatorTuning.apply(logger: logger))
         #endif
+    }
+
+    /// Sessions beyond --max-workers are refused; a replacing Hello on a known connection is not
+    /// a new session.
+    @Test func helloBeyondTheSessionLimitIsRefused() {
+        let h = Harness { $0.maxWorkers = 2 }
+        func hello(from key: [UInt8]) -> Tributary_V1_Reject.Code? {
+            var hello = Tributary_V1_Hello()
+            hello.protocolVersions = [1]
+            hello.workerID = "w\(key)"
+            hello.env = h.source.spec
+            h.core.handleData(from: WorkerKey(key), frames: WireCodec.encode(.hello(hello)).map { $0 as any MessageFrame })
+            let replies = h.outbox.take(.data(WorkerKey(key)))
+            if case .reject(let r)? = replies.first { return r.code }
+            return nil
+        }
+        #expect(hello(from: [1]) == nil)
+        #expect(hello(from: [2]) == nil)
+        #expect(hello(from: [3]) == .learnerFull)
+        #expect(hello(from: [2]) == nil)  // replaces its own session
+        #expect(h.core.status().workersConnected == 2)
+        #expect(h.core.counters.rejected["learner_full"] == 1)
+    }
+
+    /// The memory budget is learner-wide: with room for about three chunks (each counted at
+    /// its largest), a second worker waits until the first's chunks leave the buffer, and is
+    /// then served without anyone asking.
+    @Test func theMemoryBudgetBoundsCreditsAcrossWorkers() throws {
+        let chunkBytes = ChunkValidator.maxBytes(spec: .synthetic(observationSize: 3), numEnvs: 2, length: 4)
+        var h = Harness {
+            $0.maxCredits = 8
+            $0.maxMessageBytes = 4096
+            $0.memoryBudgetBytes = 3 * chunkBytes + chunkBytes / 2
+        }
+        h.hello()
+        guard case .welcome(let w)? = h.replies().first else { Issue.record("no Welcome"); return }
+        #expect(w.initialCredits == 3)
+        var other = Tributary_V1_Hello()
+        other.protocolVersions = [1]
+        other.workerID = "second"
+        other.env = h.source.spec
+        let second = WorkerKey([9])
+        h.core.handleData(from: second, frames: WireCodec.encode(.hello(other)).map { $0 as any MessageFrame })
+        guard case .welcome(let w2)? = h.outbox.take(.data(second)).first else { Issue.record("no Welcome"); return }
+        #expect(w2.initialCredits == 0)
+        for _ in 0..<3 { h.sendChunk() }
+        #expect(h.rejectCodes() == [])
+        let status = h.core.status()
+        #expect(status.admission.creditsInFlight == 0)
+        #expect(status.admission.memoryHeldBytes <= status.admission.memoryBudgetBytes)
+        // One chunk leaves the buffer (the others weigh less than their worst case): room for
+        // new credits appears and goes out, still within the budget.
+        _ = try #require(h.consumeOne())
+        let credits = (h.replies() + h.outbox.take(.data(second))).compactMap { if case .credit(let c) = $0 { c.credits } else { nil } }
+        #expect(credits.reduce(0, +) >= 1)
+        let after = h.core.status().admission
+        #expect(after.creditsInFlight == UInt64(credits.reduce(0, +)))
+        #expect(after.memoryHeldBytes <= after.memoryBudgetBytes)
+    }
+
+    /// Fake episode statistics cannot move the mean return: 100 returns of 500 in a chunk that
+    /// ends one episode are refused, and returns the steps do not back are never counted.
+    @Test func fakeEpisodeReturnsAreRefusedAndNeverCounted() throws {
+        var h = Harness()
+        h.hello()
+        _ = h.replies()
+        var frames = h.chunkFrames()
+        var decoded = try WireCodec.decode(frames.map { $0 as any MessageFrame })
+        guard case .trajectoryChunk(var c) = decoded.body else { Issue.record("not a chunk"); return }
+        var fake = c.episodes[0]
+        fake.episodeReturn = 500
+        fake.length = 500
+        c.episodes = Array(repeating: fake, count: 100)
+        frames = WireCodec.encode(.trajectoryChunk(c), tensors: Array(frames.dropFirst(2)))
+        h.send(frames)
+        #expect(h.rejectCodes() == [.badEpisode])
+        #expect(h.core.returns.count == 0)
+        // Honest chunks: episodes whose start the learner saw count; the first ones do not.
+        for _ in 0..<3 { h.sendChunk() }
+        #expect(h.rejectCodes() == [])
+        let status = h.core.status()
+        #expect(status.episodesUnverified > 0)
+        #expect(h.core.returns.count > 0)
+        #expect(h.core.returns.mean100 == 3)  // the synthetic task: 3 steps of reward 1
+        decoded = try WireCodec.decode(h.chunkFrames().map { $0 as any MessageFrame })
+        _ = decoded
+    }
+
+    /// The learner-wide totals admission reads are kept in step with every session's credits
+    /// through Hellos, chunks, refusals, releases, goodbyes and expiry.
+    @Test func creditTotalsStayInStepWithTheSessions() throws {
+        var h = Harness {
+            $0.maxCredits = 4
+            $0.heartbeatInterval = .milliseconds(100)
+            $0.liveness = .milliseconds(1000)
+        }
+        var rng = SplitMix64(seed: 5)
+        let keys = (0..<6).map { WorkerKey([UInt8($0)]) }
+        var sequences = [UInt64](repeating: 0, count: keys.count)
+        for step in 0..<600 {
+            let k = Int(rng.next() % UInt64(keys.count))
+            let key = keys[k]
+            switch rng.next() % 6 {
+            case 0:
+                var hello = Tributary_V1_Hello()
+                hello.protocolVersions = [1]
+                hello.workerID = "w\(k)"
+                hello.incarnation = 77
+                hello.env = h.source.spec
+                h.core.handleData(from: key, frames: WireCodec.encode(.hello(hello)).map { $0 as any MessageFrame }, now: h.now)
+                sequences[k] = 0
+            case 1, 2:
+                let frames = h.source.next(runID: "test-run", workerID: "w", incarnation: 77, sequence: sequences[k], policyVersion: 1)
+                sequences[k] += 1
+                h.core.handleData(from: key, frames: frames.map { $0 as any MessageFrame }, now: h.now)
+            case 3:
+                var bad = h.source.next(runID: "test-run", workerID: "w", incarnation: 77, sequence: sequences[k], policyVersion: 1)
+                sequences[k] += 1
+                bad[3].removeLast()
+                h.core.handleData(from: key, frames: bad.map { $0 as any MessageFrame }, now: h.now)
+            case 4:
+                h.consumeOne()
+            default:
+                if rng.next() % 4 == 0 {
+                    h.core.handleData(from: key, frames: WireCodec.encode(.goodbye(.init())).map { $0 as any MessageFrame }, now: h.now)
+                } else {
+                    h.now = h.now + .milliseconds(300)
+                    h.core.tick(now: h.now)
+                }
+            }
+            let status = h.core.status(now: h.now)
+            let live = status.workers.filter { !$0.expired }.reduce(0) { $0 + UInt64($1.creditsOutstanding) }
+            #expect(status.admission.creditsInFlight == live, "step \(step)")
+            if status.admission.creditsInFlight != live { break }
+        }
+        _ = h.outbox.take(.data(keys[0]))
     }
 
     @Test func configValidationSaysWhatIsWrong() {

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Domain
 import Glibc
 #endif
 import Learner
@@ -136,7 +137,9 @@ private func expectGradient(_ gradient: [Float], of loss: (ActorCritic) -> Doubl
         let frames = source.next(runID: "r", workerID: "w", incarnation: 1, sequence: 0, policyVersion: version)
         let decoded = try WireCodec.decode(frames.map { $0 as any MessageFrame })
         guard case .trajectoryChunk(let c) = decoded.body else { throw ProtocolError(.malformed, "not a chunk") }
-        return QueuedChunk(worker: WorkerKey([1]), chunk: try ChunkValidator.validate(c, frames: decoded.tensorFrames, env: source.spec))
+        return QueuedChunk(worker: WorkerKey([1]), chunk: try ChunkValidator.validate(
+            c, frames: decoded.tensorFrames,
+            rules: ChunkRules(spec: .synthetic(observationSize: 3), numEnvs: envs, unrollLength: 4, newestVersion: .max)))
     }
 
     /// Lag is the learner's version minus the acting version (not relative to the newest chunk:

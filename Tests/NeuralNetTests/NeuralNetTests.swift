@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Domain
 import Glibc
 #endif
 import NeuralNet

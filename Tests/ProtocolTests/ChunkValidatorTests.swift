@@ -1,9 +1,10 @@
+import Domain
 import Protocol
 import Testing
 
 /// Builds the golden chunk with one thing changed, and validates it.
 private func validate(
-    env: Tributary_V1_EnvSpec = GoldenMessages.env(),
+    rules: ChunkRules = GoldenMessages.rules(),
     _ change: (inout Tributary_V1_TrajectoryChunk, inout [OwnedFrame]) -> Void = { _, _ in }
 ) throws -> ValidatedChunk {
     let encoded = GoldenMessages.chunk()
@@ -11,7 +12,7 @@ private func validate(
     guard case .trajectoryChunk(var chunk) = decoded.body else { fatalError() }
     var tensors = Array(encoded.dropFirst(2))
     change(&chunk, &tensors)
-    return try ChunkValidator.validate(chunk, frames: tensors.map { $0 as any MessageFrame }, env: env)
+    return try ChunkValidator.validate(chunk, frames: tensors.map { $0 as any MessageFrame }, rules: rules)
 }
 
 /// The code a validation fails with; nil when it passes.
@@ -27,11 +28,17 @@ private func code(_ body: () throws -> ValidatedChunk) -> ProtocolError.Code? {
     }
 }
 
+/// Overwrites float element `i` of a tensor frame.
+private func setFloat(_ frame: inout OwnedFrame, _ i: Int, _ value: Float) {
+    withUnsafeBytes(of: value.bitPattern.littleEndian) { frame.replaceSubrange((i * 4)..<(i * 4 + 4), with: $0) }
+}
+
 @Suite struct ChunkValidatorTests {
     @Test func goldenChunkIsValid() throws {
         let v = try validate()
         #expect(v.steps == 4)
         #expect(v.policyVersions.uint64(at: 1) == 3)
+        #expect(v.stepVersions == [3, 3])
         #expect(v.behaviourLogits == nil)
     }
 
@@ -40,17 +47,45 @@ private func code(_ body: () throws -> ValidatedChunk) -> ProtocolError.Code? {
         #expect(code { try validate { c, _ in c.clearPolicyVersions() } } == .shapeMismatch)
     }
 
-    @Test func headerDisagreeingWithTensorsIsAShapeMismatch() {
+    @Test func headerDisagreeingWithTheRunIsAShapeMismatch() {
         #expect(code { try validate { c, _ in c.length = 3 } } == .shapeMismatch)
         #expect(code { try validate { c, _ in c.length = 0 } } == .shapeMismatch)
         #expect(code { try validate { c, _ in c.numEnvs = 3 } } == .shapeMismatch)
-        #expect(code { try validate { c, _ in c.envID = "CartPole-v1" } } == .shapeMismatch)
+    }
+
+    @Test func anotherEnvironmentIsAnEnvMismatch() {
+        #expect(code { try validate { c, _ in c.envID = "CartPole-v1" } } == .envMismatch)
+    }
+
+    /// The learner's own environment decides, not the worker's Hello: a chunk shaped for a
+    /// wider observation is refused even when its header and tensors agree with each other.
+    @Test func observationWidthIsTheLearnersNotTheSenders() {
+        var wide = GoldenMessages.rules()
+        wide.spec = .synthetic(observationSize: 4)
+        #expect(code { try validate(rules: wide) } == .shapeMismatch)
     }
 
     @Test func wrongDtypeOrShapeIsAShapeMismatch() {
         #expect(code { try validate { c, _ in c.rewards.dtype = .float64 } } == .shapeMismatch)
         #expect(code { try validate { c, _ in c.observations.shape = [2, 2, 4] } } == .shapeMismatch)
         #expect(code { try validate { c, _ in c.actions.shape = [4] } } == .shapeMismatch)
+    }
+
+    /// numpy's defaults (uint8, int64, float64) are refused by dtype, whatever the byte count.
+    @Test func numpyDefaultDtypesAreRefusedEvenWhenTheBytesWouldFit() {
+        // int64 actions in a frame of 8 bytes per action: the bytes match the shape for int64.
+        #expect(code { try validate { c, t in
+            c.actions.dtype = .int64
+            t[Int(c.actions.frame)] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        } } == .shapeMismatch)
+        #expect(code { try validate { c, t in
+            c.actions.dtype = .uint8
+            t[Int(c.actions.frame)] = [0, 1, 1, 0]
+        } } == .shapeMismatch)
+        #expect(code { try validate { c, t in
+            c.rewards.dtype = .float64
+            t[Int(c.rewards.frame)] = OwnedFrame(repeating: 0, count: 32)
+        } } == .shapeMismatch)
     }
 
     @Test func frameSizeDisagreeingWithShapeIsAShapeMismatch() {
@@ -60,10 +95,12 @@ private func code(_ body: () throws -> ValidatedChunk) -> ProtocolError.Code? {
 
     @Test func hugeShapesDoNotOverflow() {
         #expect(code { try validate { c, _ in c.observations.shape = [2, 2, UInt64.max / 2] } } == .shapeMismatch)
+        #expect(code { try validate { c, _ in c.observations.shape = Array(repeating: UInt64.max, count: 100_000) } } == .shapeMismatch)
     }
 
     @Test func badFrameReferencesAreMalformed() {
         #expect(code { try validate { c, _ in c.rewards.frame = 99 } } == .malformed)
+        #expect(code { try validate { c, _ in c.rewards.frame = UInt32.max } } == .malformed)
         #expect(code { try validate { c, _ in c.rewards.frame = c.logpFrame } } != nil)
         #expect(code { try validate { _, t in t.append([1, 2, 3]) } } == .malformed)
     }
@@ -81,12 +118,67 @@ private func code(_ body: () throws -> ValidatedChunk) -> ProtocolError.Code? {
         #expect(code { try validate { c, t in t[Int(c.truncated.frame)][0] = 1 } } == .shapeMismatch)
     }
 
+    @Test func discreteActionsMustBeInRange() {
+        for bad: [UInt8] in [[7, 0, 0, 0], [0xFF, 0xFF, 0xFF, 0xFF], [2, 0, 0, 0], [0, 0, 0, 0x80]] {
+            #expect(code { try validate { c, t in t[Int(c.actions.frame)].replaceSubrange(4..<8, with: bad) } } == .actionOutOfRange)
+        }
+        // The largest valid action passes.
+        #expect(code { try validate { c, t in t[Int(c.actions.frame)].replaceSubrange(0..<4, with: [1, 0, 0, 0]) } } == nil)
+    }
+
+    @Test func everyFloatMustBeFinite() {
+        let tensors: [(String, (Tributary_V1_TrajectoryChunk) -> UInt32)] = [
+            ("rewards", { $0.rewards.frame }), ("observations", { $0.observations.frame }),
+            ("logp", { $0.behaviourLogp.frame }), ("bootstrap", { $0.bootstrapObservation.frame }),
+            ("finals", { $0.finalObservations.frame }),
+        ]
+        for (name, frame) in tensors {
+            for value in [Float.nan, .infinity, -.infinity, Float(bitPattern: 0x7FC0_0001)] {
+                #expect(code { try validate { c, t in setFloat(&t[Int(frame(c))], 0, value) } } == .nonFinite, "\(name) \(value)")
+            }
+        }
+        // The largest finite float is finite.
+        #expect(code { try validate { c, t in setFloat(&t[Int(c.rewards.frame)], 3, .greatestFiniteMagnitude) } } == nil)
+    }
+
+    @Test func nonFiniteLogitsAndContinuousActionsAreRefused() {
+        var tensors = TensorFrames()
+        let logits = tensors.add([Float](repeating: 0, count: 7) + [.nan], shape: [2, 2, 2])
+        #expect(code { try validate { c, t in
+            c.behaviourLogits = logits
+            c.behaviourLogits.frame = UInt32(t.count)
+            t.append(tensors.frames[0])
+        } } == .nonFinite)
+        var continuous = GoldenMessages.rules()
+        continuous.spec.actionSpace = .continuous(dimensions: 1, low: -1, high: 1)
+        var actions = TensorFrames()
+        let a = actions.add([0.5, -0.5, .infinity, 0], shape: [2, 2, 1])
+        #expect(code { try validate(rules: continuous) { c, t in
+            let frame = c.actionsFrame
+            c.actions = a
+            c.actions.frame = frame
+            t[Int(frame)] = actions.frames[0]
+        } } == .nonFinite)
+    }
+
     @Test func logitsOnlyForDiscreteActions() {
-        var continuous = GoldenMessages.env()
-        continuous.numActions = 0
+        var continuous = GoldenMessages.rules()
+        continuous.spec.actionSpace = .continuous(dimensions: 1, low: -1, high: 1)
         var tensors = TensorFrames()
         let logits = tensors.add([Float](repeating: 0, count: 8), shape: [2, 2, 2])
-        #expect(code { try validate(env: continuous) { c, t in
+        let actions = tensors.add([Float](repeating: 0, count: 4), shape: [2, 2, 1])
+        // Continuous actions that are right in every other way: the logits alone are refused.
+        #expect(code { try validate(rules: continuous) { c, t in
+            let frame = c.actionsFrame
+            t[Int(frame)] = tensors.frames[1]
+            c.actions = actions
+            c.actions.frame = frame
+        } } == nil)
+        #expect(code { try validate(rules: continuous) { c, t in
+            t[Int(c.actions.frame)] = tensors.frames[1]
+            let frame = c.actionsFrame
+            c.actions = actions
+            c.actions.frame = frame
             c.behaviourLogits = logits
             c.behaviourLogits.frame = UInt32(t.count)
             t.append(tensors.frames[0])
@@ -97,8 +189,35 @@ private func code(_ body: () throws -> ValidatedChunk) -> ProtocolError.Code? {
             t.append(tensors.frames[0])
         } } == nil)
     }
+
+    @Test func versionsMustHaveBeenServedAndNeverDecrease() {
+        #expect(code { try validate(rules: GoldenMessages.rules(newestVersion: 2)) } == .badVersion)
+        #expect(code { try validate { c, t in t[Int(c.policyVersions.frame)] = [3, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0] } } == .badVersion)
+        #expect(code { try validate { c, t in t[Int(c.policyVersions.frame)] = [2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0] } } == nil)
+    }
+
+    @Test func episodeStatsOnlyWhereTheChunkEndsAnEpisode() {
+        #expect(code { try validate { c, _ in c.episodes[0].step = 0 } } == .badEpisode)
+        #expect(code { try validate { c, _ in c.episodes[0].envIndex = 0 } } == .badEpisode)
+        #expect(code { try validate { c, _ in c.episodes[0].envIndex = 7 } } == .badEpisode)
+        #expect(code { try validate { c, _ in c.episodes[0].step = UInt32.max } } == .badEpisode)
+        #expect(code { try validate { c, _ in c.episodes.append(c.episodes[0]) } } == .badEpisode)
+        #expect(code { try validate { c, _ in c.episodes[0].truncated = false; c.episodes[0].terminated = true } } == .badEpisode)
+        #expect(code { try validate { c, _ in c.episodes[0].episodeReturn = .nan } } == .badEpisode)
+        #expect(code { try validate { c, _ in c.episodes[0].length = 0 } } == .badEpisode)
+        // 100 fake episodes in a chunk with one episode end.
+        #expect(code { try validate { c, _ in c.episodes = Array(repeating: c.episodes[0], count: 100) } } == .badEpisode)
+    }
+
+    @Test func longStringsAreRefusedByName() {
+        let huge = String(repeating: "x", count: 30 << 20)
+        #expect(code { try validate { c, _ in c.workerID = huge } } == .fieldTooLong)
+        #expect(code { try validate { c, _ in c.envID = huge } } == .fieldTooLong)
+        #expect(code { try validate { c, _ in c.promptID = huge } } == .fieldTooLong)
+    }
 }
 
 extension Tributary_V1_TrajectoryChunk {
     fileprivate var logpFrame: UInt32 { behaviourLogp.frame }
+    fileprivate var actionsFrame: UInt32 { actions.frame }
 }

@@ -145,7 +145,7 @@ private func frames(_ f: [OwnedFrame]) -> [any MessageFrame] { f.map { $0 as any
             }
             if round % 7 == 0 { mutated.removeLast(Int.random(in: 0..<mutated.count, using: &rng)) }
             if let decoded = try? WireCodec.decode(frames(mutated)), case .trajectoryChunk(let c) = decoded.body {
-                _ = try? ChunkValidator.validate(c, frames: decoded.tensorFrames, env: GoldenMessages.env())
+                _ = try? ChunkValidator.validate(c, frames: decoded.tensorFrames, rules: GoldenMessages.rules())
             }
         }
     }

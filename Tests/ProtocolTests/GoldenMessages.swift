@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Protocol
 
@@ -14,6 +15,11 @@ enum GoldenMessages {
         env.actionDtype = .int32
         env.numActions = 2
         return env
+    }
+
+    /// What a learner training the golden env checks the golden chunk against.
+    static func rules(newestVersion: UInt64 = 3) -> ChunkRules {
+        ChunkRules(spec: .synthetic(observationSize: 3), numEnvs: 2, unrollLength: 2, newestVersion: newestVersion)
     }
 
     static func hello() -> [OwnedFrame] {

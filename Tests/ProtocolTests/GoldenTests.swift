@@ -26,7 +26,7 @@ import Testing
         let frames = GoldenMessages.chunk()
         let decoded = try WireCodec.decode(frames.map { $0 as any MessageFrame })
         guard case .trajectoryChunk(let chunk) = decoded.body else { Issue.record("not a chunk"); return }
-        let v = try ChunkValidator.validate(chunk, frames: decoded.tensorFrames, env: GoldenMessages.env())
+        let v = try ChunkValidator.validate(chunk, frames: decoded.tensorFrames, rules: GoldenMessages.rules())
         #expect(v.observations.copyFloats() == (0..<12).map { Float($0) * 0.5 })
         #expect(v.finalObservations?.copyFloats() == [9, 9.5, 10])
         #expect(v.steps == 4)

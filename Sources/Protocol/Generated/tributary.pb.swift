@@ -141,7 +141,8 @@ public nonisolated struct Tributary_V1_EnvSpec: Sendable {
   public init() {}
 }
 
-/// The network the worker must build to act (filled by the learning issue).
+/// The network the worker must build to act; docs/protocol.md §8 gives each family's
+/// exact parameter layout.
 public nonisolated struct Tributary_V1_ModelSpec: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -563,7 +564,7 @@ public nonisolated struct Tributary_V1_Reject: Sendable {
     /// no Hello (or expired): send Hello again
     case unknownWorker // = 5
 
-    /// tensor shapes/dtypes disagree with the header
+    /// a tensor's dtype or shape is not what the learner's environment needs
     case shapeMismatch // = 6
 
     /// chunk sent without a credit
@@ -572,14 +573,35 @@ public nonisolated struct Tributary_V1_Reject: Sendable {
     /// chunk names another run id
     case wrongRun // = 8
 
-    /// sequence number not the next one
+    /// sequence number repeats an earlier one (gaps are allowed)
     case badSequence // = 9
 
-    /// EnvSpec not accepted by this learner
+    /// EnvSpec (or a chunk's env_id) is not the environment this learner trains
     case envMismatch // = 10
 
     /// learner is stopping
     case shuttingDown // = 11
+
+    /// a float tensor holds NaN or an infinity
+    case nonFinite // = 12
+
+    /// a discrete action outside 0 ..< num_actions
+    case actionOutOfRange // = 13
+
+    /// a policy version the learner has not served, or versions that decrease
+    case badVersion // = 14
+
+    /// episode statistics that the chunk's own steps contradict
+    case badEpisode // = 15
+
+    /// a string or list field above its documented limit
+    case fieldTooLong // = 16
+
+    /// the learner has as many workers as it admits
+    case learnerFull // = 17
+
+    /// the peer's key may not do this (e.g. an operator key on the data socket)
+    case unauthorized // = 18
     case UNRECOGNIZED(Int)
 
     public init() {
@@ -600,6 +622,13 @@ public nonisolated struct Tributary_V1_Reject: Sendable {
       case 9: self = .badSequence
       case 10: self = .envMismatch
       case 11: self = .shuttingDown
+      case 12: self = .nonFinite
+      case 13: self = .actionOutOfRange
+      case 14: self = .badVersion
+      case 15: self = .badEpisode
+      case 16: self = .fieldTooLong
+      case 17: self = .learnerFull
+      case 18: self = .unauthorized
       default: self = .UNRECOGNIZED(rawValue)
       }
     }
@@ -618,6 +647,13 @@ public nonisolated struct Tributary_V1_Reject: Sendable {
       case .badSequence: return 9
       case .envMismatch: return 10
       case .shuttingDown: return 11
+      case .nonFinite: return 12
+      case .actionOutOfRange: return 13
+      case .badVersion: return 14
+      case .badEpisode: return 15
+      case .fieldTooLong: return 16
+      case .learnerFull: return 17
+      case .unauthorized: return 18
       case .UNRECOGNIZED(let i): return i
       }
     }
@@ -636,6 +672,13 @@ public nonisolated struct Tributary_V1_Reject: Sendable {
       .badSequence,
       .envMismatch,
       .shuttingDown,
+      .nonFinite,
+      .actionOutOfRange,
+      .badVersion,
+      .badEpisode,
+      .fieldTooLong,
+      .learnerFull,
+      .unauthorized,
     ]
 
   }
@@ -876,6 +919,24 @@ public nonisolated struct Tributary_V1_WorkerStatus: @unchecked Sendable {
   public var stepsPerSecond: Double {
     get {_storage._stepsPerSecond}
     set {_uniqueStorage()._stepsPerSecond = newValue}
+  }
+
+  /// CURVE: the name of the key it authenticated with ("" in plaintext)
+  public var keyName: String {
+    get {_storage._keyName}
+    set {_uniqueStorage()._keyName = newValue}
+  }
+
+  /// the connection's address as the transport saw it (not the claimed host)
+  public var peerAddress: String {
+    get {_storage._peerAddress}
+    set {_uniqueStorage()._peerAddress = newValue}
+  }
+
+  /// episodes reported whose start the learner did not see (not in the mean)
+  public var episodesUnverified: UInt64 {
+    get {_storage._episodesUnverified}
+    set {_uniqueStorage()._episodesUnverified = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1184,11 +1245,108 @@ public nonisolated struct Tributary_V1_StatusReply: @unchecked Sendable {
     set {_uniqueStorage()._updatesPerSecond = newValue}
   }
 
+  /// updates not applied, by reason: non_finite_loss,
+  public var updatesSkipped: Dictionary<String,UInt64> {
+    get {_storage._updatesSkipped}
+    set {_uniqueStorage()._updatesSkipped = newValue}
+  }
+
+  /// non_finite_gradient, non_finite_parameters
+  public var health: String {
+    get {_storage._health}
+    set {_uniqueStorage()._health = newValue}
+  }
+
+  /// why, when not "ok"
+  public var healthReason: String {
+    get {_storage._healthReason}
+    set {_uniqueStorage()._healthReason = newValue}
+  }
+
+  public var transport: Tributary_V1_TransportStatus {
+    get {_storage._transport ?? Tributary_V1_TransportStatus()}
+    set {_uniqueStorage()._transport = newValue}
+  }
+  /// Returns true if `transport` has been explicitly set.
+  public var hasTransport: Bool {_storage._transport != nil}
+  /// Clears the value of `transport`. Subsequent reads from it will return its default value.
+  public mutating func clearTransport() {_uniqueStorage()._transport = nil}
+
+  public var admission: Tributary_V1_AdmissionStatus {
+    get {_storage._admission ?? Tributary_V1_AdmissionStatus()}
+    set {_uniqueStorage()._admission = newValue}
+  }
+  /// Returns true if `admission` has been explicitly set.
+  public var hasAdmission: Bool {_storage._admission != nil}
+  /// Clears the value of `admission`. Subsequent reads from it will return its default value.
+  public mutating func clearAdmission() {_uniqueStorage()._admission = nil}
+
+  /// episodes whose start the learner did not see (not in the mean)
+  public var episodesUnverified: UInt64 {
+    get {_storage._episodesUnverified}
+    set {_uniqueStorage()._episodesUnverified = newValue}
+  }
+
+  /// "curve", "plaintext (loopback only)" or "plaintext (--insecure)"
+  public var security: String {
+    get {_storage._security}
+    set {_uniqueStorage()._security = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// What the learner's sockets saw below the protocol (libzmq's socket monitor).
+public nonisolated struct Tributary_V1_TransportStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// TCP/IPC connections accepted on the data and control sockets
+  public var connectionsAccepted: UInt64 = 0
+
+  /// ... closed: a peer leaving, a frame above the size limit, a
+  public var connectionsClosed: UInt64 = 0
+
+  /// protocol error (libzmq reports these alike)
+  public var handshakesFailed: Dictionary<String,UInt64> = [:]
+
+  /// messages with more frames than the transport keeps
+  public var messagesTruncated: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The learner-wide resource bounds and how much of them is in use.
+public nonisolated struct Tributary_V1_AdmissionStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// sessions admitted at most
+  public var maxWorkers: UInt32 = 0
+
+  /// chunk bytes in flight (credits) plus buffered, at most
+  public var memoryBudgetBytes: UInt64 = 0
+
+  /// ... now
+  public var memoryHeldBytes: UInt64 = 0
+
+  /// T x B of one chunk, at most
+  public var maxChunkSteps: UInt64 = 0
+
+  /// credits granted and not yet used, all workers
+  public var creditsInFlight: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -1914,7 +2072,7 @@ nonisolated extension Tributary_V1_Reject: SwiftProtobuf.Message, SwiftProtobuf.
 }
 
 nonisolated extension Tributary_V1_Reject.Code: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CODE_UNSPECIFIED\0\u{1}CODE_MALFORMED\0\u{1}CODE_UNKNOWN_TYPE\0\u{1}CODE_OVERSIZE\0\u{1}CODE_UNSUPPORTED_VERSION\0\u{1}CODE_UNKNOWN_WORKER\0\u{1}CODE_SHAPE_MISMATCH\0\u{1}CODE_NO_CREDIT\0\u{1}CODE_WRONG_RUN\0\u{1}CODE_BAD_SEQUENCE\0\u{1}CODE_ENV_MISMATCH\0\u{1}CODE_SHUTTING_DOWN\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CODE_UNSPECIFIED\0\u{1}CODE_MALFORMED\0\u{1}CODE_UNKNOWN_TYPE\0\u{1}CODE_OVERSIZE\0\u{1}CODE_UNSUPPORTED_VERSION\0\u{1}CODE_UNKNOWN_WORKER\0\u{1}CODE_SHAPE_MISMATCH\0\u{1}CODE_NO_CREDIT\0\u{1}CODE_WRONG_RUN\0\u{1}CODE_BAD_SEQUENCE\0\u{1}CODE_ENV_MISMATCH\0\u{1}CODE_SHUTTING_DOWN\0\u{1}CODE_NON_FINITE\0\u{1}CODE_ACTION_OUT_OF_RANGE\0\u{1}CODE_BAD_VERSION\0\u{1}CODE_BAD_EPISODE\0\u{1}CODE_FIELD_TOO_LONG\0\u{1}CODE_LEARNER_FULL\0\u{1}CODE_UNAUTHORIZED\0")
 }
 
 nonisolated extension Tributary_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -2168,7 +2326,7 @@ nonisolated extension Tributary_V1_StatusRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WorkerStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}incarnation\0\u{1}host\0\u{3}env_id\0\u{3}chunks_received\0\u{3}chunks_rejected\0\u{3}credits_outstanding\0\u{3}last_seen_ms_ago\0\u{3}acting_version\0\u{1}expired\0\u{3}expired_reason\0\u{3}chunks_reported_sent\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{3}chunks_consumed\0\u{3}chunks_per_second\0\u{3}steps_per_second\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}incarnation\0\u{1}host\0\u{3}env_id\0\u{3}chunks_received\0\u{3}chunks_rejected\0\u{3}credits_outstanding\0\u{3}last_seen_ms_ago\0\u{3}acting_version\0\u{1}expired\0\u{3}expired_reason\0\u{3}chunks_reported_sent\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{3}chunks_consumed\0\u{3}chunks_per_second\0\u{3}steps_per_second\0\u{3}key_name\0\u{3}peer_address\0\u{3}episodes_unverified\0")
 
   fileprivate class _StorageClass {
     var _workerID: String = String()
@@ -2188,6 +2346,9 @@ nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPro
     var _chunksConsumed: UInt64 = 0
     var _chunksPerSecond: Double = 0
     var _stepsPerSecond: Double = 0
+    var _keyName: String = String()
+    var _peerAddress: String = String()
+    var _episodesUnverified: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2215,6 +2376,9 @@ nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPro
       _chunksConsumed = source._chunksConsumed
       _chunksPerSecond = source._chunksPerSecond
       _stepsPerSecond = source._stepsPerSecond
+      _keyName = source._keyName
+      _peerAddress = source._peerAddress
+      _episodesUnverified = source._episodesUnverified
     }
   }
 
@@ -2250,6 +2414,9 @@ nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPro
         case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._chunksConsumed) }()
         case 16: try { try decoder.decodeSingularDoubleField(value: &_storage._chunksPerSecond) }()
         case 17: try { try decoder.decodeSingularDoubleField(value: &_storage._stepsPerSecond) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._keyName) }()
+        case 19: try { try decoder.decodeSingularStringField(value: &_storage._peerAddress) }()
+        case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._episodesUnverified) }()
         default: break
         }
       }
@@ -2313,6 +2480,15 @@ nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPro
       if _storage._stepsPerSecond.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._stepsPerSecond, fieldNumber: 17)
       }
+      if !_storage._keyName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._keyName, fieldNumber: 18)
+      }
+      if !_storage._peerAddress.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._peerAddress, fieldNumber: 19)
+      }
+      if _storage._episodesUnverified != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._episodesUnverified, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2339,6 +2515,9 @@ nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPro
         if _storage._chunksConsumed != rhs_storage._chunksConsumed {return false}
         if _storage._chunksPerSecond != rhs_storage._chunksPerSecond {return false}
         if _storage._stepsPerSecond != rhs_storage._stepsPerSecond {return false}
+        if _storage._keyName != rhs_storage._keyName {return false}
+        if _storage._peerAddress != rhs_storage._peerAddress {return false}
+        if _storage._episodesUnverified != rhs_storage._episodesUnverified {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2519,7 +2698,7 @@ nonisolated extension Tributary_V1_BufferConfig: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0\u{1}accounting\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{1}buffer\0\u{3}buffered_columns\0\u{3}env_steps_per_second\0\u{3}updates_per_second\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0\u{1}accounting\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{1}buffer\0\u{3}buffered_columns\0\u{3}env_steps_per_second\0\u{3}updates_per_second\0\u{3}updates_skipped\0\u{1}health\0\u{3}health_reason\0\u{1}transport\0\u{1}admission\0\u{3}episodes_unverified\0\u{1}security\0")
 
   fileprivate class _StorageClass {
     var _runID: String = String()
@@ -2551,6 +2730,13 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
     var _bufferedColumns: UInt64 = 0
     var _envStepsPerSecond: Double = 0
     var _updatesPerSecond: Double = 0
+    var _updatesSkipped: Dictionary<String,UInt64> = [:]
+    var _health: String = String()
+    var _healthReason: String = String()
+    var _transport: Tributary_V1_TransportStatus? = nil
+    var _admission: Tributary_V1_AdmissionStatus? = nil
+    var _episodesUnverified: UInt64 = 0
+    var _security: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2590,6 +2776,13 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       _bufferedColumns = source._bufferedColumns
       _envStepsPerSecond = source._envStepsPerSecond
       _updatesPerSecond = source._updatesPerSecond
+      _updatesSkipped = source._updatesSkipped
+      _health = source._health
+      _healthReason = source._healthReason
+      _transport = source._transport
+      _admission = source._admission
+      _episodesUnverified = source._episodesUnverified
+      _security = source._security
     }
   }
 
@@ -2637,6 +2830,13 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         case 27: try { try decoder.decodeSingularUInt64Field(value: &_storage._bufferedColumns) }()
         case 28: try { try decoder.decodeSingularDoubleField(value: &_storage._envStepsPerSecond) }()
         case 29: try { try decoder.decodeSingularDoubleField(value: &_storage._updatesPerSecond) }()
+        case 30: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._updatesSkipped) }()
+        case 31: try { try decoder.decodeSingularStringField(value: &_storage._health) }()
+        case 32: try { try decoder.decodeSingularStringField(value: &_storage._healthReason) }()
+        case 33: try { try decoder.decodeSingularMessageField(value: &_storage._transport) }()
+        case 34: try { try decoder.decodeSingularMessageField(value: &_storage._admission) }()
+        case 35: try { try decoder.decodeSingularUInt64Field(value: &_storage._episodesUnverified) }()
+        case 36: try { try decoder.decodeSingularStringField(value: &_storage._security) }()
         default: break
         }
       }
@@ -2736,6 +2936,27 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       if _storage._updatesPerSecond.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._updatesPerSecond, fieldNumber: 29)
       }
+      if !_storage._updatesSkipped.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: _storage._updatesSkipped, fieldNumber: 30)
+      }
+      if !_storage._health.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._health, fieldNumber: 31)
+      }
+      if !_storage._healthReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._healthReason, fieldNumber: 32)
+      }
+      try { if let v = _storage._transport {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
+      } }()
+      try { if let v = _storage._admission {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 34)
+      } }()
+      if _storage._episodesUnverified != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._episodesUnverified, fieldNumber: 35)
+      }
+      if !_storage._security.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._security, fieldNumber: 36)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2774,10 +2995,112 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         if _storage._bufferedColumns != rhs_storage._bufferedColumns {return false}
         if _storage._envStepsPerSecond != rhs_storage._envStepsPerSecond {return false}
         if _storage._updatesPerSecond != rhs_storage._updatesPerSecond {return false}
+        if _storage._updatesSkipped != rhs_storage._updatesSkipped {return false}
+        if _storage._health != rhs_storage._health {return false}
+        if _storage._healthReason != rhs_storage._healthReason {return false}
+        if _storage._transport != rhs_storage._transport {return false}
+        if _storage._admission != rhs_storage._admission {return false}
+        if _storage._episodesUnverified != rhs_storage._episodesUnverified {return false}
+        if _storage._security != rhs_storage._security {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tributary_V1_TransportStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TransportStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}connections_accepted\0\u{3}connections_closed\0\u{3}handshakes_failed\0\u{3}messages_truncated\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.connectionsAccepted) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.connectionsClosed) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &self.handshakesFailed) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.messagesTruncated) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.connectionsAccepted != 0 {
+      try visitor.visitSingularUInt64Field(value: self.connectionsAccepted, fieldNumber: 1)
+    }
+    if self.connectionsClosed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.connectionsClosed, fieldNumber: 2)
+    }
+    if !self.handshakesFailed.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: self.handshakesFailed, fieldNumber: 3)
+    }
+    if self.messagesTruncated != 0 {
+      try visitor.visitSingularUInt64Field(value: self.messagesTruncated, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tributary_V1_TransportStatus, rhs: Tributary_V1_TransportStatus) -> Bool {
+    if lhs.connectionsAccepted != rhs.connectionsAccepted {return false}
+    if lhs.connectionsClosed != rhs.connectionsClosed {return false}
+    if lhs.handshakesFailed != rhs.handshakesFailed {return false}
+    if lhs.messagesTruncated != rhs.messagesTruncated {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tributary_V1_AdmissionStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AdmissionStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}max_workers\0\u{3}memory_budget_bytes\0\u{3}memory_held_bytes\0\u{3}max_chunk_steps\0\u{3}credits_in_flight\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.maxWorkers) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.memoryBudgetBytes) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.memoryHeldBytes) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.maxChunkSteps) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.creditsInFlight) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.maxWorkers != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxWorkers, fieldNumber: 1)
+    }
+    if self.memoryBudgetBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.memoryBudgetBytes, fieldNumber: 2)
+    }
+    if self.memoryHeldBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.memoryHeldBytes, fieldNumber: 3)
+    }
+    if self.maxChunkSteps != 0 {
+      try visitor.visitSingularUInt64Field(value: self.maxChunkSteps, fieldNumber: 4)
+    }
+    if self.creditsInFlight != 0 {
+      try visitor.visitSingularUInt64Field(value: self.creditsInFlight, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tributary_V1_AdmissionStatus, rhs: Tributary_V1_AdmissionStatus) -> Bool {
+    if lhs.maxWorkers != rhs.maxWorkers {return false}
+    if lhs.memoryBudgetBytes != rhs.memoryBudgetBytes {return false}
+    if lhs.memoryHeldBytes != rhs.memoryHeldBytes {return false}
+    if lhs.maxChunkSteps != rhs.maxChunkSteps {return false}
+    if lhs.creditsInFlight != rhs.creditsInFlight {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
