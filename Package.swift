@@ -125,6 +125,7 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
@@ -156,7 +157,7 @@ let package = Package(
         .executableTarget(
             name: "RolloutCommand",
             dependencies: [
-                "Rollout", "NeuralNet",
+                "Rollout", "NeuralNet", "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -223,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Protocol", "Transport", "Monitor", "Rollout", "Telemetry",
+                "Domain", "Environments", "Protocol", "Transport", "Monitor", "Rollout", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

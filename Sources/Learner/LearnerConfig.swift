@@ -10,11 +10,12 @@ public struct LearnerConfig: Sendable {
     /// Identifies the run; chunks naming another run are refused. Random when empty.
     public var runID = ""
     /// Data ROUTER endpoints (workers' DEALERs connect here). `*` binds an ephemeral port.
-    public var dataEndpoints = ["tcp://*:5555"]
+    /// Loopback by default: other addresses need CURVE (`curve`) or `insecure`.
+    public var dataEndpoints = ["tcp://127.0.0.1:5555"]
     /// Weights PUB endpoints (WeightsAvailable announcements).
-    public var weightsEndpoints = ["tcp://*:5556"]
+    public var weightsEndpoints = ["tcp://127.0.0.1:5556"]
     /// Control ROUTER endpoints (GetWeights, StatusRequest).
-    public var controlEndpoints = ["tcp://*:5557"]
+    public var controlEndpoints = ["tcp://127.0.0.1:5557"]
     /// T: steps per chunk that workers are told to send.
     public var unrollLength: UInt32 = 32
     /// Most chunks a worker may have in flight (sent, not yet consumed by the trainer).
@@ -58,6 +59,24 @@ public struct LearnerConfig: Sendable {
     }
     /// Plaintext on a non-loopback bind, knowingly (logs a warning).
     public var insecure = false
+    /// Endpoints other than loopback (127.0.0.0/8, ::1, localhost, ipc://, inproc://): what
+    /// plaintext must not be bound to without `insecure`.
+    public var nonLoopbackEndpoints: [String] {
+        (dataEndpoints + weightsEndpoints + controlEndpoints).filter { !Self.isLoopback($0) }
+    }
+
+    public var bindsOnlyLoopback: Bool { nonLoopbackEndpoints.isEmpty }
+
+    static func isLoopback(_ endpoint: String) -> Bool {
+        if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+        guard endpoint.hasPrefix("tcp://") else { return false }
+        var host = String(endpoint.dropFirst(6))
+        if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+        host = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if let semicolon = host.firstIndex(of: ";") { host = String(host[host.index(after: semicolon)...]) }  // source;dest
+        return host == "localhost" || host == "lo" || host == "::1" || host.hasPrefix("127.")
+    }
+
     /// How the learner's sockets are protected, as the status reply says it.
     public var security: String {
         curve != nil ? "curve" : insecure ? "plaintext (--insecure)" : "plaintext (loopback only)"
@@ -152,8 +171,11 @@ public struct LearnerConfig: Sendable {
         if dataEndpoints.isEmpty || weightsEndpoints.isEmpty || controlEndpoints.isEmpty {
             throw ConfigError("every socket needs at least one endpoint")
         }
+        if curve == nil, !insecure, !bindsOnlyLoopback {
+            throw ConfigError("plaintext on \(nonLoopbackEndpoints.joined(separator: ", ")) would let anyone who reaches it send data and read the weights: pass --curve-secret-key and --allow-keys (docs/security.md), or --insecure to accept that")
+        }
         if let m = metrics, !MetricsServer.isNumericAddress(m.host) {
-            throw ConfigError("/metrics needs a numeric IPv4 or IPv6 address, not '\(m.host)' (from --bind or --metrics-bind): pass --metrics-bind, e.g. 127.0.0.1 or 0.0.0.0, or --no-metrics")
+            throw ConfigError("/metrics needs a numeric IPv4 or IPv6 address, not '\(m.host)' (from --metrics-bind): pass --metrics-bind, e.g. 127.0.0.1 or 0.0.0.0, or --no-metrics")
         }
         if unrollLength == 0 || unrollLength > UInt32(ChunkValidator.maxLength) {
             throw ConfigError("unroll length must be in 1...\(ChunkValidator.maxLength), got \(unrollLength)")

@@ -3,7 +3,8 @@ import Protocol
 
 extension LearnerCore {
     /// Handles one message from the control ROUTER (`requester` is its routing identity).
-    public func handleControl(from requester: [UInt8], frames: [any MessageFrame], truncated: Bool = false, now: ContinuousClock.Instant = .now) {
+    public func handleControl(from requester: [UInt8], frames: [any MessageFrame], truncated: Bool = false,
+                              peer: PeerIdentity = PeerIdentity(), now: ContinuousClock.Instant = .now) {
         let replies: [[OwnedFrame]] = state.withLock { s in
             func refuse(_ error: ProtocolError) -> [[OwnedFrame]] {
                 s.counters.rejected[error.code.name, default: 0] += 1
@@ -11,6 +12,9 @@ extension LearnerCore {
                 return [WireCodec.reject(error, rejectedType: WireCodec.peekHeader(frames)?.rawType ?? 0)]
             }
             if truncated { return refuse(ProtocolError(.malformed, "more frames than the transport keeps per message")) }
+            guard access.allows(peer, on: "control") else {
+                return refuse(ProtocolError(.unauthorized, "the key \(peer.keyName.map { "'\($0)'" } ?? "(none)") is not enrolled"))
+            }
             let message: DecodedMessage
             do throws(ProtocolError) {
                 message = try WireCodec.decode(frames, limits: limits)

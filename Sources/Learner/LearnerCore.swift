@@ -5,6 +5,7 @@ import Logging
 import Protocol
 import Synchronization
 import Telemetry
+import Transport
 
 /// A worker connection as the data ROUTER sees it: its routing identity.
 public struct WorkerKey: Hashable, Sendable, CustomStringConvertible {
@@ -178,15 +179,19 @@ public final class LearnerCore: Sendable {
     let started: ContinuousClock.Instant
     let state: Mutex<State>
     let limits: WireLimits
+    /// Which authenticated keys may use which socket (everyone, in plaintext).
+    public let access: AccessControl
 
     public init(
         config: LearnerConfig,
         logger: Logger,
         store: ExperienceStore,
+        access: AccessControl = .open,
         now: ContinuousClock.Instant = .now,
         send: @escaping @Sendable (Route, [OwnedFrame]) -> Void
     ) {
         self.config = config
+        self.access = access
         guard let environment = config.environment else { preconditionFailure("LearnerConfig.validate() refuses an unknown environment") }
         self.environment = environment
         self.runID = config.runID.isEmpty ? "run-" + UUID().uuidString.prefix(8).lowercased() : config.runID
@@ -375,6 +380,9 @@ public final class LearnerCore: Sendable {
     private func handleHello(
         _ s: inout State, key: WorkerKey, hello: Tributary_V1_Hello, peer: PeerIdentity, now: ContinuousClock.Instant
     ) throws(Refusal) -> [OwnedFrame] {
+        guard access.allows(peer, on: "data") else {
+            throw Refusal(.unauthorized, "the key \(peer.keyName.map { "'\($0)'" } ?? "(none)") may not send data: it is not enrolled as a worker")
+        }
         let spec = environment
         let admitted: HelloValidator.Admitted
         do throws(ProtocolError) {
@@ -625,9 +633,41 @@ public final class LearnerCore: Sendable {
         return ("ok", "")
     }
 
-    /// A libzmq socket-monitor event on the data or control socket.
-    public func recordTransport(_ update: (inout TransportCounters) -> Void) {
-        state.withLock { update(&$0.transport) }
+    /// A libzmq socket-monitor event on the data or control socket: counted, and logged at a
+    /// bounded rate (an oversize frame, for one, shows only as a closed connection).
+    public func recordTransport(_ event: TransportEvent, socket: String, now: ContinuousClock.Instant = .now) {
+        state.withLock { s in
+            switch event {
+            case .accepted:
+                s.transport.connectionsAccepted += 1
+            case .disconnected(let peer):
+                s.transport.connectionsClosed += 1
+                s.log.info(logger, reason: "closed-\(socket)", "\(socket) connection from \(peer.isEmpty ? "a peer" : peer) closed (the peer left, sent a frame above \(config.maxMessageBytes) bytes, or broke the protocol)", now: now)
+            case .handshakeFailedAuth, .handshakeFailedProtocol, .handshakeFailedOther:
+                let kind = event.handshakeFailureKind!
+                s.transport.handshakesFailed[kind, default: 0] += 1
+                s.log.warning(logger, reason: "handshake-\(kind)", "\(socket) handshake failed (\(kind)): \(event)", now: now)
+            case .connected, .handshakeSucceeded:
+                break
+            }
+        }
+    }
+
+    /// Keys removed from the allow list (SIGHUP): their sessions end now, and their Hellos and
+    /// control messages are refused from here on (`AccessControl.allows`).
+    public func revoke(keyNames: [String], now: ContinuousClock.Instant = .now) {
+        guard !keyNames.isEmpty else { return }
+        let names = Set(keyNames)
+        var replies: [(WorkerKey, [OwnedFrame])] = []
+        state.withLock { s in
+            for (key, session) in s.sessions where session.peer.keyName.map(names.contains) == true {
+                _ = s.removeSession(key)
+                logger.warning("worker \(session.workerID) (\(session.peer)) removed: its key was revoked")
+                remember(&s, Departed(key: key, session: session, reason: "revoked: key '\(session.peer.keyName!)' no longer enrolled"))
+            }
+            grantWaiting(&s, now: now, replies: &replies)
+        }
+        for (key, reply) in replies { send(.data(key), reply) }
     }
 
     public var training: TrainingProgress { state.withLock { $0.training } }

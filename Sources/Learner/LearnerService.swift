@@ -6,6 +6,7 @@ import Protocol
 import ServiceLifecycle
 import Telemetry
 import Transport
+import UnixSignals
 
 /// What a running learner tells its executable (printed as JSON lines on stdout).
 public enum LearnerEvent: Sendable {
@@ -44,10 +45,30 @@ public struct LearnerService: Service {
 
     public func run() async throws {
         try config.validate()
+        if config.curve == nil, config.insecure, !config.bindsOnlyLoopback {
+            logger.warning("--insecure: plaintext on \(config.nonLoopbackEndpoints.joined(separator: ", ")); anyone who reaches these ports can send data, read the weights and the status (docs/security.md)")
+        }
+        // With CURVE the learner's own secret key and the keys it lets in; a bad key file is a
+        // one-line error before any socket is bound.
+        var secretKey: String?
+        var access = AccessControl.open
+        if let curve = config.curve {
+            do throws(KeyFileError) {
+                secretKey = try CurveKeyPair.load(curve.secretKeyFile, requireSecret: true).secretKey
+                access = AccessControl(ring: try KeyRing.load(curve.allowKeys), source: curve.allowKeys)
+            } catch {
+                throw ConfigError(error.description)
+            }
+            guard CurveKeyPair.isAvailable else { throw ConfigError("this libzmq was built without CURVE (libsodium)") }
+            logger.info("CURVE on every socket; \(access.enrolledCount) key(s) enrolled from \(curve.allowKeys)")
+        }
         AllocatorTuning.apply(logger: logger)
-        let reactor = try SocketReactor(name: "learner", logger: logger)
+        let enforced = access
+        var authenticator: (@Sendable (ZAPRequest) -> ZAPDecision)?
+        if config.curve != nil { authenticator = { @Sendable request in enforced.decide(request) } }
+        let reactor = try SocketReactor(name: "learner", logger: logger, authenticator: authenticator)
         do {
-            try await serve(reactor)
+            try await serve(reactor, secretKey: secretKey, access: access)
         } catch {
             await reactor.shutdown()
             throw error
@@ -55,25 +76,34 @@ public struct LearnerService: Service {
         await reactor.shutdown()
     }
 
-    private func serve(_ reactor: SocketReactor) async throws {
+    private func serve(_ reactor: SocketReactor, secretKey: String?, access: AccessControl) async throws {
         // The core is created first and handed to the data socket's handler, which runs on
         // the socket thread: decode, validate and admit without a thread hop per chunk.
         let store = ExperienceStore(policy: config.buffer.policy)
         let routes = RouteTable()
-        let core = LearnerCore(config: config, logger: logger, store: store) { route, frames in
+        let core = LearnerCore(config: config, logger: logger, store: store, access: access) { route, frames in
             routes.send(route, frames, via: reactor)
+        }
+        func security(_ domain: String) -> SocketSpec.Security {
+            secretKey.map { .curveServer(secretKey: $0, domain: domain) } ?? .plaintext
         }
         var pubSpec = SocketSpec(kind: .publisher)
         pubSpec.bind = config.weightsEndpoints
+        pubSpec.security = security("weights")
         let pub = try await reactor.open(pubSpec)
         var controlSpec = SocketSpec(kind: .router)
         controlSpec.bind = config.controlEndpoints
         controlSpec.maxFrameBytes = 1 << 20
+        controlSpec.inboxBytes = 16 << 20
+        controlSpec.security = security("control")
+        controlSpec.onEvent = { _, event in core.recordTransport(event, socket: "control") }
         let control = try await reactor.open(controlSpec)
         routes.set(control: control.id, publish: pub.id)
         var dataSpec = SocketSpec(kind: .router)
         dataSpec.bind = config.dataEndpoints
         dataSpec.maxFrameBytes = Int64(config.maxMessageBytes)
+        dataSpec.security = security("data")
+        dataSpec.onEvent = { _, event in core.recordTransport(event, socket: "data") }
         dataSpec.handler = { id, batch in
             routes.set(data: id)
             core.handleData(batch.compactMap(LearnerCore.DataMessage.init))
@@ -124,7 +154,22 @@ public struct LearnerService: Service {
             group.addTask {
                 while case .message(let m) = await control.inbox.receive() {
                     guard let identity = m.frames.first else { continue }
-                    core.handleControl(from: identity.bytes, frames: Array(m.frames.dropFirst()), truncated: m.truncated)
+                    core.handleControl(from: identity.bytes, frames: Array(m.frames.dropFirst()), truncated: m.truncated,
+                                       peer: PeerIdentity(address: m.peerAddress, keyName: m.userID))
+                }
+            }
+            if access.isEnforcing {
+                // SIGHUP reloads --allow-keys: new keys may connect, removed ones are revoked.
+                group.addTask {
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                        do throws(KeyFileError) {
+                            let revoked = try access.reload()
+                            logger.info("SIGHUP: \(access.enrolledCount) key(s) enrolled\(revoked.isEmpty ? "" : "; revoked \(revoked.joined(separator: ", "))")")
+                            core.revoke(keyNames: revoked)
+                        } catch {
+                            logger.error("SIGHUP: keeping the old keys: \(error)")
+                        }
+                    }
                 }
             }
             group.addTask {

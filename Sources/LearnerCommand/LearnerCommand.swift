@@ -17,8 +17,8 @@ struct LearnerCommand: AsyncParsableCommand {
             logs go to stderr. Stops on SIGINT/SIGTERM, or after --max-chunks.
             """)
 
-    @Option(help: "Interface to bind (used with the ports; '*' is every interface).")
-    var bind = "*"
+    @Option(help: "Interface to bind (used with the ports; '*' is every interface). Anything but loopback needs CURVE (--curve-secret-key, --allow-keys) or --insecure.")
+    var bind = "127.0.0.1"
     @Option(help: "Data ROUTER port (0: an ephemeral port).") var dataPort = 5555
     @Option(help: "Weights PUB port.") var weightsPort = 5556
     @Option(help: "Control ROUTER port.") var controlPort = 5557
@@ -96,7 +96,10 @@ struct LearnerCommand: AsyncParsableCommand {
     @Option(help: "A partial group older than this (ms) is dropped.") var groupTimeoutMs = 30_000
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
     @Option(help: "HTTP port of Prometheus /metrics and /healthz (0: an ephemeral port).") var metricsPort = 5558
-    @Option(help: "Interface of /metrics (default: --bind; '*' is every interface).") var metricsBind: String?
+    @Option(help: "Interface of /metrics (default 127.0.0.1; '*' is every interface). /metrics has no authentication.") var metricsBind = "127.0.0.1"
+    @Option(help: "CURVE: the learner's secret key file (NAME.key_secret from `tributary keys generate`).") var curveSecretKey: String?
+    @Option(help: "CURVE: the public keys allowed in, a NAME.key file or a directory of them (reloaded on SIGHUP).") var allowKeys: String?
+    @Flag(help: "Allow plaintext on a non-loopback bind: anyone who reaches the ports can send data and read the weights.") var insecure = false
     @Flag(help: "Serve no /metrics and /healthz.") var noMetrics = false
     @Flag(help: "No progress bar, even on a terminal (log lines instead).") var noProgress = false
 
@@ -190,9 +193,15 @@ struct LearnerCommand: AsyncParsableCommand {
         c.progressBar = !noProgress && isatty(STDERR_FILENO) == 1 && (Logger.Level(rawValue: logLevel) ?? .info) <= .info
         if !noMetrics {
             guard let port = UInt16(exactly: metricsPort) else { throw ValidationError("--metrics-port must be 0…65535") }
-            let host = metricsBind ?? bind
-            c.metrics = .init(host: host == "*" ? "0.0.0.0" : host, port: port)
+            c.metrics = .init(host: metricsBind == "*" ? "0.0.0.0" : metricsBind, port: port)
         }
+        switch (curveSecretKey, allowKeys) {
+        case (let key?, let allowed?): c.curve = .init(secretKeyFile: key, allowKeys: allowed)
+        case (nil, nil): break
+        case (_?, nil): throw ValidationError("--curve-secret-key needs --allow-keys (the workers' and operators' public keys)")
+        case (nil, _?): throw ValidationError("--allow-keys needs --curve-secret-key (the learner's own secret key)")
+        }
+        c.insecure = insecure
         c.metricsEvery = metricsEvery
         c.chunksPerVersion = chunksPerVersion
         c.parameterBytes = parameterBytes

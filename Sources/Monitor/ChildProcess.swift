@@ -12,8 +12,14 @@ public final class ChildProcess: @unchecked Sendable {
 
     public let name: String
     public let process = Process()
-    private let lines = Mutex<[String]>([])
-    private let errors = Mutex<String>("")
+    /// What the reader threads collect. They hold this, never `self`, so dropping the last
+    /// reference to a ChildProcess runs `deinit` (and kills the child) even while it runs: a
+    /// test that returns early does not leak a learner.
+    private final class Output: Sendable {
+        let lines = Mutex<[String]>([])
+        let errors = Mutex<String>("")
+    }
+    private let output = Output()
     private let readers = DispatchGroup()
 
     /// Starts `executable` with `arguments`; with a `prefix` (e.g. `ip netns exec NS`), runs
@@ -34,13 +40,15 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         Self.live.withLock { _ = $0.insert(process.processIdentifier) }
+        let output = output
         read(out.fileHandleForReading) { chunk in
-            self.lines.withLock { $0.append(contentsOf: chunk.split(separator: "\n").map(String.init)) }
+            output.lines.withLock { $0.append(contentsOf: chunk.split(separator: "\n").map(String.init)) }
         }
-        read(err.fileHandleForReading) { chunk in self.errors.withLock { $0 += chunk } }
+        read(err.fileHandleForReading) { chunk in output.errors.withLock { $0 += chunk } }
     }
 
     private func read(_ handle: FileHandle, _ sink: @escaping @Sendable (String) -> Void) {
+        // (`self` is not captured below: see `Output`.)
         readers.enter()
         let group = readers
         Thread.detachNewThread {
@@ -59,8 +67,8 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    public var stdoutLines: [String] { lines.withLock { $0 } }
-    public var stderr: String { errors.withLock { $0 } }
+    public var stdoutLines: [String] { output.lines.withLock { $0 } }
+    public var stderr: String { output.errors.withLock { $0 } }
     public var pid: Int32 { process.processIdentifier }
 
     /// JSON objects printed on stdout so far.

@@ -16,14 +16,19 @@ public enum StatusClient {
         return "tcp://\(learner):\(defaultPort)"
     }
 
-    public static func fetch(endpoint: String, timeout: Duration, includeWorkers: Bool = true) async throws -> Tributary_V1_StatusReply {
+    /// With `keys`, over CURVE; a learner that refuses the key is reported as such, not as silence.
+    public static func fetch(endpoint: String, timeout: Duration, includeWorkers: Bool = true,
+                             keys: ClientKeys? = nil) async throws -> Tributary_V1_StatusReply {
         var logger = Logger(label: "tributary")
         logger.logLevel = .error
         let reactor = try SocketReactor(name: "cli", logger: logger)
+        let handshakes = HandshakeWatch(limit: 1)
         do {
             var spec = SocketSpec(kind: .dealer)
             spec.connect = [endpoint]
             spec.lingerMilliseconds = 0
+            spec.security = keys?.security ?? .plaintext
+            spec.onEvent = handshakes.onEvent
             let socket = try await reactor.open(spec)
             var request = Tributary_V1_StatusRequest()
             request.includeWorkers = includeWorkers
@@ -37,6 +42,7 @@ public enum StatusClient {
                 default: throw Failure(description: "learner at \(endpoint) sent an unreadable answer")
                 }
             case .timedOut, .closed:
+                if let refusal = handshakes.refusal(endpoint: endpoint) { throw Failure(description: refusal) }
                 throw Failure(description: "no answer from a learner at \(endpoint) within \(timeout)")
             }
             await reactor.shutdown()

@@ -10,7 +10,23 @@ public enum StatusFormatter {
         lines.append("run \(s.runID)   up \(String(format: "%.1f", uptime)) s   policy version \(s.policyVersion)   protocol v\(s.protocolVersion)")
         lines.append(String(format: "rates   %.1f updates/s   %@ env steps/s   (last 5 s)   updates %llu", s.updatesPerSecond,
                             TextFormat.group(UInt64(s.envStepsPerSecond.rounded())), s.updates))
-        lines.append("workers \(s.workersConnected) connected, \(s.workersExpired) expired")
+        lines.append("workers \(s.workersConnected) connected (at most \(s.admission.maxWorkers)), \(s.workersExpired) expired   security \(s.security.isEmpty ? "–" : s.security)")
+        if !s.health.isEmpty, s.health != "ok" {
+            lines.append("health  \(s.health.uppercased())\(s.healthReason.isEmpty ? "" : ": \(s.healthReason)")")
+        }
+        if !s.updatesSkipped.isEmpty {
+            lines.append("updates skipped  " + s.updatesSkipped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        if s.hasAdmission {
+            let a = s.admission
+            lines.append(String(format: "memory  %@ of %@ held (credits in flight + buffer), %llu credits in flight",
+                                TextFormat.bytes(a.memoryHeldBytes), TextFormat.bytes(a.memoryBudgetBytes), a.creditsInFlight))
+        }
+        if s.hasTransport {
+            let t = s.transport
+            let failed = t.handshakesFailed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            lines.append("connections  accepted \(t.connectionsAccepted), closed \(t.connectionsClosed)\(failed.isEmpty ? "" : ", handshakes failed: \(failed)")")
+        }
         let rejected = s.rejected.values.reduce(0, +)
         lines.append("messages  chunks received \(s.chunksReceived)  accepted \(s.chunksAccepted)  consumed \(s.chunksConsumed)")
         lines.append("steps   \(s.stepsReceived)   bytes \(s.bytesReceived)   messages \(s.messagesReceived)")
@@ -47,11 +63,13 @@ public enum StatusFormatter {
 
     /// A row per worker incarnation: connected ones first, then those that left, with why.
     public static func workerTable(_ workers: [Tributary_V1_WorkerStatus]) -> [String] {
-        var lines = [pad("WORKER", 24) + pad("INCARNATION", 22) + pad("HOST", 16) + pad("RECV", 8) + pad("CHUNK/S", 9) + pad("REJ", 6) + pad("CRED", 6) + pad("VERSION", 9) + pad("SEEN", 9) + "STATE"]
+        // With CURVE the authenticated key's name says who a worker is; its claimed host does not.
+        let keyed = workers.contains { !$0.keyName.isEmpty }
+        var lines = [pad("WORKER", 24) + pad("INCARNATION", 22) + pad(keyed ? "KEY" : "HOST", 16) + pad("RECV", 8) + pad("CHUNK/S", 9) + pad("REJ", 6) + pad("CRED", 6) + pad("VERSION", 9) + pad("SEEN", 9) + "STATE"]
         for w in workers {
             let seen = "\(w.lastSeenMsAgo) ms"
             let state = w.expired ? w.expiredReason : "connected"
-            lines.append(pad(w.workerID, 24) + pad(String(w.incarnation), 22) + pad(w.host, 16) + pad(String(w.chunksReceived), 8)
+            lines.append(pad(w.workerID, 24) + pad(String(w.incarnation), 22) + pad(keyed ? w.keyName : w.host, 16) + pad(String(w.chunksReceived), 8)
                 + pad(w.expired ? "–" : String(format: "%.1f", w.chunksPerSecond), 9) + pad(String(w.chunksRejected), 6) + pad(String(w.creditsOutstanding), 6) + pad(String(w.actingVersion), 9)
                 + pad(seen, 9) + state)
         }

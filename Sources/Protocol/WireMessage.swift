@@ -71,6 +71,22 @@ public struct WireLimits: Sendable {
         self.maxMessageBytes = maxMessageBytes
         self.maxTensorFrames = maxTensorFrames
     }
+
+    /// The largest protobuf body of a message type, checked before the body is decoded: no
+    /// legitimate Hello is bigger than a few KiB (every string in it has a limit, `FieldLimits`),
+    /// so a 30 MiB one is refused without spending the seconds decoding it would take. nil:
+    /// only the whole-message limit applies (the learner's own replies, which it decodes only
+    /// on the worker side).
+    public static func maxBodyBytes(_ type: MessageType) -> Int? {
+        switch type {
+        case .hello: 16 << 10
+        case .goodbye: 4 << 10
+        case .heartbeat, .getWeights, .statusRequest: 1 << 10
+        // Up to T × B episode statistics of ~30 bytes each at the largest chunk, and its strings.
+        case .trajectoryChunk: 4 << 20
+        case .welcome, .credit, .reject, .weightsAvailable, .weights, .statusReply: nil
+        }
+    }
 }
 
 /// Turns typed messages into frames and frames back into typed messages.
@@ -145,6 +161,9 @@ public enum WireCodec {
             throw ProtocolError(
                 .unsupportedVersion,
                 "message is protocol version \(header.version); this side speaks \(ProtocolVersion.supported)")
+        }
+        if let limit = WireLimits.maxBodyBytes(type), bodyFrame.count > limit {
+            throw ProtocolError(.oversize, "the \(type) body has \(bodyFrame.count) bytes, the limit for a \(type) is \(limit)")
         }
         let body: WireBody
         do {

@@ -16,6 +16,9 @@ struct SessionLoop {
 
     /// Chunks sent over all incarnations.
     private var totalSent: UInt64 = 0
+    /// The data socket's handshakes, across incarnations: a learner that keeps refusing this
+    /// worker's key ends the worker with a reason instead of endless retries.
+    private let handshakes: HandshakeWatch
     private var source: (any ChunkSource)?
     /// Whether the `acting` event (the first environment step of this process) went out.
     private var announcedActing = false
@@ -29,6 +32,7 @@ struct SessionLoop {
         self.traceChunks = traceChunks
         self.events = events
         self.stats = stats
+        self.handshakes = HandshakeWatch(limit: config.handshakeFailureLimit)
     }
 
     enum Ending {
@@ -44,6 +48,8 @@ struct SessionLoop {
             var dataSpec = SocketSpec(kind: .dealer)
             dataSpec.connect = [config.dataEndpoint]
             dataSpec.lingerMilliseconds = 0
+            dataSpec.security = config.security
+            dataSpec.onEvent = handshakes.onEvent
             let data = try await reactor.open(dataSpec)
             var record = IncarnationStats(incarnation: incarnation)
             let ending: Ending
@@ -95,16 +101,25 @@ struct SessionLoop {
 
         // 1. Welcome, or a refusal, within the Hello timeout.
         let deadline = ContinuousClock.now + config.helloTimeout
+        let failuresBefore = handshakes.failures
         var welcome: Tributary_V1_Welcome?
         while welcome == nil {
             let left = deadline - .now
             if Task.isCancelled { record.ended = "shutdown before Welcome"; return .finished }
+            if let refusal = handshakes.refusal(endpoint: config.dataEndpoint) {
+                throw WorkerError(code: .unauthorized, description: refusal)
+            }
+            if handshakes.failures > failuresBefore {
+                record.ended = "handshake failed"
+                logger.warning("the handshake with \(config.dataEndpoint) failed; retrying")
+                return .reconnect
+            }
             guard left > .zero else {
                 record.ended = "no Welcome within \(config.helloTimeout)"
                 logger.warning("no Welcome from \(config.dataEndpoint) within \(config.helloTimeout)")
                 return .reconnect
             }
-            switch await data.inbox.receive(timeout: left) {
+            switch await data.inbox.receive(timeout: min(left, .milliseconds(200))) {
             case .closed: record.ended = "shutdown before Welcome"; return .finished
             case .timedOut: continue
             case .message(let m):
@@ -272,9 +287,21 @@ struct SessionLoop {
         }
     }
 
+    /// Refusals that retrying cannot fix end the worker with the learner's reason: its protocol
+    /// version (exit 3), its key (exit 4), or its configuration (exit 2: another environment,
+    /// sizes or fields beyond the learner's limits).
     private func fatalIfUnfixable(_ r: Tributary_V1_Reject) throws {
-        if r.code == .unsupportedVersion {
+        switch r.code {
+        case .unsupportedVersion:
             throw WorkerError(code: .unsupportedVersion, description: "the learner refused this worker's protocol version: \(r.reason)")
+        case .unauthorized:
+            throw WorkerError(code: .unauthorized, description: "the learner refused this worker's key: \(r.reason)")
+        case .envMismatch, .fieldTooLong:
+            throw WorkerError(code: .refused, description: "the learner refused this worker's configuration (\(ProtocolError.Code(wire: r.code)?.name ?? "refused")): \(r.reason)")
+        case .oversize where r.rejectedType == UInt32(MessageType.hello.rawValue):
+            throw WorkerError(code: .refused, description: "the learner refused this worker's configuration (oversize): \(r.reason)")
+        default:
+            return
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Protocol
+import Transport
 
 /// Everything a rollout worker is configured with.
 public struct WorkerConfig: Sendable {
@@ -36,6 +37,13 @@ public struct WorkerConfig: Sendable {
     public var headerVersion: UInt8 = ProtocolVersion.current
     /// Seed of the synthetic data.
     public var seed: UInt64 = 1
+    /// CURVE: the learner's public key and this worker's key pair; nil: plaintext.
+    public var keys: ClientKeys? = nil
+    /// Handshakes the learner refused in a row before the worker gives up (exit code 4).
+    public var handshakeFailureLimit = 3
+
+    /// How every socket of the worker is secured.
+    public var security: SocketSpec.Security { keys?.security ?? .plaintext }
 
     public init() {}
 

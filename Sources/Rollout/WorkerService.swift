@@ -35,7 +35,10 @@ public struct WorkerError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable {
         let name: String
         public static let unsupportedVersion = Code(name: "unsupported_version")
+        /// The worker's configuration cannot work with this learner (environment, sizes).
         public static let refused = Code(name: "refused")
+        /// The learner does not let this worker's key in (CURVE), or the handshake cannot succeed.
+        public static let unauthorized = Code(name: "unauthorized")
     }
     public var code: Code
     public var description: String
@@ -63,9 +66,11 @@ public struct WorkerService: Service {
         var subSpec = SocketSpec(kind: .subscriber)
         subSpec.connect = [config.weightsEndpoint]
         subSpec.subscriptions = [WireHeader(type: .weightsAvailable).bytes]
+        subSpec.security = config.security
         var controlSpec = SocketSpec(kind: .dealer)
         controlSpec.connect = [config.controlEndpoint]
         controlSpec.lingerMilliseconds = 0
+        controlSpec.security = config.security
         let stats = StatsBox()
         do {
             let sub = try await reactor.open(subSpec)

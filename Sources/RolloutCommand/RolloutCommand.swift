@@ -5,6 +5,7 @@ import NeuralNet
 import Protocol
 import Rollout
 import ServiceLifecycle
+import Transport
 
 /// `rollout-worker`: acts in environments and streams chunks to a learner.
 @main
@@ -14,8 +15,8 @@ struct RolloutCommand: AsyncParsableCommand {
         abstract: "Run a Tributary rollout worker that streams trajectories to a learner.",
         discussion: """
             Reconnects (as a new incarnation) whenever the learner goes away. Prints a JSON line per \
-            session and a summary at exit; logs go to stderr. Exit code 3: the learner refused this \
-            worker's protocol version.
+            session and a summary at exit; logs go to stderr. Exit codes: 2, the learner refused this \
+            worker's configuration (environment, sizes); 3, its protocol version; 4, its key (CURVE).
             """)
 
     @Option(help: "Learner host (used with the ports).") var learner = "127.0.0.1"
@@ -38,6 +39,8 @@ struct RolloutCommand: AsyncParsableCommand {
     @Option(help: "Header version to write (testing version skew).") var headerVersion: UInt8?
     @Option(help: "Seed of the environments, the action sampling and the synthetic data.") var seed: UInt64 = 1
     @Option(help: "OpenBLAS threads for the policy's forward pass (more do not help at acting batch sizes).") var blasThreads = 1
+    @Option(help: "CURVE: the learner's public key file (its NAME.key).") var curveServerKey: String?
+    @Option(help: "CURVE: this worker's secret key file (NAME.key_secret from `tributary keys generate`).") var curveSecretKey: String?
     @Flag(help: "Print a JSON line for every chunk sent.") var traceChunks = false
     @Option(help: "Log level.") var logLevel = "info"
 
@@ -64,6 +67,11 @@ struct RolloutCommand: AsyncParsableCommand {
         if !protocolVersion.isEmpty { c.protocolVersions = protocolVersion }
         if let headerVersion { c.headerVersion = headerVersion }
         c.seed = seed
+        do throws(KeyFileError) {
+            c.keys = try ClientKeys.load(serverKeyFile: curveServerKey, secretKeyFile: curveSecretKey)
+        } catch {
+            throw ValidationError(error.description)
+        }
         return c
     }
 
@@ -96,6 +104,9 @@ struct RolloutCommand: AsyncParsableCommand {
         } catch let error as WorkerError where error.code == .unsupportedVersion {
             FileHandle.standardError.write(Data("rollout-worker: \(error.description) (learner \(config.dataEndpoint))\n".utf8))
             throw ExitCode(3)
+        } catch let error as WorkerError where error.code == .unauthorized {
+            FileHandle.standardError.write(Data("rollout-worker: \(error.description)\n".utf8))
+            throw ExitCode(4)
         } catch let error as WorkerError {
             FileHandle.standardError.write(Data("rollout-worker: \(error.description)\n".utf8))
             throw ExitCode(2)

@@ -1,7 +1,8 @@
 import DequeModule
 import Synchronization
 
-/// A bounded single-consumer queue from a producer thread to async code.
+/// A bounded single-consumer queue from a producer thread to async code, bounded in elements
+/// and in bytes (as `weigh` counts them; one element always fits into an empty mailbox).
 ///
 /// The producer (the socket thread) never blocks: `offer` fails when the mailbox is
 /// full, and the socket thread then stops reading that socket, so backpressure
@@ -16,6 +17,7 @@ public final class Mailbox<Element: Sendable>: Sendable {
 
     private struct State {
         var items: Deque<Element> = []
+        var bytes = 0
         var waiter: CheckedContinuation<Received, Never>?
         var waiterID: UInt64 = 0
         /// Ends a timed wait; cancelled as soon as the wait ends otherwise.
@@ -28,20 +30,30 @@ public final class Mailbox<Element: Sendable>: Sendable {
     private enum Fast { case got(Element, wake: Bool), closed, wait }
 
     public let capacity: Int
+    public let byteCapacity: Int
+    private let weigh: @Sendable (Element) -> Int
     private let state: Mutex<State>
     private let onSpace: @Sendable () -> Void
 
-    public init(capacity: Int, onSpace: @escaping @Sendable () -> Void = {}) {
+    public init(capacity: Int, byteCapacity: Int = .max, weigh: @escaping @Sendable (Element) -> Int = { _ in 0 },
+                onSpace: @escaping @Sendable () -> Void = {}) {
         precondition(capacity > 0)
         self.capacity = capacity
+        self.byteCapacity = byteCapacity
+        self.weigh = weigh
         self.state = Mutex(State())
         self.onSpace = onSpace
     }
 
+    private func full(_ s: State) -> Bool {
+        s.items.count >= capacity || (!s.items.isEmpty && s.bytes >= byteCapacity)
+    }
+
     /// Producer side: true when the element was taken, false when full or closed.
     public func offer(_ element: Element) -> Bool {
+        let weight = weigh(element)
         let outcome: Outcome = state.withLock { s in
-            if s.closed || s.items.count >= capacity { return .refused }
+            if s.closed || s.items.count >= capacity || (!s.items.isEmpty && s.bytes + weight > byteCapacity) { return .refused }
             if let w = s.waiter {
                 s.waiter = nil
                 s.timer?.cancel()
@@ -49,6 +61,7 @@ public final class Mailbox<Element: Sendable>: Sendable {
                 return .handed(w)
             }
             s.items.append(element)
+            s.bytes += weight
             return .queued
         }
         switch outcome {
@@ -65,7 +78,7 @@ public final class Mailbox<Element: Sendable>: Sendable {
     public func reserveRoom() -> Bool {
         state.withLock { s in
             if s.closed { return false }
-            if s.items.count < capacity { return true }
+            if !full(s) { return true }
             s.producerWaiting = true
             return false
         }
@@ -76,7 +89,7 @@ public final class Mailbox<Element: Sendable>: Sendable {
     /// Consumer side: the next element if one is waiting, without suspending.
     public func tryReceive() -> Element? {
         let (element, wake): (Element?, Bool) = state.withLock { s in
-            guard let e = s.items.popFirst() else { return (nil, false) }
+            guard let e = take(&s) else { return (nil, false) }
             let wake = s.producerWaiting
             s.producerWaiting = false
             return (e, wake)
@@ -88,7 +101,7 @@ public final class Mailbox<Element: Sendable>: Sendable {
     /// Consumer side: the next element, waiting at most `timeout` (nil: forever).
     public func receive(timeout: Duration? = nil) async -> Received {
         let fast: Fast = state.withLock { s in
-            if let e = s.items.popFirst() {
+            if let e = take(&s) {
                 let wake = s.producerWaiting
                 s.producerWaiting = false
                 return .got(e, wake: wake)
@@ -111,7 +124,7 @@ public final class Mailbox<Element: Sendable>: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Received, Never>) in
                 let immediate: Received? = state.withLock { s in
-                    if let e = s.items.popFirst() { return .message(e) }
+                    if let e = take(&s) { return .message(e) }
                     if s.closed || Task.isCancelled { return .closed }
                     s.waiter = c
                     s.waiterID = id
@@ -137,6 +150,12 @@ public final class Mailbox<Element: Sendable>: Sendable {
         } onCancel: {
             resumeWaiter(id: id, with: .closed)
         }
+    }
+
+    private func take(_ s: inout State) -> Element? {
+        guard let e = s.items.popFirst() else { return nil }
+        s.bytes -= weigh(e)
+        return e
     }
 
     private func resumeWaiter(id: UInt64, with result: Received) {

@@ -22,12 +22,18 @@ final class ReactorLoop: @unchecked Sendable {
         let spec: SocketSpec
         let inbox: Mailbox<InboundMessage>
         var pending: Deque<[OwnedFrame]> = []
+        /// The PAIR end of this socket's monitor, when `spec.onEvent` is set.
+        var monitor: UnsafeMutableRawPointer?
+        /// Peer addresses of accepted connections, by file descriptor (monitor events name the fd).
+        var peers: [Int32: String] = [:]
     }
 
     /// Frames at least this large are handed to libzmq without a copy.
     static let zeroCopyThreshold = 32 * 1024
-    /// Messages read from one socket before the others get a turn.
+    /// Messages read from one socket before the others get a turn, and the bytes at which a
+    /// batch ends early (so one turn holds at most about this much in received messages).
     static let receiveBatch = 128
+    static let receiveBatchBytes = 64 << 20
     /// Messages that may wait for a DEALER/PUB queue to drain before new ones are dropped.
     static let maxPending = 4096
 
@@ -35,6 +41,8 @@ final class ReactorLoop: @unchecked Sendable {
     let context: UnsafeMutableRawPointer
     var sockets: [SocketID: Entry] = [:]
     var stopping = false
+    /// The ZAP handler's REP socket (bound when the reactor has an authenticator).
+    var zap: UnsafeMutableRawPointer?
     var logger: Logger { reactor.logger }
 
     init(reactor: SocketReactor, context: UnsafeMutableRawPointer) {
@@ -43,20 +51,28 @@ final class ReactorLoop: @unchecked Sendable {
     }
 
     func run() {
+        if reactor.authenticator != nil { startZAP() }
         var order: [SocketID] = []
+        var monitors: [SocketID] = []
         var items: [zmq_pollitem_t] = []
         while !stopping {
             for command in reactor.takeCommands() { execute(command) }
             if stopping { break }
             order.removeAll(keepingCapacity: true)
+            monitors.removeAll(keepingCapacity: true)
             items.removeAll(keepingCapacity: true)
             items.append(zmq_pollitem_t(socket: nil, fd: reactor.wakeFD, events: Int16(ZMQ_POLLIN), revents: 0))
+            items.append(zmq_pollitem_t(socket: zap, fd: -1, events: zap == nil ? 0 : Int16(ZMQ_POLLIN), revents: 0))
             for (id, entry) in sockets {
                 var events: Int16 = 0
-                if entry.spec.kind != .publisher, entry.inbox.reserveRoom() { events |= Int16(ZMQ_POLLIN) }
+                if entry.spec.kind != .publisher, entry.spec.handler != nil || entry.inbox.reserveRoom() { events |= Int16(ZMQ_POLLIN) }
                 if !entry.pending.isEmpty { events |= Int16(ZMQ_POLLOUT) }
                 order.append(id)
                 items.append(zmq_pollitem_t(socket: entry.handle, fd: 0, events: events, revents: 0))
+            }
+            for (id, entry) in sockets where entry.monitor != nil {
+                monitors.append(id)
+                items.append(zmq_pollitem_t(socket: entry.monitor, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
             }
             let rc = zmq_poll(&items, Int32(items.count), -1)
             if rc < 0 {
@@ -69,10 +85,14 @@ final class ReactorLoop: @unchecked Sendable {
                 var value: UInt64 = 0
                 _ = withUnsafeMutableBytes(of: &value) { read(reactor.wakeFD, $0.baseAddress, 8) }
             }
+            if items[1].revents & Int16(ZMQ_POLLIN) != 0 { answerZAP() }
             for (i, id) in order.enumerated() {
-                let revents = items[i + 1].revents
+                let revents = items[i + 2].revents
                 if revents & Int16(ZMQ_POLLOUT) != 0 { flushPending(id) }
                 if revents & Int16(ZMQ_POLLIN) != 0 { receive(id) }
+            }
+            for (i, id) in monitors.enumerated() where items[order.count + 2 + i].revents & Int16(ZMQ_POLLIN) != 0 {
+                readMonitor(id)
             }
         }
         finish()
@@ -84,8 +104,8 @@ final class ReactorLoop: @unchecked Sendable {
         switch command {
         case .open(let id, let spec, let inbox, let continuation):
             do {
-                let (handle, endpoints) = try openSocket(spec)
-                sockets[id] = Entry(handle: handle, spec: spec, inbox: inbox)
+                let (handle, monitor, endpoints) = try openSocket(spec, id: id)
+                sockets[id] = Entry(handle: handle, spec: spec, inbox: inbox, monitor: monitor)
                 continuation.resume(returning: endpoints)
             } catch {
                 inbox.close()
@@ -122,7 +142,7 @@ final class ReactorLoop: @unchecked Sendable {
         }
     }
 
-    private func openSocket(_ spec: SocketSpec) throws -> (UnsafeMutableRawPointer, [String]) {
+    private func openSocket(_ spec: SocketSpec, id: SocketID) throws -> (UnsafeMutableRawPointer, UnsafeMutableRawPointer?, [String]) {
         let type: Int32 =
             switch spec.kind {
             case .router: ZMQ_ROUTER
@@ -131,6 +151,7 @@ final class ReactorLoop: @unchecked Sendable {
             case .subscriber: ZMQ_SUB
             }
         guard let handle = zmq_socket(context, type) else { throw ZMQError.last("zmq_socket") }
+        var monitor: UnsafeMutableRawPointer?
         do {
             try setInt(handle, ZMQ_LINGER, spec.lingerMilliseconds, "ZMQ_LINGER")
             try setInt(handle, ZMQ_SNDHWM, spec.sendHighWaterMark, "ZMQ_SNDHWM")
@@ -144,6 +165,19 @@ final class ReactorLoop: @unchecked Sendable {
             if spec.kind == .router, spec.routerMandatory {
                 try setInt(handle, ZMQ_ROUTER_MANDATORY, 1, "ZMQ_ROUTER_MANDATORY")
             }
+            try setInt(handle, ZMQ_HANDSHAKE_IVL, spec.handshakeMilliseconds, "ZMQ_HANDSHAKE_IVL")
+            switch spec.security {
+            case .plaintext:
+                break
+            case .curveServer(let secretKey, let domain):
+                try setInt(handle, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER")
+                try setString(handle, ZMQ_CURVE_SECRETKEY, secretKey, "ZMQ_CURVE_SECRETKEY")
+                try setString(handle, ZMQ_ZAP_DOMAIN, domain, "ZMQ_ZAP_DOMAIN")
+            case .curveClient(let serverKey, let publicKey, let secretKey):
+                try setString(handle, ZMQ_CURVE_SERVERKEY, serverKey, "ZMQ_CURVE_SERVERKEY")
+                try setString(handle, ZMQ_CURVE_PUBLICKEY, publicKey, "ZMQ_CURVE_PUBLICKEY")
+                try setString(handle, ZMQ_CURVE_SECRETKEY, secretKey, "ZMQ_CURVE_SECRETKEY")
+            }
             if let id = spec.routingID {
                 let rc = id.withUnsafeBytes { zmq_setsockopt(handle, ZMQ_ROUTING_ID, $0.baseAddress, $0.count) }
                 guard rc == 0 else { throw ZMQError.last("zmq_setsockopt(ZMQ_ROUTING_ID)") }
@@ -153,6 +187,21 @@ final class ReactorLoop: @unchecked Sendable {
                     let rc = prefix.withUnsafeBytes { zmq_setsockopt(handle, ZMQ_SUBSCRIBE, $0.baseAddress, $0.count) }
                     guard rc == 0 else { throw ZMQError.last("zmq_setsockopt(ZMQ_SUBSCRIBE)") }
                 }
+            }
+            // The monitor watches from before the first bind or connect, so it sees every event.
+            if spec.onEvent != nil {
+                let address = "inproc://tributary-monitor-\(id.raw)"
+                let events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                    | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                guard zmq_socket_monitor(handle, address, events) == 0 else { throw ZMQError.last("zmq_socket_monitor") }
+                guard let pair = zmq_socket(context, ZMQ_PAIR) else { throw ZMQError.last("zmq_socket(monitor)") }
+                var zero: Int32 = 0
+                zmq_setsockopt(pair, ZMQ_LINGER, &zero, 4)
+                guard zmq_connect(pair, address) == 0 else {
+                    zmq_close(pair)
+                    throw ZMQError.last("zmq_connect(\(address))")
+                }
+                monitor = pair
             }
             var bound: [String] = []
             for endpoint in spec.bind {
@@ -167,13 +216,23 @@ final class ReactorLoop: @unchecked Sendable {
             for endpoint in spec.connect {
                 guard zmq_connect(handle, endpoint) == 0 else { throw ZMQError.last("zmq_connect(\(endpoint))") }
             }
-            return (handle, bound)
+            return (handle, monitor, bound)
         } catch {
+            // Every socket opened here is closed again: one left open would block zmq_ctx_term.
             var zero: Int32 = 0
+            if let monitor {
+                zmq_socket_monitor(handle, nil, 0)
+                zmq_close(monitor)
+            }
             zmq_setsockopt(handle, ZMQ_LINGER, &zero, 4)
             zmq_close(handle)
             throw error
         }
+    }
+
+    private func setString(_ handle: UnsafeMutableRawPointer, _ option: Int32, _ value: String, _ name: String) throws {
+        let rc = Array(value.utf8).withUnsafeBytes { zmq_setsockopt(handle, option, $0.baseAddress, $0.count) }
+        guard rc == 0 else { throw ZMQError.last("zmq_setsockopt(\(name))") }
     }
 
     private func setInt(_ handle: UnsafeMutableRawPointer, _ option: Int32, _ value: Int32, _ name: String) throws {
@@ -186,6 +245,10 @@ final class ReactorLoop: @unchecked Sendable {
     private func closeSocket(_ entry: Entry, linger: Int32? = nil) {
         var linger = linger ?? entry.spec.lingerMilliseconds
         zmq_setsockopt(entry.handle, ZMQ_LINGER, &linger, 4)
+        if let monitor = entry.monitor {
+            zmq_socket_monitor(entry.handle, nil, 0)
+            zmq_close(monitor)
+        }
         zmq_close(entry.handle)
         entry.inbox.close()
         if !entry.pending.isEmpty {
@@ -255,7 +318,7 @@ final class ReactorLoop: @unchecked Sendable {
         var received = 0
         var bytes = 0
         var batch: [InboundMessage] = []
-        while received < Self.receiveBatch, entry.spec.handler != nil || entry.inbox.reserveRoom() {
+        while received < Self.receiveBatch, bytes < Self.receiveBatchBytes, entry.spec.handler != nil || entry.inbox.reserveRoom() {
             guard let message = receiveMessage(entry) else { break }
             received += 1
             bytes += message.byteCount
@@ -299,6 +362,111 @@ final class ReactorLoop: @unchecked Sendable {
         return InboundMessage(frames: frames, truncated: truncated)
     }
 
+    // MARK: monitor and ZAP
+
+    /// Reads the socket's pending monitor events (two frames each: a 6-byte event and value,
+    /// then the endpoint) and hands them to its `onEvent`.
+    private func readMonitor(_ id: SocketID) {
+        guard var entry = sockets[id], let monitor = entry.monitor, let onEvent = entry.spec.onEvent else { return }
+        while true {
+            var header = [UInt8](repeating: 0, count: 6)
+            let n = zmq_recv(monitor, &header, 6, ZMQ_DONTWAIT)
+            if n < 0 { break }
+            var endpoint = [UInt8](repeating: 0, count: 256)
+            _ = zmq_recv(monitor, &endpoint, 256, 0)
+            guard n >= 6 else { continue }
+            let event = Int32(UInt16(header[0]) | UInt16(header[1]) << 8)
+            let value = Int32(bitPattern: UInt32(header[2]) | UInt32(header[3]) << 8 | UInt32(header[4]) << 16 | UInt32(header[5]) << 24)
+            let reported: TransportEvent?
+            switch event {
+            case ZMQ_EVENT_ACCEPTED:
+                let peer = Self.peerAddress(fd: value)
+                entry.peers[value] = peer
+                reported = .accepted(peer: peer)
+            case ZMQ_EVENT_CONNECTED: reported = .connected
+            case ZMQ_EVENT_DISCONNECTED: reported = .disconnected(peer: entry.peers.removeValue(forKey: value) ?? "")
+            case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: reported = .handshakeSucceeded
+            case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH: reported = .handshakeFailedAuth(status: Int(value))
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL: reported = .handshakeFailedProtocol(code: Int(value))
+            case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL: reported = .handshakeFailedOther(errno: Int(value))
+            default: reported = nil
+            }
+            if let reported { onEvent(id, reported) }
+        }
+        sockets[id] = entry
+    }
+
+    /// "IP:port" of a connected socket's peer.
+    static func peerAddress(fd: Int32) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
+        }
+        guard ok else { return "" }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        var port = [CChar](repeating: 0, count: Int(NI_MAXSERV))
+        let rc = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &host, socklen_t(host.count), &port, socklen_t(port.count), NI_NUMERICHOST | NI_NUMERICSERV)
+            }
+        }
+        guard rc == 0 else { return "" }
+        let h = String(cString: host)
+        return (h.contains(":") ? "[\(h)]" : h) + ":" + String(cString: port)
+    }
+
+    private func startZAP() {
+        guard let rep = zmq_socket(context, ZMQ_REP) else {
+            logger.error("ZAP handler: \(ZMQError.last("zmq_socket(ZMQ_REP)")); CURVE peers cannot be authenticated")
+            return
+        }
+        var zero: Int32 = 0
+        zmq_setsockopt(rep, ZMQ_LINGER, &zero, 4)
+        guard zmq_bind(rep, "inproc://zeromq.zap.01") == 0 else {
+            logger.error("ZAP handler: \(ZMQError.last("zmq_bind(inproc://zeromq.zap.01)")); CURVE peers cannot be authenticated")
+            zmq_close(rep)
+            return
+        }
+        zap = rep
+    }
+
+    /// Answers the pending ZAP requests (ZeroMQ RFC 27) with the reactor's authenticator.
+    private func answerZAP() {
+        guard let zap, let authenticator = reactor.authenticator else { return }
+        while true {
+            var parts: [[UInt8]] = []
+            var more: Int32 = 1
+            while more != 0 && parts.count < 16 {
+                let frame = ZMQFrame()
+                if zmq_msg_recv(frame.msg, zap, parts.isEmpty ? ZMQ_DONTWAIT : 0) < 0 { return }
+                parts.append(frame.bytes)
+                more = zmq_msg_more(frame.msg)
+            }
+            // version, request id, domain, address, identity, mechanism, credentials…
+            guard parts.count >= 6 else { continue }
+            func text(_ i: Int) -> String { String(decoding: parts[i], as: UTF8.self) }
+            let mechanism = text(5)
+            let request = ZAPRequest(
+                domain: text(2), address: text(3), mechanism: mechanism,
+                publicKey: mechanism == "CURVE" && parts.count > 6 ? CurveKeyPair.z85(parts[6]) : nil)
+            let decision = authenticator(request)
+            let (status, statusText, userID): (String, String, String)
+            switch decision {
+            case .allow(let user):
+                (status, statusText, userID) = ("200", "OK", user)
+                reactor.stats.withLock { $0.handshakesAllowed += 1 }
+            case .deny(let reason):
+                (status, statusText, userID) = ("400", reason, "")
+                reactor.stats.withLock { $0.handshakesDenied += 1 }
+            }
+            let reply: [[UInt8]] = [Array("1.0".utf8), parts[1], Array(status.utf8), Array(statusText.utf8.prefix(255)), Array(userID.utf8), []]
+            for (i, part) in reply.enumerated() {
+                _ = part.withUnsafeBytes { zmq_send(zap, $0.baseAddress, $0.count, i < reply.count - 1 ? ZMQ_SNDMORE : 0) }
+            }
+        }
+    }
+
     // MARK: stopping
 
     private func finish() {
@@ -308,6 +476,10 @@ final class ReactorLoop: @unchecked Sendable {
         for id in Array(sockets.keys) { flushPending(id) }
         for (_, entry) in sockets { closeSocket(entry) }
         sockets.removeAll()
+        if let zap {
+            zmq_close(zap)
+            self.zap = nil
+        }
         while zmq_ctx_term(context) != 0 && zmq_errno() == EINTR {}
         Foundation.close(reactor.wakeFD)
         reactor.markFinished()

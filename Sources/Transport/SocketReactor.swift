@@ -32,6 +32,9 @@ public struct ReactorStats: Sendable {
     public var sendsFailed: UInt64 = 0
     /// Messages with more frames than allowed; the extra frames were discarded.
     public var messagesTruncated: UInt64 = 0
+    /// ZAP requests answered: allowed and denied.
+    public var handshakesAllowed: UInt64 = 0
+    public var handshakesDenied: UInt64 = 0
 }
 
 /// The one thread of a process that touches ZeroMQ sockets.
@@ -57,15 +60,20 @@ public final class SocketReactor: Sendable {
 
     let name: String
     let logger: Logger
+    /// Decides CURVE handshakes (ZAP) on the socket thread; nil: no ZAP handler.
+    let authenticator: (@Sendable (ZAPRequest) -> ZAPDecision)?
     let queue = Mutex(Queue())
     let stats = Mutex(ReactorStats())
     let wakeFD: Int32
     private let finished = OneShotSignal()
 
-    /// Creates the ZeroMQ context and starts the socket thread.
-    public init(name: String, logger: Logger) throws {
+    /// Creates the ZeroMQ context and starts the socket thread. With an `authenticator`, the
+    /// thread also answers the context's ZAP requests (`inproc://zeromq.zap.01`): every CURVE
+    /// server socket's handshakes are decided by it.
+    public init(name: String, logger: Logger, authenticator: (@Sendable (ZAPRequest) -> ZAPDecision)? = nil) throws {
         self.name = name
         self.logger = logger
+        self.authenticator = authenticator
         let fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         guard fd >= 0 else { throw ZMQError(errno: errno, call: "eventfd") }
         self.wakeFD = fd
@@ -88,7 +96,9 @@ public final class SocketReactor: Sendable {
             q.nextID += 1
             return SocketID(raw: q.nextID)
         }
-        let inbox = Mailbox<InboundMessage>(capacity: spec.inboxCapacity) { [weak self] in self?.wake() }
+        let inbox = Mailbox<InboundMessage>(capacity: spec.inboxCapacity, byteCapacity: spec.inboxBytes, weigh: { $0.byteCount }) {
+            [weak self] in self?.wake()
+        }
         let endpoints = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[String], any Error>) in
             if !enqueue(.open(id, spec, inbox, c)) {
                 c.resume(throwing: ZMQError(errno: ETERM, call: "open (reactor stopped)"))

@@ -36,6 +36,27 @@ public struct SocketSpec: Sendable {
     /// ZMQ_RECONNECT_IVL / ZMQ_RECONNECT_IVL_MAX (libzmq's own TCP reconnects).
     public var reconnectMilliseconds: Int32 = 100
     public var reconnectMaxMilliseconds: Int32 = 2000
+    /// Bytes of received messages the inbox holds at most (beside `inboxCapacity` messages);
+    /// one message is always taken when the inbox is empty, whatever its size.
+    public var inboxBytes = 64 << 20
+    /// ZMQ_HANDSHAKE_IVL: a connection that has not finished its handshake (CURVE included)
+    /// within this is dropped, so half-open connections cannot pile up.
+    public var handshakeMilliseconds: Int32 = 5000
+    /// Plaintext, or CURVE as a server or a client.
+    public var security = Security.plaintext
+    /// libzmq's socket-monitor events for this socket (connections, handshakes), delivered on
+    /// the socket thread. Keep it short; it must not block.
+    public var onEvent: (@Sendable (SocketID, TransportEvent) -> Void)? = nil
+
+    /// How a socket authenticates and encrypts (ZeroMQ's ZMTP security mechanisms).
+    public enum Security: Sendable, Equatable {
+        case plaintext
+        /// A CURVE server (the learner): its own secret key; peers are authenticated by the
+        /// reactor's ZAP handler under `domain` (the socket's role: "data", "weights", "control").
+        case curveServer(secretKey: String, domain: String)
+        /// A CURVE client: the server's public key and its own key pair.
+        case curveClient(serverKey: String, publicKey: String, secretKey: String)
+    }
 
     public init(kind: Kind) {
         self.kind = kind

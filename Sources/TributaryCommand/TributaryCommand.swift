@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Monitor
 import Protocol
+import Transport
 
 /// `tributary`: the operator's view of a running learner.
 @main
@@ -9,7 +10,7 @@ struct TributaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tributary",
         abstract: "Inspect a running Tributary learner.",
-        subcommands: [Status.self, Top.self, Staleness.self, Workers.self, Plot.self, Demo.self])
+        subcommands: [Status.self, Top.self, Staleness.self, Workers.self, Plot.self, Demo.self, Keys.self])
 }
 
 /// Flags every query command shares.
@@ -20,9 +21,27 @@ struct LearnerOptions: ParsableArguments {
     var timeout: Double = 3
     @Flag(help: "Print JSON (the StatusReply message in protobuf's JSON mapping) instead of text.")
     var json = false
+    @Option(help: "CURVE: the learner's public key file (its NAME.key).") var curveServerKey: String?
+    @Option(help: "CURVE: this operator's secret key file (NAME.key_secret, enrolled in the learner's --allow-keys).")
+    var curveSecretKey: String?
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        _ = try keys()
+    }
+
+    func keys() throws -> ClientKeys? {
+        do throws(KeyFileError) {
+            return try ClientKeys.load(serverKeyFile: curveServerKey, secretKeyFile: curveSecretKey)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    /// One status reply from the learner (StatusClient.Failure with a one-line reason otherwise).
+    func fetch() async throws -> Tributary_V1_StatusReply {
+        try await StatusClient.fetch(endpoint: StatusClient.endpoint(learner: learner), timeout: .milliseconds(Int(timeout * 1000)),
+                                     keys: try keys())
     }
 }
 
@@ -33,14 +52,8 @@ extension TributaryCommand {
         @OptionGroup var options: LearnerOptions
 
         func run() async throws {
-            let endpoint = StatusClient.endpoint(learner: options.learner)
-            do {
-                let status = try await StatusClient.fetch(endpoint: endpoint, timeout: .milliseconds(Int(options.timeout * 1000)))
-                print(options.json ? try StatusFormatter.json(status) : StatusFormatter.text(status))
-            } catch let failure as StatusClient.Failure {
-                FileHandle.standardError.write(Data("tributary: \(failure.description)\n".utf8))
-                throw ExitCode(2)
-            }
+            let status = try await TributaryCommand.fetchStatus(options)
+            print(options.json ? try StatusFormatter.json(status) : StatusFormatter.text(status))
         }
     }
 }
@@ -48,9 +61,8 @@ extension TributaryCommand {
 extension TributaryCommand {
     /// Fetches one status reply, or exits 2 with a one-line reason.
     static func fetchStatus(_ options: LearnerOptions) async throws -> Tributary_V1_StatusReply {
-        let endpoint = StatusClient.endpoint(learner: options.learner)
         do {
-            return try await StatusClient.fetch(endpoint: endpoint, timeout: .milliseconds(Int(options.timeout * 1000)))
+            return try await options.fetch()
         } catch let failure as StatusClient.Failure {
             FileHandle.standardError.write(Data("tributary: \(failure.description)\n".utf8))
             throw ExitCode(2)
@@ -119,7 +131,7 @@ extension TributaryCommand {
                 terminal.draw(lines)
                 if terminal.waitForQuit(timeout: .milliseconds(Int(interval * 1000))) { return }
                 do {
-                    status = try await StatusClient.fetch(endpoint: learner, timeout: .milliseconds(Int(options.timeout * 1000)))
+                    status = try await options.fetch()
                     note = ""
                 } catch let failure as StatusClient.Failure {
                     // Keep the last frame and say why it is not moving; q still quits.
@@ -186,6 +198,44 @@ extension TributaryCommand {
             } catch let failure as DemoRunner.Failure {
                 FileHandle.standardError.write(Data("tributary demo: \(failure.description)\n".utf8))
                 throw ExitCode(1)
+            }
+        }
+    }
+}
+
+extension TributaryCommand {
+    struct Keys: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "CURVE keys for the learner, its workers and its operators (docs/security.md).",
+            subcommands: [Generate.self])
+
+        struct Generate: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Write a new key pair: DIR/NAME.key (public: give it to the other side) and DIR/NAME.key_secret (mode 0600: keep it).")
+
+            @Argument(help: "The key's name, as the learner will show it (e.g. learner, worker-gpu3, alice).") var name: String
+            @Option(help: "Folder for the two files.") var dir = "keys"
+            @Option(help: "worker (may stream data, fetch weights, query status) or operator (weights and status only).")
+            var role = "worker"
+            @Flag(help: "Replace existing files of that name.") var force = false
+
+            func validate() throws {
+                guard ["worker", "operator"].contains(role) else { throw ValidationError("--role is worker or operator, not '\(role)'") }
+                guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }), !name.hasPrefix(".") else {
+                    throw ValidationError("the name may use letters, digits and - _ . @ only (it becomes a file name)")
+                }
+            }
+
+            func run() throws {
+                let directory = URL(fileURLWithPath: dir)
+                let secret = directory.appendingPathComponent("\(name).key_secret")
+                if !force, FileManager.default.fileExists(atPath: secret.path) {
+                    FileHandle.standardError.write(Data("tributary: \(secret.path) exists; pass --force to replace it\n".utf8))
+                    throw ExitCode(2)
+                }
+                let (pub, sec) = try CurveKeyPair.generate(name: name, role: role).write(to: directory)
+                print("public key \(pub.path)  (give it to the learner's --allow-keys, or to workers as --curve-server-key)")
+                print("secret key \(sec.path)  (mode 0600; pass it as --curve-secret-key; never copy it elsewhere)")
             }
         }
     }

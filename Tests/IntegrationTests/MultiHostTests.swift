@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Transport
 
 /// Two network namespaces joined by a veth pair: a learner "host" and a worker "host" with
 /// their own addresses, talking over them — the code path of separate machines.
@@ -23,8 +24,8 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: canRun, "needs root and iproute2 to create network namespaces"))
-    func learnerAndWorkersOnSeparateNamespaces() throws {
+    /// Two namespaces joined by a veth pair; returns the subnet prefix, and removes them at the end.
+    static func withHosts(_ body: (_ learnerHost: [String], _ workerHost: [String], _ subnet: String) throws -> Void) throws {
         let tag = String(getpid() % 100_000)
         let (hostA, hostB) = ("trib-l-\(tag)", "trib-w-\(tag)")
         let (vethA, vethB) = ("trl\(tag)", "trw\(tag)")
@@ -42,27 +43,69 @@ import Testing
             try Self.run(["-n", ns, "link", "set", dev, "up"])
             try Self.run(["-n", ns, "link", "set", "lo", "up"])
         }
+        try body([Self.ip!, "netns", "exec", hostA], [Self.ip!, "netns", "exec", hostB], subnet)
+    }
 
-        let learnerHost = "\(subnet).1"
-        let learner = try LearnerProcess.start(
-            endpoints: ("tcp://\(learnerHost):5555", "tcp://\(learnerHost):5556", "tcp://\(learnerHost):5557"),
-            wrapper: [Self.ip!, "netns", "exec", hostA])
-        let workers = try (0..<2).map {
-            try learner.worker("remote-\($0)", ["--max-chunks", "25"], wrapper: [Self.ip!, "netns", "exec", hostB])
+    @Test(.enabled(if: canRun, "needs root and iproute2 to create network namespaces"))
+    func learnerAndWorkersOnSeparateNamespaces() throws {
+        try Self.withHosts { hostA, hostB, subnet in
+            let learnerHost = "\(subnet).1"
+            let endpoints = ("tcp://\(learnerHost):5555", "tcp://\(learnerHost):5556", "tcp://\(learnerHost):5557")
+            // Plaintext on a real interface is refused unless asked for knowingly.
+            let refused = try ManagedProcess("learner", ["--data", endpoints.0, "--weights", endpoints.1, "--control", endpoints.2,
+                                                         "--metrics-port", "0"], wrapper: hostA)
+            #expect(refused.waitExit(timeout: 10) != 0)
+            #expect(refused.stderr.contains("--curve-secret-key") && refused.stderr.contains("--insecure"), "\(refused.stderr)")
+
+            let learner = try LearnerProcess.start(["--insecure"], endpoints: endpoints, wrapper: hostA)
+            #expect(learner.process.stderr.contains("--insecure: plaintext"), "no warning: \(learner.process.stderr)")
+            let workers = try (0..<2).map { try learner.worker("remote-\($0)", ["--max-chunks", "25"], wrapper: hostB) }
+            for w in workers { #expect(w.waitExit(timeout: 20) == 0, "\(w.name): \(w.stderr.suffix(500))") }
+
+            // The operator's CLI, from the worker host, reaches the learner's control socket.
+            let cli = try ManagedProcess("tributary", ["status", "--learner", learnerHost, "--json"], wrapper: hostB)
+            #expect(cli.waitExit(timeout: 10) == 0, "\(cli.stderr)")
+            #expect(cli.events.first?.int("chunks_accepted") == 50)
+
+            let status = try learner.stop()
+            #expect(status.int("chunks_accepted") == 50)
+            #expect(status.int("chunks_consumed") == 50)
+            let rows = status["workers"] as? [[String: Any]] ?? []
+            #expect(Set(rows.compactMap { $0["worker_id"] as? String }) == ["remote-0", "remote-1"])
+            // The learner bound its namespace's own address, not loopback.
+            #expect(learner.data.hasPrefix("tcp://\(subnet).1:"))
         }
-        for w in workers { #expect(w.waitExit(timeout: 20) == 0, "\(w.name): \(w.stderr.suffix(500))") }
+    }
 
-        // The operator's CLI, from the worker host, reaches the learner's control socket.
-        let cli = try ManagedProcess("tributary", ["status", "--learner", learnerHost, "--json"], wrapper: [Self.ip!, "netns", "exec", hostB])
-        #expect(cli.waitExit(timeout: 10) == 0, "\(cli.stderr)")
-        #expect(cli.events.first?.int("chunks_accepted") == 50)
-
-        let status = try learner.stop()
-        #expect(status.int("chunks_accepted") == 50)
-        #expect(status.int("chunks_consumed") == 50)
-        let rows = status["workers"] as? [[String: Any]] ?? []
-        #expect(Set(rows.compactMap { $0["worker_id"] as? String }) == ["remote-0", "remote-1"])
-        // The learner bound its namespace's own address, not loopback.
-        #expect(learner.data.hasPrefix("tcp://\(subnet).1:"))
+    /// The same across the two hosts with CURVE: enrolled workers train CartPole and are shown
+    /// by their keys' names; a worker whose key is not enrolled is refused and exits 4.
+    @Test(.enabled(if: canRun, "needs root and iproute2 to create network namespaces"))
+    func curveAcrossNamespacesAdmitsOnlyEnrolledKeys() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-netns-keys-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let server = try CurveKeyPair.generate(name: "learner").write(to: dir.appendingPathComponent("server"))
+        let allowed = dir.appendingPathComponent("allowed")
+        let keys = try (0..<2).map { try CurveKeyPair.generate(name: "host-b-\($0)").write(to: allowed) }
+        let stranger = try CurveKeyPair.generate(name: "stranger").write(to: dir.appendingPathComponent("other"))
+        try Self.withHosts { hostA, hostB, subnet in
+            let learnerHost = "\(subnet).1"
+            let learner = try LearnerProcess.start(
+                ["--env", "CartPole-v1", "--runs", "", "--curve-secret-key", server.secretFile.path, "--allow-keys", allowed.path],
+                endpoints: ("tcp://\(learnerHost):5555", "tcp://\(learnerHost):5556", "tcp://\(learnerHost):5557"), wrapper: hostA)
+            let keyArgs = ["--env", "CartPole-v1", "--num-envs", "8", "--max-chunks", "40", "--curve-server-key", server.publicFile.path]
+            let workers = try keys.enumerated().map { i, k in
+                try learner.worker("remote-\(i)", keyArgs + ["--curve-secret-key", k.secretFile.path], wrapper: hostB)
+            }
+            let intruder = try learner.worker("intruder", keyArgs + ["--curve-secret-key", stranger.secretFile.path], wrapper: hostB)
+            for w in workers { #expect(w.waitExit(timeout: 30) == 0, "\(w.name): \(w.stderr.suffix(500))") }
+            #expect(intruder.waitExit(timeout: 30) == 4, "\(intruder.stderr.suffix(500))")
+            #expect(intruder.stderr.contains("refused this key"), "\(intruder.stderr.suffix(300))")
+            let status = try learner.stop()
+            #expect(status.int("chunks_accepted") == 80)
+            let rows = status["workers"] as? [[String: Any]] ?? []
+            #expect(Set(rows.compactMap { $0["key_name"] as? String }) == ["host-b-0", "host-b-1"])
+            #expect(rows.allSatisfy { ($0["peer_address"] as? String) == "\(subnet).2" }, "\(rows.map { $0["peer_address"] ?? "-" })")
+            #expect(status["security"] as? String == "curve")
+        }
     }
 }

@@ -164,7 +164,7 @@ import Testing
                                                    "--metrics-port", metricsPort])
         #expect(taken.waitExit(timeout: 10) != 0)
         #expect(taken.stderr.contains("cannot serve metrics on 127.0.0.1:\(metricsPort)"), "\(taken.stderr)")
-        let named = try ManagedProcess("learner", ["--bind", "lo", "--data-port", "0"])
+        let named = try ManagedProcess("learner", ["--bind", "lo", "--data-port", "0", "--metrics-bind", "lo"])
         #expect(named.waitExit(timeout: 10) != 0)
         #expect(named.stderr.contains("--metrics-bind"), "\(named.stderr)")
         _ = try busy.stop()

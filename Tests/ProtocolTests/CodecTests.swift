@@ -100,6 +100,23 @@ private func frames(_ f: [OwnedFrame]) -> [any MessageFrame] { f.map { $0 as any
         #expect(error?.code == .oversize)
     }
 
+    /// A body above its type's limit is refused before protobuf decodes it (a 30 MiB worker id
+    /// took seconds to decode), whatever it holds.
+    @Test func bodiesAboveTheirTypesLimitAreOversizeBeforeDecoding() {
+        var hello = Tributary_V1_Hello()
+        hello.workerID = String(repeating: "x", count: 30 << 20)
+        #expect(throws: ProtocolError(.oversize, "the Hello body has \(30 << 20 + 5) bytes, the limit for a Hello is 16384")) {
+            try WireCodec.decode(frames(WireCodec.encode(.hello(hello))))
+        }
+        // Garbage of that size too: the limit is checked before decoding.
+        #expect(throws: ProtocolError.self) { try WireCodec.decode(frames([WireHeader(type: .heartbeat).bytes, OwnedFrame(repeating: 0xFF, count: 2000)])) }
+        // At the limit it decodes (and the field limits then apply).
+        hello.workerID = String(repeating: "x", count: (16 << 10) - 10)
+        let encoded = WireCodec.encode(.hello(hello))
+        #expect(encoded[1].count <= 16 << 10)
+        #expect((try? WireCodec.decode(frames(encoded))) != nil)
+    }
+
     @Test func tooManyTensorFramesIsMalformed() {
         let many = WireCodec.encode(.heartbeat(.init()), tensors: Array(repeating: [1], count: 40))
         let error = #expect(throws: ProtocolError.self) { try WireCodec.decode(frames(many)) }

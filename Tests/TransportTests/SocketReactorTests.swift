@@ -138,11 +138,25 @@ private func expectMessage(_ inbox: Mailbox<InboundMessage>, within: Duration = 
 
     @Test func theProducerIsWokenWhenRoomAppears() async {
         let woken = Mutex(0)
-        let box = Mailbox<Int>(capacity: 1) { woken.withLock { $0 += 1 } }
+        let box = Mailbox<Int>(capacity: 1, onSpace: { woken.withLock { $0 += 1 } })
         #expect(box.offer(1))
         #expect(!box.reserveRoom())
         _ = box.tryReceive()
         #expect(woken.withLock { $0 } == 1)
         #expect(box.reserveRoom())
+    }
+
+    /// Bounded in bytes as well as in messages: small messages fill it by count, large ones by
+    /// bytes, and one message always fits into an empty mailbox whatever its size.
+    @Test func theMailboxIsBoundedInBytes() async {
+        let box = Mailbox<[UInt8]>(capacity: 100, byteCapacity: 1000, weigh: { $0.count })
+        #expect(box.offer([UInt8](repeating: 0, count: 600)))
+        #expect(!box.offer([UInt8](repeating: 0, count: 600)))
+        #expect(box.offer([UInt8](repeating: 0, count: 400)))
+        #expect(!box.reserveRoom())
+        _ = box.tryReceive()
+        _ = box.tryReceive()
+        #expect(box.offer([UInt8](repeating: 0, count: 5000)))
+        #expect(!box.offer([1]))
     }
 }
