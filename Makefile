@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make demo   a learner with two local rollout workers over ZeroMQ, then a summary
-#   make test   every test: Swift unit + integration (real processes), C client, and the
-#               learner's TensorBoard event files read back by TensorBoard itself
+#   make test   every test: Swift unit + integration (real processes), C client, the
+#               learner's TensorBoard event files read back by TensorBoard itself, and a
+#               short pass of each fuzz target (libFuzzer, AddressSanitizer)
 # Both install missing system packages first; `make test` also makes .venv-tensorboard
 # (pip install tensorboard) when it is missing.
 
@@ -9,7 +10,7 @@ SWIFT ?= swift
 CCLIENT_DIR := .build-cclient
 TB_PYTHON := $(abspath .venv-tensorboard)/bin/python
 
-.PHONY: demo test deps build build-release cclient tensorboard-venv bench-transport bench-learning protos clean
+.PHONY: demo test deps build build-release cclient tensorboard-venv bench-transport bench-learning protos fuzz clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -34,6 +35,12 @@ test: build cclient tensorboard-venv
 	TRIBUTARY_BIN_DIR=$$($(SWIFT) build --show-bin-path) \
 	TRIBUTARY_CCLIENT=$(abspath $(CCLIENT_DIR))/tributary-c-client \
 	$(SWIFT) test --skip-build
+	./scripts/fuzz.sh $(FUZZ_SECONDS)
+
+# Each libFuzzer target for 60 s (docs/security.md); `make test` runs them for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 10
+fuzz: deps
+	FUZZ_MERGE=1 ./scripts/fuzz.sh 60
 
 bench-transport: deps
 	./Benchmarks/transport/run.sh
@@ -45,4 +52,4 @@ protos:
 	./scripts/generate-protos.sh
 
 clean:
-	rm -rf .build $(CCLIENT_DIR)
+	rm -rf .build $(CCLIENT_DIR) .build-fuzz

@@ -76,6 +76,10 @@ let package = Package(
             name: "Corrections"
         ),
         .target(
+            name: "Training",
+            dependencies: ["Domain", "NeuralNet", "Corrections"]
+        ),
+        .target(
             name: "Environments",
             dependencies: ["Domain"]
         ),
@@ -121,7 +125,7 @@ let package = Package(
         .target(
             name: "Learner",
             dependencies: [
-                "Domain", "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Environments", "Telemetry", "TensorBoard",
+                "Domain", "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Training", "Environments", "Telemetry", "TensorBoard",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -148,7 +152,7 @@ let package = Package(
         .executableTarget(
             name: "LearnerCommand",
             dependencies: [
-                "Learner", "NeuralNet", "Corrections",
+                "Learner", "NeuralNet", "Corrections", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -173,10 +177,30 @@ let package = Package(
         .executableTarget(
             name: "BenchCommand",
             dependencies: [
-                "Domain", "Learner", "Rollout", "NeuralNet", "Protocol",
+                "Domain", "Learner", "Rollout", "NeuralNet", "Protocol", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "Domain", "Environments", "Learner", "NeuralNet", "Protocol", "Training", "Corrections",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // libFuzzer entry points (scripts/fuzz.sh builds them with -DFUZZING); in an ordinary
+        // build, replayers of their corpora (Fuzz/corpus/<target>), which make test runs.
+        .executableTarget(name: "fuzz-codec", dependencies: ["FuzzTargets"], path: "Fuzz/codec"),
+        .executableTarget(name: "fuzz-core", dependencies: ["FuzzTargets"], path: "Fuzz/core"),
+        .executableTarget(name: "fuzz-trainer", dependencies: ["FuzzTargets"], path: "Fuzz/trainer"),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: ["Training", "Corrections", "NeuralNet", "Domain"]
+        ),
+        .testTarget(
+            name: "FuzzTests",
+            dependencies: ["FuzzTargets"]
         ),
         .testTarget(
             name: "ProtocolTests",

@@ -5,6 +5,7 @@ import Learner
 import Logging
 import NeuralNet
 import Protocol
+import Training
 import Rollout
 
 /// `tributary-bench`: the micro-benchmarks that run beside the peers' scripts
@@ -27,9 +28,10 @@ func seconds(_ d: Duration) -> Double {
     d.inSeconds
 }
 
-/// The learner's update exactly as the trainer runs it — one forward pass over T·B samples and
-/// the B bootstrap observations, V-trace targets, policy-gradient + value + entropy loss,
-/// backward, Adam — on a synthetic batch shaped like torch_vtrace_bench.py's.
+/// The learner's update exactly as the trainer runs it (`Trainer.step`) — one forward pass over
+/// T·B samples and the B bootstrap observations, V-trace targets, policy-gradient + value +
+/// entropy loss aggregated, backward, the update guard, Adam — on a synthetic batch shaped like
+/// torch_vtrace_bench.py's.
 struct LearnerUpdate: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "learner-update")
     @Option var obs = 4
@@ -61,18 +63,21 @@ struct LearnerUpdate: ParsableCommand {
             timeSteps: t, batch: b, observations: observations, bootstrapObservations: bootstrap, actions: taken,
             behaviourLogp: behaviour, rewards: [Float](repeating: 1, count: n), terminated: dones,
             truncated: [Bool](repeating: false, count: n), finalObservations: [:])
-        var net = ActorCritic(observationSize: obs, hidden: [hidden, hidden], actions: actions, seed: 1)
-        var adam = Adam(parameterCount: net.network.parameters.count, learningRate: 6e-4, maxGradNorm: nil)
-        var objective = VTraceObjective()
-        objective.entropyCost = 0.01
+        var settings = TrainerSettings()
+        settings.hidden = [hidden, hidden]
+        settings.learningRate = 6e-4
+        settings.maxGradNorm = .greatestFiniteMagnitude  // the peer does not clip
+        settings.entropyCost = 0.01
+        var trainer = Trainer(settings: settings, observationSize: obs, head: .categorical(actions: actions))
         let clock = ContinuousClock()
         var times: [Double] = []
         for i in 0..<(warmup + updates) {
             let start = clock.now
-            let e = objective.evaluate(net, batch)
-            _ = adam.update(&net.network.parameters, gradient: e.gradient)
+            let result = trainer.step(batch)
             if i >= warmup { times.append(seconds(clock.now - start)) }
+            precondition(result.applied, "the benchmark's update was skipped: \(result.skip!.detail)")
         }
+        let net = trainer.net
         let med = median(times)
         print(String(format: "RESULT tributary learner-update threads=%d core=%@ obs=%d hidden=%d T=%d B=%d params=%d updates=%d: median %.1f upd/s (%.0f samples/s, %.2f ms/upd); best %.1f upd/s; worst %.1f upd/s",
                      BLAS.threads, BLAS.coreName, obs, hidden, t, b, net.network.parameters.count, updates,

@@ -9,7 +9,7 @@ import Glibc
 ///
 /// Pure function over flat per-sample arrays; log-ratios clamped to ±20 before `exp`.
 public enum APPO {
-    public struct Parameters: Sendable {
+    public struct Parameters: Sendable, Equatable, Codable {
         /// Surrogate clip: `clip(ratio, 1 − clip, 1 + clip)`. RLlib `clip_param`, 0.4.
         public var clip: Double = 0.4
         /// Upper bound of the behaviour→target weight. RLlib `target_worker_clipping`, 2.0.

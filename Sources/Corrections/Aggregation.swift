@@ -10,7 +10,7 @@
 ///
 /// Masks are non-negative weights (normally 0/1); a sequence whose mask sums to 0 is left out
 /// of the sequence means (verl excludes fully masked sequences). No valid sample → 0.
-public enum LossAggregation: String, CaseIterable, Sendable {
+public enum LossAggregation: String, CaseIterable, Sendable, Codable {
     /// `Σ l·m / Σ m` (verl default; Trinity REC).
     case tokenMean = "token-mean"
     /// Mean over sequences of each sequence's `Σ l·m / Σ m` (original GRPO, GSPO).

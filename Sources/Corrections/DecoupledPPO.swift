@@ -10,7 +10,7 @@ import Glibc
 /// Pure function over flat per-token arrays; log-ratios clamped to ±20 before `exp` (AReaL
 /// itself does not clamp; §0 asks for it everywhere).
 public enum DecoupledPPO {
-    public struct Parameters: Sendable {
+    public struct Parameters: Sendable, Equatable, Codable {
         /// Lower clip `1 − epsLow` (AReaL `eps_clip`, 0.2).
         public var epsLow: Double = 0.2
         /// Upper clip `1 + epsHigh` (AReaL `eps_clip_higher`, defaults to `eps_clip`).
@@ -38,9 +38,10 @@ public enum DecoupledPPO {
         public var clippedLosses: [Double]
         /// Per-token `b · l` (0 where invalid or filtered).
         public var losses: [Double]
-        /// `L = Σ mask · b · l / count(mask)`.
+        /// `L = Σ mask · b · l / count(mask)`: the token mean of `losses`.
         public var loss: Double
-        /// `∂L/∂logp_theta_i` of the mean loss `L` (already divided by `count(mask)`).
+        /// Per-token `∂(b_i · l_i)/∂logp_theta_i`, like `PPO.Result.gradients`: the gradient of
+        /// `L` is these divided by `count(mask)` (what a token-mean aggregation does).
         public var gradients: [Double]
         /// `clippedFraction` (`l2 > l1`), `dualClippedFraction`, `maskedFraction` (filtered by
         /// the cap), ESS of the applied behaviour weights, mean |logp_prox − logp_mu|.
@@ -53,12 +54,13 @@ public enum DecoupledPPO {
     /// - `b = exp(logp_prox − logp_mu)` (stop-gradient); `b ← 0` where `b > cap` (filtered, not clipped).
     /// - `L = Σ_t mask_t b_t l_t / count(mask)`: the denominator counts every valid token,
     ///   including those zeroed by the cap.
-    /// - `∂L/∂logp_theta_t = b_t · (−A_t r_t) / count(mask)` when the unclipped branch is active
-    ///   (`l1 ≥ l2`, ties included) and the dual clip does not bind (`l ≤ c|A|`), else 0.
+    /// - per token, `∂(b_t l_t)/∂logp_theta_t = b_t · (−A_t r_t)` when the unclipped branch is
+    ///   active (`l1 ≥ l2`, ties included) and the dual clip does not bind (`l ≤ c|A|`), else 0;
+    ///   `∂L/∂logp_theta_t` is that divided by `count(mask)`.
     ///
     /// Example: mu (0.2, 0.5, 0.1, 0.4), prox (0.3, 0.5, 0.6, 0.4), theta (0.33, 0.35, 0.6, 0.5),
     /// A (1, −1, 1, −0.5), eps 0.2, cap 5 → weighted (−1.65, 0.8, 0, 0.625), L = −0.05625,
-    /// ∂L/∂logp_theta = (−0.4125, 0, 0, 0.15625).
+    /// ∂L/∂logp_theta = (−0.4125, 0, 0, 0.15625), i.e. per token (−1.65, 0, 0, 0.625).
     public static func compute(logpTheta: [Double], logpProx: [Double], logpMu: [Double], advantages: [Double],
                                mask: [Double]? = nil, parameters p: Parameters = Parameters()) -> Result {
         let n = logpTheta.count
@@ -98,10 +100,7 @@ public enum DecoupledPPO {
         }
         let scale = valid == 0 ? 0 : 1 / Double(valid)
         var loss = 0.0
-        for i in 0..<n where weights[i] != 0 {
-            loss += losses[i] * scale
-            gradients[i] *= scale
-        }
+        for i in 0..<n where weights[i] != 0 { loss += losses[i] * scale }
         var stats = CorrectionStats.behaviour(logpi: logpProx, logmu: logpMu, mask: mask)
         stats.effectiveSampleSize = CorrectionStats.effectiveSampleSize(weights, mask: mask)
         stats.clippedFraction = Masking.fraction(clipped, of: valid)

@@ -11,7 +11,7 @@ import Glibc
 /// E[∇k2] = ∇KL(pi_theta ‖ pi_ref); E[∇k3] = ∇KL(pi_ref ‖ pi_theta). With stale samples these
 /// need the IS weight `pi_theta / mu`.
 public enum KL {
-    public enum Estimator: String, CaseIterable, Sendable {
+    public enum Estimator: String, CaseIterable, Sendable, Codable {
         /// `−log_r` (verl "kl"/"k1").
         case k1
         /// `½ log_r²` (verl "mse"/"k2").
@@ -23,7 +23,7 @@ public enum KL {
         case abs
     }
 
-    public struct Parameters: Sendable {
+    public struct Parameters: Sendable, Equatable, Codable {
         public var estimator: Estimator = .k3
         public init() {}
         public init(estimator: Estimator) { self.estimator = estimator }

@@ -12,7 +12,7 @@ import Glibc
 /// Ratios are built in log space with the log-ratio clamped to ±20 before `exp`; outside the
 /// clamp the ratio is constant, so its derivative is 0 there.
 public enum PPO {
-    public struct Parameters: Sendable {
+    public struct Parameters: Sendable, Equatable, Codable {
         /// Lower clip: the ratio is clipped below at `1 − epsLow`.
         public var epsLow: Double = 0.2
         /// Upper clip: above at `1 + epsHigh` (DAPO "clip-higher" uses e.g. 0.28).

@@ -13,7 +13,7 @@ import Glibc
 /// geometric mean) are clamped to ±20 before `exp`.
 public enum TruncatedIS {
     /// What one weight is computed from (§3), with `lr_t = logp_old_t − logp_mu_t`.
-    public enum Level: String, CaseIterable, Sendable {
+    public enum Level: String, CaseIterable, Sendable, Codable {
         /// `exp(lr_t)` per token.
         case token
         /// `exp(Σ_t lr_t)` over the sequence's valid tokens, broadcast to all its tokens.
@@ -23,7 +23,7 @@ public enum TruncatedIS {
         case geometric
     }
 
-    public struct Parameters: Sendable {
+    public struct Parameters: Sendable, Equatable, Codable {
         public var level: Level = .token
         /// Cap C: `w = min(ratio, C)`. Default 2.0 (verl `rollout_is_threshold`).
         public var cap: Double = 2

@@ -86,6 +86,16 @@ public final class ExperienceStore: @unchecked Sendable {
         read { $0.mayInsert(columns: columns) }
     }
 
+    /// A batch if one can be formed now, without waiting (tests and fuzzing drive the trainer's
+    /// side this way); what forming it, or failing to, changed is in the outcome either way.
+    public func tryBatch(columns: Int, maxColumns: Int? = nil, learnerVersion: UInt64) -> (Buffer.Batch?, Buffer.Outcome) {
+        condition.lock()
+        defer { condition.unlock() }
+        let result = buffer.sample(columns: columns, maxColumns: maxColumns, learnerVersion: learnerVersion, now: .now)
+        heldBytes.store(buffer.bufferedBytes, ordering: .relaxed)
+        return result
+    }
+
     /// Blocks until a batch of at least `columns` columns (up to `maxColumns`) can be formed
     /// for `learnerVersion` (the trainer's own version: a value, so no other lock is taken while
     /// this one is held), then returns it; nil once closed. What dropping stale chunks

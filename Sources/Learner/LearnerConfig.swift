@@ -4,6 +4,7 @@ import Environments
 import Foundation
 import Protocol
 import Telemetry
+import Training
 
 /// Everything a learner run is configured with. Every field has a working default.
 public struct LearnerConfig: Sendable {
@@ -93,7 +94,7 @@ public struct LearnerConfig: Sendable {
         envID == "synthetic" ? .synthetic(observationSize: syntheticObservationSize) : EnvironmentRegistry.spec(envID)
     }
     /// The V-trace trainer's settings (network, optimizer, loss, stopping rule).
-    public var training = PolicyTrainer.Settings()
+    public var training = TrainingSettings()
     /// OpenBLAS threads for the trainer (two do not help at these sizes).
     public var blasThreads = 1
     /// Where training runs keep their files (`ROOT/RUN_ID/`); nil writes none.

@@ -727,6 +727,29 @@ public final class LearnerCore: Sendable {
         for key in beats { send(.data(key), frames) }
     }
 
+    /// The first of the core's invariants that does not hold, nil when all do: the buffer's
+    /// accounting identity, the learner-wide credit totals equal to the sessions' own, no more
+    /// sessions than admitted, no negative counts. Cheap enough to check after every event
+    /// (the fuzz targets and property tests do).
+    public func invariantViolation() -> String? {
+        state.withLock { s in
+            let credits = s.sessions.values.reduce(0) { $0 + Int($1.credits) }
+            let columns = s.sessions.values.reduce(0) { $0 + Int($1.credits) * $1.numEnvs }
+            let bytes = s.sessions.values.reduce(0) { $0 + Int($1.credits) * $1.chunkBytes }
+            if credits != s.creditsInFlight || columns != s.creditColumnsInFlight || bytes != s.creditBytesInFlight {
+                return "credit totals \(s.creditsInFlight)/\(s.creditColumnsInFlight)/\(s.creditBytesInFlight), sessions hold \(credits)/\(columns)/\(bytes)"
+            }
+            if s.sessions.count > config.maxWorkers { return "\(s.sessions.count) sessions, at most \(config.maxWorkers)" }
+            if s.unreleasedColumns < 0 { return "negative unreleased columns \(s.unreleasedColumns)" }
+            if let bad = s.sessions.values.first(where: { $0.credits + $0.queued > max($0.creditLimit, $0.credits + $0.queued) }) {
+                return "worker \(bad.workerID) holds more than its limit"
+            }
+            let accounting = store.read { $0.accounting }
+            if !accounting.balances { return "accounting identity broken: \(accounting)" }
+            return nil
+        }
+    }
+
     /// Whether graceful shutdown has begun (new work is refused).
     public var isStopping: Bool { state.withLock { $0.stopping } }
 

@@ -132,7 +132,7 @@ public struct LearnerService: Service {
                       metrics: metricsServer?.url))
 
         let limit = Mailbox<Bool>(capacity: 1)
-        let trainer: any Trainer
+        let trainer: any TrainerThread
         if config.envID == "synthetic" {
             trainer = StandInTrainer(core: core, store: store, logger: logger)
         } else {
@@ -278,10 +278,10 @@ extension LearnerCore.DataMessage {
 }
 
 /// What the learner runs its training on: a thread that consumes chunks and publishes versions.
-protocol Trainer: Sendable {
+protocol TrainerThread: Sendable {
     func start(limitReached: @escaping @Sendable () -> Void)
     func join() async
 }
 
-extension StandInTrainer: Trainer {}
-extension PolicyTrainer: Trainer {}
+extension StandInTrainer: TrainerThread {}
+extension PolicyTrainer: TrainerThread {}

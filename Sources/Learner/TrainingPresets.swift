@@ -4,7 +4,7 @@
 /// ("Other environments"); every field is overridable.
 public enum TrainingPresets {
     public struct Preset: Sendable {
-        public var training = PolicyTrainer.Settings()
+        public var training = TrainingSettings()
         /// Chunks a worker may have in flight: with one chunk per update this bounds the
         /// version lag to about `workers × maxCredits`.
         public var maxCredits: UInt32 = 32
@@ -31,7 +31,7 @@ public enum TrainingPresets {
             p.training.batchColumns = 32
             p.maxCredits = 4
         default:
-            break  // CartPole-v1: the defaults of PolicyTrainer.Settings and LearnerConfig.
+            break  // CartPole-v1: the defaults of TrainerSettings and LearnerConfig.
         }
         return p
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Corrections
+import Training
 import Foundation
 import Learner
 import NeuralNet

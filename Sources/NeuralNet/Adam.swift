@@ -26,6 +26,16 @@ public struct Adam: Sendable {
         v = [Float](repeating: 0, count: parameterCount)
     }
 
+    /// The optimizer's state: its step count and the first and second moment estimates. Setting
+    /// it restores an optimizer exactly (checkpoints).
+    public var moments: (step: Int, m: [Float], v: [Float]) {
+        get { (step, m, v) }
+        set {
+            precondition(newValue.m.count == m.count && newValue.v.count == v.count, "moments of another parameter count")
+            (step, m, v) = (newValue.step, newValue.m, newValue.v)
+        }
+    }
+
     /// Applies one update in place (gradient of the loss to minimise). Returns the gradient's
     /// global norm before clipping.
     @discardableResult

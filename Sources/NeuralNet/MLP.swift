@@ -2,7 +2,7 @@ import Domain
 import CKernels
 
 /// Nonlinearity between hidden layers.
-public enum Activation: String, Sendable, CaseIterable {
+public enum Activation: String, Sendable, CaseIterable, Codable {
     case tanh, relu
 
     /// Applies the nonlinearity to every element, with the vectorised kernels of `CKernels`

@@ -23,13 +23,15 @@ import Testing
         expectNear(r.clippedLosses, [-1.1, 0.8, -1.0, 0.625], "clipped per-token loss")
         expectNear(r.losses, [-1.65, 0.8, 0, 0.625], "weighted")
         expectNear(r.loss, -0.05625, "L (denominator 4)")
-        expectNear(r.gradients, [-0.4125, 0, 0, 0.15625], "∂L/∂logp_theta")
+        // Per token; the spec's ∂L/∂logp_theta (−0.4125, 0, 0, 0.15625) is these / 4.
+        expectNear(r.gradients, [-1.65, 0, 0, 0.625], "∂(b l)/∂logp_theta")
+        expectNear(r.gradients.map { $0 / 4 }, [-0.4125, 0, 0, 0.15625], "∂L/∂logp_theta")
         expectNear(r.stats.maskedFraction, 0.25, "filtered fraction")
         expectNear(r.stats.clippedFraction, 0.25, "clipped fraction (token 2)")
         #expect(r.stats.dualClippedFraction == 0 && r.stats.samples == 4)
         // Mean |log(prox/mu)| = (log 1.5 + 0 + log 6 + 0) / 4.
         expectNear(r.stats.meanAbsLogRatio, (log(1.5) + log(6)) / 4, "mean |log b|")
-        expectGradient(r.gradients, of: { run($0).loss }, at: logpTheta, "decoupled loss")
+        expectGradient(r.gradients.map { $0 / 4 }, of: { run($0).loss }, at: logpTheta, "decoupled loss")
     }
 
     /// Without the cap token 3 keeps b = 6; its r = 1 sits in range so its gradient is
@@ -38,8 +40,8 @@ import Testing
         let r = run(logpTheta, DecoupledPPO.Parameters())
         expectNear(r.behaviourWeights, [1.5, 1, 6, 1], "b")
         expectNear(r.loss, (-1.65 + 0.8 - 6 + 0.625) / 4, "L")
-        expectNear(r.gradients, [-0.4125, 0, -1.5, 0.15625], "gradient")
-        expectGradient(r.gradients, of: { run($0, DecoupledPPO.Parameters()).loss }, at: logpTheta, "no filter")
+        expectNear(r.gradients.map { $0 / 4 }, [-0.4125, 0, -1.5, 0.15625], "gradient")
+        expectGradient(r.gradients.map { $0 / 4 }, of: { run($0, DecoupledPPO.Parameters()).loss }, at: logpTheta, "no filter")
         #expect(r.stats.maskedFraction == 0)
     }
 
@@ -52,7 +54,7 @@ import Testing
         expectNear(r.clippedLosses[1], 3, "dual-clipped loss")
         expectNear(r.gradients[1], 0, "no gradient")
         expectNear(r.stats.dualClippedFraction, 0.25, "dual fraction")
-        expectGradient(r.gradients, of: { run($0, p).loss }, at: theta, "dual clip")
+        expectGradient(r.gradients.map { $0 / 4 }, of: { run($0, p).loss }, at: theta, "dual clip")
     }
 
     /// A masked token does not count in the denominator and its garbage does not leak.
@@ -60,7 +62,7 @@ import Testing
         let r = DecoupledPPO.compute(logpTheta: logpTheta + [.nan], logpProx: logpProx + [.nan], logpMu: logpMu + [0],
                                      advantages: advantages + [.infinity], mask: [1, 1, 1, 1, 0], parameters: parameters)
         expectNear(r.loss, -0.05625, "L over the 4 valid tokens")
-        expectNear(r.gradients, [-0.4125, 0, 0, 0.15625, 0], "gradient")
+        expectNear(r.gradients.map { $0 / 4 }, [-0.4125, 0, 0, 0.15625, 0], "gradient")
     }
 
     @Test func edgeCases() {
