@@ -16,8 +16,13 @@
  * mb_per_s is 10^6 bytes per second; *_cpu_s are user+system CPU seconds of the receiver
  * process (all its threads) and of all sender processes, over their whole lives.
  *
+ * With -c the ROUTER is a CURVE server and every sender a CURVE client with its own key pair
+ * (libsodium's Curve25519 / XSalsa20-Poly1305 on every frame, as Tributary's CURVE mode); no
+ * ZAP handler, so any key is let in (authentication happens once, at the handshake, and costs
+ * nothing per message either way).
+ *
  * Build: cc -O2 -o raw_zmq raw_zmq.c -lzmq
- * Usage: raw_zmq -w W -n N -s S [-H HWM] [-e tcp://127.0.0.1:*] [-t TIMEOUT_S]
+ * Usage: raw_zmq -w W -n N -s S [-H HWM] [-e tcp://127.0.0.1:*] [-t TIMEOUT_S] [-c]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,6 +52,9 @@ static void set_int(void *s, int opt, int v, const char *name) {
     if (zmq_setsockopt(s, opt, &v, sizeof v) != 0) die(name);
 }
 
+static int curve = 0;
+static char server_public[41], server_secret[41];
+
 /* A sender process: own context, one DEALER, N messages of S bytes. */
 static int sender(int fd, long n, size_t size, int hwm) {
     char endpoint[256] = {0};
@@ -66,6 +74,13 @@ static int sender(int fd, long n, size_t size, int hwm) {
     set_int(dealer, ZMQ_SNDHWM, hwm, "ZMQ_SNDHWM");
     set_int(dealer, ZMQ_RCVHWM, hwm, "ZMQ_RCVHWM");
     set_int(dealer, ZMQ_LINGER, -1, "ZMQ_LINGER"); /* close waits until everything left */
+    if (curve) {
+        char pub[41], sec[41];
+        if (zmq_curve_keypair(pub, sec) != 0) die("zmq_curve_keypair");
+        if (zmq_setsockopt(dealer, ZMQ_CURVE_SERVERKEY, server_public, 40) != 0) die("ZMQ_CURVE_SERVERKEY");
+        if (zmq_setsockopt(dealer, ZMQ_CURVE_PUBLICKEY, pub, 40) != 0) die("ZMQ_CURVE_PUBLICKEY");
+        if (zmq_setsockopt(dealer, ZMQ_CURVE_SECRETKEY, sec, 40) != 0) die("ZMQ_CURVE_SECRETKEY");
+    }
     if (zmq_connect(dealer, endpoint) != 0) die("zmq_connect");
 
     for (long i = 0; i < n; i++) {
@@ -89,7 +104,7 @@ int main(int argc, char **argv) {
     size_t size = 262144;
     const char *bind_to = "tcp://127.0.0.1:*";
     int opt;
-    while ((opt = getopt(argc, argv, "w:n:s:H:e:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "w:n:s:H:e:t:c")) != -1) {
         switch (opt) {
         case 'w': workers = atoi(optarg); break;
         case 'n': n = atol(optarg); break;
@@ -97,8 +112,9 @@ int main(int argc, char **argv) {
         case 'H': hwm = atoi(optarg); break;
         case 'e': bind_to = optarg; break;
         case 't': timeout_s = atoi(optarg); break;
+        case 'c': curve = 1; break;
         default:
-            fprintf(stderr, "usage: %s -w WORKERS -n MSGS_PER_WORKER -s BYTES [-H HWM] [-e ENDPOINT] [-t TIMEOUT_S]\n", argv[0]);
+            fprintf(stderr, "usage: %s -w WORKERS -n MSGS_PER_WORKER -s BYTES [-H HWM] [-e ENDPOINT] [-t TIMEOUT_S] [-c]\n", argv[0]);
             return 2;
         }
     }
@@ -107,7 +123,9 @@ int main(int argc, char **argv) {
         return 2;
     }
 
-    /* Fork the senders before this process touches ZeroMQ (a context must not cross fork). */
+    /* The server's keys exist before the fork, so every sender knows the public one. */
+    if (curve && zmq_curve_keypair(server_public, server_secret) != 0) die("zmq_curve_keypair");
+    /* Fork the senders before this process touches a context (a context must not cross fork). */
     pid_t pids[64];
     int pipes[64];
     for (int i = 0; i < workers; i++) {
@@ -133,6 +151,10 @@ int main(int argc, char **argv) {
     set_int(router, ZMQ_RCVHWM, hwm, "ZMQ_RCVHWM");
     set_int(router, ZMQ_LINGER, 0, "ZMQ_LINGER");
     set_int(router, ZMQ_RCVTIMEO, timeout_s * 1000, "ZMQ_RCVTIMEO");
+    if (curve) {
+        set_int(router, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER");
+        if (zmq_setsockopt(router, ZMQ_CURVE_SECRETKEY, server_secret, 40) != 0) die("ZMQ_CURVE_SECRETKEY");
+    }
     if (zmq_bind(router, bind_to) != 0) die("zmq_bind");
     char endpoint[256];
     size_t len = sizeof endpoint;
@@ -197,9 +219,9 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &self);
     getrusage(RUSAGE_CHILDREN, &children);
 #define CPU_S(ru) ((double)(ru).ru_utime.tv_sec + (ru).ru_utime.tv_usec * 1e-6 + (ru).ru_stime.tv_sec + (ru).ru_stime.tv_usec * 1e-6)
-    printf("{\"mode\":\"raw\",\"workers\":%d,\"bytes\":%zu,\"messages\":%ld,\"seconds\":%.6f,\"mb_per_s\":%.1f,\"msgs_per_s\":%.1f,"
+    printf("{\"mode\":\"raw\",\"curve\":%s,\"workers\":%d,\"bytes\":%zu,\"messages\":%ld,\"seconds\":%.6f,\"mb_per_s\":%.1f,\"msgs_per_s\":%.1f,"
            "\"receiver_cpu_s\":%.3f,\"senders_cpu_s\":%.3f}\n",
-           workers, size, messages, seconds, (double)bytes / seconds / 1e6, (double)messages / seconds,
+           curve ? "true" : "false", workers, size, messages, seconds, (double)bytes / seconds / 1e6, (double)messages / seconds,
            CPU_S(self), CPU_S(children));
     return 0;
 }

@@ -20,6 +20,9 @@
 #                                  worker); unset: the learner's own credit defaults
 #   LEARNER_ARGS="..."             more learner flags (e.g. "--credit-bytes 8388608")
 #   UNROLL=32                      learner --unroll-length (T)
+#   CURVE=1                        both sides with CURVE: the learner with --curve-secret-key and
+#                                  --allow-keys (keys made with `tributary keys generate`), the
+#                                  workers with theirs; raw_zmq -c (CURVE server and clients)
 #   SKIP_BUILD=1                   reuse the release binaries already in .build-release
 #   LEARNER_BIN=, WORKER_BIN=      benchmark other builds of the executables (A/B tests)
 #   RESULTS=path                   where to write the markdown (default: next to this script)
@@ -45,10 +48,13 @@ CREDIT_ARGS=()
 EXTRA_ARGS=($LEARNER_ARGS)
 CREDITS_LABEL="${CREDITS:-default}"
 UNROLL="${UNROLL:-32}"
+CURVE="${CURVE:-0}"
+RAW_ARGS=()
+[[ "$CURVE" == 1 ]] && RAW_ARGS=(-c)
 RESULTS="${RESULTS:-$HERE/results.md}"
 RUN_TIMEOUT=60          # seconds one run may take before it is killed and counted as failed
 CHUNKS_PER_VERSION=1000000000   # no weights traffic during the measurement
-COMMAND_LINE="${LEARNER_BIN:+LEARNER_BIN=$LEARNER_BIN }${WORKER_BIN:+WORKER_BIN=$WORKER_BIN }WORKERS=\"$WORKERS\" SIZES=\"$SIZES\" REPS=$REPS TARGET_SECONDS=$TARGET_SECONDS ${CREDITS:+CREDITS=$CREDITS }${LEARNER_ARGS:+LEARNER_ARGS=\"$LEARNER_ARGS\" }UNROLL=$UNROLL Benchmarks/transport/run.sh"
+COMMAND_LINE="${LEARNER_BIN:+LEARNER_BIN=$LEARNER_BIN }${WORKER_BIN:+WORKER_BIN=$WORKER_BIN }${CURVE:+CURVE=$CURVE }WORKERS=\"$WORKERS\" SIZES=\"$SIZES\" REPS=$REPS TARGET_SECONDS=$TARGET_SECONDS ${CREDITS:+CREDITS=$CREDITS }${LEARNER_ARGS:+LEARNER_ARGS=\"$LEARNER_ARGS\" }UNROLL=$UNROLL Benchmarks/transport/run.sh"
 
 SCRATCH="$ROOT/.build-release"
 WORK="$(mktemp -d /tmp/tributary-transport.XXXXXX)"
@@ -113,6 +119,7 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     log "building release binaries into $SCRATCH (this can take a few minutes)"
     swift build -c release --scratch-path "$SCRATCH" --product learner >&2
     swift build -c release --scratch-path "$SCRATCH" --product rollout-worker >&2
+    [[ "$CURVE" == 1 ]] && swift build -c release --scratch-path "$SCRATCH" --product tributary >&2
 fi
 BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)"
 LEARNER="${LEARNER_BIN:-$BIN/learner}"
@@ -121,6 +128,17 @@ RAW="$SCRATCH/raw_zmq"
 [[ -x "$LEARNER" && -x "$WORKER" ]] || { log "missing $LEARNER or $WORKER (unset SKIP_BUILD)"; exit 1; }
 mkdir -p "$SCRATCH"
 cc -O2 -Wall -o "$RAW" "$HERE/raw_zmq.c" -lzmq
+# The synthetic learner checks every chunk against its own observation size; a learner built
+# before that check (an A/B run with LEARNER_BIN) has no such flag and takes any size.
+OBS_FLAG=0
+[[ "$("$LEARNER" --help 2>&1)" == *--observation-size* ]] && OBS_FLAG=1
+LEARNER_KEYS=() WORKER_KEYS=()
+if [[ "$CURVE" == 1 ]]; then
+    "$BIN/tributary" keys generate learner --dir "$WORK/keys/learner" >/dev/null
+    "$BIN/tributary" keys generate bench-worker --dir "$WORK/keys/allowed" >/dev/null
+    LEARNER_KEYS=(--curve-secret-key "$WORK/keys/learner/learner.key_secret" --allow-keys "$WORK/keys/allowed")
+    WORKER_KEYS=(--curve-server-key "$WORK/keys/learner/learner.key" --curve-secret-key "$WORK/keys/allowed/bench-worker.key_secret")
+fi
 TIME_BIN=""
 if [[ -x /usr/bin/time ]] && /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then TIME_BIN=/usr/bin/time; fi
 
@@ -153,8 +171,10 @@ run_tributary() {
     mkdir -p "$dir"
     local wrap=()
     [[ -n "$TIME_BIN" ]] && wrap=("$TIME_BIN" -f '%M %U %S' -o "$dir/learner.time")
+    local obs=()
+    ((OBS_FLAG)) && obs=(--observation-size "$d")
     "${wrap[@]}" "$LEARNER" --bind 127.0.0.1 --data-port 0 --weights-port 0 --control-port 0 --metrics-port 0 \
-        --unroll-length "$UNROLL" "${CREDIT_ARGS[@]}" "${EXTRA_ARGS[@]}" --chunks-per-version "$CHUNKS_PER_VERSION" \
+        --unroll-length "$UNROLL" "${CREDIT_ARGS[@]}" "${EXTRA_ARGS[@]}" "${obs[@]}" "${LEARNER_KEYS[@]}" --chunks-per-version "$CHUNKS_PER_VERSION" \
         --max-chunks $((w * n)) --log-level warning >"$dir/learner.out" 2>"$dir/learner.err" &
     local lpid=$!
     PIDS+=("$lpid")
@@ -177,7 +197,7 @@ run_tributary() {
         wrap=()
         [[ -n "$TIME_BIN" ]] && wrap=("$TIME_BIN" -f '%M %U %S' -o "$dir/worker$i.time")
         "${wrap[@]}" "$WORKER" --data "$data" --weights "$weights" --control "$control" \
-            --num-envs "$b" --observation-size "$d" --max-chunks "$n" --worker-id "w$i" \
+            --num-envs "$b" --observation-size "$d" --max-chunks "$n" --worker-id "w$i" "${WORKER_KEYS[@]}" \
             --log-level warning >"$dir/worker$i.out" 2>"$dir/worker$i.err" &
         wpids+=($!)
         PIDS+=($!)
@@ -222,7 +242,7 @@ run_tributary() {
 run_raw() {
     RESULT=
     local out="$WORK/raw.$RANDOM$RANDOM"
-    "$RAW" -w "$1" -n "$2" -s "$3" -H 64 -e 'tcp://127.0.0.1:*' -t "$RUN_TIMEOUT" >"$out" 2>"$out.err" &
+    "$RAW" -w "$1" -n "$2" -s "$3" -H 64 -e 'tcp://127.0.0.1:*' -t "$RUN_TIMEOUT" "${RAW_ARGS[@]}" >"$out" 2>"$out.err" &
     local pid=$!
     PIDS+=("$pid")
     if ! wait_for "$pid" $((RUN_TIMEOUT + 5)); then log "raw run timed out"; cleanup; return 1; fi
@@ -339,7 +359,11 @@ MEMORY="${REPORT#*@@MEMORY@@}"
 MEMORY="${MEMORY#$'\n'}"
 
 {
-    echo "# Transport benchmark: Tributary learner ingest vs. raw libzmq"
+    if [[ "$CURVE" == 1 ]]; then
+        echo "# Transport benchmark with CURVE: Tributary learner ingest vs. raw libzmq, both encrypted"
+    else
+        echo "# Transport benchmark: Tributary learner ingest vs. raw libzmq"
+    fi
     echo
     echo "- Command: \`$COMMAND_LINE\` (from the package root)"
     echo "- Date: $START_DATE; host: $NPROC CPUs (nproc), $CPU; load average at start $LOADAVG, at end $END_LOADAVG"
