@@ -76,6 +76,9 @@ let package = Package(
             name: "Corrections"
         ),
         .target(
+            name: "Experience"
+        ),
+        .target(
             name: "Training",
             dependencies: ["Domain", "NeuralNet", "Corrections"]
         ),
@@ -85,7 +88,7 @@ let package = Package(
         ),
         .target(
             name: "NeuralNet",
-            dependencies: ["COpenBLAS", "CKernels", "Domain", "Protocol"]
+            dependencies: ["COpenBLAS", "CKernels", "Domain"]
         ),
         .target(
             name: "Protocol",
@@ -125,7 +128,7 @@ let package = Package(
         .target(
             name: "Learner",
             dependencies: [
-                "Domain", "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Training", "Environments", "Telemetry", "TensorBoard",
+                "Domain", "Experience", "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Training", "Environments", "Telemetry", "TensorBoard",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -177,7 +180,7 @@ let package = Package(
         .executableTarget(
             name: "BenchCommand",
             dependencies: [
-                "Domain", "Learner", "Rollout", "NeuralNet", "Protocol", "Training",
+                "Domain", "Environments", "Learner", "Rollout", "NeuralNet", "Protocol", "Training", "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -185,7 +188,7 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "Domain", "Environments", "Learner", "NeuralNet", "Protocol", "Training", "Corrections",
+                "Domain", "Environments", "Experience", "Learner", "NeuralNet", "Protocol", "Training", "Corrections",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -195,8 +198,19 @@ let package = Package(
         .executableTarget(name: "fuzz-core", dependencies: ["FuzzTargets"], path: "Fuzz/core"),
         .executableTarget(name: "fuzz-trainer", dependencies: ["FuzzTargets"], path: "Fuzz/trainer"),
         .testTarget(
+            name: "ExperienceTests",
+            dependencies: ["Experience", "Domain"]
+        ),
+        .testTarget(
             name: "TrainingTests",
             dependencies: ["Training", "Corrections", "NeuralNet", "Domain"]
+        ),
+        .testTarget(
+            name: "RolloutTests",
+            dependencies: [
+                "Rollout", "Protocol", "Domain", "Environments", "NeuralNet",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "FuzzTests",
@@ -221,7 +235,7 @@ let package = Package(
         ),
         .testTarget(
             name: "NeuralNetTests",
-            dependencies: ["NeuralNet", "Domain", "Protocol"]
+            dependencies: ["NeuralNet", "Domain"]
         ),
         .testTarget(
             name: "EnvironmentsTests",
@@ -234,7 +248,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LearnerTests",
-            dependencies: ["Learner", "Domain", "Environments", "Protocol", "Transport", "Rollout", "NeuralNet"]
+            dependencies: ["Learner", "Domain", "Environments", "Experience", "Protocol", "Transport", "Rollout", "NeuralNet"]
         ),
         .testTarget(
             name: "MonitorTests",

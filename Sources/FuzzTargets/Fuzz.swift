@@ -1,5 +1,6 @@
 import Domain
 import Environments
+import Experience
 import Foundation
 import Learner
 import Logging
@@ -41,10 +42,17 @@ public enum Fuzz {
                 guard let valid = try? ChunkValidator.validate(chunk, frames: message.tensorFrames, rules: rules) else { continue }
                 var ledger = EpisodeLedger(numEnvs: rules.numEnvs)
                 _ = try? ledger.admit(valid, maxEpisodeSteps: rules.spec.maxEpisodeSteps)
-                let (batch, lags) = BatchAssembly.assemble([QueuedChunk(worker: WorkerKey([1]), chunk: valid)], learnerVersion: 6)
+                let assembled = BatchAssembly.assemble([QueuedChunk(worker: WorkerKey([1]), chunk: valid)], learnerVersion: 6)
+                // Either the chunk is left out for a non-finite observation, or every value the
+                // trainer gets is finite.
+                guard let batch = assembled.batch else {
+                    precondition(assembled.discarded == [0] && assembled.lags.isEmpty)
+                    continue
+                }
                 precondition(batch.observations.count == rules.unrollLength * rules.numEnvs * rules.spec.observationSize)
-                precondition(lags.count == rules.unrollLength)  // one lag per step of each chunk
-                precondition(allFinite(batch.observations) && allFinite(batch.rewards) && allFinite(batch.behaviourLogp))
+                precondition(assembled.lags.count == rules.unrollLength)  // one lag per step of each chunk
+                precondition(allFinite(batch.observations) && allFinite(batch.bootstrapObservations) && allFinite(batch.rewards)
+                    && allFinite(batch.behaviourLogp) && batch.finalObservations.values.allSatisfy(allFinite))
             }
         default:
             break
@@ -92,7 +100,7 @@ public enum Fuzz {
             replies.withLock { $0.append(frames) }
         }
         var version: UInt64 = 1
-        core.publish(WeightsSnapshot(version: 1, model: .init(), bytes: [1, 2, 3, 4]))
+        core.publish(WeightsSnapshot(version: 1, model: .none, bytes: [1, 2, 3, 4]))
         var makers = (0..<4).map { _ in ChunkMaker() }
         for _ in 0..<steps where !input.isAtEnd {
             let op = input.byte()
@@ -118,7 +126,7 @@ public enum Fuzz {
                 if batch != nil { core.recordUpdate(lagMin: 0, lagMean: 0, lagMax: 0, now: now) }
             default:  // a new version
                 version += 1
-                core.publish(WeightsSnapshot(version: version, model: .init(), bytes: [UInt8](repeating: UInt8(version & 0xFF), count: 8)))
+                core.publish(WeightsSnapshot(version: version, model: .none, bytes: [UInt8](repeating: UInt8(version & 0xFF), count: 8)))
             }
             // Every reply has a valid header, and the books balance.
             for frames in replies.withLock({ r in defer { r = [] }; return r }) {
@@ -273,8 +281,11 @@ extension Fuzz {
         let (taken, outcome) = run.store.tryBatch(columns: 1, maxColumns: 8, learnerVersion: run.version)
         run.core.released(taken?.outcome ?? outcome)
         guard let taken else { return }
-        let (batch, lags) = BatchAssembly.assemble(taken.items, learnerVersion: run.version)
-        precondition(lags.count == batch.timeSteps * taken.items.count)
+        let assembled = BatchAssembly.assemble(taken.items, learnerVersion: run.version)
+        if !assembled.discarded.isEmpty { run.store.discard(taken, indices: assembled.discarded, reason: .nonFinite) }
+        if let violation = run.core.invariantViolation() { preconditionFailure(violation) }
+        guard let batch = assembled.batch else { return }
+        precondition(assembled.lags.count == batch.timeSteps * (taken.items.count - assembled.discarded.count))
         var settings = TrainerSettings()
         settings.hidden = [8]
         let choice = input.byte()

@@ -1,3 +1,4 @@
+import Experience
 import Foundation
 import Protocol
 import Synchronization
@@ -74,7 +75,7 @@ public final class ExperienceStore: @unchecked Sendable {
         return outcome
     }
 
-    public func recordRefused(reasons: [String]) {
+    public func recordRefused(reasons: [DropReason]) {
         guard !reasons.isEmpty else { return }
         condition.lock()
         for r in reasons { buffer.recordRefused(reason: r) }
@@ -123,6 +124,16 @@ public final class ExperienceStore: @unchecked Sendable {
             // Woken by an insert or close; the timeout lets partial groups time out.
             _ = condition.wait(until: Date().addingTimeInterval(0.5))
         }
+    }
+
+    /// Chunks of the batch just taken that the trainer found unusable (`ExperienceBuffer.discard`).
+    public func discard(_ batch: Buffer.Batch, indices: [Int], reason: DropReason) {
+        condition.lock()
+        for i in indices {
+            buffer.discard(key: batch.keys[i], item: batch.items[i], reason: reason, learnerVersion: buffer.learnerVersion)
+        }
+        heldBytes.store(buffer.bufferedBytes, ordering: .relaxed)
+        condition.unlock()
     }
 
     /// Empties the store (at shutdown): what was never trained is counted as dropped.

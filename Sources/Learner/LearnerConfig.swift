@@ -1,6 +1,7 @@
 import Corrections
 import Domain
 import Environments
+import Experience
 import Foundation
 import Protocol
 import Telemetry

@@ -1,3 +1,4 @@
+import Experience
 import Foundation
 import Protocol
 
@@ -154,9 +155,9 @@ extension Tributary_V1_BufferAccounting {
         self.init()
         received = a.received
         trained = a.trained
-        dropped = a.dropped
+        dropped = Dictionary(uniqueKeysWithValues: a.dropped.map { ($0.key.rawValue, $0.value) })
         buffered = a.buffered
-        trainedExits = a.trainedExits
+        trainedExits = Dictionary(uniqueKeysWithValues: a.trainedExits.map { ($0.key.rawValue, $0.value) })
         trainingUses = a.trainingUses
         insertedColumns = a.insertedColumns
         sampledColumns = a.sampledColumns

@@ -1,5 +1,6 @@
 import DequeModule
 import Domain
+import Experience
 import Foundation
 import Logging
 import Protocol
@@ -242,7 +243,7 @@ public final class LearnerCore: Sendable {
     public func handleData(_ messages: [DataMessage], now: ContinuousClock.Instant = .now) {
         var replies: [(WorkerKey, [OwnedFrame])] = []
         var accepted: [QueuedChunk] = []
-        var refused: [String] = []
+        var refused: [DropReason] = []
         state.withLock { s in
             for m in messages {
                 handleOne(&s, m, now: now, replies: &replies, accepted: &accepted, refused: &refused)
@@ -257,17 +258,17 @@ public final class LearnerCore: Sendable {
     }
 
     /// The accounting bucket of a refused chunk (the exact reason is in `rejected_chunks`).
-    static func droppedReason(_ code: ProtocolError.Code) -> String {
+    static func droppedReason(_ code: ProtocolError.Code) -> DropReason {
         switch code {
-        case .unknownWorker: "worker_expired"
-        case .shuttingDown: "shutdown"
-        default: "malformed"
+        case .unknownWorker: .workerExpired
+        case .shuttingDown: .shutdown
+        default: .malformed
         }
     }
 
     private func handleOne(
         _ s: inout State, _ m: DataMessage, now: ContinuousClock.Instant,
-        replies: inout [(WorkerKey, [OwnedFrame])], accepted: inout [QueuedChunk], refused: inout [String]
+        replies: inout [(WorkerKey, [OwnedFrame])], accepted: inout [QueuedChunk], refused: inout [DropReason]
     ) {
         let (key, frames, truncated) = (m.key, m.frames, m.truncated)
         s.counters.messagesReceived += 1
@@ -420,7 +421,7 @@ public final class LearnerCore: Sendable {
         welcome.livenessMs = UInt32(config.liveness.milliseconds)
         welcome.maxMessageBytes = UInt64(config.maxMessageBytes)
         welcome.currentWeights = s.weights.announcement(runID: runID)
-        welcome.model = s.weights.model
+        welcome.model = s.weights.model.wire
         return WireCodec.encode(.welcome(welcome))
     }
 

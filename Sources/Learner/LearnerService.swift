@@ -272,8 +272,12 @@ extension LearnerCore.DataMessage {
     /// A message as the data ROUTER delivers it: routing identity first. nil if it has none.
     init?(_ m: InboundMessage) {
         guard let identity = m.frames.first else { return nil }
-        self.init(key: WorkerKey(identity.bytes), frames: Array(m.frames.dropFirst()), truncated: m.truncated,
-                  peer: PeerIdentity(address: m.peerAddress, keyName: m.userID))
+        let frames = Array(m.frames.dropFirst())
+        // Who the peer is matters for a Hello (its session keeps it); reading the connection's
+        // properties for every chunk would cost two lookups and two strings each.
+        let isHello = frames.first?.withUnsafeBytes({ WireHeader(bytes: $0) })?.type == .hello
+        self.init(key: WorkerKey(identity.bytes), frames: frames, truncated: m.truncated,
+                  peer: isHello ? PeerIdentity(address: m.peerAddress, keyName: m.userID) : PeerIdentity())
     }
 }
 

@@ -3,6 +3,7 @@ import Environments
 import Foundation
 import Logging
 import NeuralNet
+import Experience
 import Protocol
 import Synchronization
 import Training
@@ -82,11 +83,17 @@ public final class PolicyTrainer: Sendable {
             while let taken = store.nextBatch(columns: settings.batchColumns, learnerVersion: trainer.version,
                                               onOutcome: { core.released($0) }) {
                 // Staleness of every step: the version being trained minus the one that acted.
-                let (batch, lags) = BatchAssembly.assemble(taken.items, learnerVersion: trainer.version)
-                let result = trainer.step(batch)
+                let assembled = BatchAssembly.assemble(taken.items, learnerVersion: trainer.version)
                 // Fresh chunks are released once the update used them (or skipped them): their
                 // credits go back now.
                 core.released(taken.outcome)
+                if !assembled.discarded.isEmpty {
+                    store.discard(taken, indices: assembled.discarded, reason: .nonFinite)
+                    skipLog.warning(logger, reason: "non_finite_observations", "\(assembled.discarded.count) chunk(s) with non-finite observations dropped unused: \(assembled.discarded.map { "\(taken.items[$0].chunk.header.workerID) #\(taken.items[$0].chunk.header.sequence)" }.joined(separator: ", "))", now: .now)
+                }
+                guard let batch = assembled.batch else { continue }
+                let lags = assembled.lags
+                let result = trainer.step(batch)
                 if let skip = result.skip {
                     core.recordSkippedUpdate(reason: skip.reason, detail: skip.detail)
                     skipLog.warning(logger, reason: skip.reason, "update skipped (\(skip.reason)): \(skip.detail); \(taken.items.count) chunk(s) from \(Set(taken.items.map(\.worker)).count) worker(s)", now: .now)

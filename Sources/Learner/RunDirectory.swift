@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Protocol
 import SwiftProtobuf
@@ -7,24 +8,21 @@ import TensorBoard
 /// JSON object per logged update), `events.out.tfevents.*` (the same updates as TensorBoard
 /// scalars, step = env steps), and at the end `final_parameters.bin` (float32 little-endian,
 /// as `Weights` carries them) with `model.json` (its ModelSpec).
-public final class RunDirectory: @unchecked Sendable {
+public final class RunDirectory: Sendable {
     public let url: URL
-    private let lock = NSLock()
-    private let metrics: FileHandle
+    /// metrics.jsonl: a full disk is a counted failure, never a crash.
+    public let metrics: AppendOnlyFile
     /// The TensorBoard event file, beside metrics.jsonl.
     public let events: EventFileWriter
 
-    public init(root: String, runID: String, config: [String: Any]) throws {
+    public init(root: String, runID: String, config: [String: Any],
+                onError: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
         url = URL(fileURLWithPath: root).appendingPathComponent(runID)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: url.appendingPathComponent("config.json"))
-        let metricsURL = url.appendingPathComponent("metrics.jsonl")
-        guard FileManager.default.createFile(atPath: metricsURL.path, contents: nil) else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: metricsURL.path])
-        }
-        metrics = try FileHandle(forWritingTo: metricsURL)
-        events = try EventFileWriter(directory: url)
+        metrics = try AppendOnlyFile(path: url.appendingPathComponent("metrics.jsonl").path, onError: onError)
+        events = try EventFileWriter(directory: url, onError: onError)
     }
 
     /// One logged update: a line of metrics.jsonl and an event of TensorBoard scalars at step
@@ -38,9 +36,7 @@ public final class RunDirectory: @unchecked Sendable {
     /// as null rather than losing the line.
     public func log(_ values: [String: Any]) {
         guard let data = try? JSONSerialization.data(withJSONObject: Self.jsonSafe(values), options: [.sortedKeys]) else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        metrics.write(data + Data("\n".utf8))
+        metrics.append(data + Data("\n".utf8))
     }
 
     static func jsonSafe(_ value: Any) -> Any {
@@ -53,16 +49,16 @@ public final class RunDirectory: @unchecked Sendable {
         }
     }
 
-    public func writeFinal(model: Tributary_V1_ModelSpec, parameters: [UInt8]) throws {
+    public func writeFinal(model: ModelSpec, parameters: [UInt8]) throws {
         events.flush()
         try Data(parameters).write(to: url.appendingPathComponent("final_parameters.bin"))
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
-        try Data(try model.jsonString(options: options).utf8).write(to: url.appendingPathComponent("model.json"))
+        try Data(try model.wire.jsonString(options: options).utf8).write(to: url.appendingPathComponent("model.json"))
     }
 
     deinit {
-        try? metrics.close()
+        metrics.close()
         events.close()
     }
 }

@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Logging
 import Protocol
@@ -23,8 +24,7 @@ public final class StandInTrainer: Sendable {
 
     /// Parameters of version `v`: deterministic bytes, so a test can check what arrives.
     public static func parameters(version: UInt64, bytes: Int) -> WeightsSnapshot {
-        var model = Tributary_V1_ModelSpec()
-        model.family = "stand-in"
+        let model = ModelSpec(family: "stand-in")
         var values = [UInt8](repeating: 0, count: bytes)
         var x = version &* 0x9E37_79B9_7F4A_7C15
         for i in 0..<bytes {

@@ -1,4 +1,5 @@
 import Corrections
+import Experience
 import Foundation
 
 /// The numbers logged for one learner update: one line of metrics.jsonl (`json`) and one
@@ -71,7 +72,7 @@ public struct UpdateMetrics: Sendable {
             "approx_kl": stats.approxKL,
             "chunks_reused": chunksReused,
             "buffer": [
-                "received": buffer.received, "trained": buffer.trained, "dropped": buffer.dropped,
+                "received": buffer.received, "trained": buffer.trained, "dropped": Dictionary(uniqueKeysWithValues: buffer.dropped.map { ($0.key.rawValue, $0.value) }),
                 "buffered": buffer.buffered, "training_uses": buffer.trainingUses,
             ] as [String: Any],
         ]

@@ -1,16 +1,17 @@
+import Domain
 import Protocol
 
 /// One published parameter vector: what `GetWeights` serves and `WeightsAvailable` announces.
 public struct WeightsSnapshot: Sendable {
     public var version: UInt64
-    public var model: Tributary_V1_ModelSpec
+    public var model: ModelSpec
     public var bytes: [UInt8]
     public var digest: [UInt8]
     /// The `Weights` messages that serve it, encoded once (`encodeParts`) rather than on every
     /// `GetWeights`; nil until then.
     public private(set) var encodedParts: [[OwnedFrame]]?
 
-    public init(version: UInt64, model: Tributary_V1_ModelSpec, bytes: [UInt8]) {
+    public init(version: UInt64, model: ModelSpec, bytes: [UInt8]) {
         self.version = version
         self.model = model
         self.bytes = bytes
@@ -23,7 +24,7 @@ public struct WeightsSnapshot: Sendable {
     }
 
     /// Version 0: nothing published yet.
-    public static let empty = WeightsSnapshot(version: 0, model: Tributary_V1_ModelSpec(), bytes: [])
+    public static let empty = WeightsSnapshot(version: 0, model: .none, bytes: [])
 
     public func announcement(runID: String) -> Tributary_V1_WeightsAvailable {
         var a = Tributary_V1_WeightsAvailable()
@@ -48,7 +49,7 @@ public struct WeightsSnapshot: Sendable {
             w.partIndex = UInt32(index)
             w.partCount = UInt32(count)
             w.offset = UInt64(start)
-            if index == 0 { w.model = model }
+            if index == 0 { w.model = model.wire }
             w.data = tensors.add(Array(bytes[start..<end]), shape: [end - start])
             return WireCodec.encode(.weights(w), tensors: tensors.frames)
         }

@@ -1,19 +1,22 @@
-import Protocol
+import Domain
+
+/// A model description and parameter bytes that do not make an actor-critic this build can run.
+public struct ModelError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
 
 extension ActorCritic {
-    /// The wire's description of this network (`Welcome.model`, `Weights.model`).
-    public var modelSpec: Tributary_V1_ModelSpec {
-        var spec = Tributary_V1_ModelSpec()
-        spec.family = "mlp-actor-critic"
-        spec.hiddenSizes = network.sizes.dropFirst().dropLast().map { UInt32($0) }
-        spec.activation = network.activation.rawValue
-        switch head {
-        case .categorical: spec.head = "categorical"
-        case .gaussian: spec.head = "gaussian"
+    /// The family name of Tributary's actor-critic networks.
+    public static let family = "mlp-actor-critic"
+
+    /// This network's description (what `Welcome.model` and `Weights.model` carry).
+    public var modelSpec: ModelSpec {
+        let head: String = switch self.head {
+        case .categorical: "categorical"
+        case .gaussian: "gaussian"
         }
-        spec.observationSize = UInt32(network.inputSize)
-        spec.actionSize = UInt32(actions)
-        return spec
+        return ModelSpec(family: Self.family, hiddenSizes: Array(network.sizes.dropFirst().dropLast()),
+                         activation: network.activation.rawValue, head: head, observationSize: network.inputSize, actionSize: actions)
     }
 
     /// The parameters as float32 little-endian bytes (what `Weights` carries).
@@ -22,17 +25,26 @@ extension ActorCritic {
     }
 
     /// A network described by `spec` with the parameters in `bytes`, bit-exactly.
-    public init(spec: Tributary_V1_ModelSpec, bytes: [UInt8]) throws(ProtocolError) {
-        guard spec.family == "mlp-actor-critic", spec.head == "categorical" || spec.head == "gaussian",
+    public init(spec: ModelSpec, bytes: [UInt8]) throws(ModelError) {
+        guard spec.family == Self.family, spec.head == "categorical" || spec.head == "gaussian",
               let activation = Activation(rawValue: spec.activation),
-              spec.observationSize > 0, spec.actionSize > 0, spec.hiddenSizes.allSatisfy({ $0 > 0 })
-        else { throw ProtocolError(.malformed, "unsupported model: \(spec.family)/\(spec.head)/\(spec.activation)") }
-        let n = Int(spec.actionSize)
-        self.init(observationSize: Int(spec.observationSize), hidden: spec.hiddenSizes.map(Int.init),
-                  head: spec.head == "gaussian" ? .gaussian(dimensions: n) : .categorical(actions: n), activation: activation, seed: 0)
-        guard bytes.count == network.parameters.count * 4 else {
-            throw ProtocolError(.shapeMismatch, "weights have \(bytes.count) bytes, the model needs \(network.parameters.count * 4)")
+              spec.observationSize > 0, spec.actionSize > 0, spec.hiddenSizes.allSatisfy({ $0 > 0 }), spec.hiddenSizes.count <= 16
+        else { throw ModelError(description: "unsupported model: \(spec.family)/\(spec.head)/\(spec.activation)") }
+        let n = spec.actionSize
+        // Refuse a description whose parameter count does not fit the bytes before allocating it.
+        let sizes = [spec.observationSize] + spec.hiddenSizes + [(spec.head == "gaussian" ? 2 * n : n) + 1]
+        var count = 0
+        for (a, b) in zip(sizes, sizes.dropFirst()) {
+            let (w, o1) = a.multipliedReportingOverflow(by: b)
+            let (sum, o2) = count.addingReportingOverflow(w + b)
+            guard !o1, !o2 else { throw ModelError(description: "the model's layer sizes overflow") }
+            count = sum
         }
+        guard bytes.count == count * 4 else {
+            throw ModelError(description: "weights have \(bytes.count) bytes, the model needs \(count * 4)")
+        }
+        self.init(observationSize: spec.observationSize, hidden: spec.hiddenSizes,
+                  head: spec.head == "gaussian" ? .gaussian(dimensions: n) : .categorical(actions: n), activation: activation, seed: 0)
         bytes.withUnsafeBytes { raw in
             for i in network.parameters.indices { network.parameters[i] = raw.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
         }

@@ -181,18 +181,16 @@ public enum ChunkValidator {
             throw ProtocolError(.malformed, "\(frames.count - used.count) tensor frame(s) are not referenced by any tensor")
         }
 
-        // 8. Values: discrete actions in range, every float finite.
+        // 8. Values: discrete actions in range, every float finite — but observations, which
+        // the trainer's batch assembly checks as it copies them (BatchAssembly).
         if case .discrete(let n) = rules.spec.actionSpace,
            let i = actions.withUnsafeBytes({ TensorScan.firstOutOfRange($0, count: n) }) {
             let value = actions.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 4, as: Int32.self) }
             throw ProtocolError(.actionOutOfRange, "action \(value) at step \(i / b), env \(i % b) is outside 0..<\(n)")
         }
-        var floats: [(String, TensorView)] = [
-            ("observations", observations), ("behaviour_logp", logp), ("rewards", rewards), ("bootstrap_observation", bootstrap),
-        ]
+        var floats: [(String, TensorView)] = [("behaviour_logp", logp), ("rewards", rewards)]
         if actType == .float32 { floats.append(("actions", actions)) }
         if let logits { floats.append(("behaviour_logits", logits)) }
-        if let finals { floats.append(("final_observations", finals)) }
         for (name, tensor) in floats {
             if let i = tensor.withUnsafeBytes({ TensorScan.firstNonFinite($0) }) {
                 let value = tensor.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }

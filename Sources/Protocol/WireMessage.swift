@@ -1,7 +1,7 @@
 import SwiftProtobuf
 
 /// The body of one protocol message, typed.
-public enum WireBody: Sendable {
+public enum WireBody: Sendable, Equatable {
     case hello(Tributary_V1_Hello)
     case welcome(Tributary_V1_Welcome)
     case trajectoryChunk(Tributary_V1_TrajectoryChunk)

@@ -30,86 +30,143 @@ extension SyntheticSource: ChunkSource {
     }
 }
 
-/// Acts in real environments with the current policy: one batched forward pass per step for
-/// all copies, actions sampled from the policy's head (categorical for discrete action spaces,
-/// diagonal Gaussian for continuous ones; the environment clips to its bounds, the log-prob is
-/// of the sampled action), behaviour log-probs recorded, and every field of the chunk filled
-/// (per-step policy versions, terminated vs truncated, final observations of truncated
-/// episodes, the bootstrap observation, finished-episode stats).
-public struct EnvironmentSource: ChunkSource {
-    public let spec: Tributary_V1_EnvSpec
-    public let unrollLength: Int
-    public var needsPolicy: Bool { true }
+/// One step of a worker's B environment copies: what the actor saw and did, and what the
+/// environments answered.
+public struct ActedStep: Sendable {
+    /// [B, obs]: the observations the actions were chosen from.
+    public var observations: [Float]
+    /// [B, w]: the actions (a discrete index as one float, or a continuous vector).
+    public var actions: [Float]
+    /// log μ(a | x) of each action under the sampling distribution.
+    public var logp: [Float]
+    public var rewards: [Float]
+    public var terminated: [Bool]
+    public var truncated: [Bool]
+    /// The last observation of each copy whose episode was cut (time limit) at this step.
+    public var finalObservations: [Int: [Float]]
+    public var episodes: [(env: Int, episodeReturn: Double, length: Int, terminated: Bool)]
+    /// The policy version that chose the actions.
+    public var policyVersion: UInt64
+}
+
+/// Acts in B copies of an environment with the current policy, one step at a time (Acme's
+/// Actor): one batched forward pass for all copies, actions sampled from the policy's head
+/// (categorical for discrete action spaces, diagonal Gaussian for continuous ones; the
+/// environment clips to its bounds, the log-prob is of the sampled action).
+public struct EnvironmentActor: Sendable {
     private var envs: AnyVectorEnvironment
     private var rng: SplitMix64
     /// Floats per action: 1 (a discrete index) or the continuous action's components.
-    private let actionWidth: Int
-    private let discrete: Bool
+    public let actionWidth: Int
 
     /// nil when `envID` is unknown.
-    public init?(envID: String, numEnvs: Int, unrollLength: Int, seed: UInt64) {
-        guard let info = EnvironmentRegistry.spec(envID),
-              let envs = EnvironmentRegistry.makeVector(envID, count: numEnvs, seed: seed)
+    public init?(envID: String, numEnvs: Int, seed: UInt64) {
+        guard let spec = EnvironmentRegistry.spec(envID), let envs = EnvironmentRegistry.makeVector(envID, count: numEnvs, seed: seed)
         else { return nil }
-        self.spec = info.wire(numEnvs: numEnvs)
-        self.unrollLength = unrollLength
         self.envs = envs
         self.rng = SplitMix64(seed: seed ^ 0x5DEE_CE66)
-        switch info.actionSpace {
-        case .discrete: (actionWidth, discrete) = (1, true)
-        case .continuous(let d, _, _): (actionWidth, discrete) = (d, false)
+        actionWidth = max(1, spec.actionSpace.shape.reduce(1, *))
+    }
+
+    public var count: Int { envs.count }
+    /// The current observations of every copy, [B, obs].
+    public var observations: [Float] { envs.observations }
+
+    /// One step of every copy with `policy`'s network.
+    public mutating func step(_ policy: Policy) -> ActedStep {
+        guard let net = policy.network else { preconditionFailure("EnvironmentActor acts only with weights") }
+        let b = envs.count
+        let obs = envs.observations
+        let (chosen, logp) = net.act(obs, rows: b, using: &rng)
+        let w = actionWidth
+        let result = envs.step((0..<b).map { Array(chosen[($0 * w)..<(($0 + 1) * w)]) })
+        return ActedStep(observations: obs, actions: chosen, logp: logp, rewards: result.rewards, terminated: result.terminated,
+                         truncated: result.truncated, finalObservations: result.finalObservations, episodes: result.episodes,
+                         policyVersion: policy.version)
+    }
+}
+
+/// Collects acted steps into chunks of T steps and encodes them as wire frames (Acme's Adder):
+/// every field of the chunk (per-step policy versions, terminated vs truncated, final
+/// observations of truncated episodes, the bootstrap observation, finished-episode stats).
+public struct ChunkAdder: Sendable {
+    public let spec: Tributary_V1_EnvSpec
+    public let unrollLength: Int
+    private let numEnvs: Int
+    private let observationSize: Int
+    private let actionWidth: Int
+    private let discrete: Bool
+    private var versions: [UInt64] = []
+    private var observations: [Float] = []
+    private var actions: [Float] = []
+    private var logps: [Float] = []
+    private var rewards: [Float] = []
+    private var terminated: [UInt8] = []
+    private var truncated: [UInt8] = []
+    private var finals: [Float] = []
+    private var finalIndex: [Int32] = []
+    private var episodes: [Tributary_V1_EpisodeStats] = []
+
+    public init(spec: Tributary_V1_EnvSpec, unrollLength: Int) {
+        self.spec = spec
+        self.unrollLength = unrollLength
+        numEnvs = Int(spec.numEnvs)
+        observationSize = spec.observationShape.reduce(1) { $0 * Int($1) }
+        discrete = spec.numActions > 0
+        actionWidth = discrete ? 1 : spec.actionShape.reduce(1) { $0 * Int($1) }
+        reserve()
+    }
+
+    private mutating func reserve() {
+        let n = unrollLength * numEnvs
+        observations.reserveCapacity(n * observationSize)
+        actions.reserveCapacity(n * actionWidth)
+        logps.reserveCapacity(n)
+        rewards.reserveCapacity(n)
+        terminated.reserveCapacity(n)
+        truncated.reserveCapacity(n)
+    }
+
+    /// Steps added since the last chunk.
+    public var steps: Int { versions.count }
+    public var isFull: Bool { versions.count >= unrollLength }
+
+    public mutating func add(_ s: ActedStep) {
+        let step = versions.count
+        versions.append(s.policyVersion)
+        observations += s.observations
+        actions += s.actions
+        logps += s.logp
+        rewards += s.rewards
+        terminated += s.terminated.map { $0 ? 1 : 0 }
+        truncated += s.truncated.map { $0 ? 1 : 0 }
+        for i in 0..<numEnvs where s.truncated[i] {
+            finals += s.finalObservations[i]!
+            finalIndex += [Int32(step), Int32(i)]
+        }
+        for e in s.episodes {
+            var stats = Tributary_V1_EpisodeStats()
+            stats.envIndex = UInt32(e.env)
+            stats.step = UInt32(step)
+            stats.episodeReturn = e.episodeReturn
+            stats.length = UInt64(e.length)
+            stats.terminated = e.terminated
+            stats.truncated = !e.terminated
+            episodes.append(stats)
         }
     }
 
-    public mutating func next(runID: String, workerID: String, incarnation: UInt64, sequence: UInt64, policy: Policy) -> [OwnedFrame] {
-        guard let net = policy.network else { preconditionFailure("EnvironmentSource acts only with weights") }
-        let t = unrollLength
-        let b = envs.count
-        let d = envs.observationSize
-        var observations: [Float] = []
-        observations.reserveCapacity(t * b * d)
-        var actionsTaken: [Float] = []
-        actionsTaken.reserveCapacity(t * b * actionWidth)
-        var logps: [Float] = []
-        var rewards: [Float] = []
-        var terminated: [UInt8] = []
-        var truncated: [UInt8] = []
-        var finals: [Float] = []
-        var finalIndex: [Int32] = []
-        var episodes: [Tributary_V1_EpisodeStats] = []
-        for step in 0..<t {
-            let obs = envs.observations
-            observations += obs
-            let (chosen, logp) = net.act(obs, rows: b, using: &rng)
-            logps += logp
-            actionsTaken += chosen
-            let w = actionWidth
-            let result = envs.step((0..<b).map { Array(chosen[($0 * w)..<(($0 + 1) * w)]) })
-            rewards += result.rewards
-            terminated += result.terminated.map { $0 ? 1 : 0 }
-            truncated += result.truncated.map { $0 ? 1 : 0 }
-            for i in 0..<b where result.truncated[i] {
-                finals += result.finalObservations[i]!
-                finalIndex += [Int32(step), Int32(i)]
-            }
-            for e in result.episodes {
-                var stats = Tributary_V1_EpisodeStats()
-                stats.envIndex = UInt32(e.env)
-                stats.step = UInt32(step)
-                stats.episodeReturn = e.episodeReturn
-                stats.length = UInt64(e.length)
-                stats.terminated = e.terminated
-                stats.truncated = !e.terminated
-                episodes.append(stats)
-            }
-        }
+    /// The chunk of the T steps added, with the observations after the last (`bootstrap`);
+    /// the adder starts the next chunk empty.
+    public mutating func chunk(runID: String, workerID: String, incarnation: UInt64, sequence: UInt64, bootstrap: [Float]) -> [OwnedFrame] {
+        precondition(isFull, "a chunk needs \(unrollLength) steps, the adder has \(steps)")
+        let (t, b, d) = (unrollLength, numEnvs, observationSize)
         var frames = TensorFrames()
         var c = Tributary_V1_TrajectoryChunk(
             runID: runID, workerID: workerID, incarnation: incarnation, envID: spec.envID, sequence: sequence, length: t, numEnvs: b)
-        c.policyVersions = frames.add([UInt64](repeating: policy.version, count: t), shape: [t])
+        c.policyVersions = frames.add(versions, shape: [t])
         c.observations = frames.add(observations, shape: [t, b, d])
-        c.actions = discrete ? frames.add(actionsTaken.map { Int32($0) }, shape: [t, b])
-            : frames.add(actionsTaken, shape: [t, b, actionWidth])
+        c.actions = discrete ? frames.add(actions.map { Int32($0) }, shape: [t, b]) : frames.add(actions, shape: [t, b, actionWidth])
         c.behaviourLogp = frames.add(logps, shape: [t, b])
         c.rewards = frames.add(rewards, shape: [t, b])
         c.terminated = frames.add(terminated, shape: [t, b])
@@ -118,9 +175,43 @@ public struct EnvironmentSource: ChunkSource {
             c.finalObservations = frames.add(finals, shape: [finalIndex.count / 2, d])
             c.finalObservationIndex = frames.add(finalIndex, shape: [finalIndex.count / 2, 2])
         }
-        c.bootstrapObservation = frames.add(envs.observations, shape: [b, d])
+        c.bootstrapObservation = frames.add(bootstrap, shape: [b, d])
         c.episodes = episodes
-        return WireCodec.encode(.trajectoryChunk(c), tensors: frames.frames)
+        let encoded = WireCodec.encode(.trajectoryChunk(c), tensors: frames.frames)
+        versions.removeAll(keepingCapacity: true)
+        observations.removeAll(keepingCapacity: true)
+        actions.removeAll(keepingCapacity: true)
+        logps.removeAll(keepingCapacity: true)
+        rewards.removeAll(keepingCapacity: true)
+        terminated.removeAll(keepingCapacity: true)
+        truncated.removeAll(keepingCapacity: true)
+        finals.removeAll(keepingCapacity: true)
+        finalIndex.removeAll(keepingCapacity: true)
+        episodes.removeAll(keepingCapacity: true)
+        return encoded
+    }
+}
+
+/// A worker's chunks from real environments: an `EnvironmentActor` for T steps, a `ChunkAdder`
+/// to make the chunk.
+public struct EnvironmentSource: ChunkSource {
+    public var spec: Tributary_V1_EnvSpec { adder.spec }
+    public var unrollLength: Int { adder.unrollLength }
+    public var needsPolicy: Bool { true }
+    private var actor: EnvironmentActor
+    private var adder: ChunkAdder
+
+    /// nil when `envID` is unknown.
+    public init?(envID: String, numEnvs: Int, unrollLength: Int, seed: UInt64) {
+        guard let spec = EnvironmentRegistry.spec(envID), let actor = EnvironmentActor(envID: envID, numEnvs: numEnvs, seed: seed)
+        else { return nil }
+        self.actor = actor
+        self.adder = ChunkAdder(spec: spec.wire(numEnvs: numEnvs), unrollLength: unrollLength)
+    }
+
+    public mutating func next(runID: String, workerID: String, incarnation: UInt64, sequence: UInt64, policy: Policy) -> [OwnedFrame] {
+        while !adder.isFull { adder.add(actor.step(policy)) }
+        return adder.chunk(runID: runID, workerID: workerID, incarnation: incarnation, sequence: sequence, bootstrap: actor.observations)
     }
 }
 

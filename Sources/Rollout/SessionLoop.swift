@@ -1,10 +1,15 @@
+import Domain
 import Environments
 import Foundation
 import Logging
+import NeuralNet
 import Protocol
 import Transport
 
-/// The worker's outer loop: one iteration per incarnation (Hello → Welcome → stream).
+/// The worker's outer loop: one iteration per incarnation. It drives a `WorkerSession` (the
+/// protocol, socket-free) with the data socket, the clock and the chunk source: reconnecting
+/// is the outermost loop (SEED RL's habit), so nothing the learner does can stop the worker but
+/// a refusal it cannot fix or a shutdown.
 struct SessionLoop {
     let config: WorkerConfig
     let logger: Logger
@@ -16,12 +21,12 @@ struct SessionLoop {
 
     /// Chunks sent over all incarnations.
     private var totalSent: UInt64 = 0
-    /// The data socket's handshakes, across incarnations: a learner that keeps refusing this
-    /// worker's key ends the worker with a reason instead of endless retries.
-    private let handshakes: HandshakeWatch
     private var source: (any ChunkSource)?
     /// Whether the `acting` event (the first environment step of this process) went out.
     private var announcedActing = false
+    /// The data socket's handshakes, across incarnations: a learner that keeps refusing this
+    /// worker's key ends the worker with a reason instead of endless retries.
+    private let handshakes: HandshakeWatch
 
     init(config: WorkerConfig, logger: Logger, reactor: SocketReactor, client: VariableClient,
          traceChunks: Bool, events: @escaping @Sendable (WorkerEvent) -> Void, stats: StatsBox) {
@@ -35,12 +40,8 @@ struct SessionLoop {
         self.handshakes = HandshakeWatch(limit: config.handshakeFailureLimit)
     }
 
-    enum Ending {
-        case finished       // maxChunks sent and confirmed, or shutdown: said Goodbye
-        case reconnect      // learner gone or forgot us: new incarnation
-    }
-
     mutating func run() async throws {
+        let env = try envSpec()
         var backoff = config.backoffInitial
         while !Task.isCancelled {
             // 53 random bits: unique enough, and exact as a JSON number in every language.
@@ -51,28 +52,24 @@ struct SessionLoop {
             dataSpec.security = config.security
             dataSpec.onEvent = handshakes.onEvent
             let data = try await reactor.open(dataSpec)
-            var record = IncarnationStats(incarnation: incarnation)
-            let ending: Ending
-            do {
-                ending = try await session(data: data, incarnation: incarnation, record: &record, backoff: &backoff)
-            } catch {
-                record.ended = "fatal: \(error)"
-                stats.update(record)
-                await reactor.close(data.id, lingerMilliseconds: 200)
-                throw error
-            }
-            record.unconfirmed = record.sent - min(record.sent, record.acked + record.rejected.values.reduce(0, +))
+            let (ending, record) = await session(data: data, incarnation: incarnation, env: env)
             stats.update(record)
             switch ending {
             case .finished:
                 await reactor.close(data.id, lingerMilliseconds: 1000)
                 return
-            case .reconnect:
-                // Linger 0: chunks still queued for the old learner are dropped here and
-                // show up as this incarnation's `unconfirmed`.
+            case .fatal(let error):
+                await reactor.close(data.id, lingerMilliseconds: 200)
+                throw error
+            case .reconnect(let why):
+                // Linger 0: chunks still queued for the old learner are dropped here and show
+                // up as this incarnation's `unconfirmed`.
                 await reactor.close(data.id, lingerMilliseconds: 0)
-                if !record.welcomed {
-                    logger.info("retrying in \(backoff)")
+                if record.welcomed {
+                    backoff = config.backoffInitial
+                    logger.warning("\(why); reconnecting as a new incarnation")
+                } else {
+                    logger.warning("\(why); retrying in \(backoff)")
                     try? await Task.sleep(for: backoff)
                     backoff = min(backoff * 2, config.backoffMax)
                 }
@@ -80,14 +77,10 @@ struct SessionLoop {
         }
     }
 
-    private func send(_ data: OpenedSocket, _ body: WireBody) {
-        reactor.send(data.id, WireCodec.encode(body, version: config.headerVersion))
-    }
-
-    private mutating func session(
-        data: OpenedSocket, incarnation: UInt64, record: inout IncarnationStats, backoff: inout Duration
-    ) async throws -> Ending {
-        let env = try envSpec()
+    /// One incarnation: its session's actions carried out until it ends.
+    private mutating func session(data: OpenedSocket, incarnation: UInt64, env: Tributary_V1_EnvSpec)
+        async -> (WorkerSession.Ending, IncarnationStats)
+    {
         var hello = Tributary_V1_Hello()
         hello.protocolVersions = config.protocolVersions
         hello.workerID = config.workerID
@@ -97,164 +90,113 @@ struct SessionLoop {
         hello.capabilities = ["weights.v1"]
         hello.pid = UInt32(getpid())
         hello.softwareVersion = "tributary 0.1"
-        send(data, .hello(hello))
-
-        // 1. Welcome, or a refusal, within the Hello timeout.
-        let deadline = ContinuousClock.now + config.helloTimeout
-        let failuresBefore = handshakes.failures
+        var settings = WorkerSession.Settings()
+        settings.helloTimeout = config.helloTimeout
+        settings.heartbeatInterval = config.heartbeatInterval
+        settings.liveness = config.liveness
+        settings.chunkBudget = config.maxChunks.map { $0 - min($0, totalSent) }
+        settings.chunkInterval = config.chunkInterval
+        var session = WorkerSession(incarnation: incarnation, hello: hello, settings: settings, now: .now)
         var welcome: Tributary_V1_Welcome?
-        while welcome == nil {
-            let left = deadline - .now
-            if Task.isCancelled { record.ended = "shutdown before Welcome"; return .finished }
-            if let refusal = handshakes.refusal(endpoint: config.dataEndpoint) {
-                throw WorkerError(code: .unauthorized, description: refusal)
-            }
-            if handshakes.failures > failuresBefore {
-                record.ended = "handshake failed"
-                logger.warning("the handshake with \(config.dataEndpoint) failed; retrying")
-                return .reconnect
-            }
-            guard left > .zero else {
-                record.ended = "no Welcome within \(config.helloTimeout)"
-                logger.warning("no Welcome from \(config.dataEndpoint) within \(config.helloTimeout)")
-                return .reconnect
-            }
-            switch await data.inbox.receive(timeout: min(left, .milliseconds(200))) {
-            case .closed: record.ended = "shutdown before Welcome"; return .finished
-            case .timedOut: continue
-            case .message(let m):
-                switch decode(m) {
-                case .welcome(let w)?: welcome = w
-                case .reject(let r)?:
-                    try fatalIfUnfixable(r)
-                    record.ended = "Hello refused: \(r.reason)"
-                    logger.warning("Hello refused (\(r.code)): \(r.reason)")
-                    return .reconnect
-                default: continue
+        let failuresBefore = handshakes.failures
+        var actions = session.start(now: .now)
+        while true {
+            for action in actions {
+                switch action {
+                case .send(let body):
+                    reactor.send(data.id, WireCodec.encode(body, version: config.headerVersion))
+                case .welcomed(let w):
+                    welcome = w
+                    welcomed(w, incarnation: incarnation, env: env, record: session.record)
+                case .wantWeights(let version):
+                    client.want(version)
+                case .sendChunks(let first, let count):
+                    if let failure = sendChunks(data, runID: welcome?.runID ?? "", incarnation: incarnation, first: first, count: count,
+                                                limit: Int(welcome?.maxMessageBytes ?? UInt64.max)) {
+                        return (.fatal(failure), session.record)
+                    }
+                case .end(let ending):
+                    return (ending, session.record)
                 }
             }
+            actions = []
+            if !session.isWelcomed {
+                // Refused at the handshake (CURVE): give up after a few, retry at once otherwise.
+                if let refusal = handshakes.refusal(endpoint: config.dataEndpoint) {
+                    return (.fatal(WorkerError(code: .unauthorized, description: refusal)), session.record)
+                }
+                if handshakes.failures > failuresBefore {
+                    actions = session.transportEnded("the handshake with \(config.dataEndpoint) failed")
+                    continue
+                }
+            }
+            let ready = weightsReady(welcome)
+            // Take what is already there without arming a timer; wait only when idle.
+            let received: Mailbox<InboundMessage>.Received
+            if let waiting = data.inbox.tryReceive() {
+                received = .message(waiting)
+            } else {
+                received = await data.inbox.receive(timeout: session.wait(now: .now, weightsReady: ready))
+            }
+            switch received {
+            case .message(let m):
+                if let body = decode(m) { actions += session.receive(body, now: .now) }
+            case .closed where !Task.isCancelled:
+                actions += session.transportEnded("socket closed")
+            case .closed, .timedOut:
+                break
+            }
+            actions += session.tick(now: .now, weightsReady: weightsReady(welcome), stopRequested: Task.isCancelled,
+                                    actingVersion: client.version)
         }
-        let w = welcome!
-        backoff = config.backoffInitial
-        record.welcomed = true
+    }
+
+    /// A Welcome arrived: the run's weights, the chunk source for its unroll length, the event.
+    private mutating func welcomed(_ w: Tributary_V1_Welcome, incarnation: UInt64, env: Tributary_V1_EnvSpec, record: IncarnationStats) {
         stats.update(record)
         events(.session(incarnation: incarnation, runID: w.runID))
         logger.info("incarnation \(incarnation) welcomed by run \(w.runID): T=\(w.unrollLength), \(w.initialCredits) credits")
         client.begin(runID: w.runID)
-        client.want(w.currentWeights.version)
-        let heartbeat = w.heartbeatIntervalMs > 0 ? Duration.milliseconds(w.heartbeatIntervalMs) : config.heartbeatInterval
-        let liveness = w.livenessMs > 0 ? Duration.milliseconds(w.livenessMs) : config.liveness
         if source == nil || source!.unrollLength != Int(w.unrollLength) {
-            source = try makeSource(env, unrollLength: Int(w.unrollLength))
+            source = makeSource(env, unrollLength: Int(w.unrollLength))
         }
-
-        // 2. Stream under credits.
-        var credits = w.initialCredits
-        var sequence: UInt64 = 0
-        var lastHeard = ContinuousClock.now
-        var lastSent = ContinuousClock.now
-        var nextChunkAt = ContinuousClock.now
-        var drainingSince: ContinuousClock.Instant?
-        let needsWeights = w.currentWeights.version > 0 || source!.needsPolicy
-        if source!.needsPolicy && w.model.family != "mlp-actor-critic" {
+        if source!.needsPolicy && w.model.family != ActorCritic.family {
             logger.warning("the learner trains a '\(w.model.family)' model (start it with --env \(config.envID)); this worker acts only once it gets an actor-critic")
         }
-        func ready() -> Bool { !needsWeights || (source!.needsPolicy ? client.policy.network != nil : client.version > 0) }
-        while true {
-            let now = ContinuousClock.now
-            let done = config.maxChunks.map { totalSent >= $0 } ?? false
-            if Task.isCancelled || done {
-                // Wait (at most a second) until the learner confirmed every chunk, then say Goodbye.
-                drainingSince = drainingSince ?? now
-                let confirmed = record.acked + record.rejected.values.reduce(0, +)
-                if confirmed >= record.sent || now - drainingSince! > min(liveness, .seconds(1)) {
-                    var bye = Tributary_V1_Goodbye()
-                    bye.reason = done ? "sent \(totalSent) chunks" : "shutdown"
-                    bye.chunksSent = record.sent
-                    send(data, .goodbye(bye))
-                    record.ended = "goodbye: \(bye.reason)"
-                    return .finished
-                }
-            }
-            var burst: [[OwnedFrame]] = []
-            while drainingSince == nil, credits > 0, now >= nextChunkAt, ready() {
-                if !announcedActing {
-                    announcedActing = true
-                    events(.acting(incarnation: incarnation, unixTime: Date().timeIntervalSince1970))
-                }
-                let frames = source!.next(
-                    runID: w.runID, workerID: config.workerID, incarnation: incarnation,
-                    sequence: sequence, policy: client.policy)
-                let total = frames.reduce(0) { $0 + $1.count }
-                if total > Int(w.maxMessageBytes) {
-                    throw WorkerError(code: .refused, description: "a chunk of \(total) bytes exceeds the learner's limit of \(w.maxMessageBytes); use fewer envs or a smaller observation")
-                }
-                burst.append(frames)
-                sequence += 1
-                credits -= 1
-                record.sent += 1
-                totalSent += 1
-                lastSent = now
-                if let interval = config.chunkInterval { nextChunkAt = now + interval }
-                if config.maxChunks.map({ totalSent >= $0 }) ?? false { break }
-            }
-            if !burst.isEmpty {
-                reactor.send(data.id, messages: burst)
-                if traceChunks {
-                    for s in (sequence - UInt64(burst.count))..<sequence { events(.chunkSent(incarnation: incarnation, sequence: s)) }
-                }
-            }
-            var wait = heartbeat / 2
-            if config.chunkInterval != nil, credits > 0 { wait = min(wait, max(.milliseconds(1), nextChunkAt - now)) }
-            if drainingSince != nil || !ready() { wait = min(wait, .milliseconds(20)) }
-            // Take what is already there without arming a timer; wait only when idle.
-            let received: Mailbox<InboundMessage>.Received
-            if let ready = data.inbox.tryReceive() {
-                received = .message(ready)
-            } else {
-                received = await data.inbox.receive(timeout: wait)
-            }
-            if case .message(let m) = received {
-                lastHeard = .now
-                switch decode(m) {
-                case .credit(let c)?:
-                    credits += c.credits
-                    record.acked = max(record.acked, c.ackedChunks)
-                case .reject(let r)?:
-                    try fatalIfUnfixable(r)
-                    credits += r.creditsReturned
-                    let code = ProtocolError.Code(wire: r.code)?.name ?? "code_\(r.code.rawValue)"
-                    if r.rejectedType == UInt32(MessageType.trajectoryChunk.rawValue) {
-                        record.rejected[code, default: 0] += 1
-                    }
-                    logger.warning("learner refused \(MessageType(rawValue: UInt8(truncatingIfNeeded: r.rejectedType))?.description ?? "a message"): \(code): \(r.reason)")
-                    if r.code == .unknownWorker || r.code == .shuttingDown {
-                        record.ended = "learner: \(r.reason)"
-                        return .reconnect
-                    }
-                case .heartbeat(let h)?:
-                    client.want(h.policyVersion)
-                default:
-                    break
-                }
-            } else if case .closed = received, !Task.isCancelled {
-                record.ended = "socket closed"
-                return .finished
-            }
-            let after = ContinuousClock.now
-            if after - lastHeard > liveness {
-                record.ended = "learner silent for \((after - lastHeard).milliseconds) ms"
-                logger.warning("learner silent for \((after - lastHeard).milliseconds) ms; reconnecting as a new incarnation")
-                return .reconnect
-            }
-            if after - lastSent >= heartbeat {
-                var beat = Tributary_V1_Heartbeat()
-                beat.unixMs = UInt64(Date().timeIntervalSince1970 * 1000)
-                beat.policyVersion = client.version
-                send(data, .heartbeat(beat))
-                lastSent = after
-            }
+    }
+
+    /// Whether the worker holds the weights it must act with: any version for the synthetic
+    /// source when the learner has published one, an actor-critic it can run otherwise.
+    private func weightsReady(_ w: Tributary_V1_Welcome?) -> Bool {
+        guard let w, let source else { return false }
+        let needsWeights = w.currentWeights.version > 0 || source.needsPolicy
+        return !needsWeights || (source.needsPolicy ? client.policy.network != nil : client.version > 0)
+    }
+
+    /// Builds and sends `count` chunks; a chunk above the learner's message limit is fatal.
+    private mutating func sendChunks(_ data: OpenedSocket, runID: String, incarnation: UInt64, first: UInt64, count: Int,
+                                     limit: Int) -> WorkerError? {
+        if !announcedActing {
+            announcedActing = true
+            events(.acting(incarnation: incarnation, unixTime: Date().timeIntervalSince1970))
         }
+        var burst: [[OwnedFrame]] = []
+        let policy = client.policy
+        for k in 0..<count {
+            let frames = source!.next(runID: runID, workerID: config.workerID, incarnation: incarnation,
+                                      sequence: first + UInt64(k), policy: policy)
+            let total = frames.reduce(0) { $0 + $1.count }
+            if total > limit {
+                return WorkerError(code: .refused, description: "a chunk of \(total) bytes exceeds the learner's limit of \(limit); use fewer envs or a smaller observation")
+            }
+            burst.append(frames)
+        }
+        totalSent += UInt64(count)
+        reactor.send(data.id, messages: burst)
+        if traceChunks {
+            for s in first..<(first + UInt64(count)) { events(.chunkSent(incarnation: incarnation, sequence: s)) }
+        }
+        return nil
     }
 
     private func envSpec() throws -> Tributary_V1_EnvSpec {
@@ -267,14 +209,12 @@ struct SessionLoop {
         return info.wire(numEnvs: Int(config.numEnvs))
     }
 
-    private func makeSource(_ env: Tributary_V1_EnvSpec, unrollLength: Int) throws -> any ChunkSource {
+    private func makeSource(_ env: Tributary_V1_EnvSpec, unrollLength: Int) -> any ChunkSource {
         if config.envID == "synthetic" {
             return SyntheticSource(spec: env, unrollLength: unrollLength, episodeLength: config.episodeLength, seed: config.seed)
         }
-        guard let source = EnvironmentSource(envID: config.envID, numEnvs: Int(config.numEnvs), unrollLength: unrollLength, seed: config.seed) else {
-            throw WorkerError(code: .refused, description: "unknown environment '\(config.envID)'")
-        }
-        return source
+        // envSpec() checked the id.
+        return EnvironmentSource(envID: config.envID, numEnvs: Int(config.numEnvs), unrollLength: unrollLength, seed: config.seed)!
     }
 
     private func decode(_ m: InboundMessage) -> WireBody? {
@@ -284,24 +224,6 @@ struct SessionLoop {
             // A Reject is readable whatever our version: it is always written as version 1.
             logger.warning("unreadable message from the learner: \(error)")
             return nil
-        }
-    }
-
-    /// Refusals that retrying cannot fix end the worker with the learner's reason: its protocol
-    /// version (exit 3), its key (exit 4), or its configuration (exit 2: another environment,
-    /// sizes or fields beyond the learner's limits).
-    private func fatalIfUnfixable(_ r: Tributary_V1_Reject) throws {
-        switch r.code {
-        case .unsupportedVersion:
-            throw WorkerError(code: .unsupportedVersion, description: "the learner refused this worker's protocol version: \(r.reason)")
-        case .unauthorized:
-            throw WorkerError(code: .unauthorized, description: "the learner refused this worker's key: \(r.reason)")
-        case .envMismatch, .fieldTooLong:
-            throw WorkerError(code: .refused, description: "the learner refused this worker's configuration (\(ProtocolError.Code(wire: r.code)?.name ?? "refused")): \(r.reason)")
-        case .oversize where r.rejectedType == UInt32(MessageType.hello.rawValue):
-            throw WorkerError(code: .refused, description: "the learner refused this worker's configuration (oversize): \(r.reason)")
-        default:
-            return
         }
     }
 }

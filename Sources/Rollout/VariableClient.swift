@@ -1,15 +1,101 @@
+import Domain
 import Logging
 import NeuralNet
 import Protocol
 import Synchronization
 import Transport
 
+/// Where weights come from: `GetWeights` out, `Weights` parts back (the control socket), and
+/// `WeightsAvailable` announcements (the weights SUB socket). Injected, so the client's logic is
+/// tested without sockets.
+protocol WeightsChannel: Sendable {
+    /// Sends `GetWeights{have_version}`.
+    func request(have: UInt64)
+    /// The next answer to a request; nil when none arrived within `timeout` (or the channel closed).
+    func nextAnswer(timeout: Duration) async -> DecodedMessage?
+    /// Drops answers still queued (late parts of an abandoned fetch).
+    func discardAnswers()
+    /// The next announcement; `.timedOut` when none within `timeout`, `.closed` at shutdown.
+    func nextAnnouncement(timeout: Duration) async -> Announcement
+}
+
+enum Announcement: Sendable, Equatable {
+    case version(runID: String, version: UInt64)
+    case timedOut
+    case closed
+}
+
+/// The worker's sockets as a `WeightsChannel`.
+struct SocketWeightsChannel: WeightsChannel {
+    let reactor: SocketReactor
+    let sub: OpenedSocket
+    let control: OpenedSocket
+
+    func request(have: UInt64) {
+        var r = Tributary_V1_GetWeights()
+        r.haveVersion = have
+        reactor.send(control.id, WireCodec.encode(.getWeights(r)))
+    }
+
+    func nextAnswer(timeout: Duration) async -> DecodedMessage? {
+        guard case .message(let m) = await control.inbox.receive(timeout: timeout) else { return nil }
+        return try? WireCodec.decode(m.frames)
+    }
+
+    func discardAnswers() {
+        while control.inbox.tryReceive() != nil {}
+    }
+
+    func nextAnnouncement(timeout: Duration) async -> Announcement {
+        switch await sub.inbox.receive(timeout: timeout) {
+        case .closed: return .closed
+        case .timedOut: return .timedOut
+        case .message(let m):
+            guard case .weightsAvailable(let a)? = try? WireCodec.decode(m.frames).body else { return .timedOut }
+            return .version(runID: a.runID, version: a.version)
+        }
+    }
+}
+
+/// Puts a weights snapshot together from its `Weights` parts (docs/protocol.md §8): in order,
+/// each at the offset where the last ended, within the announced size, and the whole matching
+/// its digest. Pure: no sockets, no clock.
+struct WeightsAssembler: Sendable {
+    enum Step: Sendable, Equatable {
+        case needMore
+        case notModified
+        case complete(version: UInt64, model: ModelSpec, bytes: [UInt8])
+        case failed(String)
+    }
+
+    private var bytes: [UInt8] = []
+    private var model = ModelSpec.none
+    private var expectedPart: UInt32 = 0
+
+    mutating func add(_ w: Tributary_V1_Weights, data: (any MessageFrame)?) -> Step {
+        if w.notModified { return .notModified }
+        guard w.partIndex == expectedPart, w.partCount > 0, w.offset == UInt64(bytes.count), let data, w.data.frame == 0,
+              w.totalSize <= UInt64(Int.max), bytes.count + data.count <= Int(w.totalSize)
+        else { return .failed("Weights part \(w.partIndex)/\(w.partCount) out of order") }
+        if w.partIndex == 0 {
+            model = ModelSpec(wire: w.model)
+            bytes.reserveCapacity(Int(min(w.totalSize, 1 << 30)))
+        }
+        data.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        expectedPart += 1
+        if expectedPart < w.partCount { return .needMore }
+        guard bytes.count == Int(w.totalSize), WeightsDigest.sha256(bytes) == [UInt8](w.digest) else {
+            return .failed("weights version \(w.version) failed its digest check")
+        }
+        return .complete(version: w.version, model: model, bytes: bytes)
+    }
+}
+
 /// Keeps the worker's copy of the policy parameters current (Acme's VariableClient).
 ///
-/// Listens to `WeightsAvailable` on the SUB socket and fetches a newer version over the
-/// control socket with `GetWeights`, at most one fetch in flight; announcements that
-/// arrive meanwhile collapse into "fetch the newest". Acting never waits for it, except
-/// for the very first weights.
+/// Listens to announcements and fetches a newer version with `GetWeights`, at most one fetch in
+/// flight; announcements that arrive meanwhile collapse into "fetch the newest". Acting never
+/// waits for it, except for the very first weights.
 final class VariableClient: Sendable {
     struct Current: Sendable {
         var version: UInt64 = 0
@@ -21,21 +107,17 @@ final class VariableClient: Sendable {
         var failures: UInt64 = 0
         /// The run these weights belong to; a session with another run starts over.
         var runID = ""
-        /// Bumped by `reset`: a fetch begun before it must not install its result.
+        /// Bumped by `begin`: a fetch begun before it must not install its result.
         var generation: UInt64 = 0
     }
 
-    let reactor: SocketReactor
-    let sub: OpenedSocket
-    let control: OpenedSocket
+    let channel: any WeightsChannel
     let logger: Logger
     let timeout: Duration
     let current = Mutex(Current())
 
-    init(reactor: SocketReactor, sub: OpenedSocket, control: OpenedSocket, logger: Logger, timeout: Duration) {
-        self.reactor = reactor
-        self.sub = sub
-        self.control = control
+    init(channel: any WeightsChannel, logger: Logger, timeout: Duration) {
+        self.channel = channel
         self.logger = logger
         self.timeout = timeout
     }
@@ -65,92 +147,77 @@ final class VariableClient: Sendable {
 
     func run() async {
         while !Task.isCancelled {
-            switch await sub.inbox.receive(timeout: .milliseconds(50)) {
+            switch await channel.nextAnnouncement(timeout: .milliseconds(50)) {
             case .closed: return
             case .timedOut: break
-            case .message(let m):
-                if case .weightsAvailable(let a)? = try? WireCodec.decode(m.frames).body,
-                   a.runID == current.withLock({ $0.runID }) {
-                    want(a.version)
-                }
+            case .version(let runID, let version):
+                if runID == current.withLock({ $0.runID }) { want(version) }
             }
             let (have, wanted) = current.withLock { ($0.version, $0.wanted) }
             if wanted > have { await fetch(have: have) }
         }
     }
 
-    private func fetch(have: UInt64) async {
+    /// One fetch: request, assemble the parts, install a newer version for the same run.
+    func fetch(have: UInt64) async {
         let generation = current.withLock { $0.generation }
-        var request = Tributary_V1_GetWeights()
-        request.haveVersion = have
-        while control.inbox.tryReceive() != nil {}  // late parts of an abandoned fetch
-        reactor.send(control.id, WireCodec.encode(.getWeights(request)))
-        var assembled: [UInt8] = []
-        var model = Tributary_V1_ModelSpec()
-        var expectedPart: UInt32 = 0
+        channel.discardAnswers()
+        channel.request(have: have)
+        var assembler = WeightsAssembler()
         let deadline = ContinuousClock.now + timeout
         while true {
-            // Waits in short slices: a new session (`begin`) abandons a fetch to a learner
-            // that is gone instead of waiting out the whole timeout.
-            var received: Mailbox<InboundMessage>.Received = .timedOut
-            while case .timedOut = received, ContinuousClock.now < deadline {
+            // Waits in short slices: a new session (`begin`) abandons a fetch to a learner that
+            // is gone instead of waiting out the whole timeout.
+            var answer: DecodedMessage?
+            while answer == nil, ContinuousClock.now < deadline {
                 if current.withLock({ $0.generation }) != generation { return }
-                received = await control.inbox.receive(timeout: min(.milliseconds(100), deadline - .now))
+                answer = await channel.nextAnswer(timeout: min(.milliseconds(100), deadline - .now))
             }
-            guard case .message(let m) = received else {
-                current.withLock { $0.failures += 1 }
-                logger.warning("no Weights answer within \(timeout); will ask again")
+            guard let answer else {
+                fail("no Weights answer within \(timeout); will ask again")
                 return
             }
-            let decoded: DecodedMessage
-            do {
-                decoded = try WireCodec.decode(m.frames)
-            } catch {
-                current.withLock { $0.failures += 1 }
-                logger.warning("unreadable answer to GetWeights: \(error)")
-                return
-            }
-            switch decoded.body {
+            switch answer.body {
             case .weights(let w):
-                if w.notModified { return }
-                guard w.partIndex == expectedPart, w.offset == UInt64(assembled.count),
-                    let frame = decoded.tensorFrames.first, w.data.frame == 0,
-                    assembled.count + frame.count <= Int(w.totalSize)
-                else {
-                    current.withLock { $0.failures += 1 }
-                    logger.warning("Weights part \(w.partIndex)/\(w.partCount) out of order; fetching again")
+                switch assembler.add(w, data: answer.tensorFrames.first) {
+                case .needMore:
+                    continue
+                case .notModified:
+                    return
+                case .failed(let why):
+                    fail("\(why); fetching again")
+                    return
+                case .complete(let version, let model, let bytes):
+                    install(version: version, model: model, bytes: bytes, generation: generation)
                     return
                 }
-                if w.partIndex == 0 { model = w.model }
-                frame.withUnsafeBytes { assembled.append(contentsOf: $0) }
-                expectedPart += 1
-                if expectedPart < w.partCount { continue }
-                guard assembled.count == Int(w.totalSize), WeightsDigest.sha256(assembled) == [UInt8](w.digest) else {
-                    current.withLock { $0.failures += 1 }
-                    logger.warning("weights version \(w.version) failed its digest check; fetching again")
-                    return
-                }
-                // A model this worker cannot build (e.g. the stand-in trainer's) still gives a version.
-                let network = try? ActorCritic(spec: model, bytes: assembled)
-                if network == nil {
-                    logger.debug("weights version \(w.version) describe a '\(model.family)' model, not one this worker can act with")
-                }
-                current.withLock {
-                    guard $0.generation == generation, w.version > $0.version else { return }
-                    $0.version = w.version
-                    $0.bytes = assembled
-                    $0.network = network
-                    $0.fetches += 1
-                }
-                logger.debug("acting with weights version \(w.version) (\(assembled.count) bytes, \(w.partCount) part(s))")
-                return
             case .reject(let r):
-                current.withLock { $0.failures += 1 }
-                logger.warning("GetWeights refused: \(r.code) \(r.reason)")
+                fail("GetWeights refused: \(r.code) \(r.reason)")
                 return
             default:
-                logger.warning("unexpected \(decoded.body.type) on the control socket")
+                logger.warning("unexpected \(answer.body.type) on the control socket")
             }
         }
+    }
+
+    private func install(version: UInt64, model: ModelSpec, bytes: [UInt8], generation: UInt64) {
+        // A model this worker cannot build (e.g. the stand-in trainer's) still gives a version.
+        let network = try? ActorCritic(spec: model, bytes: bytes)
+        if network == nil {
+            logger.debug("weights version \(version) describe a '\(model.family)' model, not one this worker can act with")
+        }
+        current.withLock {
+            guard $0.generation == generation, version > $0.version else { return }
+            $0.version = version
+            $0.bytes = bytes
+            $0.network = network
+            $0.fetches += 1
+        }
+        logger.debug("acting with weights version \(version) (\(bytes.count) bytes)")
+    }
+
+    private func fail(_ why: String) {
+        current.withLock { $0.failures += 1 }
+        logger.warning("\(why)")
     }
 }

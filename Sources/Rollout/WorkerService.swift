@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Protocol
 import ServiceLifecycle
+import Synchronization
 import Transport
 
 /// What a worker reports to its executable (printed as JSON lines on stdout).
@@ -31,7 +32,7 @@ public struct IncarnationStats: Sendable, Codable, Equatable {
 }
 
 /// A worker that cannot go on (for example refused for its protocol version).
-public struct WorkerError: Error, Sendable, CustomStringConvertible {
+public struct WorkerError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Hashable, Sendable {
         let name: String
         public static let unsupportedVersion = Code(name: "unsupported_version")
@@ -75,7 +76,8 @@ public struct WorkerService: Service {
         do {
             let sub = try await reactor.open(subSpec)
             let control = try await reactor.open(controlSpec)
-            let client = VariableClient(reactor: reactor, sub: sub, control: control, logger: logger, timeout: config.liveness)
+            let client = VariableClient(channel: SocketWeightsChannel(reactor: reactor, sub: sub, control: control), logger: logger,
+                                        timeout: config.liveness)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
                 group.addTask {
@@ -107,15 +109,12 @@ public struct WorkerService: Service {
 }
 
 /// Per-incarnation statistics, readable after the loop ends.
-final class StatsBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var entries: [IncarnationStats] = []
+final class StatsBox: Sendable {
+    private let entries = Mutex<[IncarnationStats]>([])
     func update(_ s: IncarnationStats) {
-        lock.lock(); defer { lock.unlock() }
-        if let i = entries.lastIndex(where: { $0.incarnation == s.incarnation }) { entries[i] = s } else { entries.append(s) }
+        entries.withLock { entries in
+            if let i = entries.lastIndex(where: { $0.incarnation == s.incarnation }) { entries[i] = s } else { entries.append(s) }
+        }
     }
-    var all: [IncarnationStats] {
-        lock.lock(); defer { lock.unlock() }
-        return entries
-    }
+    var all: [IncarnationStats] { entries.withLock { $0 } }
 }

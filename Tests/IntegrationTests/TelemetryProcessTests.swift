@@ -23,7 +23,7 @@ import Testing
     }
 
     static func statusJSON(_ learner: LearnerProcess) throws -> [String: Any] {
-        let p = try ManagedProcess("tributary", ["status", "--json", "--learner", learner.control])
+        let p = try ManagedProcess("tributary", ["status", "--json", "--learner", learner.control, "--timeout", "10"])
         guard p.waitExit(timeout: 10) == 0, let reply = p.events.first else { throw TestFailure("status failed: \(p.stderr)") }
         return reply
     }

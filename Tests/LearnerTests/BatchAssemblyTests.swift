@@ -1,4 +1,5 @@
 import Domain
+import Experience
 import Learner
 import Protocol
 import Rollout
@@ -22,7 +23,8 @@ import Testing
     @Test func chunksAreConcatenatedAlongBAndLagIsAgainstTheLearner() throws {
         let a = try chunk(version: 3, envs: 2, seed: 1)
         let b = try chunk(version: 5, envs: 1, seed: 2)
-        let (batch, lags) = BatchAssembly.assemble([a, b], learnerVersion: 7)
+        let assembled = BatchAssembly.assemble([a, b], learnerVersion: 7)
+        let (batch, lags) = (assembled.batch!, assembled.lags)
         #expect(batch.timeSteps == 4 && batch.batch == 3)
         #expect(lags == [4, 4, 4, 4, 2, 2, 2, 2])
         // Step 1, column 2 is chunk b's step 1, env 0.
@@ -32,7 +34,50 @@ import Testing
         for (index, _) in batch.finalObservations { #expect(batch.truncated[index]) }
         #expect(batch.truncated.filter { $0 }.count == batch.finalObservations.count)
         #expect(!batch.finalObservations.isEmpty)
-        let (_, sameVersion) = BatchAssembly.assemble([a], learnerVersion: 3)
+        let sameVersion = BatchAssembly.assemble([a], learnerVersion: 3).lags
         #expect(sameVersion.allSatisfy { $0 == 0 })
+    }
+}
+
+@Suite struct NonFiniteObservationTests {
+    func chunk(seed: UInt64, poison: ((inout [OwnedFrame], Tributary_V1_TrajectoryChunk) -> Void)? = nil) throws -> QueuedChunk {
+        var source = SyntheticSource(spec: SyntheticSource.envSpec(numEnvs: 2, observationSize: 3), unrollLength: 4, episodeLength: 3, seed: seed)
+        var frames = source.next(runID: "r", workerID: "w", incarnation: 1, sequence: 0, policyVersion: 1)
+        let decoded0 = try WireCodec.decode(frames.map { $0 as any MessageFrame })
+        guard case .trajectoryChunk(let c0) = decoded0.body else { throw ProtocolError(.malformed, "not a chunk") }
+        if let poison {
+            var tensors = Array(frames.dropFirst(2))
+            poison(&tensors, c0)
+            frames = Array(frames.prefix(2)) + tensors
+        }
+        let decoded = try WireCodec.decode(frames.map { $0 as any MessageFrame })
+        guard case .trajectoryChunk(let c) = decoded.body else { throw ProtocolError(.malformed, "not a chunk") }
+        return QueuedChunk(worker: WorkerKey([1]), chunk: try ChunkValidator.validate(
+            c, frames: decoded.tensorFrames,
+            rules: ChunkRules(spec: .synthetic(observationSize: 3), numEnvs: 2, unrollLength: 4, newestVersion: .max)))
+    }
+
+    static func nan(_ frame: inout OwnedFrame, at i: Int) {
+        withUnsafeBytes(of: Float.nan.bitPattern) { frame.replaceSubrange((i * 4)..<(i * 4 + 4), with: $0) }
+    }
+
+    /// A NaN in the observations, the bootstrap observation or a final observation leaves that
+    /// chunk out of the batch (and only that chunk).
+    @Test func chunksWithNonFiniteObservationsAreLeftOut() throws {
+        let good = try chunk(seed: 1)
+        let poisoned = [
+            try chunk(seed: 2) { t, c in Self.nan(&t[Int(c.observations.frame)], at: 7) },
+            try chunk(seed: 3) { t, c in Self.nan(&t[Int(c.bootstrapObservation.frame)], at: 1) },
+            try chunk(seed: 4) { t, c in Self.nan(&t[Int(c.finalObservations.frame)], at: 0) },
+        ]
+        for bad in poisoned {
+            let assembled = BatchAssembly.assemble([good, bad, good], learnerVersion: 2)
+            #expect(assembled.discarded == [1])
+            #expect(assembled.batch?.batch == 4)
+            #expect(assembled.lags.count == 8)
+            #expect(assembled.batch.map { allFinite($0.observations) && allFinite($0.bootstrapObservations) } == true)
+        }
+        let none = BatchAssembly.assemble([poisoned[0]], learnerVersion: 2)
+        #expect(none.batch == nil && none.discarded == [0])
     }
 }

@@ -54,7 +54,7 @@ struct Harness {
         core = LearnerCore(config: config, logger: logger, store: store, now: now) { outbox.record($0, $1) }
         source = SyntheticSource(
             spec: SyntheticSource.envSpec(numEnvs: 2, observationSize: 3), unrollLength: 4, episodeLength: 3, seed: 1)
-        core.publish(WeightsSnapshot(version: 1, model: .init(), bytes: [1, 2, 3]))
+        core.publish(WeightsSnapshot(version: 1, model: .none, bytes: [1, 2, 3]))
     }
 
     /// The oldest buffered chunk, taken as the trainer would (first use), with what that released.

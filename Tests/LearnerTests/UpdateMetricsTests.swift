@@ -1,3 +1,4 @@
+import Experience
 import Corrections
 import Foundation
 import Learner
@@ -15,7 +16,7 @@ import Testing
         var buffer = BufferAccounting()
         buffer.received = 40
         buffer.trained = 32
-        buffer.dropped = ["stale": 3, "evicted": 1]
+        buffer.dropped = [.stale: 3, .evicted: 1]
         buffer.buffered = 4
         buffer.trainingUses = 32
         return UpdateMetrics(update: 10, policyVersion: 11, seconds: 2, envSteps: 5000, episodes: 7,

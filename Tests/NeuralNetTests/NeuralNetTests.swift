@@ -3,7 +3,6 @@ import Domain
 import Glibc
 #endif
 import NeuralNet
-import Protocol
 import Testing
 
 private func randomArray(_ n: Int, _ rng: inout SplitMix64, scale: Float = 1) -> [Float] {
@@ -298,9 +297,9 @@ private func randomArray(_ n: Int, _ rng: inout SplitMix64, scale: Float = 1) ->
 
     @Test func mismatchedWeightsAreRefused() {
         let net = ActorCritic(observationSize: 4, hidden: [8], actions: 2, seed: 1)
-        #expect(throws: ProtocolError.self) { try ActorCritic(spec: net.modelSpec, bytes: Array(net.parameterBytes.dropLast())) }
+        #expect(throws: ModelError.self) { try ActorCritic(spec: net.modelSpec, bytes: Array(net.parameterBytes.dropLast())) }
         var spec = net.modelSpec
         spec.activation = "sigmoid"
-        #expect(throws: ProtocolError.self) { try ActorCritic(spec: spec, bytes: net.parameterBytes) }
+        #expect(throws: ModelError.self) { try ActorCritic(spec: spec, bytes: net.parameterBytes) }
     }
 }
