@@ -52,6 +52,7 @@ measure() {
     local connected
     connected=$("$BIN/tributary" status --json --learner "$control" | jq '.workers_connected // 0')
     kill -9 "${PIDS[@]}" 2>/dev/null || true
+    wait "${PIDS[@]}" 2>/dev/null || true
     PIDS=()
     python3 -c "
 import sys
@@ -64,4 +65,4 @@ print(f'| {label} | {idle:,.0f} | {flood:,.0f} | {flood / idle:.2f} | {conn} |')
 echo "| learner | updates/s, 1 worker | updates/s, + $SESSIONS idle sessions | ratio | sessions connected |"
 echo "|---|---|---|---|---|"
 measure "this build ($(git rev-parse --short HEAD))" "$BIN"
-[[ -n "${BASE_BIN:-}" ]] && measure "base ($BASE_BIN)" "$BASE_BIN"
+if [[ -n "${BASE_BIN:-}" ]]; then measure "base ($BASE_BIN)" "$BASE_BIN"; fi

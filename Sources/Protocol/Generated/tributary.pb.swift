@@ -977,7 +977,7 @@ public nonisolated struct Tributary_V1_BufferAccounting: Sendable {
   /// never trained, by reason: stale, evicted, group_timeout,
   public var dropped: Dictionary<String,UInt64> = [:]
 
-  /// malformed, worker_expired, shutdown
+  /// malformed, worker_expired, shutdown, non_finite
   public var buffered: UInt64 = 0
 
   /// how trained chunks left: reuse_spent, stale, evicted, shutdown
