@@ -18,6 +18,10 @@ import PackageDescription
 /// - `Environments`: exact ports of gymnasium's classic-control tasks, vectorised.
 /// - `Protocol`: wire schema (generated protobuf, committed), frames, codec, validation. No I/O.
 /// - `TensorBoard`: TensorBoard event files (TFRecord framing, CRC-32C, the Event proto subset).
+/// - `Locking`: the project's `Mutex` (the standard library's, or a pthread mutex that
+///   ThreadSanitizer sees in `make tsan` builds).
+/// - `Events`: the JSON lines the executables print (ready, summary, worker and demo events) as
+///   Codable structs, shared by the writers and every reader.
 /// - `Transport`: the only importer of libzmq: context, socket thread, mailboxes.
 /// - `Telemetry`: Prometheus `/metrics` and `/healthz` (swift-metrics → swift-prometheus, served
 ///   by FlyingFox), the live progress line.
@@ -79,6 +83,16 @@ let package = Package(
             name: "Experience"
         ),
         .target(
+            name: "Locking"
+        ),
+        .target(
+            name: "Events",
+            dependencies: [
+                "Protocol",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .target(
             name: "Training",
             dependencies: ["Domain", "NeuralNet", "Corrections"]
         ),
@@ -110,6 +124,7 @@ let package = Package(
             name: "Transport",
             dependencies: [
                 "CZeroMQ",
+                "Locking",
                 "Protocol",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -118,6 +133,7 @@ let package = Package(
         .target(
             name: "Telemetry",
             dependencies: [
+                "Locking",
                 "Protocol",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -128,7 +144,7 @@ let package = Package(
         .target(
             name: "Learner",
             dependencies: [
-                "Domain", "Experience", "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Training", "Environments", "Telemetry", "TensorBoard",
+                "Domain", "Experience", "Events", "Locking", "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Training", "Environments", "Telemetry", "TensorBoard",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -139,7 +155,7 @@ let package = Package(
         .target(
             name: "Rollout",
             dependencies: [
-                "Domain", "Protocol", "Transport", "NeuralNet", "Environments",
+                "Domain", "Events", "Locking", "Protocol", "Transport", "NeuralNet", "Environments",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -147,7 +163,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Protocol", "Transport", "Telemetry", "Plotting",
+                "Events", "Locking", "Protocol", "Transport", "Telemetry", "Plotting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -188,7 +204,7 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "Domain", "Environments", "Experience", "Learner", "NeuralNet", "Protocol", "Training", "Corrections",
+                "Domain", "Environments", "Experience", "Learner", "Locking", "NeuralNet", "Protocol", "Training", "Corrections",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -244,11 +260,11 @@ let package = Package(
         ),
         .testTarget(
             name: "TransportTests",
-            dependencies: ["Transport", "Protocol"]
+            dependencies: ["Transport", "Protocol", "Locking"]
         ),
         .testTarget(
             name: "LearnerTests",
-            dependencies: ["Learner", "Domain", "Environments", "Experience", "Protocol", "Transport", "Rollout", "NeuralNet"]
+            dependencies: ["Learner", "Domain", "Environments", "Experience", "Locking", "Protocol", "Transport", "Rollout", "NeuralNet"]
         ),
         .testTarget(
             name: "MonitorTests",
@@ -260,9 +276,13 @@ let package = Package(
             dependencies: ["Telemetry", "Protocol"]
         ),
         .testTarget(
+            name: "EventsTests",
+            dependencies: ["Events", "Protocol"]
+        ),
+        .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Domain", "Environments", "Protocol", "Transport", "Monitor", "Rollout", "Telemetry",
+                "Domain", "Environments", "Events", "Protocol", "Transport", "Monitor", "Rollout", "Telemetry",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -7,7 +7,7 @@ import Logging
 import NeuralNet
 import Corrections
 import Protocol
-import Synchronization
+import Locking
 import Training
 
 /// The fuzz targets (docs/security.md "Fuzzing"): each takes any bytes and must neither trap nor

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 import Transport
 
 /// Who may do what on the learner's sockets (docs/security.md).

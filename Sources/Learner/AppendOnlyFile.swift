@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 
 /// A file that lines are appended to from any thread, with write(2): a full disk or a closed
 /// file is a counted failure and a message, never a trap (FileHandle.write traps on errors).

@@ -4,7 +4,7 @@ import Experience
 import Foundation
 import Logging
 import Protocol
-import Synchronization
+import Locking
 import Telemetry
 import Transport
 

@@ -1,7 +1,8 @@
+import Events
 import Foundation
 import Logging
 import NeuralNet
-import Synchronization
+import Locking
 import Protocol
 import ServiceLifecycle
 import Telemetry
@@ -11,19 +12,16 @@ import UnixSignals
 /// What a running learner tells its executable (printed as JSON lines on stdout).
 public enum LearnerEvent: Sendable {
     /// Sockets are bound; endpoints are the resolved ones (ephemeral ports filled in).
-    /// `metrics` is the URL of /metrics and /healthz's server, nil when none is served.
-    case ready(runID: String, data: [String], weights: [String], control: [String], metrics: String?)
+    case ready(LearnerReady)
     /// The run ended; the final status (every counter, every worker).
-    /// `ingest` is the time from the first accepted chunk to the last consumed one; `solved`
-    /// is set when the trainer reached its target return.
-    case summary(Tributary_V1_StatusReply, ReactorStats, ingest: Duration?, solved: Solved?, runDirectory: String?)
+    case summary(LearnerSummary)
 
-    public struct Solved: Sendable {
-        public var seconds: Double
-        public var steps: UInt64
-        public var updates: UInt64
-        /// Wall-clock seconds since 1970 when the target was reached.
-        public var unixTime: Double
+    /// One JSON object per event, for stdout (scripts and tests read these lines).
+    public var jsonLine: String {
+        switch self {
+        case .ready(let event): EventLine.encode(event)
+        case .summary(let event): EventLine.encode(event)
+        }
     }
 }
 
@@ -128,8 +126,8 @@ public struct LearnerService: Service {
             })
         }
         logger.info("learner \(core.runID) listening: data \(data.boundEndpoints), weights \(pub.boundEndpoints), control \(control.boundEndpoints)\(metricsServer.map { ", metrics \($0.url)/metrics" } ?? "")")
-        events(.ready(runID: core.runID, data: data.boundEndpoints, weights: pub.boundEndpoints, control: control.boundEndpoints,
-                      metrics: metricsServer?.url))
+        events(.ready(LearnerReady(runID: core.runID, data: data.boundEndpoints, weights: pub.boundEndpoints, control: control.boundEndpoints,
+                                   metrics: metricsServer?.url)))
 
         let limit = Mailbox<Bool>(capacity: 1)
         let trainer: any TrainerThread
@@ -205,9 +203,12 @@ public struct LearnerService: Service {
             seen = now
         }
         await metricsServer?.stop()
-        let solved = (trainer as? PolicyTrainer)?.solved.withLock { $0 }.map { LearnerEvent.Solved(seconds: $0.seconds, steps: $0.steps, updates: $0.updates, unixTime: $0.unixTime) }
-        events(.summary(core.status(), reactor.currentStats, ingest: core.ingestDuration, solved: solved,
-                        runDirectory: (trainer as? PolicyTrainer)?.run?.url.path))
+        let solved = (trainer as? PolicyTrainer)?.solved.withLock { $0 }.map {
+            LearnerSummary.Solved(seconds: $0.seconds, steps: $0.steps, updates: $0.updates, unixTime: $0.unixTime)
+        }
+        events(.summary(LearnerSummary(ingestSeconds: core.ingestDuration?.inSeconds ?? 0, solved: solved,
+                                       runDirectory: (trainer as? PolicyTrainer)?.run?.url.path, status: core.status(),
+                                       transport: TransportTotals(reactor.currentStats))))
     }
 }
 
@@ -289,3 +290,16 @@ protocol TrainerThread: Sendable {
 
 extension StandInTrainer: TrainerThread {}
 extension PolicyTrainer: TrainerThread {}
+
+extension TransportTotals {
+    init(_ s: ReactorStats) {
+        self.init()
+        messagesReceived = s.messagesReceived
+        messagesSent = s.messagesSent
+        bytesReceived = s.bytesReceived
+        sendsUnroutable = s.sendsUnroutable
+        sendsDropped = s.sendsDropped
+        sendsFailed = s.sendsFailed
+        messagesTruncated = s.messagesTruncated
+    }
+}

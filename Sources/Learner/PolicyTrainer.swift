@@ -5,7 +5,7 @@ import Logging
 import NeuralNet
 import Experience
 import Protocol
-import Synchronization
+import Locking
 import Training
 import Transport
 

@@ -1,5 +1,6 @@
+import Events
 import Foundation
-import Synchronization
+import Locking
 
 /// A child process of Tributary's (a learner or a worker) whose stdout lines — JSON events —
 /// and stderr are collected as they arrive. Used by `tributary demo` and by the integration
@@ -71,24 +72,44 @@ public final class ChildProcess: @unchecked Sendable {
     public var stderr: String { output.errors.withLock { $0 } }
     public var pid: Int32 { process.processIdentifier }
 
-    /// JSON objects printed on stdout so far.
-    public var events: [[String: Any]] {
-        stdoutLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    /// The events of type `E` printed on stdout so far.
+    public func events<E: EventRecord>(_ type: E.Type) -> [E] {
+        stdoutLines.compactMap { EventLine.decode(E.self, from: $0) }
     }
 
-    /// Waits for a stdout event satisfying `match`; fails at once if the child exits without it.
-    public func waitForEvent(timeout: TimeInterval = 10, _ match: ([String: Any]) -> Bool) throws -> [String: Any] {
+    /// Waits for the first event of type `E` (`{"event": E.name, …}`); fails at once if the
+    /// child exits without printing it, and says so if it printed one that does not decode.
+    /// With `matching`, waits for the first such event that satisfies it.
+    public func event<E: EventRecord>(_ type: E.Type, timeout: TimeInterval = 10, matching: (E) -> Bool = { _ in true }) throws -> E {
+        var undecodable: (line: String, error: any Error)?
+        let line = try waitForLine(timeout: timeout, describing: "a matching \(E.name) event") { line in
+            guard EventLine.name(of: line) == E.name else { return false }
+            do {
+                return matching(try EventLine.decodeOrThrow(E.self, from: line))
+            } catch {
+                undecodable = (line, error)
+                return true
+            }
+        }
+        if let undecodable, undecodable.line == line {
+            throw Failure(description: "\(name): its \(E.name) event does not decode (\(undecodable.error)): \(line.prefix(400))")
+        }
+        return try EventLine.decodeOrThrow(E.self, from: line)
+    }
+
+    /// Waits for a stdout line satisfying `match`; fails at once if the child exits without it.
+    public func waitForLine(timeout: TimeInterval = 10, describing what: String = "the line", _ match: (String) -> Bool) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let e = events.first(where: match) { return e }
+            if let line = stdoutLines.first(where: match) { return line }
             if !process.isRunning {
                 _ = readers.wait(timeout: .now() + 1)
-                if let e = events.first(where: match) { return e }
-                throw Failure(description: "\(name) exited (\(process.terminationStatus)) without the event; stderr tail: \(stderr.suffix(800))")
+                if let line = stdoutLines.first(where: match) { return line }
+                throw Failure(description: "\(name) exited (\(process.terminationStatus)) without \(what); stderr tail: \(stderr.suffix(800))")
             }
             Thread.sleep(forTimeInterval: 0.02)
         }
-        throw Failure(description: "\(name): no matching event within \(timeout) s; stdout: \(stdoutLines.suffix(5)); stderr tail: \(stderr.suffix(800))")
+        throw Failure(description: "\(name): no \(what) within \(timeout) s; stdout: \(stdoutLines.suffix(5)); stderr tail: \(stderr.suffix(800))")
     }
 
     /// Children started and not yet seen to exit (their pids), for `stopChildrenOnSignals`.
@@ -123,11 +144,6 @@ public final class ChildProcess: @unchecked Sendable {
                 sources.append(source)
             }
         }
-    }
-
-    /// Waits for the event named `name` (`{"event": name, …}`).
-    public func event(_ name: String, timeout: TimeInterval = 10) throws -> [String: Any] {
-        try waitForEvent(timeout: timeout) { $0["event"] as? String == name }
     }
 
     public func signal(_ sig: Int32) {

@@ -1,3 +1,4 @@
+import Events
 import Foundation
 import Protocol
 import Telemetry
@@ -46,16 +47,15 @@ public struct DemoRunner {
         let learner = try ChildProcess(binDirectory.appendingPathComponent("learner"),
                                        ["--bind", "127.0.0.1"] + ports + ["--env", envID, "--target-return=\(targetReturn)", "--seed", String(seed),
                                         "--log-level", "warning"] + learnerArguments)
-        guard let ready = try? learner.event("ready"),
-              let data = (ready["data"] as? [String])?.first, let weights = (ready["weights"] as? [String])?.first,
-              let control = (ready["control"] as? [String])?.first
+        guard let ready = try? learner.event(LearnerReady.self),
+              let data = ready.data.first, let weights = ready.weights.first, let control = ready.control.first
         else {
             let busy = learner.stderr.contains("Address already in use") && standardPorts
             throw Failure(description: "the learner did not start: \(learner.stderr.suffix(2000))"
                 + (busy ? "\n(another learner holds ports 5555-5558? stop it, or run the demo with --ephemeral-ports)" : ""))
         }
-        let metrics = ready["metrics"] as? String
-        output("learner \(ready["run_id"] ?? "") learning \(envID) on \(data) (weights \(weights), control \(control)\(metrics.map { ", metrics \($0)/metrics" } ?? ""))\n")
+        let metrics = ready.metrics
+        output("learner \(ready.runID) learning \(envID) on \(data) (weights \(weights), control \(control)\(metrics.map { ", metrics \($0)/metrics" } ?? ""))\n")
         if standardPorts {
             output("watch it from another shell: tributary status | tributary top | tributary staleness --by-worker\(metrics.map { " | curl -s \($0)/metrics" } ?? "")\n")
         } else {
@@ -98,32 +98,26 @@ public struct DemoRunner {
         for c in children { c.signal(SIGTERM) }
         for c in children { c.waitExit(timeout: 10) }
         learner.signal(SIGTERM)
-        guard learner.waitExit(timeout: 10) == 0,
-              let summary = try? learner.event("summary", timeout: 2),
-              let status = summary["status"] as? [String: Any]
+        guard learner.waitExit(timeout: 10) == 0, let summary = try? learner.event(LearnerSummary.self, timeout: 2)
         else { throw Failure(description: "the learner did not stop cleanly: \(learner.stderr.suffix(2000))") }
-        func n(_ key: String) -> UInt64 { (status[key] as? NSNumber)?.uint64Value ?? 0 }
-        let byReason = ((status["rejected"] as? [String: Any]) ?? [:]).compactMapValues { ($0 as? NSNumber)?.uint64Value }
-        let rejectedTotal = byReason.values.reduce(0, +)
+        let status = summary.status
         // Chunks a worker sent while the learner was stopping are refused as shutting_down:
         // expected at the end of every run, so named rather than left to alarm.
-        let rejected = rejectedTotal == 0 ? "0" : "\(rejectedTotal) (" + byReason.sorted { $0.key < $1.key }.map {
+        let rejectedTotal = status.rejected.values.reduce(0, +)
+        let rejected = rejectedTotal == 0 ? "0" : "\(rejectedTotal) (" + status.rejected.sorted { $0.key < $1.key }.map {
             $0.key == "shutting_down" ? "\($0.value) sent while the learner was stopping" : "\($0.key) \($0.value)"
         }.joined(separator: ", ") + ")"
-        let meanReturn = (status["mean_return_100"] as? NSNumber)?.doubleValue ?? 0
+        let meanReturn = status.meanReturn100
         let outcome: String
-        if let solved = summary["solved"] as? [String: Any], let secs = (solved["seconds"] as? NSNumber)?.doubleValue {
-            let steps = (solved["steps"] as? NSNumber)?.uint64Value ?? 0
-            let fromLaunch = ((solved["unix_time"] as? NSNumber)?.doubleValue).map { String(format: "%.1f s after launch, ", $0 - startedUnix) } ?? ""
-            outcome = String(format: "solved %@%.1f s of training (%@ env steps, %@ updates)", fromLaunch, secs, group(steps),
-                             group((solved["updates"] as? NSNumber)?.uint64Value ?? 0))
+        if let solved = summary.solved {
+            outcome = String(format: "solved %.1f s after launch, %.1f s of training (%@ env steps, %@ updates)",
+                             solved.unixTime - startedUnix, solved.seconds, group(solved.steps), group(solved.updates))
         } else {
             outcome = String(format: "NOT solved within the %@ budget (mean return of the last 100 episodes: %.1f)", "\(budget)", meanReturn)
         }
         let lagMean = lagMeans.isEmpty ? 0 : lagMeans.reduce(0, +) / Double(lagMeans.count)
         // Start-up: from launching the first process to the first environment step of any worker.
-        let firstStep = children.flatMap(\.events).filter { $0["event"] as? String == "acting" }
-            .compactMap { ($0["unix_time"] as? NSNumber)?.doubleValue }.min()
+        let firstStep = children.flatMap { $0.events(WorkerActing.self) }.map(\.unixTime).min()
         let startup = firstStep.map { $0 - startedUnix }
         let wallSeconds = wall.inSeconds
         output("""
@@ -131,31 +125,26 @@ public struct DemoRunner {
               \(envID)        \(outcome)
               wall time          \(String(format: "%.1f", wallSeconds)) s (from launching the processes to the learner stopping)
               start-up           \(startup.map { String(format: "%.2f s", $0) } ?? "no environment step") (from launching the learner to the first environment step)
-              env steps          \(group(n("steps_received"))), \(group(n("episodes"))) episodes
-              updates            \(group(n("updates"))) (policy version \(n("policy_version")))
+              env steps          \(group(status.stepsReceived)), \(group(status.episodes)) episodes
+              updates            \(group(status.updates)) (policy version \(status.policyVersion))
               version lag        min \(lagMin == .max ? 0 : lagMin), mean \(String(format: "%.2f", lagMean)), max \(lagMax) (of the updates sampled by the progress lines)
-              chunks             accepted \(group(n("chunks_accepted"))), consumed \(group(n("chunks_consumed"))), rejected \(rejected)
-              run directory      \(summary["run_directory"] as? String ?? "none") (config.json, metrics.jsonl, TensorBoard events, final parameters)
+              chunks             accepted \(group(status.chunksAccepted)), consumed \(group(status.chunksConsumed)), rejected \(rejected)
+              run directory      \(summary.runDirectory ?? "none") (config.json, metrics.jsonl, TensorBoard events, final parameters)
 
             """)
         if json {
-            let solved = summary["solved"] as? [String: Any]
-            var object: [String: Any] = [
-                "event": "demo_summary", "env": envID, "seed": seed, "workers": workers, "envs_per_worker": envsPerWorker,
-                "solved": solved != nil, "wall_s": wallSeconds, "env_steps": n("steps_received"), "updates": n("updates"),
-                "episodes": n("episodes"), "mean_return_100": meanReturn, "lag_mean": lagMean, "lag_max": lagMax,
-                "run_directory": summary["run_directory"] as? String ?? NSNull(),
-            ]
-            object["startup_s"] = startup ?? NSNull()
-            if let solved {
-                object["solve_training_s"] = solved["seconds"] ?? NSNull()
-                object["solve_steps"] = solved["steps"] ?? NSNull()
-                object["solve_updates"] = solved["updates"] ?? NSNull()
+            var event = DemoSummary(env: envID, seed: seed, workers: workers, envsPerWorker: envsPerWorker, solved: summary.solved != nil,
+                                    wallS: wallSeconds, envSteps: status.stepsReceived, updates: status.updates, episodes: status.episodes,
+                                    meanReturn100: meanReturn, lagMean: lagMean, lagMax: lagMax, runDirectory: summary.runDirectory)
+            event.startupS = startup
+            if let solved = summary.solved {
+                event.solveTrainingS = solved.seconds
+                event.solveSteps = solved.steps
+                event.solveUpdates = solved.updates
                 // From launching the processes to the target being reached.
-                if let at = (solved["unix_time"] as? NSNumber)?.doubleValue { object["solve_wall_s"] = at - startedUnix }
+                event.solveWallS = solved.unixTime - startedUnix
             }
-            let bytes = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            output(String(decoding: bytes, as: UTF8.self) + "\n")
+            output(EventLine.encode(event) + "\n")
         }
     }
 

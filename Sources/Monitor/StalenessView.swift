@@ -50,28 +50,74 @@ public enum StalenessView {
         return lines.joined(separator: "\n")
     }
 
-    /// `{"run_id", "policy_version", "trained": H, "dropped": H, "workers": [{"worker_id",
-    /// "incarnation", "expired", "trained": H, "dropped": H}]}` with H =
-    /// `{"counts": [...], "samples", "p50", "p90", "p99", "max"}` (quantiles null when empty).
+    /// `tributary staleness --json`: `StalenessReport` (schema in docs/operations.md).
     public static func json(_ s: Tributary_V1_StatusReply, byWorker: Bool) throws -> String {
-        func h(_ counts: [UInt64]) -> [String: Any] {
-            // Quantiles as numbers: 64 stands for the last bucket, "64 or more".
-            let q = StatusFormatter.quantiles(counts)
-            func number(_ label: String?) -> Any { label.flatMap { Int($0.replacingOccurrences(of: "+", with: "")) } ?? NSNull() }
-            return ["counts": counts, "samples": counts.reduce(0, +), "p50": number(q?.p50), "p90": number(q?.p90),
-                    "p99": number(q?.p99), "max": number(q?.max)]
-        }
-        var object: [String: Any] = ["run_id": s.runID, "policy_version": s.policyVersion,
-                                     "trained": h(s.trainedLag.counts), "dropped": h(s.droppedLag.counts)]
-        if byWorker {
-            object["workers"] = s.workers.map { w in
-                ["worker_id": w.workerID, "incarnation": w.incarnation, "expired": w.expired,
-                 "trained": h(w.trainedLag.counts), "dropped": h(w.droppedLag.counts)] as [String: Any]
-            }
-        }
-        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(StalenessReport(s, byWorker: byWorker)), as: UTF8.self)
     }
 
     static func group(_ v: UInt64) -> String { TextFormat.group(v) }
     static func pad(_ s: String, _ width: Int) -> String { TextFormat.pad(s, width) }
+}
+
+/// `{"run_id", "policy_version", "trained": H, "dropped": H, "workers": [{"worker_id",
+/// "incarnation", "expired", "trained": H, "dropped": H}]}` with H =
+/// `{"counts": [...], "samples", "p50", "p90", "p99", "max"}` (quantiles null when empty;
+/// `workers` only with `--by-worker`).
+public struct StalenessReport: Codable, Sendable, Equatable {
+    public var runID: String
+    public var policyVersion: UInt64
+    public var trained: Histogram
+    public var dropped: Histogram
+    public var workers: [Worker]?
+
+    public struct Histogram: Codable, Sendable, Equatable {
+        public var counts: [UInt64]
+        public var samples: UInt64
+        /// Lags; 64 stands for the last bucket, "64 or more".
+        public var p50: Int?, p90: Int?, p99: Int?, max: Int?
+
+        public init(_ counts: [UInt64]) {
+            self.counts = counts
+            samples = counts.reduce(0, +)
+            let q = StatusFormatter.quantiles(counts)
+            func number(_ label: String?) -> Int? { label.flatMap { Int($0.replacingOccurrences(of: "+", with: "")) } }
+            (p50, p90, p99, max) = (number(q?.p50), number(q?.p90), number(q?.p99), number(q?.max))
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(counts, forKey: .counts)
+            try c.encode(samples, forKey: .samples)
+            // Written as null when there are no samples, not left out.
+            try c.encode(p50, forKey: .p50)
+            try c.encode(p90, forKey: .p90)
+            try c.encode(p99, forKey: .p99)
+            try c.encode(max, forKey: .max)
+        }
+    }
+
+    public struct Worker: Codable, Sendable, Equatable {
+        public var workerID: String
+        public var incarnation: UInt64
+        public var expired: Bool
+        public var trained: Histogram
+        public var dropped: Histogram
+
+        enum CodingKeys: String, CodingKey { case workerID = "worker_id", incarnation, expired, trained, dropped }
+    }
+
+    public init(_ s: Tributary_V1_StatusReply, byWorker: Bool) {
+        runID = s.runID
+        policyVersion = s.policyVersion
+        trained = Histogram(s.trainedLag.counts)
+        dropped = Histogram(s.droppedLag.counts)
+        workers = byWorker ? s.workers.map {
+            Worker(workerID: $0.workerID, incarnation: $0.incarnation, expired: $0.expired,
+                   trained: Histogram($0.trainedLag.counts), dropped: Histogram($0.droppedLag.counts))
+        } : nil
+    }
+
+    enum CodingKeys: String, CodingKey { case runID = "run_id", policyVersion = "policy_version", trained, dropped, workers }
 }

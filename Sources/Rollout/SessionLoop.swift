@@ -1,5 +1,6 @@
 import Domain
 import Environments
+import Events
 import Foundation
 import Logging
 import NeuralNet
@@ -154,7 +155,7 @@ struct SessionLoop {
     /// A Welcome arrived: the run's weights, the chunk source for its unroll length, the event.
     private mutating func welcomed(_ w: Tributary_V1_Welcome, incarnation: UInt64, env: Tributary_V1_EnvSpec, record: IncarnationStats) {
         stats.update(record)
-        events(.session(incarnation: incarnation, runID: w.runID))
+        events(.session(WorkerSessionStarted(incarnation: incarnation, runID: w.runID)))
         logger.info("incarnation \(incarnation) welcomed by run \(w.runID): T=\(w.unrollLength), \(w.initialCredits) credits")
         client.begin(runID: w.runID)
         if source == nil || source!.unrollLength != Int(w.unrollLength) {
@@ -178,7 +179,7 @@ struct SessionLoop {
                                      limit: Int) -> WorkerError? {
         if !announcedActing {
             announcedActing = true
-            events(.acting(incarnation: incarnation, unixTime: Date().timeIntervalSince1970))
+            events(.acting(WorkerActing(incarnation: incarnation, unixTime: Date().timeIntervalSince1970)))
         }
         var burst: [[OwnedFrame]] = []
         let policy = client.policy
@@ -194,7 +195,7 @@ struct SessionLoop {
         totalSent += UInt64(count)
         reactor.send(data.id, messages: burst)
         if traceChunks {
-            for s in first..<(first + UInt64(count)) { events(.chunkSent(incarnation: incarnation, sequence: s)) }
+            for s in first..<(first + UInt64(count)) { events(.chunkSent(WorkerChunkSent(incarnation: incarnation, sequence: s))) }
         }
         return nil
     }

@@ -2,7 +2,7 @@ import Domain
 import Logging
 import NeuralNet
 import Protocol
-import Synchronization
+import Locking
 import Transport
 
 /// Where weights come from: `GetWeights` out, `Weights` parts back (the control socket), and

@@ -1,34 +1,31 @@
+import Events
 import Foundation
 import Logging
 import Protocol
 import ServiceLifecycle
-import Synchronization
+import Locking
 import Transport
 
 /// What a worker reports to its executable (printed as JSON lines on stdout).
 public enum WorkerEvent: Sendable {
     /// A session began: the learner welcomed this incarnation.
-    case session(incarnation: UInt64, runID: String)
-    /// The first environment step (or synthetic chunk) of this process begins: the end of
-    /// start-up. `unixTime` is wall-clock seconds, comparable across processes on one machine.
-    case acting(incarnation: UInt64, unixTime: Double)
+    case session(WorkerSessionStarted)
+    /// The first environment step (or synthetic chunk) of this process begins.
+    case acting(WorkerActing)
     /// A chunk was handed to the transport (only with `traceChunks`).
-    case chunkSent(incarnation: UInt64, sequence: UInt64)
+    case chunkSent(WorkerChunkSent)
     /// The worker stopped; one entry per incarnation it had.
-    case summary([IncarnationStats])
-}
+    case summary(WorkerSummary)
 
-/// What one incarnation sent and what became of it.
-public struct IncarnationStats: Sendable, Codable, Equatable {
-    public var incarnation: UInt64
-    public var welcomed = false
-    public var sent: UInt64 = 0
-    /// Highest `acked_chunks` the learner reported (chunks it accepted).
-    public var acked: UInt64 = 0
-    public var rejected: [String: UInt64] = [:]
-    /// Chunks sent but neither acknowledged nor refused when the incarnation ended.
-    public var unconfirmed: UInt64 = 0
-    public var ended = ""
+    /// One JSON object per event, for stdout (scripts and tests read these lines).
+    public var jsonLine: String {
+        switch self {
+        case .session(let e): EventLine.encode(e)
+        case .acting(let e): EventLine.encode(e)
+        case .chunkSent(let e): EventLine.encode(e)
+        case .summary(let e): EventLine.encode(e)
+        }
+    }
 }
 
 /// A worker that cannot go on (for example refused for its protocol version).
@@ -99,11 +96,11 @@ public struct WorkerService: Service {
                 while let _ = try? await group.next() {}
             }
         } catch {
-            events(.summary(stats.all))
+            events(.summary(WorkerSummary(incarnations: stats.all)))
             await reactor.shutdown()
             throw error
         }
-        events(.summary(stats.all))
+        events(.summary(WorkerSummary(incarnations: stats.all)))
         await reactor.shutdown()
     }
 }

@@ -1,7 +1,7 @@
 import CoreMetrics
 import Prometheus
 import Protocol
-import Synchronization
+import Locking
 
 /// The learner's Prometheus metrics: every counter of the status reply and the buffer's
 /// accounting identity, the staleness histograms, and the latest update's losses and

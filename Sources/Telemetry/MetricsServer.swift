@@ -1,7 +1,7 @@
 import FlyingFox
 import FlyingSocks
 import Foundation
-import Synchronization
+import Locking
 
 /// The HTTP side of telemetry: `GET /metrics` (Prometheus text format) and `GET /healthz`.
 ///

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// Watches a connecting socket's handshakes (through `SocketSpec.onEvent`) so a client that the
 /// server refuses learns why and stops, instead of retrying silently forever: a key the server

@@ -1,5 +1,5 @@
 import DequeModule
-import Synchronization
+import Locking
 
 /// A bounded single-consumer queue from a producer thread to async code, bounded in elements
 /// and in bytes (as `weigh` counts them; one element always fits into an empty mailbox).

@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 
 /// A one-shot signal from a thread to async code: `wait()` returns once `signal()` was called
 /// (at once if it already was).

@@ -3,7 +3,7 @@ import DequeModule
 import Foundation
 import Logging
 import Protocol
-import Synchronization
+import Locking
 
 /// Names a socket owned by a `SocketReactor`.
 public struct SocketID: Hashable, Sendable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Domain
 import Environments
+import Events
 import Foundation
 import Protocol
 import Testing
@@ -12,10 +13,6 @@ import Transport
     static let cartPole = EnvironmentRegistry.spec("CartPole-v1")!
 
     /// Counts of `rejected` in a status reply, by reason.
-    static func rejected(_ status: [String: Any]) -> [String: Int] {
-        ((status["rejected"] as? [String: Any]) ?? [:]).mapValues { ($0 as? NSNumber)?.intValue ?? 0 }
-    }
-
     @Test func wellFormedAttacksAreRefusedCountedAndSurvived() async throws {
         let t = 8
         let learner = try LearnerProcess.start([
@@ -23,7 +20,7 @@ import Transport
             "--liveness-ms", "60000", "--log-level", "info",
         ])
         let honest = try learner.worker("honest", ["--env", "CartPole-v1", "--num-envs", "16"])
-        _ = try honest.event("acting")
+        _ = try honest.event(WorkerActing.self)
         let peer = try await AttackPeer(endpoint: learner.data)
         let d = Self.cartPole.observationSize
 
@@ -93,7 +90,7 @@ import Transport
         for p in flood { await p.close() }
 
         // A frame above --max-message-bytes: libzmq drops the connection; the learner counts it.
-        let before = try TelemetryProcessTests.statusJSON(learner)
+        let before = try TelemetryProcessTests.status(learner)
         let oversize = try await AttackPeer(endpoint: learner.data)
         oversize.reactor.send(oversize.socket.id, [[0x54, 0x52, 1, 6], [], OwnedFrame(repeating: 0, count: (64 << 20) + 1)])
         try await Task.sleep(for: .milliseconds(1500))
@@ -101,11 +98,11 @@ import Transport
         await peer.close()
 
         // The learner is alive, still trains, and counted every refusal by name.
-        let mid = try TelemetryProcessTests.statusJSON(learner)
+        let mid = try TelemetryProcessTests.status(learner)
         try await Task.sleep(for: .milliseconds(1500))
-        let after = try TelemetryProcessTests.statusJSON(learner)
-        #expect(after.uint64("updates") > mid.uint64("updates"), "training stopped")
-        let counts = Self.rejected(after)
+        let after = try TelemetryProcessTests.status(learner)
+        #expect(after.updates > mid.updates, "training stopped")
+        let counts = after.rejected
         #expect(counts["env_mismatch"] == 2)
         #expect(counts["oversize"] == 4)
         #expect(counts["field_too_long"] == 1)
@@ -115,13 +112,10 @@ import Transport
         #expect(counts["bad_episode"] == 1)
         #expect(counts["bad_version"] == 1)
         #expect(counts["learner_full"] == 4)
-        let closedBefore = ((before["transport"] as? [String: Any]) ?? [:]).uint64("connections_closed")
-        let closedAfter = ((after["transport"] as? [String: Any]) ?? [:]).uint64("connections_closed")
-        #expect(closedAfter > closedBefore, "the oversize frame left no trace")
+        #expect(after.transport.connectionsClosed > before.transport.connectionsClosed, "the oversize frame left no trace")
         #expect(learner.process.stderr.contains("sent a frame above"), "no log line for the dropped connection")
         // Nothing mallory sent reached the mean return: the run is not "solved" by it.
-        #expect(after.int("episodes_unverified") >= 0)
-        #expect((after["mean_return_100"] as? NSNumber)?.doubleValue ?? 0 < 475)
+        #expect(after.meanReturn100 < 475)
         // Memory: base (~50 MB) + what the honest worker's credits and the buffer hold, far
         // below the documented bound of 150 MB + --memory-budget-bytes.
         let rss = residentBytes(pid: learner.process.pid)
@@ -129,7 +123,7 @@ import Transport
         honest.signal(SIGTERM)
         #expect(honest.waitExit(timeout: 10) == 0)
         let status = try learner.stop()
-        #expect(status.int("chunks_accepted") > 0)
+        #expect(status.chunksAccepted > 0)
     }
 
     /// Chunks that pass every check but make the loss overflow (rewards of 3e38, finite) reach
@@ -150,16 +144,15 @@ import Transport
             }
             peer.reactor.send(peer.socket.id, frames)
         }
-        var status: [String: Any] = [:]
+        var status = Tributary_V1_StatusReply()
         for _ in 0..<50 {
             try await Task.sleep(for: .milliseconds(100))
-            status = try TelemetryProcessTests.statusJSON(learner)
-            if status["health"] as? String == "degraded" { break }
+            status = try TelemetryProcessTests.status(learner)
+            if status.health == "degraded" { break }
         }
-        let skipped = ((status["updates_skipped"] as? [String: Any]) ?? [:]).values.compactMap { ($0 as? NSNumber)?.intValue }.reduce(0, +)
-        #expect(skipped == 4, "\(status["updates_skipped"] ?? "none")")
-        #expect(status.uint64("policy_version") == 1, "a poisoned version was published")
-        #expect(status["health"] as? String == "degraded")
+        #expect(status.updatesSkipped.values.reduce(0, +) == 4, "\(status.updatesSkipped)")
+        #expect(status.policyVersion == 1, "a poisoned version was published")
+        #expect(status.health == "degraded")
         let (code, body) = try TelemetryProcessTests.get(learner.metrics + "/healthz")
         #expect(code == 503)
         #expect(body.contains("degraded"))
@@ -184,7 +177,7 @@ import Transport
         ])
         let keyArgs = ["--curve-server-key", server.publicFile.path, "--curve-secret-key"]
         let good = try learner.worker("enrolled", ["--env", "CartPole-v1", "--num-envs", "8"] + keyArgs + [worker.secretFile.path])
-        _ = try good.event("acting")
+        _ = try good.event(WorkerActing.self)
         // A stranger's key, an operator's key on the data socket, and no key at all: each worker
         // exits 4 with the reason on its own side.
         for (name, args) in [("stranger", keyArgs + [stranger.secretFile.path]), ("operator", keyArgs + [ops.secretFile.path]), ("plaintext", [])] {
@@ -211,13 +204,11 @@ import Transport
         let opsStatus = try ManagedProcess("tributary", ["status", "--json", "--learner", learner.control, "--curve-server-key", server.publicFile.path,
                                                          "--curve-secret-key", ops.secretFile.path])
         #expect(opsStatus.waitExit(timeout: 10) == 0, "\(opsStatus.stderr)")
-        let status = try #require(opsStatus.events.first)
-        let rows = status["workers"] as? [[String: Any]] ?? []
-        #expect(rows.allSatisfy { $0["key_name"] as? String == "w-ok" }, "\(rows.map { $0["key_name"] ?? "-" })")
-        #expect(status.int("chunks_received") == rows.map { $0.int("chunks_received") }.reduce(0, +))
-        let failed = ((status["transport"] as? [String: Any])?["handshakes_failed"] as? [String: Any]) ?? [:]
-        #expect(failed.int("auth") >= 2)
-        #expect(status["security"] as? String == "curve")
+        let status = try opsStatus.statusReply()
+        #expect(status.workers.allSatisfy { $0.keyName == "w-ok" }, "\(status.workers.map(\.keyName))")
+        #expect(status.chunksReceived == status.workers.map(\.chunksReceived).reduce(0, +))
+        #expect(status.transport.handshakesFailed["auth", default: 0] >= 2)
+        #expect(status.security == "curve")
         let strangerStatus = try ManagedProcess("tributary", ["status", "--learner", learner.control, "--curve-server-key", server.publicFile.path,
                                                               "--curve-secret-key", stranger.secretFile.path, "--timeout", "2"])
         #expect(strangerStatus.waitExit(timeout: 10) == 2)
@@ -227,8 +218,8 @@ import Transport
         learner.process.signal(SIGHUP)
         #expect(good.waitExit(timeout: 30) == 4, "\(good.stderr.suffix(300))")
         let after = try learner.stop()
-        let gone = (after["workers"] as? [[String: Any]] ?? []).first { $0["key_name"] as? String == "w-ok" }
-        #expect((gone?["expired_reason"] as? String)?.hasPrefix("revoked") == true, "\(gone ?? [:])")
+        let gone = after.workers.first { $0.keyName == "w-ok" }
+        #expect(gone?.expiredReason.hasPrefix("revoked") == true, "\(String(describing: gone))")
     }
 }
 

@@ -69,13 +69,8 @@ import Transport
 
         await reactor.shutdown()
         let status = try learner.stop()
-        let rejected = status["rejected"] as? [String: Any] ?? [:]
-        #expect(rejected.int("unknown_worker") == 1)
-        #expect(rejected.int("malformed") == 2)
-        #expect(rejected.int("unknown_type") == 2)
-        #expect(rejected.int("oversize") == 1)
-        #expect(rejected.int("shape_mismatch") == 1)
-        #expect(status.int("chunks_accepted") == 1)
-        #expect(status.int("chunks_consumed") == 1)
+        #expect(status.rejected == ["unknown_worker": 1, "malformed": 2, "unknown_type": 2, "oversize": 1, "shape_mismatch": 1])
+        #expect(status.chunksAccepted == 1)
+        #expect(status.chunksConsumed == 1)
     }
 }

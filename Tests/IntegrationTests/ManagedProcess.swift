@@ -1,5 +1,7 @@
+import Events
 import Foundation
 import Monitor
+import Protocol
 
 /// Where the built executables are: $TRIBUTARY_BIN_DIR (set by `make test`), else next to
 /// the test bundle (swift test puts both in the same bin folder).
@@ -51,10 +53,9 @@ struct LearnerProcess {
             args += ["--bind", "127.0.0.1", "--data-port", "0", "--weights-port", "0", "--control-port", "0", "--metrics-port", "0"]
         }
         let p = try ManagedProcess("learner", args + extra, name: "learner", wrapper: wrapper)
-        let ready = try p.event("ready")
-        func first(_ key: String) -> String { (ready[key] as? [String])?.first ?? "" }
-        return LearnerProcess(process: p, data: first("data"), weights: first("weights"), control: first("control"),
-                              metrics: ready["metrics"] as? String ?? "")
+        let ready = try p.event(LearnerReady.self)
+        return LearnerProcess(process: p, data: ready.data.first ?? "", weights: ready.weights.first ?? "", control: ready.control.first ?? "",
+                              metrics: ready.metrics ?? "")
     }
 
     func worker(_ id: String, _ extra: [String] = [], wrapper: [String] = []) throws -> ManagedProcess {
@@ -65,18 +66,19 @@ struct LearnerProcess {
             name: id, wrapper: wrapper)
     }
 
-    /// SIGTERM, then the summary event's `status` object.
-    func stop() throws -> [String: Any] {
+    /// SIGTERM, then the summary event's status.
+    func stop() throws -> Tributary_V1_StatusReply {
         process.signal(SIGTERM)
         let code = process.waitExit(timeout: 10)
         guard code == 0 else { throw TestFailure("learner exited with \(String(describing: code)); stderr: \(process.stderr.suffix(800))") }
-        let summary = try process.event("summary", timeout: 1)
-        return summary["status"] as? [String: Any] ?? [:]
+        return try process.event(LearnerSummary.self, timeout: 1).status
     }
 }
 
-extension Dictionary where Key == String, Value == Any {
-    /// A proto3-JSON number field (absent means 0).
-    func int(_ key: String) -> Int { (self[key] as? NSNumber)?.intValue ?? 0 }
-    func uint64(_ key: String) -> UInt64 { (self[key] as? NSNumber)?.uint64Value ?? 0 }
+extension ChildProcess {
+    /// Its stdout as one StatusReply (`tributary status --json`), read with SwiftProtobuf's
+    /// JSON decoder.
+    func statusReply() throws -> Tributary_V1_StatusReply {
+        try WireJSON.decode(Tributary_V1_StatusReply.self, from: stdoutLines.joined())
+    }
 }

@@ -65,13 +65,12 @@ import Transport
             // The operator's CLI, from the worker host, reaches the learner's control socket.
             let cli = try ManagedProcess("tributary", ["status", "--learner", learnerHost, "--json"], wrapper: hostB)
             #expect(cli.waitExit(timeout: 10) == 0, "\(cli.stderr)")
-            #expect(cli.events.first?.int("chunks_accepted") == 50)
+            #expect(try cli.statusReply().chunksAccepted == 50)
 
             let status = try learner.stop()
-            #expect(status.int("chunks_accepted") == 50)
-            #expect(status.int("chunks_consumed") == 50)
-            let rows = status["workers"] as? [[String: Any]] ?? []
-            #expect(Set(rows.compactMap { $0["worker_id"] as? String }) == ["remote-0", "remote-1"])
+            #expect(status.chunksAccepted == 50)
+            #expect(status.chunksConsumed == 50)
+            #expect(Set(status.workers.map(\.workerID)) == ["remote-0", "remote-1"])
             // The learner bound its namespace's own address, not loopback.
             #expect(learner.data.hasPrefix("tcp://\(subnet).1:"))
         }
@@ -101,11 +100,10 @@ import Transport
             #expect(intruder.waitExit(timeout: 30) == 4, "\(intruder.stderr.suffix(500))")
             #expect(intruder.stderr.contains("refused this key"), "\(intruder.stderr.suffix(300))")
             let status = try learner.stop()
-            #expect(status.int("chunks_accepted") == 80)
-            let rows = status["workers"] as? [[String: Any]] ?? []
-            #expect(Set(rows.compactMap { $0["key_name"] as? String }) == ["host-b-0", "host-b-1"])
-            #expect(rows.allSatisfy { ($0["peer_address"] as? String) == "\(subnet).2" }, "\(rows.map { $0["peer_address"] ?? "-" })")
-            #expect(status["security"] as? String == "curve")
+            #expect(status.chunksAccepted == 80)
+            #expect(Set(status.workers.map(\.keyName)) == ["host-b-0", "host-b-1"])
+            #expect(status.workers.allSatisfy { $0.peerAddress == "\(subnet).2" }, "\(status.workers.map(\.peerAddress))")
+            #expect(status.security == "curve")
         }
     }
 }

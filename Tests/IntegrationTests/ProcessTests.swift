@@ -1,4 +1,7 @@
+import Events
 import Foundation
+import Monitor
+import Protocol
 import Testing
 
 /// Real `learner` and `rollout-worker` processes over real ZeroMQ sockets on loopback.
@@ -10,30 +13,28 @@ import Testing
         let learner1 = try LearnerProcess.start()
         let chunkArgs = ["--chunk-interval-ms", "10", "--trace-chunks", "--num-envs", "2"]
         var workers = try ["w0", "w1", "w2"].map { try learner1.worker($0, chunkArgs) }
-        for w in workers { _ = try w.event("session") }
+        for w in workers { _ = try w.event(WorkerSessionStarted.self) }
         Thread.sleep(forTimeInterval: 1.0)
 
         // A worker dies without a word; its replacement is a new process and incarnation.
         let killed = workers[1]
         killed.signal(SIGKILL)
         killed.waitExit()
-        let killedSent = killed.events.filter { $0["event"] as? String == "chunk_sent" }
-        let killedIncarnation = try #require(killed.events.first { $0["event"] as? String == "session" }?["incarnation"] as? NSNumber).uint64Value
+        let killedSent = killed.events(WorkerChunkSent.self)
+        let killedIncarnation = try #require(killed.events(WorkerSessionStarted.self).first).incarnation
         workers[1] = try learner1.worker("w1", chunkArgs)
-        _ = try workers[1].event("session")
+        _ = try workers[1].event(WorkerSessionStarted.self)
         Thread.sleep(forTimeInterval: 1.7)  // > liveness (1.5 s): the dead incarnation expires
 
         // The learner goes away for longer than the liveness, then comes back on the same
         // endpoints; meanwhile the workers notice, and keep retrying with backoff.
         let status1 = try learner1.stop()
-        let killedRow = (status1["workers"] as? [[String: Any]])?.first { $0.uint64("incarnation") == killedIncarnation }
-        #expect((killedRow?["expired_reason"] as? String)?.hasPrefix("expired: silent") == true, "\(String(describing: killedRow))")
+        let killedRow = status1.workers.first { $0.incarnation == killedIncarnation }
+        #expect(killedRow?.expiredReason.hasPrefix("expired: silent") == true, "\(String(describing: killedRow))")
         Thread.sleep(forTimeInterval: 2.5)
         let learner2 = try LearnerProcess.start(endpoints: (learner1.data, learner1.weights, learner1.control))
         for w in workers {
-            _ = try w.waitForEvent(timeout: 10) { e in
-                e["event"] as? String == "session" && (e["run_id"] as? String) != (status1["run_id"] as? String)
-            }
+            _ = try w.event(WorkerSessionStarted.self, timeout: 10) { $0.runID != status1.runID }
         }
         Thread.sleep(forTimeInterval: 1.0)
         for w in workers { w.signal(SIGTERM) }
@@ -44,24 +45,23 @@ import Testing
         var received: [UInt64: Int] = [:]
         var acceptedTotal = 0
         for status in [status1, status2] {
-            for row in status["workers"] as? [[String: Any]] ?? [] {
-                received[row.uint64("incarnation"), default: 0] += row.int("chunks_received")
+            for row in status.workers {
+                received[row.incarnation, default: 0] += Int(row.chunksReceived)
             }
-            acceptedTotal += status.int("chunks_accepted")
-            #expect(status.int("chunks_accepted") == status.int("chunks_consumed"), "the trainer drained its queue")
+            acceptedTotal += Int(status.chunksAccepted)
+            #expect(status.chunksAccepted == status.chunksConsumed, "the trainer drained its queue")
         }
         // What the workers sent, per incarnation.
         struct Row { var worker: String; var incarnation: UInt64; var sent: Int; var ended: String }
         var rows: [Row] = [Row(worker: "w1 (killed)", incarnation: killedIncarnation, sent: killedSent.count, ended: "SIGKILL")]
         var retries = 0
         for w in workers {
-            let summary = try w.event("summary", timeout: 1)
-            for inc in summary["incarnations"] as? [[String: Any]] ?? [] {
-                if inc["welcomed"] as? Bool != true { retries += 1 }
-                rows.append(Row(worker: w.name, incarnation: inc.uint64("incarnation"), sent: inc.int("sent"), ended: inc["ended"] as? String ?? ""))
+            for inc in try w.event(WorkerSummary.self, timeout: 1).incarnations {
+                if !inc.welcomed { retries += 1 }
+                rows.append(Row(worker: w.name, incarnation: inc.incarnation, sent: Int(inc.sent), ended: inc.ended))
             }
         }
-        let unknownWorkerRejects = [status1, status2].map { ($0["rejected_chunks"] as? [String: Any])?.int("unknown_worker") ?? 0 }.reduce(0, +)
+        let unknownWorkerRejects = [status1, status2].map { Int($0.rejectedChunks["unknown_worker", default: 0]) }.reduce(0, +)
         var lostTotal = 0
         print("worker        incarnation         sent  received  lost  ended")
         for row in rows {
@@ -93,7 +93,7 @@ import Testing
         let worker = try learner.worker("ipc-w", ["--max-chunks", "30"])
         #expect(worker.waitExit(timeout: 10) == 0)
         let status = try learner.stop()
-        #expect(status.int("chunks_accepted") == 30)
+        #expect(status.chunksAccepted == 30)
     }
 
     @Test func aWorkerOfAnotherProtocolVersionExitsWithAClearMessage() throws {
@@ -104,13 +104,13 @@ import Testing
         let header = try learner.worker("new", ["--header-version", "2"])
         #expect(header.waitExit(timeout: 10) == 3)
         let status = try learner.stop()
-        #expect((status["rejected"] as? [String: Any])?.int("unsupported_version") == 2)
+        #expect(status.rejected["unsupported_version"] == 2)
     }
 
     @Test func sigintAndSigtermStopEverythingCleanly() throws {
         let learner = try LearnerProcess.start()
         let worker = try learner.worker("w", ["--chunk-interval-ms", "5"])
-        _ = try worker.event("session")
+        _ = try worker.event(WorkerSessionStarted.self)
         Thread.sleep(forTimeInterval: 0.3)
         let started = Date()
         worker.signal(SIGINT)
@@ -118,11 +118,9 @@ import Testing
         learner.process.signal(SIGINT)
         #expect(learner.process.waitExit(timeout: 5) == 0)
         #expect(Date().timeIntervalSince(started) < 5)
-        let summary = try learner.process.event("summary", timeout: 1)
-        let status = summary["status"] as? [String: Any] ?? [:]
-        let row = (status["workers"] as? [[String: Any]])?.first ?? [:]
-        #expect(row["expired_reason"] as? String == "goodbye: shutdown")
-        #expect(row.int("chunks_reported_sent") == row.int("chunks_received"))
+        let row = try #require(try learner.process.event(LearnerSummary.self, timeout: 1).status.workers.first)
+        #expect(row.expiredReason == "goodbye: shutdown")
+        #expect(row.chunksReportedSent == row.chunksReceived)
     }
 
     @Test func statusCommandShowsALiveLearnerAndFailsFastWithoutOne() throws {
@@ -138,9 +136,9 @@ import Testing
         #expect(screen.contains("received 20 = trained"), "\(screen)")
         let json = try ManagedProcess("tributary", ["status", "--learner", learner.control, "--json"])
         #expect(json.waitExit(timeout: 10) == 0)
-        let reply = try #require(json.events.first)
-        #expect(reply.int("chunks_accepted") == 20)
-        #expect((reply["workers"] as? [[String: Any]])?.first?["worker_id"] as? String == "status-w")
+        let reply = try json.statusReply()
+        #expect(reply.chunksAccepted == 20)
+        #expect(reply.workers.first?.workerID == "status-w")
         _ = try learner.stop()
 
         let started = Date()
@@ -198,8 +196,8 @@ import Testing
         #expect(talk.terminationStatus == 0)
         #expect(printed.contains("credit ok acked=1"), "\(printed)")
         let status = try learner.stop()
-        #expect(status.int("chunks_accepted") == 1)
-        #expect((status["workers"] as? [[String: Any]])?.first?["worker_id"] as? String == "c-client")
+        #expect(status.chunksAccepted == 1)
+        #expect(status.workers.first?.workerID == "c-client")
     }
 }
 
@@ -209,36 +207,35 @@ import Testing
 @Suite(.serialized) struct LearningTests {
     /// A learner (seed 1) and two workers (16 copies each, seeds 1 and 2) on `env` until the
     /// learner stops by itself (target or update budget); returns its summary event.
-    private func train(_ env: String, _ flags: [String], runs: URL) throws -> [String: Any] {
+    private func train(_ env: String, _ flags: [String], runs: URL) throws -> LearnerSummary {
         let learner = try LearnerProcess.start(["--env", env, "--seed", "1", "--runs", runs.path] + flags)
         let workers = try (0..<2).map { try learner.worker("\(env)-\($0)", ["--env", env, "--num-envs", "16", "--seed", String($0 + 1)]) }
         let code = learner.process.waitExit(timeout: 180)
         #expect(code == 0, "learner: \(learner.process.stderr.suffix(800))")
         for w in workers { w.signal(SIGTERM) }
         for w in workers { #expect(w.waitExit(timeout: 10) == 0) }
-        return try learner.process.event("summary", timeout: 2)
+        return try learner.process.event(LearnerSummary.self, timeout: 2)
     }
 
     @Test func cartPoleReturnRisesWellAboveRandom() throws {
         let runs = FileManager.default.temporaryDirectory.appendingPathComponent("trib-runs-\(getpid())")
         defer { try? FileManager.default.removeItem(at: runs) }
         let summary = try train("CartPole-v1", ["--target-return", "100", "--max-updates", "4000", "--metrics-every", "5"], runs: runs)
-        let status = summary["status"] as? [String: Any] ?? [:]
-        let solved = summary["solved"] as? [String: Any]
-        #expect(solved != nil, "target not reached in 4000 updates; mean return \(status["mean_return_100"] ?? 0)")
-        #expect(status.int("updates") > 10)
-        #expect(status.int("policy_version") == status.int("updates") + 1)
-        #expect(status.int("chunks_consumed") == status.int("chunks_accepted"))
-        #expect(status.int("episodes") >= 100)
-        #expect(((status["mean_return_100"] as? NSNumber)?.doubleValue ?? 0) >= 100)
+        let status = summary.status
+        #expect(summary.solved != nil, "target not reached in 4000 updates; mean return \(status.meanReturn100)")
+        #expect(status.updates > 10)
+        #expect(status.policyVersion == status.updates + 1)
+        #expect(status.chunksConsumed == status.chunksAccepted)
+        #expect(status.episodes >= 100)
+        #expect(status.meanReturn100 >= 100)
 
         // The run directory: the resolved config, metrics per update, the final parameters.
-        let dir = try #require(summary["run_directory"] as? String)
+        let dir = try #require(summary.runDirectory)
         #expect(dir.hasPrefix(runs.path))
         let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as? [String: Any]
         #expect(config?["env_id"] as? String == "CartPole-v1")
         let lines = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")
-        #expect(lines.count >= status.int("updates") / 5 - 1)
+        #expect(lines.count >= Int(status.updates) / 5 - 1)
         let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any] ?? [:]
         for key in ["update", "env_steps", "sps", "episodic_return_mean100", "policy_loss", "value_loss", "entropy", "policy_version", "lag_min", "lag_mean", "lag_max"] {
             #expect(last[key] != nil, "metrics.jsonl lacks \(key)")
@@ -253,18 +250,18 @@ import Testing
     @Test func aWorkerJoiningANewRunActsWithThatRunsWeights() throws {
         let first = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", ""])
         let worker = try first.worker("mover", ["--env", "CartPole-v1", "--num-envs", "4"])
-        _ = try worker.event("acting")
+        _ = try worker.event(WorkerActing.self)
         Thread.sleep(forTimeInterval: 3)
         let before = try first.stop()
-        #expect(before.int("policy_version") > 10)
+        #expect(before.policyVersion > 10)
         let second = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", ""], endpoints: (first.data, first.weights, first.control))
-        _ = try worker.waitForEvent(timeout: 10) { $0["event"] as? String == "session" && $0["run_id"] as? String != before["run_id"] as? String }
+        _ = try worker.event(WorkerSessionStarted.self, timeout: 10) { $0.runID != before.runID }
         Thread.sleep(forTimeInterval: 3)
         let after = try second.stop()
         worker.signal(SIGTERM)
         #expect(worker.waitExit(timeout: 10) == 0)
-        #expect(after.int("chunks_accepted") > 0)
-        #expect((after["rejected_chunks"] as? [String: Any])?["shape_mismatch"] == nil, "\(after["rejected_chunks"] ?? "")")
+        #expect(after.chunksAccepted > 0)
+        #expect(after.rejectedChunks["shape_mismatch"] == nil, "\(after.rejectedChunks)")
     }
 
     /// Controlled staleness through real processes: workers get weights 3 versions old, the
@@ -274,19 +271,17 @@ import Testing
         let runs = FileManager.default.temporaryDirectory.appendingPathComponent("trib-runs-lag-\(getpid())")
         defer { try? FileManager.default.removeItem(at: runs) }
         let summary = try train("CartPole-v1", ["--inject-lag", "3", "--max-lag", "6", "--eta", "2", "--max-updates", "300"], runs: runs)
-        let status = summary["status"] as? [String: Any] ?? [:]
-        let trained = ((status["trained_lag"] as? [String: Any])?["counts"] as? [NSNumber])?.map(\.uint64Value) ?? []
+        let status = summary.status
+        let trained = status.trainedLag.counts
         #expect(trained.count > 3 && trained.count <= 7, "trained lag histogram \(trained)")
         // Fresher samples exist only while the learner has fewer than 3 versions to hold back:
         // at most the first 3 updates' worth (16 columns × T = 32 steps each).
         #expect(trained.prefix(3).reduce(0, +) <= 3 * 16 * 32, "samples fresher than the injected lag were trained: \(trained)")
         #expect(trained.reduce(0, +) > 0)
-        let a = status["accounting"] as? [String: Any] ?? [:]
-        let dropped = (a["dropped"] as? [String: Any] ?? [:]).values.compactMap { ($0 as? NSNumber)?.uint64Value }.reduce(0, +)
-        #expect(a.uint64("received") == a.uint64("trained") + dropped + a.uint64("buffered"), "\(a)")
-        #expect(a.uint64("buffered") == 0)  // drained at shutdown
-        let buffer = status["buffer"] as? [String: Any] ?? [:]
-        #expect(buffer.uint64("max_lag") == 6 && buffer.uint64("eta") == 2)
+        let a = status.accounting
+        #expect(a.received == a.trained + a.dropped.values.reduce(0, +) + a.buffered, "\(a)")
+        #expect(a.buffered == 0)  // drained at shutdown
+        #expect(status.buffer.maxLag == 6 && status.buffer.eta == 2)
     }
 
     /// The staleness sweep's CI smoke version: every correction at injected lags 0 and 8, one
@@ -314,7 +309,7 @@ import Testing
         #expect(rows.count == 10)
         #expect(Set(rows.compactMap { $0["correction"] as? String }) == ["vtrace", "ppo", "tis-ppo", "decoupled-ppo", "appo"])
         // Injected lag 8 shows up as observed lag of at least 8.
-        for row in rows where row.int("lag") == 8 {
+        for row in rows where (row["lag"] as? NSNumber)?.intValue == 8 {
             #expect(((row["lag_mean_observed"] as? NSNumber)?.doubleValue ?? 0) >= 8, "\(row)")
         }
         let table = try String(contentsOf: out.appendingPathComponent("docs/staleness-results.md"), encoding: .utf8)
@@ -332,7 +327,7 @@ import Testing
     @Test func stalenessAndWorkersViewsOfALiveLearner() throws {
         let learner = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", ""])
         let workers = try (0..<2).map { try learner.worker("view-\($0)", ["--env", "CartPole-v1", "--num-envs", "8", "--seed", String($0 + 1)]) }
-        for w in workers { _ = try w.event("acting") }
+        for w in workers { _ = try w.event(WorkerActing.self) }
         Thread.sleep(forTimeInterval: 1.5)
         let text = try ManagedProcess("tributary", ["staleness", "--by-worker", "--learner", learner.control])
         #expect(text.waitExit(timeout: 10) == 0)
@@ -340,16 +335,15 @@ import Testing
         #expect(screen.contains("trained:") && screen.contains("view-0") && screen.contains("view-1"), "\(screen)")
         let json = try ManagedProcess("tributary", ["staleness", "--by-worker", "--json", "--learner", learner.control])
         #expect(json.waitExit(timeout: 10) == 0)
-        let view = try #require(json.events.first)
-        let trained = view["trained"] as? [String: Any] ?? [:]
-        #expect(trained.uint64("samples") > 0)
-        #expect(trained["p50"] is NSNumber && trained["max"] is NSNumber)
-        let rows = view["workers"] as? [[String: Any]] ?? []
-        #expect(Set(rows.compactMap { $0["worker_id"] as? String }) == ["view-0", "view-1"])
-        #expect(rows.allSatisfy { (($0["trained"] as? [String: Any]) ?? [:]).uint64("samples") > 0 })
+        let view = try JSONDecoder().decode(StalenessReport.self, from: Data(json.stdoutLines.joined().utf8))
+        #expect(view.trained.samples > 0)
+        #expect(view.trained.p50 != nil && view.trained.max != nil)
+        let rows = view.workers ?? []
+        #expect(Set(rows.map(\.workerID)) == ["view-0", "view-1"])
+        #expect(rows.allSatisfy { $0.trained.samples > 0 })
         let table = try ManagedProcess("tributary", ["workers", "--json", "--learner", learner.control])
         #expect(table.waitExit(timeout: 10) == 0)
-        #expect(((try #require(table.events.first))["workers"] as? [[String: Any]])?.count == 2)
+        #expect(try table.statusReply().workers.count == 2)
         for w in workers { w.signal(SIGTERM) }
         for w in workers { #expect(w.waitExit(timeout: 10) == 0) }
         _ = try learner.stop()
@@ -365,14 +359,14 @@ import Testing
         let runs = FileManager.default.temporaryDirectory.appendingPathComponent("trib-runs-p-\(getpid())")
         defer { try? FileManager.default.removeItem(at: runs) }
         let summary = try train("Pendulum-v1", ["--target-return=-1000", "--max-updates", "6000", "--metrics-every", "50"], runs: runs)
-        let status = summary["status"] as? [String: Any] ?? [:]
-        #expect(summary["solved"] as? [String: Any] != nil, "return stayed at \(status["mean_return_100"] ?? 0) after \(status.int("updates")) updates")
-        #expect(status.int("chunks_consumed") == status.int("chunks_accepted"))
+        let status = summary.status
+        #expect(summary.solved != nil, "return stayed at \(status.meanReturn100) after \(status.updates) updates")
+        #expect(status.chunksConsumed == status.chunksAccepted)
         // Chunks still in flight when the learner stops are answered SHUTTING_DOWN; nothing
         // else may be refused (a float action tensor that failed validation would show here).
-        let rejected = (status["rejected"] as? [String: Any] ?? [:]).filter { $0.key != "shutting_down" }
+        let rejected = status.rejected.filter { $0.key != "shutting_down" }
         #expect(rejected.isEmpty, "chunks were rejected: \(rejected)")
-        let dir = try #require(summary["run_directory"] as? String)
+        let dir = try #require(summary.runDirectory)
         let model = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/model.json"))) as? [String: Any]
         #expect(model?["head"] as? String == "gaussian")
     }

@@ -1,7 +1,9 @@
+import Events
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import Protocol
 import Telemetry
 import Testing
 
@@ -22,10 +24,17 @@ import Testing
         return result!
     }
 
-    static func statusJSON(_ learner: LearnerProcess) throws -> [String: Any] {
-        let p = try ManagedProcess("tributary", ["status", "--json", "--learner", learner.control, "--timeout", "10"])
-        guard p.waitExit(timeout: 10) == 0, let reply = p.events.first else { throw TestFailure("status failed: \(p.stderr)") }
-        return reply
+    /// `tributary status --json`, read back with SwiftProtobuf's JSON decoder.
+    static func status(_ learner: LearnerProcess) throws -> Tributary_V1_StatusReply {
+        // The CLI's own timeout is the one that should fire (with a message); the wait is longer
+        // so that a loaded machine (the whole suite on 2 cores) is not mistaken for a hang.
+        let started = Date()
+        let p = try ManagedProcess("tributary", ["status", "--json", "--learner", learner.control, "--timeout", "20"])
+        let code = p.waitExit(timeout: 40)
+        guard code == 0 else {
+            throw TestFailure("status \(code.map { "exited \($0)" } ?? "was killed after 40 s") after \(Date().timeIntervalSince(started)) s: \(p.stderr)")
+        }
+        return try p.statusReply()
     }
 
     @Test func statusMetricsTopAndMetricsFileAgreeOnALiveRun() throws {
@@ -34,26 +43,25 @@ import Testing
         let learner = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", runs.path, "--metrics-every", "1"])
         #expect(learner.metrics.hasPrefix("http://127.0.0.1:"), "ready event: \(learner.metrics)")
         let workers = try (0..<2).map { try learner.worker("tel-\($0)", ["--env", "CartPole-v1", "--num-envs", "8", "--seed", String($0 + 1)]) }
-        for w in workers { _ = try w.event("acting") }
+        for w in workers { _ = try w.event(WorkerActing.self) }
         Thread.sleep(forTimeInterval: 2)
 
         // Counters only grow, so a scrape between two status replies lies between them.
-        let before = try Self.statusJSON(learner)
+        let before = try Self.status(learner)
         let (code, body) = try Self.get(learner.metrics + "/metrics")
-        let after = try Self.statusJSON(learner)
+        let after = try Self.status(learner)
         #expect(code == 200)
         let m = try PrometheusText.parse(body)
-        func between(_ metric: String, _ read: ([String: Any]) -> UInt64) {
+        func between(_ metric: String, _ read: (Tributary_V1_StatusReply) -> UInt64) {
             let value = m[metric] ?? -1
             #expect(Double(read(before)) <= value && value <= Double(read(after)), "\(metric) \(value) not in [\(read(before)), \(read(after))]")
         }
-        func acc(_ key: String) -> ([String: Any]) -> UInt64 { { (($0["accounting"] as? [String: Any]) ?? [:]).uint64(key) } }
-        between("tributary_buffer_received_chunks_total", acc("received"))
-        between("tributary_buffer_trained_chunks_total", acc("trained"))
-        between("tributary_env_steps_total") { $0.uint64("steps_received") }
-        between("tributary_updates_total") { $0.uint64("updates") }
-        between("tributary_episodes_total") { $0.uint64("episodes") }
-        between("tributary_trained_staleness_versions_count") { (($0["trained_lag"] as? [String: Any])?["counts"] as? [NSNumber] ?? []).reduce(0) { $0 + $1.uint64Value } }
+        between("tributary_buffer_received_chunks_total") { $0.accounting.received }
+        between("tributary_buffer_trained_chunks_total") { $0.accounting.trained }
+        between("tributary_env_steps_total") { $0.stepsReceived }
+        between("tributary_updates_total") { $0.updates }
+        between("tributary_episodes_total") { $0.episodes }
+        between("tributary_trained_staleness_versions_count") { $0.trainedLag.counts.reduce(0, +) }
         #expect(m["tributary_buffer_received_chunks_total"]! > 0)
         // One scrape is one status snapshot: the accounting identity holds exactly within it.
         let dropped = m.filter { $0.key.hasPrefix("tributary_buffer_dropped_chunks_total") }.values.reduce(0, +)
@@ -73,20 +81,26 @@ import Testing
         #expect(screen.count <= 24 && screen.count >= 12 && screen.allSatisfy { $0.count <= 80 }, "\(screen.joined(separator: "\n"))")
         #expect(screen.contains { $0.hasPrefix("tel-0") } && screen.contains { $0.hasPrefix("tel-1") })
         #expect(screen.contains { $0.hasPrefix("staleness (trained):") })
-        #expect(screen.first?.contains(before["run_id"] as? String ?? "?") == true)
+        #expect(screen.first?.contains(before.runID) == true)
 
         // With the workers gone no update happens: the last metrics.jsonl line and the
         // per-update gauges describe the same update.
         for w in workers { w.signal(SIGTERM) }
         for w in workers { #expect(w.waitExit(timeout: 10) == 0) }
-        Thread.sleep(forTimeInterval: 0.5)
-        let (_, still) = try Self.get(learner.metrics + "/metrics")
-        let quiet = try PrometheusText.parse(still)
-        let runID = before["run_id"] as? String ?? ""
+        // The learner may still train on what its buffer holds: wait until two scrapes half a
+        // second apart show the same update count.
+        var quiet: [String: Double] = [:]
+        for _ in 0..<40 {
+            Thread.sleep(forTimeInterval: 0.5)
+            let scrape = try PrometheusText.parse(try Self.get(learner.metrics + "/metrics").1)
+            if scrape["tributary_updates_total"] == quiet["tributary_updates_total"] { break }
+            quiet = scrape
+        }
+        let runID = before.runID
         let lines = try String(contentsOf: runs.appendingPathComponent(runID).appendingPathComponent("metrics.jsonl"), encoding: .utf8)
             .split(separator: "\n")
         let last = try #require(lines.last.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
-        #expect(Double(last.uint64("update")) == quiet["tributary_updates_total"])
+        #expect((last["update"] as? NSNumber)?.doubleValue == quiet["tributary_updates_total"])
         let loss = (last["loss"] as? NSNumber)?.doubleValue ?? .nan
         #expect(abs((quiet["tributary_loss{term=\"total\"}"] ?? .nan) - loss) <= 1e-9 * max(1, abs(loss)), "loss \(loss) vs \(String(describing: quiet["tributary_loss{term=\"total\"}"]))")
         let ess = (last["ess"] as? NSNumber)?.doubleValue ?? .nan

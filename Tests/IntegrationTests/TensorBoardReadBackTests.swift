@@ -1,3 +1,4 @@
+import Events
 import Foundation
 import Testing
 
@@ -38,7 +39,7 @@ import Testing
         for w in workers { w.signal(SIGTERM) }
         for w in workers { _ = w.waitExit(timeout: 10) }
         try #require(code == 0, "learner: \(learner.process.stderr.suffix(800))")
-        let dir = try #require(try learner.process.event("summary", timeout: 2)["run_directory"] as? String)
+        let dir = try #require(try learner.process.event(LearnerSummary.self, timeout: 2).runDirectory)
 
         // What metrics.jsonl says, as tag → [(step, value)].
         let lines = try String(contentsOfFile: dir + "/metrics.jsonl", encoding: .utf8).split(separator: "\n")

@@ -1,6 +1,6 @@
 import Foundation
 import Learner
-import Synchronization
+import Locking
 import Testing
 
 @Suite struct AppendOnlyFileTests {

@@ -5,7 +5,7 @@ import Learner
 import Logging
 import Protocol
 import Rollout
-import Synchronization
+import Locking
 import Testing
 
 /// Collects what the core sends, instead of sockets.

@@ -2,7 +2,7 @@ import Logging
 import Protocol
 import Testing
 import Transport
-import Synchronization
+import Locking
 
 private let logger: Logger = {
     var l = Logger(label: "transport-test")
