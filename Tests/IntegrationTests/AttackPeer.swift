@@ -30,7 +30,10 @@ final class AttackPeer: @unchecked Sendable {
     func close() async { await reactor.shutdown() }
 
     /// Sends one message and returns the first answer that is not a heartbeat (nil: none).
-    func exchange(_ frames: [OwnedFrame], timeout: Duration = .seconds(5)) async -> WireBody? {
+    /// The wait is long because it ends at the answer: under the whole suite on 2 cores a
+    /// debug learner took more than 5 s to refuse a 30 MiB Hello, and a late answer would be
+    /// read as the answer to the next message.
+    func exchange(_ frames: [OwnedFrame], timeout: Duration = .seconds(30)) async -> WireBody? {
         reactor.send(socket.id, frames)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -49,8 +52,8 @@ final class AttackPeer: @unchecked Sendable {
     }
 
     /// Says Hello for `numEnvs` copies of `env` (changed by `change`); the answer.
-    func hello(_ env: EnvSpec, numEnvs: Int = 2, workerID: String = "mallory", change: (inout Tributary_V1_Hello) -> Void = { _ in })
-        async -> WireBody?
+    func hello(_ env: EnvSpec, numEnvs: Int = 2, workerID: String = "mallory", timeout: Duration = .seconds(30),
+               change: (inout Tributary_V1_Hello) -> Void = { _ in }) async -> WireBody?
     {
         self.numEnvs = numEnvs
         var h = Tributary_V1_Hello()
@@ -60,7 +63,7 @@ final class AttackPeer: @unchecked Sendable {
         h.host = "evil.example"
         h.env = env.wire(numEnvs: numEnvs)
         change(&h)
-        let answer = await exchange(WireCodec.encode(.hello(h)))
+        let answer = await exchange(WireCodec.encode(.hello(h)), timeout: timeout)
         if case .welcome(let w)? = answer { welcome = w }
         return answer
     }
