@@ -114,8 +114,13 @@ let package = Package(
             exclude: ["tributary.proto"]
         ),
         .target(
+            name: "SafeIO",
+            dependencies: ["Locking"]
+        ),
+        .target(
             name: "TensorBoard",
             dependencies: [
+                "Locking", "SafeIO",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             exclude: ["tensorboard_event.proto"]
@@ -144,7 +149,7 @@ let package = Package(
         .target(
             name: "Learner",
             dependencies: [
-                "Domain", "Experience", "Events", "Locking", "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Training", "Environments", "Telemetry", "TensorBoard",
+                "Domain", "Experience", "Events", "Locking", "SafeIO", "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Training", "Environments", "Telemetry", "TensorBoard",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -163,33 +168,32 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Events", "Locking", "Protocol", "Transport", "Telemetry", "Plotting",
+                "Events", "Locking", "SafeIO", "Protocol", "Transport", "Telemetry", "Plotting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
-        .executableTarget(
-            name: "LearnerCommand",
+        .target(
+            name: "Launch",
             dependencies: [
-                "Learner", "NeuralNet", "Corrections", "Training",
+                "Learner", "Rollout", "NeuralNet", "Corrections", "Training", "Transport", "SafeIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
+            name: "LearnerCommand",
+            dependencies: ["Launch", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(
             name: "RolloutCommand",
-            dependencies: [
-                "Rollout", "NeuralNet", "Transport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            dependencies: ["Launch", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "TributaryCommand",
             dependencies: [
-                "Monitor", "Protocol",
+                "Monitor", "Protocol", "SafeIO", "Environments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -198,6 +202,15 @@ let package = Package(
             dependencies: [
                 "Domain", "Environments", "Learner", "Rollout", "NeuralNet", "Protocol", "Training", "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // What tests share: an embedded learner core (no sockets), a scripted weights channel,
+        // and a strict Prometheus text parser. Never linked into a product.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "Domain", "Experience", "Learner", "Locking", "Protocol", "Rollout",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -224,7 +237,7 @@ let package = Package(
         .testTarget(
             name: "RolloutTests",
             dependencies: [
-                "Rollout", "Protocol", "Domain", "Environments", "NeuralNet",
+                "Rollout", "Protocol", "Domain", "Environments", "NeuralNet", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -263,8 +276,16 @@ let package = Package(
             dependencies: ["Transport", "Protocol", "Locking"]
         ),
         .testTarget(
+            name: "LaunchTests",
+            dependencies: ["Launch", "Learner", "Environments", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(
+            name: "SafeIOTests",
+            dependencies: ["SafeIO", "Locking"]
+        ),
+        .testTarget(
             name: "LearnerTests",
-            dependencies: ["Learner", "Domain", "Environments", "Experience", "Locking", "Protocol", "Transport", "Rollout", "NeuralNet"]
+            dependencies: ["Learner", "Domain", "Environments", "Experience", "Locking", "Protocol", "Transport", "Rollout", "NeuralNet", "TestSupport"]
         ),
         .testTarget(
             name: "MonitorTests",
@@ -273,7 +294,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TelemetryTests",
-            dependencies: ["Telemetry", "Protocol"]
+            dependencies: ["Telemetry", "Protocol", "TestSupport"]
         ),
         .testTarget(
             name: "EventsTests",
@@ -282,7 +303,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Domain", "Environments", "Events", "Protocol", "Transport", "Monitor", "Rollout", "Telemetry",
+                "Domain", "Environments", "Events", "Protocol", "Transport", "Monitor", "Rollout", "Telemetry", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

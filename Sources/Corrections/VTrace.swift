@@ -10,7 +10,7 @@ import Glibc
 /// the log-ratio is clamped to ±20 before `exp`.
 public enum VTrace {
     /// How `A^pg` bootstraps when λ < 1 (identical at λ = 1).
-    public enum AdvantageForm: String, Sendable, Codable {
+    public enum AdvantageForm: String, Sendable, Codable, CaseIterable {
         /// IMPALA paper: `r_t + d_t v_{t+1}` with `v_T = V(x_T)`.
         case paper
         /// rlax: `r_t + d_t (λ v_{t+1} + (1 − λ) V(x_{t+1}))`; the last step uses `V(x_T)`.

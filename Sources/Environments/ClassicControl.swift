@@ -10,6 +10,7 @@ public struct CartPole: Environment {
     public static let observationSize = 4
     public static let actionSpace = ActionSpace.discrete(2)
     public static let maxEpisodeSteps = 500
+    public static let rewardThreshold: Double = 475
 
     static let gravity = 9.8, massCart = 1.0, massPole = 0.1, length = 0.5, forceMag = 10.0, tau = 0.02
     static let totalMass = massPole + massCart
@@ -51,6 +52,7 @@ public struct MountainCar: Environment {
     public static let observationSize = 2
     public static let actionSpace = ActionSpace.discrete(3)
     public static let maxEpisodeSteps = 200
+    public static let rewardThreshold: Double = -110
 
     static let minPosition = -1.2, maxPosition = 0.6, maxSpeed = 0.07, goalPosition = 0.5
     static let force = 0.001, gravity = 0.0025
@@ -82,6 +84,7 @@ public struct Pendulum: Environment {
     public static let observationSize = 3
     public static let actionSpace = ActionSpace.continuous(dimensions: 1, low: -2, high: 2)
     public static let maxEpisodeSteps = 200
+    public static let rewardThreshold: Double = -200
 
     static let maxSpeed = 8.0, maxTorque: Float = 2.0, dt = 0.05, g = 10.0, m = 1.0, l = 1.0
 
@@ -123,6 +126,7 @@ public struct Acrobot: Environment {
     public static let observationSize = 6
     public static let actionSpace = ActionSpace.discrete(3)
     public static let maxEpisodeSteps = 500
+    public static let rewardThreshold: Double = -100
 
     static let dt = 0.2, m1 = 1.0, m2 = 1.0, l1 = 1.0, lc1 = 0.5, lc2 = 0.5, moi = 1.0, g = 9.8
     static let maxVel1 = 4 * Double.pi, maxVel2 = 9 * Double.pi

@@ -17,6 +17,10 @@ public protocol Environment: Sendable {
     static var actionSpace: ActionSpace { get }
     /// gymnasium's TimeLimit for the registered id.
     static var maxEpisodeSteps: Int { get }
+    /// The mean return over 100 episodes that counts as solved: gymnasium's `reward_threshold`
+    /// where it has one (CartPole-v1 475, Acrobot-v1 −100, MountainCar-v0 −110); Pendulum-v1
+    /// has none in gymnasium, and −200 is the usual bar.
+    static var rewardThreshold: Double { get }
 
     init()
     /// Draws a start state and returns its observation.

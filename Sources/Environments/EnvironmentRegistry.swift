@@ -12,6 +12,11 @@ public enum EnvironmentRegistry {
         return EnvSpec(id: t.id, observationShape: [t.observationSize], actionSpace: t.actionSpace, maxEpisodeSteps: t.maxEpisodeSteps)
     }
 
+    /// The mean return over 100 episodes that counts as solving `id`; nil when it is not one of ours.
+    public static func rewardThreshold(_ id: String) -> Double? {
+        types.first { $0.id == id }?.rewardThreshold
+    }
+
     /// `count` copies of environment `id` stepped together, type-erased.
     public static func makeVector(_ id: String, count: Int, seed: UInt64) -> AnyVectorEnvironment? {
         func make<E: Environment>(_: E.Type) -> AnyVectorEnvironment { AnyVectorEnvironment(VectorEnvironment<E>(count: count, seed: seed)) }

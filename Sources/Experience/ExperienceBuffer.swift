@@ -53,8 +53,8 @@ public protocol BufferItem: Sendable {
 
 /// How the buffer stores, orders, reuses and drops experience. The defaults reproduce a plain
 /// FIFO queue: every chunk trained once, in arrival order, nothing dropped for age.
-public struct BufferPolicy: Sendable, Equatable {
-    public enum Order: Sendable, Equatable {
+public struct BufferPolicy: Sendable, Equatable, Codable {
+    public enum Order: Sendable, Equatable, Codable {
         /// Oldest first (IMPALA, Sample Factory).
         case fifo
         /// Highest `newest step version − k · use count` first (Trinity-RFT's priority).

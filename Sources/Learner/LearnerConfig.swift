@@ -8,7 +8,7 @@ import Telemetry
 import Training
 
 /// Everything a learner run is configured with. Every field has a working default.
-public struct LearnerConfig: Sendable {
+public struct LearnerConfig: Sendable, Equatable, Codable {
     /// Identifies the run; chunks naming another run are refused. Random when empty.
     public var runID = ""
     /// Data ROUTER endpoints (workers' DEALERs connect here). `*` binds an ephemeral port.
@@ -49,7 +49,7 @@ public struct LearnerConfig: Sendable {
     /// CURVE authentication and encryption of every socket (docs/security.md); nil: plaintext,
     /// which the learner allows only when every bind is loopback, or with `insecure`.
     public var curve: CurveSettings? = nil
-    public struct CurveSettings: Sendable, Equatable {
+    public struct CurveSettings: Sendable, Equatable, Codable {
         /// The learner's secret key file (`tributary keys generate`).
         public var secretKeyFile: String
         /// The keys allowed in: a public key file, or a directory of them (reloaded on SIGHUP).
@@ -104,7 +104,7 @@ public struct LearnerConfig: Sendable {
     public var progressBar = false
     /// Where Prometheus `/metrics` and `/healthz` are served (HTTP); nil serves none.
     public var metrics: MetricsEndpoint? = nil
-    public struct MetricsEndpoint: Sendable, Equatable {
+    public struct MetricsEndpoint: Sendable, Equatable, Codable {
         /// A numeric IPv4 or IPv6 address; 0.0.0.0 is every interface.
         public var host: String
         /// 0 binds an ephemeral port (reported in the ready event).
@@ -122,7 +122,7 @@ public struct LearnerConfig: Sendable {
     /// The staleness-aware buffer: admission bound and the buffer's own policy.
     public var buffer = BufferSettings()
 
-    public struct BufferSettings: Sendable, Equatable {
+    public struct BufferSettings: Sendable, Equatable, Codable {
         /// η, the staleness bound on admission (AReaL's `max_head_offpolicyness`): credits go out
         /// only while the columns admitted but not yet trained, plus those in flight, stay
         /// within (η + 1) · batch columns. 0 is synchronous training; nil is unbounded (then
@@ -207,7 +207,10 @@ public struct LearnerConfig: Sendable {
         }
         if degradedAfterSkips < 1 { throw ConfigError("degraded-after-skips must be at least 1") }
         if training.batchColumns < 1 { throw ConfigError("batch columns must be at least 1") }
-        if training.learningRate <= 0 { throw ConfigError("learning rate must be positive") }
+        if !(training.learningRate > 0) { throw ConfigError("the learning rate (--learning-rate) must be positive, not \(training.learningRate)") }
+        if !(training.gamma > 0 && training.gamma <= 1) { throw ConfigError("the discount γ (--gamma) must be in (0, 1], not \(training.gamma)") }
+        if !(training.entropyCost >= 0) { throw ConfigError("the entropy cost (--entropy-cost) must be ≥ 0, not \(training.entropyCost)") }
+        if !(training.baselineCost >= 0) { throw ConfigError("the value-loss weight (--baseline-cost) must be ≥ 0, not \(training.baselineCost)") }
         if !(training.rewardScale > 0) { throw ConfigError("reward scale must be positive") }
         let p = buffer.policy
         if p.capacity < 1 { throw ConfigError("buffer capacity must be at least 1 chunk") }

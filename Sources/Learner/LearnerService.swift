@@ -8,6 +8,7 @@ import ServiceLifecycle
 import Telemetry
 import Transport
 import UnixSignals
+import SafeIO
 
 /// What a running learner tells its executable (printed as JSON lines on stdout).
 public enum LearnerEvent: Sendable {
@@ -35,9 +36,16 @@ public struct LearnerService: Service {
     let logger: Logger
     let events: @Sendable (LearnerEvent) -> Void
 
-    public init(config: LearnerConfig, logger: Logger, events: @escaping @Sendable (LearnerEvent) -> Void) {
+    /// Started once the sockets are bound, on the learner's own socket thread (whose context
+    /// serves inproc://): the in-process workers of `learner --local-workers`. Cancelled, and
+    /// awaited, before the learner stops taking chunks.
+    let inProcessWorkers: (@Sendable (SocketReactor) async -> Void)?
+
+    public init(config: LearnerConfig, logger: Logger, inProcessWorkers: (@Sendable (SocketReactor) async -> Void)? = nil,
+                events: @escaping @Sendable (LearnerEvent) -> Void) {
         self.config = config
         self.logger = logger
+        self.inProcessWorkers = inProcessWorkers
         self.events = events
     }
 
@@ -147,6 +155,7 @@ public struct LearnerService: Service {
                                     })!
         }
         trainer.start { _ = limit.offer(true) }
+        let local = inProcessWorkers.map { workers in Task { await workers(reactor) } }
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -184,6 +193,9 @@ public struct LearnerService: Service {
             await group.next()
             group.cancelAll()
         }
+        // In-process workers say Goodbye while the learner still answers.
+        local?.cancel()
+        await local?.value
         logger.info("learner stopping: no new chunks; the trainer drains what it holds")
         core.beginStopping()
         store.close()
@@ -231,10 +243,10 @@ extension LearnerService {
                                 s.episodes > 0 ? String(format: "%.1f", s.meanReturn100) : "–", s.policyVersion, s.lagMean, s.workersConnected)
             let rate = String(format: "%.0f steps/s  %.1f updates/s", s.envStepsPerSecond, s.updatesPerSecond)
             if let text = line.render(fraction: fraction, rate: rate, detail: detail) {
-                FileHandle.standardError.write(Data(text.utf8))
+                StandardStream.error.write(text)
             }
         }
-        FileHandle.standardError.write(Data("\n".utf8))
+        StandardStream.error.write("\n")
     }
 }
 

@@ -13,7 +13,7 @@ import Transport
 /// (batch size, stopping rules). `config.training.learningRate` and the like reach the
 /// trainer's settings directly.
 @dynamicMemberLookup
-public struct TrainingSettings: Sendable, Equatable {
+public struct TrainingSettings: Sendable, Equatable, Codable {
     public var trainer = TrainerSettings()
     /// Environment columns (B) per update: chunks are gathered until they add up to this.
     public var batchColumns = 16

@@ -1,6 +1,7 @@
 import Domain
 import Foundation
 import Protocol
+import SafeIO
 import SwiftProtobuf
 import TensorBoard
 
@@ -16,7 +17,7 @@ public final class RunDirectory: Sendable {
     public let events: EventFileWriter
 
     public init(root: String, runID: String, config: [String: Any],
-                onError: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws {
+                onError: @escaping @Sendable (String) -> Void = { StandardStream.error.write(($0 + "\n")) }) throws {
         url = URL(fileURLWithPath: root).appendingPathComponent(runID)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])

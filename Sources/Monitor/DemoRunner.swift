@@ -2,6 +2,7 @@ import Events
 import Foundation
 import Protocol
 import Telemetry
+import SafeIO
 
 /// Runs the main job on one machine: a `learner` and N `rollout-worker` processes (real
 /// processes, ZeroMQ over loopback) learning an environment, a progress line while they run,
@@ -25,7 +26,7 @@ public struct DemoRunner {
     /// metrics 5558), so `tributary status`/`top` and a Prometheus scrape find it with their
     /// defaults; false binds ephemeral ports (scripts and tests running several at once).
     public var standardPorts = true
-    public var output: (String) -> Void = { FileHandle.standardOutput.write(Data($0.utf8)) }
+    public var output: (String) -> Void = { StandardStream.output.write($0) }
 
     public init(binDirectory: URL) {
         self.binDirectory = binDirectory
@@ -39,7 +40,7 @@ public struct DemoRunner {
         let isTTY = isatty(STDOUT_FILENO) == 1
         // Ctrl-C (or SIGTERM/SIGHUP) stops the learner and workers too, then the demo.
         ChildProcess.stopChildrenOnSignals { _ in
-            FileHandle.standardOutput.write(Data(((isTTY ? "\n" : "") + "interrupted: stopping the learner and workers\n").utf8))
+            StandardStream.output.write(((isTTY ? "\n" : "") + "interrupted: stopping the learner and workers\n"))
         }
         let started = ContinuousClock.now
         let startedUnix = Date().timeIntervalSince1970

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Protocol
+import SafeIO
 
 /// The terminal as `tributary top` uses it: raw keys (no echo, no line buffering, Ctrl-C as a
 /// key so the screen is always restored), the alternate screen, and its size.
@@ -59,7 +60,7 @@ public final class Terminal {
     }
 
     private func write(_ s: String) {
-        FileHandle.standardOutput.write(Data(s.utf8))
+        StandardStream.output.write(s)
     }
 
     deinit { leave() }

@@ -8,7 +8,7 @@ import Transport
 /// Where weights come from: `GetWeights` out, `Weights` parts back (the control socket), and
 /// `WeightsAvailable` announcements (the weights SUB socket). Injected, so the client's logic is
 /// tested without sockets.
-protocol WeightsChannel: Sendable {
+public protocol WeightsChannel: Sendable {
     /// Sends `GetWeights{have_version}`.
     func request(have: UInt64)
     /// The next answer to a request; nil when none arrived within `timeout` (or the channel closed).
@@ -19,7 +19,7 @@ protocol WeightsChannel: Sendable {
     func nextAnnouncement(timeout: Duration) async -> Announcement
 }
 
-enum Announcement: Sendable, Equatable {
+public enum Announcement: Sendable, Equatable {
     case version(runID: String, version: UInt64)
     case timedOut
     case closed

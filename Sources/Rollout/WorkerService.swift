@@ -52,15 +52,30 @@ public struct WorkerService: Service {
     let traceChunks: Bool
     let events: @Sendable (WorkerEvent) -> Void
 
-    public init(config: WorkerConfig, logger: Logger, traceChunks: Bool = false, events: @escaping @Sendable (WorkerEvent) -> Void) {
+    /// A socket thread shared with a learner in the same process (inproc:// endpoints); nil:
+    /// the worker's own, shut down when it stops.
+    let sharedReactor: SocketReactor?
+
+    public init(config: WorkerConfig, logger: Logger, traceChunks: Bool = false, reactor: SocketReactor? = nil,
+                events: @escaping @Sendable (WorkerEvent) -> Void) {
         self.config = config
         self.logger = logger
         self.traceChunks = traceChunks
+        self.sharedReactor = reactor
         self.events = events
     }
 
     public func run() async throws {
-        let reactor = try SocketReactor(name: "worker", logger: logger)
+        let reactor = try sharedReactor ?? SocketReactor(name: "worker", logger: logger)
+        var opened: [SocketID] = []
+        // Its own reactor is shut down whole; on a shared one only this worker's sockets close.
+        func finish() async {
+            if sharedReactor == nil {
+                await reactor.shutdown()
+            } else {
+                for id in opened { await reactor.close(id) }
+            }
+        }
         var subSpec = SocketSpec(kind: .subscriber)
         subSpec.connect = [config.weightsEndpoint]
         subSpec.subscriptions = [WireHeader(type: .weightsAvailable).bytes]
@@ -72,7 +87,9 @@ public struct WorkerService: Service {
         let stats = StatsBox()
         do {
             let sub = try await reactor.open(subSpec)
+            opened.append(sub.id)
             let control = try await reactor.open(controlSpec)
+            opened.append(control.id)
             let client = VariableClient(channel: SocketWeightsChannel(reactor: reactor, sub: sub, control: control), logger: logger,
                                         timeout: config.liveness)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -97,11 +114,11 @@ public struct WorkerService: Service {
             }
         } catch {
             events(.summary(WorkerSummary(incarnations: stats.all)))
-            await reactor.shutdown()
+            await finish()
             throw error
         }
         events(.summary(WorkerSummary(incarnations: stats.all)))
-        await reactor.shutdown()
+        await finish()
     }
 }
 

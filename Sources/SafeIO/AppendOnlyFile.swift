@@ -12,6 +12,8 @@ public final class AppendOnlyFile: Sendable {
     private let state: Mutex<State>
     public let path: String
     private let onError: @Sendable (String) -> Void
+    /// Whether `close()` closes the descriptor (not for standard output and error).
+    private let owned: Bool
 
     /// Creates (or truncates) `path` for appending.
     public init(path: String, truncate: Bool = true, onError: @escaping @Sendable (String) -> Void) throws {
@@ -21,8 +23,26 @@ public final class AppendOnlyFile: Sendable {
         }
         self.path = path
         self.onError = onError
+        owned = true
         state = Mutex(State(fd: fd))
     }
+
+    /// Appends to a descriptor this process already has (standard output or error); `close()`
+    /// only stops the writes, the descriptor stays open.
+    public init(descriptor: Int32, name: String, onError: @escaping @Sendable (String) -> Void) {
+        path = name
+        self.onError = onError
+        owned = false
+        state = Mutex(State(fd: descriptor))
+    }
+
+    /// Appends `text` as one write.
+    @discardableResult
+    public func write(_ text: String) -> Bool { append(Data(text.utf8)) }
+
+    /// Appends `text` and a newline as one write.
+    @discardableResult
+    public func writeLine(_ text: String) -> Bool { append(Data((text + "\n").utf8)) }
 
     /// Appends `data` whole; false (counted, and said once) when the system refused it.
     @discardableResult
@@ -35,7 +55,7 @@ public final class AppendOnlyFile: Sendable {
             let failure: Int32? = data.withUnsafeBytes { raw -> Int32? in
                 var written = 0
                 while written < raw.count {
-                    let n = write(s.fd, raw.baseAddress! + written, raw.count - written)
+                    let n = Glibc.write(s.fd, raw.baseAddress! + written, raw.count - written)
                     if n < 0 {
                         if errno == EINTR { continue }
                         return errno
@@ -58,7 +78,7 @@ public final class AppendOnlyFile: Sendable {
 
     public func close() {
         state.withLock { s in
-            if s.fd >= 0 { Foundation.close(s.fd) }
+            if s.fd >= 0, owned { Foundation.close(s.fd) }
             s.fd = -1
         }
     }

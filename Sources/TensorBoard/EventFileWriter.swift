@@ -1,5 +1,7 @@
 import Dispatch
 import Foundation
+import Locking
+import SafeIO
 import SwiftProtobuf
 
 #if canImport(Glibc)
@@ -20,20 +22,54 @@ import Glibc
 /// written are dropped and counted (`droppedRecords`), a partly written record is cut off
 /// again so the file stays readable, the first failure is reported through `onError` (default:
 /// one line on stderr), and writing carries on with the next records.
-public final class EventFileWriter: @unchecked Sendable {
+public final class EventFileWriter: Sendable {
     public let url: URL
     public let flushInterval: Double
     public let flushBytes: Int
 
-    private let lock = NSLock()
-    private var fd: Int32
-    private var buffer: [UInt8] = []
-    private var bufferedRecords = 0
-    /// File size after the last fully written record.
-    private var committed: Int64 = 0
-    private var timerArmed = false
-    private var dropped = 0
-    private var failures = 0
+    /// Everything that changes, behind one lock.
+    private struct State {
+        var fd: Int32
+        var buffer: [UInt8] = []
+        var bufferedRecords = 0
+        /// File size after the last fully written record.
+        var committed: Int64 = 0
+        var timerArmed = false
+        var dropped = 0
+        var failures = 0
+
+        /// Writes the buffer to the file; on failure cuts a partly written record off again
+        /// (readers see whole records only), counts the records lost and returns the error.
+        mutating func flush(path: String) -> (any Error)? {
+            guard fd >= 0, !buffer.isEmpty else { return nil }
+            defer { buffer.removeAll(keepingCapacity: true); bufferedRecords = 0 }
+            var written = 0
+            let fd = self.fd
+            let failure: Int32? = buffer.withUnsafeBytes { p -> Int32? in
+                while written < p.count {
+                    let n = Glibc.write(fd, p.baseAddress! + written, p.count - written)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        return errno
+                    }
+                    written += n
+                }
+                return nil
+            }
+            guard let code = failure else {
+                committed += Int64(written)
+                return nil
+            }
+            if written > 0 {
+                _ = ftruncate(fd, off_t(committed))
+                _ = lseek(fd, off_t(committed), SEEK_SET)
+            }
+            dropped += bufferedRecords
+            failures += 1
+            return EventFileWriter.posixError(code, path)
+        }
+    }
+    private let state: Mutex<State>
     private let onError: @Sendable (String) -> Void
 
     /// Creates the file in `directory` (which must exist) and writes the file-version event.
@@ -43,23 +79,24 @@ public final class EventFileWriter: @unchecked Sendable {
                 onError: (@Sendable (String) -> Void)? = nil) throws {
         self.flushInterval = flushInterval
         self.flushBytes = flushBytes
-        self.onError = onError ?? { message in FileHandle.standardError.write(Data((message + "\n").utf8)) }
+        self.onError = onError ?? { message in StandardStream.error.writeLine(message) }
         let name = "events.out.tfevents.\(Int64(wallTime.rounded(.down))).\(Self.hostname())\(filenameSuffix)"
         url = directory.appendingPathComponent(name)
-        fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Self.posixError(errno, url.path) }
         var first = Tensorboard_Event()
         first.wallTime = wallTime
         first.fileVersion = "brain.Event:2"
-        do {
-            try write(first)
-            try flushLocked(throwing: true)
-        } catch {
+        var initial = State(fd: fd)
+        TFRecord.append(try first.serializedBytes(), to: &initial.buffer)
+        initial.bufferedRecords = 1
+        if let error = initial.flush(path: url.path) {
             Glibc.close(fd)
-            fd = -1  // deinit still runs (every property is set): nothing left for it to close
             unlink(url.path)
+            state = Mutex(State(fd: -1))
             throw error
         }
+        state = Mutex(initial)
     }
 
     deinit { close() }
@@ -81,88 +118,55 @@ public final class EventFileWriter: @unchecked Sendable {
     /// Appends one event (any Event this module's proto can express).
     public func write(_ event: Tensorboard_Event) throws {
         let data: [UInt8] = try event.serializedBytes()
-        lock.lock()
-        defer { lock.unlock() }
-        guard fd >= 0 else { dropped += 1; return }
-        TFRecord.append(data, to: &buffer)
-        bufferedRecords += 1
-        if buffer.count >= flushBytes {
-            try? flushLocked(throwing: false)
-        } else if !timerArmed {
-            timerArmed = true
+        let (failure, armTimer): ((any Error)?, Bool) = state.withLock { s in
+            guard s.fd >= 0 else { s.dropped += 1; return (nil, false) }
+            TFRecord.append(data, to: &s.buffer)
+            s.bufferedRecords += 1
+            if s.buffer.count >= flushBytes { return (s.flush(path: url.path).flatMap { s.failures == 1 ? $0 : nil }, false) }
+            if s.timerArmed { return (nil, false) }
+            s.timerArmed = true
+            return (nil, true)
+        }
+        if let failure { reportFirstFailure(failure) }
+        if armTimer {
             DispatchQueue.global().asyncAfter(deadline: .now() + flushInterval) { [weak self] in
                 guard let self else { return }
-                self.lock.lock()
-                defer { self.lock.unlock() }
-                self.timerArmed = false
-                try? self.flushLocked(throwing: false)
+                let failure = self.state.withLock { s in
+                    s.timerArmed = false
+                    return s.flush(path: self.url.path).flatMap { s.failures == 1 ? $0 : nil }
+                }
+                if let failure { self.reportFirstFailure(failure) }
             }
         }
     }
 
     /// Writes the buffered records to the file.
     public func flush() {
-        lock.lock()
-        defer { lock.unlock() }
-        try? flushLocked(throwing: false)
+        if let failure = state.withLock({ s in s.flush(path: url.path).flatMap { s.failures == 1 ? $0 : nil } }) {
+            reportFirstFailure(failure)
+        }
     }
 
     /// Flushes and closes the file; later writes are dropped (and counted). Idempotent.
     public func close() {
-        lock.lock()
-        defer { lock.unlock() }
-        guard fd >= 0 else { return }
-        try? flushLocked(throwing: false)
-        Glibc.close(fd)
-        fd = -1
+        let failure: (any Error)? = state.withLock { s in
+            guard s.fd >= 0 else { return nil }
+            let failure = s.flush(path: url.path).flatMap { s.failures == 1 ? $0 : nil }
+            Glibc.close(s.fd)
+            s.fd = -1
+            return failure
+        }
+        if let failure { reportFirstFailure(failure) }
     }
 
     /// Records that never reached the file (write failures, writes after `close()`).
-    public var droppedRecords: Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return dropped
-    }
+    public var droppedRecords: Int { state.withLock { $0.dropped } }
 
     /// The open file's descriptor (tests swap it for /dev/full).
-    var fileDescriptor: Int32 {
-        lock.lock()
-        defer { lock.unlock() }
-        return fd
-    }
+    var fileDescriptor: Int32 { state.withLock { $0.fd } }
 
-    /// Caller holds the lock.
-    private func flushLocked(throwing: Bool) throws {
-        guard fd >= 0, !buffer.isEmpty else { return }
-        defer { buffer.removeAll(keepingCapacity: true); bufferedRecords = 0 }
-        var written = 0
-        let failure: Int32? = buffer.withUnsafeBytes { p -> Int32? in
-            while written < p.count {
-                let n = Glibc.write(fd, p.baseAddress! + written, p.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                written += n
-            }
-            return nil
-        }
-        guard let code = failure else {
-            committed += Int64(written)
-            return
-        }
-        // Cut a partly written record off again, so readers see whole records only.
-        if written > 0 {
-            _ = ftruncate(fd, off_t(committed))
-            _ = lseek(fd, off_t(committed), SEEK_SET)
-        }
-        dropped += bufferedRecords
-        let error = Self.posixError(code, url.path)
-        if throwing { throw error }
-        failures += 1
-        if failures == 1 {
-            report("could not write \(url.path): \(error.localizedDescription); records that fail to write are dropped and counted, further failures are not logged")
-        }
+    private func reportFirstFailure(_ error: any Error) {
+        report("could not write \(url.path): \(error.localizedDescription); records that fail to write are dropped and counted, further failures are not logged")
     }
 
     private func report(_ message: String) { onError("tensorboard: " + message) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Monitor
+import SafeIO
 
 extension TributaryCommand {
     struct Plot: AsyncParsableCommand {
@@ -24,11 +25,11 @@ extension TributaryCommand {
             do {
                 written = try RunPlots.write(runDirectory: runDir, outDirectory: out, width: width, height: height)
             } catch let failure as RunPlots.Failure {
-                FileHandle.standardError.write(Data("tributary plot: \(failure.description)\n".utf8))
+                StandardStream.error.write("tributary plot: \(failure.description)\n")
                 throw ExitCode(2)
             }
             if written.skippedLines > 0 {
-                FileHandle.standardError.write(Data("tributary plot: skipped \(written.skippedLines) malformed line(s) of metrics.jsonl; plotted \(written.records) records\n".utf8))
+                StandardStream.error.write("tributary plot: skipped \(written.skippedLines) malformed line(s) of metrics.jsonl; plotted \(written.records) records\n")
             }
             if json {
                 let object: [String: Any] = ["files": written.files, "records": written.records, "skipped_lines": written.skippedLines]

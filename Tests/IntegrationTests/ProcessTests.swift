@@ -96,6 +96,20 @@ import Testing
         #expect(status.chunksAccepted == 30)
     }
 
+    /// `learner --local-workers 2`: one process, its workers over inproc:// on the learner's
+    /// socket thread, training CartPole until --max-updates; the summary shows both workers.
+    @Test func inProcessWorkersTrainOverInproc() throws {
+        let learner = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", "", "--local-workers", "2", "--local-num-envs", "4",
+                                                "--max-updates", "40"])
+        #expect(learner.data == "inproc://tributary-data")
+        let code = learner.process.waitExit(timeout: 60)
+        #expect(code == 0, "\(learner.process.stderr.suffix(600))")
+        let status = try learner.process.event(LearnerSummary.self, timeout: 2).status
+        #expect(status.updates >= 40)
+        #expect(Set(status.workers.map(\.workerID)) == ["local-0", "local-1"])
+        #expect(status.workers.allSatisfy { $0.chunksReceived > 0 && $0.chunksRejected == 0 })
+    }
+
     @Test func aWorkerOfAnotherProtocolVersionExitsWithAClearMessage() throws {
         let learner = try LearnerProcess.start()
         let offered = try learner.worker("old", ["--protocol-version", "2"])

@@ -6,6 +6,7 @@ import FoundationNetworking
 import Protocol
 import Telemetry
 import Testing
+import TestSupport
 
 /// The operator's views of one live learner agree: `tributary status --json`, `/metrics`
 /// scraped over HTTP, `tributary top` and `staleness --by-worker`, and metrics.jsonl.

@@ -5,32 +5,9 @@ import Protocol
 @testable import Rollout
 import Synchronization
 import Testing
+import TestSupport
 
-/// A learner's control socket in memory: answers each GetWeights with prepared messages.
-final class FakeChannel: WeightsChannel, @unchecked Sendable {
-    let lock = NSLock()
-    var answers: [[DecodedMessage]]
-    var queued: [DecodedMessage] = []
-    var requests: [UInt64] = []
-
-    init(answers: [[DecodedMessage]]) { self.answers = answers }
-
-    func request(have: UInt64) {
-        lock.withLock {
-            requests.append(have)
-            queued = answers.isEmpty ? [] : answers.removeFirst()
-        }
-    }
-
-    func nextAnswer(timeout: Duration) async -> DecodedMessage? {
-        let next: DecodedMessage? = lock.withLock { queued.isEmpty ? nil : queued.removeFirst() }
-        if next == nil { try? await Task.sleep(for: timeout) }
-        return next
-    }
-
-    func discardAnswers() { lock.withLock { queued = [] } }
-    func nextAnnouncement(timeout: Duration) async -> Announcement { .closed }
-}
+typealias FakeChannel = ScriptedWeightsChannel
 
 /// The Weights parts the learner would send for `bytes` (decoded as a worker receives them).
 func parts(version: UInt64, bytes: [UInt8], partBytes: Int, model: ModelSpec, corrupt: Bool = false) -> [DecodedMessage] {

@@ -1,5 +1,5 @@
 import Foundation
-import Learner
+import SafeIO
 import Locking
 import Testing
 
@@ -24,5 +24,25 @@ import Testing
         file.close()
         #expect(!file.append(Data("c\n".utf8)))
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "a\nb\n")
+    }
+
+    /// A reader that went away (the learner's events piped into a process that exited): with
+    /// SIGPIPE ignored, as the executables do, the write fails with EPIPE, is counted and said
+    /// once, and the descriptor, which this writer does not own, stays open.
+    @Test func aClosedPipeIsCountedNotACrash() throws {
+        StandardStream.ignoreBrokenPipes()
+        var fds: [Int32] = [0, 0]
+        #expect(pipe(&fds) == 0)
+        defer { close(fds[1]) }
+        let said = Mutex<[String]>([])
+        let writer = AppendOnlyFile(descriptor: fds[1], name: "events pipe", onError: { m in said.withLock { $0.append(m) } })
+        #expect(writer.writeLine("ready"))
+        close(fds[0])
+        #expect(!writer.writeLine("summary"))
+        #expect(!writer.writeLine("again"))
+        #expect(writer.failures == 2)
+        #expect(said.withLock { $0 } == ["events pipe: Broken pipe; later failed writes are counted, not reported"])
+        writer.close()
+        #expect(fcntl(fds[1], F_GETFD) >= 0, "close() closed a descriptor it does not own")
     }
 }

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Protocol
 import Testing
+import TestSupport
 @testable import Telemetry
 
 @Suite struct RateAndProgressTests {

@@ -1,0 +1,250 @@
+import ArgumentParser
+import Foundation
+import Corrections
+import Learner
+import Logging
+import Training
+
+/// Every flag of `learner`, in the groups its help shows. `config(isTerminal:)` maps them onto
+/// a `LearnerConfig` (the environment's preset first, explicit flags on top) and validates it;
+/// the executable only parses and runs.
+public struct LearnerOptions: ParsableArguments {
+    @OptionGroup(title: "Sockets and security") public var sockets: LearnerSocketOptions
+    @OptionGroup(title: "Run") public var run: RunOptions
+    @OptionGroup(title: "Network and optimiser (defaults: the environment's preset)") public var network: NetworkOptions
+    @OptionGroup(title: "Off-policy correction (docs/staleness.md)") public var correction: CorrectionOptions
+    @OptionGroup(title: "Admission, staleness and the buffer") public var admission: AdmissionOptions
+    @OptionGroup(title: "In-process workers (debugging)") public var local: LocalWorkerOptions
+    @OptionGroup(title: "Stand-in trainer (--env synthetic)") public var standIn: StandInOptions
+
+    public init() {}
+
+    /// The resolved configuration; `isTerminal`: standard error is a terminal (a progress bar).
+    public func config(isTerminal: Bool) throws(ConfigError) -> LearnerConfig {
+        var c = LearnerConfig()
+        let preset = TrainingPresets.preset(for: run.env)
+        c.training = preset.training
+        c.maxCredits = admission.credits ?? preset.maxCredits
+        try sockets.apply(to: &c, inProcess: local.localWorkers > 0)
+        try run.apply(to: &c, isTerminal: isTerminal)
+        try network.apply(to: &c)
+        correction.apply(to: &c)
+        admission.apply(to: &c)
+        c.chunksPerVersion = standIn.chunksPerVersion
+        c.parameterBytes = standIn.parameterBytes
+        try c.validate()
+        return c
+    }
+}
+
+public struct LearnerSocketOptions: ParsableArguments {
+    @Option(help: "Interface to bind (used with the ports; '*' is every interface). Anything but loopback needs CURVE (--curve-secret-key, --allow-keys) or --insecure.")
+    public var bind = "127.0.0.1"
+    @Option(help: "Data ROUTER port (0: an ephemeral port).") public var dataPort = 5555
+    @Option(help: "Weights PUB port.") public var weightsPort = 5556
+    @Option(help: "Control ROUTER port.") public var controlPort = 5557
+    @Option(help: "Data endpoint(s), overriding --bind/--data-port (e.g. ipc:///tmp/trib-data).") public var data: [String] = []
+    @Option(help: "Weights endpoint(s), overriding --bind/--weights-port.") public var weights: [String] = []
+    @Option(help: "Control endpoint(s), overriding --bind/--control-port.") public var control: [String] = []
+    @Option(help: "CURVE: the learner's secret key file (NAME.key_secret from `tributary keys generate`).") public var curveSecretKey: String?
+    @Option(help: "CURVE: the public keys allowed in, a NAME.key file or a directory of them (reloaded on SIGHUP).") public var allowKeys: String?
+    @Flag(help: "Allow plaintext on a non-loopback bind: anyone who reaches the ports can send data and read the weights.") public var insecure = false
+    @Option(help: "HTTP port of Prometheus /metrics and /healthz (0: an ephemeral port).") public var metricsPort = 5558
+    @Option(help: "Interface of /metrics (default 127.0.0.1; '*' is every interface). /metrics has no authentication.") public var metricsBind = "127.0.0.1"
+    @Flag(help: "Serve no /metrics and /healthz.") public var noMetrics = false
+
+    public init() {}
+
+    func apply(to c: inout LearnerConfig, inProcess: Bool) throws(ConfigError) {
+        for (flag, port) in [("data-port", dataPort), ("weights-port", weightsPort), ("control-port", controlPort), ("metrics-port", metricsPort)]
+        where !(0...65535).contains(port) {
+            throw ConfigError("--\(flag) must be a port number in 0…65535 (0: any free port), not \(port)")
+        }
+        func endpoints(_ explicit: [String], _ port: Int, _ name: String) -> [String] {
+            let usual = explicit.isEmpty ? ["tcp://\(bind):\(port == 0 ? "*" : String(port))"] : explicit
+            return inProcess ? ["inproc://tributary-\(name)"] + usual : usual
+        }
+        c.dataEndpoints = endpoints(data, dataPort, "data")
+        c.weightsEndpoints = endpoints(weights, weightsPort, "weights")
+        c.controlEndpoints = endpoints(control, controlPort, "control")
+        if !noMetrics { c.metrics = .init(host: metricsBind == "*" ? "0.0.0.0" : metricsBind, port: UInt16(metricsPort)) }
+        switch (curveSecretKey, allowKeys) {
+        case (let key?, let allowed?): c.curve = .init(secretKeyFile: key, allowKeys: allowed)
+        case (nil, nil): break
+        case (_?, nil): throw ConfigError("--curve-secret-key needs --allow-keys (the workers' and operators' public keys)")
+        case (nil, _?): throw ConfigError("--allow-keys needs --curve-secret-key (the learner's own secret key)")
+        }
+        c.insecure = insecure
+    }
+}
+
+public struct RunOptions: ParsableArguments {
+    @Option(help: "Environment to learn: CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1, or synthetic (stand-in trainer). Sets the hyper-parameter preset.")
+    public var env = "synthetic"
+    @Option(help: "Run id (random when omitted).") public var runId = ""
+    @Option(help: "Training runs write config.json, metrics.jsonl, TensorBoard event files and the final parameters to RUNS/RUN_ID ('' for none).")
+    public var runs = "runs"
+    @Option(parsing: .unconditional, help: "Stop when the mean return of the last 100 episodes reaches this (negative values work: --target-return -100).")
+    public var targetReturn: Double?
+    @Option(help: "Stop after this many updates.") public var maxUpdates: UInt64?
+    @Option(help: "Stop after consuming this many chunks.") public var maxChunks: UInt64?
+    @Option(help: "Seed of the network's initialisation.") public var seed: UInt64 = 1
+    @Option(help: "OpenBLAS threads.") public var blasThreads = 1
+    @Option(help: "A metrics.jsonl line (and TensorBoard event) every N updates.") public var metricsEvery = 10
+    @Option(help: "Log level: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).") public var logLevel = Logger.Level.info
+    @Flag(help: "No progress bar, even on a terminal (log lines instead).") public var noProgress = false
+    @Option(help: "With --env synthetic: floats per observation that workers must send.") public var observationSize = 4
+
+    public init() {}
+
+    func apply(to c: inout LearnerConfig, isTerminal: Bool) throws(ConfigError) {
+        c.envID = env
+        c.runID = runId
+        c.runsRoot = runs.isEmpty ? nil : runs
+        c.training.targetReturn = targetReturn
+        c.training.maxUpdates = maxUpdates
+        c.maxChunks = maxChunks
+        c.training.seed = seed
+        c.blasThreads = blasThreads
+        if metricsEvery < 1 { throw ConfigError("--metrics-every must be at least 1 (a metrics line every N updates), not \(metricsEvery)") }
+        c.metricsEvery = metricsEvery
+        c.syntheticObservationSize = observationSize
+        // A bar redrawn in place only makes sense on a terminal that shows info-level output.
+        c.progressBar = !noProgress && isTerminal && logLevel <= .info
+    }
+}
+
+public struct NetworkOptions: ParsableArguments {
+    @Option(help: "Hidden layer sizes of the network, comma-separated.") public var hidden = "64,64"
+    @Option(help: "Adam learning rate (3e-3 for CartPole-v1).") public var learningRate: Float?
+    @Option(help: "Entropy bonus coefficient (0.001 for CartPole-v1).") public var entropyCost: Float?
+    @Option(help: "Discount γ, in (0, 1] (0.99 for CartPole-v1).") public var gamma: Double?
+    @Option(help: "Rewards are multiplied by this in the loss; returns are reported unscaled (1).") public var rewardScale: Double?
+    @Option(help: "Weight of the value loss (0.5).") public var baselineCost: Float?
+    @Option(help: "Environment columns (B) per update (16 for CartPole-v1).") public var batchColumns: Int?
+
+    public init() {}
+
+    func apply(to c: inout LearnerConfig) throws(ConfigError) {
+        let parts = hidden.split(separator: ",", omittingEmptySubsequences: false)
+        let sizes = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parts.isEmpty, sizes.count == parts.count else { throw ConfigError("--hidden takes comma-separated sizes, e.g. 64,64, not '\(hidden)'") }
+        c.training.hidden = sizes
+        if let learningRate { c.training.learningRate = learningRate }
+        if let entropyCost { c.training.entropyCost = entropyCost }
+        if let gamma { c.training.gamma = gamma }
+        if let rewardScale { c.training.rewardScale = rewardScale }
+        if let baselineCost { c.training.baselineCost = baselineCost }
+        if let batchColumns { c.training.batchColumns = batchColumns }
+    }
+}
+
+public struct CorrectionOptions: ParsableArguments {
+    @Option(help: "Off-policy correction.") public var correction = Correction.vtrace
+    @Option(help: "V-trace ρ̄ (vtrace, appo).") public var rhoBar = 1.0
+    @Option(help: "V-trace c̄ (vtrace, appo).") public var cBar = 1.0
+    @Option(help: "V-trace λ (vtrace, appo).") public var vtraceLambda = 1.0
+    @Option(help: "V-trace ρ̄ of the policy-gradient advantage.") public var pgRhoBar = 1.0
+    @Option(help: "V-trace advantage form for λ < 1.") public var vtraceForm = VTrace.AdvantageForm.paper
+    @Option(help: "PPO clip ε_low (ppo, tis-ppo, decoupled-ppo).") public var clipLow = 0.2
+    @Option(help: "PPO clip ε_high (clip-higher when above --clip-low).") public var clipHigh = 0.2
+    @Option(help: "Dual-clip c for negative advantages, > 1, or off.") public var dualClip = Limit<Double>(3, off: "off")
+    @Option(help: "tis-ppo: cap C of the truncated importance weight π_prox/μ.") public var tisCap = 2.0
+    @Option(help: "tis-ppo: weight level.") public var tisLevel = TruncatedIS.Level.token
+    @Flag(help: "tis-ppo: mask samples whose ratio is outside [1/C, C] instead of capping the weight at C.") public var tisMask = false
+    @Option(help: "decoupled-ppo: behaviour weights π_prox/μ above this are filtered to 0 (or off).") public var behaviourCap = Limit<Double>(5, off: "off")
+    @Option(help: "appo: surrogate clip.") public var appoClip = 0.4
+    @Option(help: "appo: refresh the target network every this many batches.") public var targetUpdateEvery = 4
+    @Option(help: "GAE λ (ppo, tis-ppo, decoupled-ppo).") public var gaeLambda = 0.95
+    @Option(help: "Clip of the value loss around the proximal values (or off).") public var valueClip = Limit<Double>(nil, off: "off")
+    @Option(help: "PPO family: passes over each batch.") public var epochs = 2
+    @Option(help: "PPO family: minibatches per pass (whole environment columns).") public var minibatches = 2
+
+    public init() {}
+
+    func apply(to c: inout LearnerConfig) {
+        c.training.correction = correction
+        var k = CorrectionSettings()
+        k.vtrace.rhoBar = rhoBar
+        k.vtrace.cBar = cBar
+        k.vtrace.lambda = vtraceLambda
+        k.vtrace.pgRhoBar = pgRhoBar
+        k.vtrace.advantageForm = vtraceForm
+        k.ppo.epsLow = clipLow
+        k.ppo.epsHigh = clipHigh
+        k.ppo.dualClip = dualClip.value
+        k.decoupled.epsLow = clipLow
+        k.decoupled.epsHigh = clipHigh
+        k.decoupled.behaviourCap = behaviourCap.value
+        k.tis.cap = tisCap
+        k.tis.level = tisLevel
+        k.tisMask = tisMask
+        k.appo.clip = appoClip
+        k.targetUpdateEvery = targetUpdateEvery
+        k.gaeLambda = gaeLambda
+        k.valueClip = valueClip.value
+        k.epochs = epochs
+        k.minibatches = minibatches
+        c.training.corrections = k
+    }
+}
+
+public struct AdmissionOptions: ParsableArguments {
+    @Option(help: "Steps per chunk (T) that workers send.") public var unrollLength: UInt32 = 32
+    @Option(help: "Most chunks a worker may have in flight (default: the environment's preset; 32 for CartPole-v1).") public var credits: UInt32?
+    @Option(help: "Bytes of chunks a worker may have in flight (credits = this / chunk size, 2…--credits).") public var creditBytes = 32 << 20
+    @Option(help: "Heartbeat interval in milliseconds.") public var heartbeatMs = 500
+    @Option(help: "Silence (ms) after which a worker is expired.") public var livenessMs = 5000
+    @Option(help: "Largest accepted message in bytes.") public var maxMessageBytes = 64 << 20
+    @Option(help: "Weights snapshots above this many bytes travel in parts.") public var weightsPartBytes = 1 << 20
+    @Option(help: "Worker sessions admitted at once (a Hello beyond is refused).") public var maxWorkers = 1024
+    @Option(help: "Chunk bytes held at most, all workers together: credits in flight plus the buffer.") public var memoryBudgetBytes = 512 << 20
+    @Option(help: "Steps (T × B) of one chunk at most (a Hello whose num_envs makes larger chunks is refused).") public var maxChunkSteps = 1 << 16
+    @Option(help: "/healthz reports degraded after this many updates in a row were skipped (non-finite loss or gradient).") public var degradedAfterSkips = 10
+    @Option(help: "Controlled staleness (experiments): offer workers the weights this many versions older than the learner's.")
+    public var injectLag: UInt64 = 0
+    @Option(help: "Staleness bound η on admission: credits go out only while untrained plus in-flight columns stay within (η + 1) × batch columns (0: synchronous; or unbounded).")
+    public var eta = Limit<UInt64>(nil, off: "unbounded")
+    @Option(help: "Drop chunks with a step more than this many versions old when a batch is formed (or none: keep all).")
+    public var maxLag = Limit<UInt64>(nil, off: "none")
+    @Option(help: "Times each chunk may be trained on.") public var maxReuse = 1
+    @Option(help: "Batch order: fifo, or newest-first (priority: newest step version − k × uses, see --priority-k).") public var order = BufferOrder.fifo
+    @Option(help: "Reuse penalty k of the newest-first priority.") public var priorityK = 0.1
+    @Option(help: "Sample:insert ratio (training samples per inserted sample, in columns; or off). The faster side is blocked, nothing is dropped.")
+    public var samplesPerInsert = Limit<Double>(nil, off: "off")
+    @Option(help: "Error band of the sample:insert limiter, in columns.") public var ratioTolerance = 64.0
+    @Option(help: "Chunks the buffer holds at most (the oldest are evicted beyond).") public var bufferCapacity = 4096
+    @Option(help: "Train only on complete groups of this many chunks with the same group_id (or none).") public var groupSize = Limit<Int>(nil, off: "none")
+    @Option(help: "A partial group older than this (ms) is dropped.") public var groupTimeoutMs = 30_000
+
+    public init() {}
+
+    func apply(to c: inout LearnerConfig) {
+        c.unrollLength = unrollLength
+        c.creditBytes = creditBytes
+        c.heartbeatInterval = .milliseconds(heartbeatMs)
+        c.liveness = .milliseconds(livenessMs)
+        c.maxMessageBytes = maxMessageBytes
+        c.weightsPartBytes = weightsPartBytes
+        c.maxWorkers = maxWorkers
+        c.memoryBudgetBytes = memoryBudgetBytes
+        c.maxChunkSteps = maxChunkSteps
+        c.degradedAfterSkips = degradedAfterSkips
+        c.injectLag = injectLag
+        c.buffer.eta = eta.value
+        c.buffer.policy.maxLag = maxLag.value
+        c.buffer.policy.maxReuse = maxReuse
+        c.buffer.policy.order = order == .fifo ? .fifo : .newestFirst(k: priorityK)
+        c.buffer.policy.samplesPerInsert = samplesPerInsert.value
+        c.buffer.policy.ratioTolerance = ratioTolerance
+        c.buffer.policy.capacity = bufferCapacity
+        c.buffer.policy.groupSize = groupSize.value
+        c.buffer.policy.groupTimeout = .milliseconds(groupTimeoutMs)
+    }
+}
+
+public struct StandInOptions: ParsableArguments {
+    @Option(help: "Stand-in trainer: a new policy version every N consumed chunks.") public var chunksPerVersion = 8
+    @Option(help: "Stand-in trainer: parameter bytes per version.") public var parameterBytes = 64 * 1024
+    public init() {}
+}

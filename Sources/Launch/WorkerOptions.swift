@@ -1,0 +1,97 @@
+import ArgumentParser
+import Learner
+import Logging
+import Rollout
+import Transport
+
+/// Every flag of `rollout-worker`; `config()` maps them onto a `WorkerConfig`.
+public struct WorkerOptions: ParsableArguments {
+    @Option(help: "Learner host (used with the ports).") public var learner = "127.0.0.1"
+    @Option(help: "Learner data port.") public var dataPort = 5555
+    @Option(help: "Learner weights port.") public var weightsPort = 5556
+    @Option(help: "Learner control port.") public var controlPort = 5557
+    @Option(help: "Data endpoint, overriding --learner/--data-port.") public var data: String?
+    @Option(help: "Weights endpoint, overriding --learner/--weights-port.") public var weights: String?
+    @Option(help: "Control endpoint, overriding --learner/--control-port.") public var control: String?
+    @Option(help: "Worker id, stable across restarts (default HOST/PID).") public var workerId: String?
+    @Option(help: "Environment: CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1, or synthetic (random data).") public var env = "synthetic"
+    @Option(help: "Environment copies stepped together.") public var numEnvs: UInt32 = 8
+    @Option(help: "Synthetic environment: floats per observation.") public var observationSize = 4
+    @Option(help: "Stop after sending this many chunks.") public var maxChunks: UInt64?
+    @Option(help: "Pause between chunks in milliseconds.") public var chunkIntervalMs: Int?
+    @Option(help: "Wait this long (ms) for Welcome before retrying.") public var helloTimeoutMs = 2000
+    @Option(help: "First reconnect backoff (ms); doubles up to --backoff-max-ms.") public var backoffInitialMs = 100
+    @Option(help: "Largest reconnect backoff (ms).") public var backoffMaxMs = 5000
+    @Option(help: "Protocol versions to offer (testing version skew).") public var protocolVersion: [UInt32] = []
+    @Option(help: "Header version to write (testing version skew).") public var headerVersion: UInt8?
+    @Option(help: "Seed of the environments, the action sampling and the synthetic data.") public var seed: UInt64 = 1
+    @Option(help: "OpenBLAS threads for the policy's forward pass (more do not help at acting batch sizes).") public var blasThreads = 1
+    @Option(help: "CURVE: the learner's public key file (its NAME.key).") public var curveServerKey: String?
+    @Option(help: "CURVE: this worker's secret key file (NAME.key_secret from `tributary keys generate`).") public var curveSecretKey: String?
+    @Flag(help: "Print a JSON line for every chunk sent.") public var traceChunks = false
+    @Option(help: "Log level: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).") public var logLevel = Logger.Level.info
+
+    public init() {}
+
+    public func config() throws(ConfigError) -> WorkerConfig {
+        var c = WorkerConfig()
+        for (flag, port) in [("data-port", dataPort), ("weights-port", weightsPort), ("control-port", controlPort)] where !(1...65535).contains(port) {
+            throw ConfigError("--\(flag) must be a port number in 1…65535, not \(port)")
+        }
+        c.dataEndpoint = data ?? "tcp://\(learner):\(dataPort)"
+        c.weightsEndpoint = weights ?? "tcp://\(learner):\(weightsPort)"
+        c.controlEndpoint = control ?? "tcp://\(learner):\(controlPort)"
+        if let workerId { c.workerID = workerId }
+        guard blasThreads >= 1 else { throw ConfigError("--blas-threads must be at least 1") }
+        guard numEnvs > 0 else { throw ConfigError("--num-envs must be at least 1") }
+        guard observationSize > 0 else { throw ConfigError("--observation-size must be at least 1") }
+        c.numEnvs = numEnvs
+        c.envID = env
+        c.observationSize = observationSize
+        c.maxChunks = maxChunks
+        c.chunkInterval = chunkIntervalMs.map { .milliseconds($0) }
+        c.helloTimeout = .milliseconds(helloTimeoutMs)
+        guard backoffInitialMs > 0, backoffMaxMs >= backoffInitialMs else {
+            throw ConfigError("need 0 < --backoff-initial-ms <= --backoff-max-ms")
+        }
+        c.backoffInitial = .milliseconds(backoffInitialMs)
+        c.backoffMax = .milliseconds(backoffMaxMs)
+        if !protocolVersion.isEmpty { c.protocolVersions = protocolVersion }
+        if let headerVersion { c.headerVersion = headerVersion }
+        c.seed = seed
+        do throws(KeyFileError) {
+            c.keys = try ClientKeys.load(serverKeyFile: curveServerKey, secretKeyFile: curveSecretKey)
+        } catch {
+            throw ConfigError(error.description)
+        }
+        return c
+    }
+}
+
+/// `learner --local-workers N`: rollout workers inside the learner's process, over inproc://
+/// on the learner's own socket thread (Sample Factory's serial mode, for debugging with one
+/// process and one debugger). The learner still binds its usual endpoints too.
+public struct LocalWorkerOptions: ParsableArguments {
+    @Option(help: "Rollout workers to run inside this process over inproc:// (0: none; for debugging).") public var localWorkers = 0
+    @Option(help: "Environment copies per in-process worker.") public var localNumEnvs: UInt32 = 16
+
+    public init() {}
+
+    /// The in-process workers' configurations, for a learner configured as `learner`.
+    public func workers(for learner: LearnerConfig) -> [WorkerConfig] {
+        (0..<localWorkers).map { i in
+            var w = WorkerConfig()
+            w.dataEndpoint = learner.dataEndpoints.first { $0.hasPrefix("inproc://") } ?? learner.dataEndpoints[0]
+            w.weightsEndpoint = learner.weightsEndpoints.first { $0.hasPrefix("inproc://") } ?? learner.weightsEndpoints[0]
+            w.controlEndpoint = learner.controlEndpoints.first { $0.hasPrefix("inproc://") } ?? learner.controlEndpoints[0]
+            w.workerID = "local-\(i)"
+            w.envID = learner.envID
+            w.observationSize = learner.syntheticObservationSize
+            w.numEnvs = localNumEnvs
+            w.seed = learner.training.seed &+ UInt64(i) &+ 1
+            w.heartbeatInterval = learner.heartbeatInterval
+            w.liveness = learner.liveness
+            return w
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import Monitor
+import Environments
+import SafeIO
+
+extension TributaryCommand {
+    struct Demo: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the main job locally: a learner and rollout workers, separate processes over ZeroMQ, learning an environment.")
+
+        @Option(help: "Rollout worker processes.") var workers = 2
+        @Option(help: "Environment: CartPole-v1, Acrobot-v1, MountainCar-v0 or Pendulum-v1 (continuous).") var env = "CartPole-v1"
+        @Option(parsing: .unconditional, help: "Stop when the mean return of the last 100 episodes reaches this (default: the environment's reward threshold: 475 for CartPole-v1, -100 for Acrobot-v1, -110 for MountainCar-v0, -200 for Pendulum-v1).")
+        var targetReturn: Double?
+        @Option(help: "Environment copies per worker.") var numEnvs = 16
+        @Option(help: "Budget in seconds; the demo stops then and says the target was not reached.") var seconds = 120
+        @Option(help: "Folder holding the learner and rollout-worker executables (default: next to this one).")
+        var binDir: String?
+        @Option(help: "Seed of the network and (with each worker's index) of the environments.") var seed: UInt64 = 1
+        @Option(parsing: .unconditionalSingleValue, help: "Pass a flag to the learner, e.g. --learner-arg=--learning-rate=1e-3 (repeatable).")
+        var learnerArg: [String] = []
+        @Flag(help: "Also print the summary as one JSON line.") var json = false
+        @Flag(help: "Bind ephemeral ports instead of 5555-5558 (for scripts running several demos at once).") var ephemeralPorts = false
+
+        func validate() throws {
+            guard workers >= 1, seconds >= 1 else { throw ValidationError("--workers and --seconds must be at least 1") }
+        }
+
+        func run() async throws {
+            let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+            var runner = DemoRunner(binDirectory: binDir.map { URL(fileURLWithPath: $0) } ?? here)
+            runner.workers = workers
+            runner.envID = env
+            runner.targetReturn = targetReturn ?? EnvironmentRegistry.rewardThreshold(env) ?? 0
+            runner.envsPerWorker = numEnvs
+            runner.budget = .seconds(seconds)
+            runner.seed = seed
+            runner.learnerArguments = learnerArg
+            runner.json = json
+            runner.standardPorts = !ephemeralPorts
+            do {
+                try await runner.run()
+            } catch let failure as DemoRunner.Failure {
+                StandardStream.error.write("tributary demo: \(failure.description)\n")
+                throw ExitCode(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import Environments
+import Foundation
+import Launch
+import Learner
+import Testing
+
+/// The mapping from flags to configurations, as the executables use it (they only parse and run).
+@Suite struct LearnerOptionsTests {
+    func config(_ arguments: [String], terminal: Bool = false) throws -> LearnerConfig {
+        try LearnerOptions.parse(arguments).config(isTerminal: terminal)
+    }
+
+    func failure(_ arguments: [String]) -> String {
+        do {
+            _ = try config(arguments)
+            return "accepted"
+        } catch {
+            return LearnerOptions.message(for: error)
+        }
+    }
+
+    @Test func noFlagsIsTheDocumentedDefault() throws {
+        let c = try config([])
+        var expected = LearnerConfig()
+        expected.metrics = .init(host: "127.0.0.1", port: 5558)
+        expected.runsRoot = "runs"
+        #expect(c == expected)
+    }
+
+    @Test func theEnvironmentsPresetComesFirstAndFlagsGoOnTop() throws {
+        let acrobot = try config(["--env", "Acrobot-v1"])
+        #expect(acrobot.training.learningRate == 1e-3 && acrobot.training.entropyCost == 0.01)
+        #expect(acrobot.training.batchColumns == 32 && acrobot.maxCredits == 4)
+        let tuned = try config(["--env", "Acrobot-v1", "--learning-rate", "5e-4", "--credits", "8", "--batch-columns=8"])
+        #expect(tuned.training.learningRate == 5e-4 && tuned.maxCredits == 8 && tuned.training.batchColumns == 8)
+        #expect(tuned.training.entropyCost == 0.01, "a flag not given keeps the preset's value")
+    }
+
+    /// `--target-return -100` used to fail with "Missing value" (only `=-100` worked).
+    @Test func negativeTargetReturnsParseWithASpace() throws {
+        #expect(try config(["--env", "Acrobot-v1", "--target-return", "-100"]).training.targetReturn == -100)
+        #expect(try config(["--target-return=-110"]).training.targetReturn == -110)
+    }
+
+    @Test func wordsTurnLimitsOffAndNumbersSetThem() throws {
+        let c = try config(["--eta", "4", "--max-lag", "8", "--dual-clip", "off", "--behaviour-cap", "3", "--group-size", "4",
+                            "--samples-per-insert", "2", "--ratio-tolerance", "64", "--order", "newest-first", "--priority-k", "0.5",
+                            "--correction", "tis-ppo", "--tis-level", "sequence", "--vtrace-form", "rlax", "--value-clip", "0.2"])
+        #expect(c.buffer.eta == 4 && c.buffer.policy.maxLag == 8 && c.buffer.policy.groupSize == 4)
+        #expect(c.buffer.policy.samplesPerInsert == 2 && c.buffer.policy.order == .newestFirst(k: 0.5))
+        #expect(c.training.corrections.ppo.dualClip == nil && c.training.corrections.decoupled.behaviourCap == 3)
+        #expect(c.training.correction == .tisPPO && c.training.corrections.tis.level == .sequence)
+        #expect(c.training.corrections.vtrace.advantageForm == .rlax && c.training.corrections.valueClip == 0.2)
+        let d = try config(["--eta", "unbounded", "--max-lag", "none"])
+        #expect(d.buffer.eta == nil && d.buffer.policy.maxLag == nil)
+    }
+
+    @Test func badValuesAreRefusedNamingTheFlag() {
+        #expect(failure(["--gamma=-2"]).contains("--gamma"))
+        #expect(failure(["--entropy-cost=-1"]).contains("--entropy-cost"))
+        #expect(failure(["--data-port", "71936"]).contains("--data-port must be a port number"))
+        #expect(failure(["--hidden", "64,,64"]).contains("--hidden"))
+        #expect(failure(["--metrics-every", "0"]).contains("--metrics-every"))
+        #expect(failure(["--curve-secret-key", "k"]).contains("--allow-keys"))
+        #expect(failure(["--eta", "soon"]).contains("--eta"))
+        #expect(failure(["--correction", "a2c"]).contains("vtrace"))
+        #expect(failure(["--env", "Pong-v5"]).contains("unknown environment"))
+        #expect(failure(["--bind", "0.0.0.0"]).contains("--insecure"))
+    }
+
+    @Test func aProgressBarOnlyOnATerminalAtInfo() throws {
+        #expect(try config([], terminal: true).progressBar)
+        #expect(try !config([], terminal: false).progressBar)
+        #expect(try !config(["--no-progress"], terminal: true).progressBar)
+        #expect(try !config(["--log-level", "warning"], terminal: true).progressBar)
+    }
+
+    /// `--local-workers N`: the learner binds inproc:// beside its usual endpoints, and its
+    /// in-process workers connect there with the learner's environment and distinct seeds.
+    @Test func localWorkersSpeakInprocWithTheLearnersEnvironment() throws {
+        let options = try LearnerOptions.parse(["--env", "CartPole-v1", "--local-workers", "3", "--local-num-envs", "4", "--data-port", "0"])
+        let c = try options.config(isTerminal: false)
+        #expect(c.dataEndpoints == ["inproc://tributary-data", "tcp://127.0.0.1:*"])
+        #expect(c.weightsEndpoints.first == "inproc://tributary-weights" && c.controlEndpoints.first == "inproc://tributary-control")
+        let workers = options.local.workers(for: c)
+        #expect(workers.count == 3)
+        #expect(workers.allSatisfy { $0.dataEndpoint == "inproc://tributary-data" && $0.envID == "CartPole-v1" && $0.numEnvs == 4 })
+        #expect(Set(workers.map(\.seed)).count == 3 && Set(workers.map(\.workerID)).count == 3)
+        #expect(try LearnerOptions.parse([]).local.workers(for: config([])).isEmpty)
+    }
+
+    /// The resolved configuration is Codable and survives a round trip whole.
+    @Test func theConfigurationRoundTripsThroughJSON() throws {
+        let c = try config(["--env", "Pendulum-v1", "--eta", "2", "--order", "newest-first", "--target-return", "-150",
+                            "--curve-secret-key", "/k/learner.key_secret", "--allow-keys", "/k/allowed", "--bind", "0.0.0.0"])
+        let back = try JSONDecoder().decode(LearnerConfig.self, from: JSONEncoder().encode(c))
+        #expect(back == c)
+    }
+}
+
+@Suite struct WorkerOptionsTests {
+    @Test func hostAndPortsMakeTheEndpoints() throws {
+        let c = try WorkerOptions.parse(["--learner", "10.0.0.5", "--data-port", "6000", "--env", "CartPole-v1", "--seed", "7"]).config()
+        #expect(c.dataEndpoint == "tcp://10.0.0.5:6000" && c.weightsEndpoint == "tcp://10.0.0.5:5556")
+        #expect(c.envID == "CartPole-v1" && c.seed == 7)
+        let explicit = try WorkerOptions.parse(["--data", "ipc:///tmp/d"]).config()
+        #expect(explicit.dataEndpoint == "ipc:///tmp/d")
+    }
+
+    @Test func badValuesAreRefused() throws {
+        #expect(throws: ConfigError.self) { try WorkerOptions.parse(["--data-port", "70000"]).config() }
+        #expect(throws: ConfigError.self) { try WorkerOptions.parse(["--num-envs", "0"]).config() }
+        #expect(throws: ConfigError.self) { try WorkerOptions.parse(["--curve-secret-key", "/nonexistent"]).config() }
+    }
+}
+
+@Suite struct RewardThresholdTests {
+    @Test func theRegistryKnowsWhatSolvedMeans() {
+        #expect(EnvironmentRegistry.rewardThreshold("CartPole-v1") == 475)
+        #expect(EnvironmentRegistry.rewardThreshold("Acrobot-v1") == -100)
+        #expect(EnvironmentRegistry.rewardThreshold("MountainCar-v0") == -110)
+        #expect(EnvironmentRegistry.rewardThreshold("Pendulum-v1") == -200)
+        #expect(EnvironmentRegistry.rewardThreshold("Pong-v5") == nil)
+    }
+}
