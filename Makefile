@@ -10,7 +10,7 @@ SWIFT ?= swift
 CCLIENT_DIR := .build-cclient
 TB_PYTHON := $(abspath .venv-tensorboard)/bin/python
 
-.PHONY: demo test deps build build-release cclient tensorboard-venv bench-transport bench-learning protos fuzz clean
+.PHONY: demo test deps build build-release cclient tensorboard-venv bench-transport bench-learning protos fuzz asan tsan clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -41,6 +41,21 @@ test: build cclient tensorboard-venv
 FUZZ_SECONDS ?= 10
 fuzz: deps
 	FUZZ_MERGE=1 ./scripts/fuzz.sh 60
+
+# The whole suite under a sanitizer (docs/security.md, "Sanitizers"); reports go to
+# .build-<sanitizer>/reports. Slow (TSan: 5-15x), not part of `make test`.
+SANITIZER_FLAGS_asan := -Xswiftc -sanitize=address
+SANITIZER_FLAGS_tsan := -Xswiftc -sanitize=thread -Xswiftc -DTRIBUTARY_TSAN
+asan tsan: deps cclient tensorboard-venv
+	$(SWIFT) build --build-tests --scratch-path .build-$@ $(SANITIZER_FLAGS_$@)
+	mkdir -p .build-$@/reports
+	ASAN_OPTIONS="detect_leaks=0 log_path=$(abspath .build-$@)/reports/asan" \
+	TSAN_OPTIONS="exitcode=0 log_path=$(abspath .build-$@)/reports/tsan" \
+	TRIBUTARY_TB_PYTHON=$(TB_PYTHON) \
+	TRIBUTARY_BIN_DIR=$$($(SWIFT) build --scratch-path .build-$@ $(SANITIZER_FLAGS_$@) --show-bin-path) \
+	TRIBUTARY_CCLIENT=$(abspath $(CCLIENT_DIR))/tributary-c-client \
+	$(SWIFT) test --skip-build --scratch-path .build-$@ $(SANITIZER_FLAGS_$@) || true
+	@ls .build-$@/reports; echo "reports: .build-$@/reports (none: no findings)"
 
 bench-transport: deps
 	./Benchmarks/transport/run.sh
