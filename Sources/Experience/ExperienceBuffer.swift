@@ -88,7 +88,7 @@ public struct BufferPolicy: Sendable, Equatable, Codable {
 /// `reuse_spent` normally, or `stale`/`evicted` after some use); `dropped` are chunks that
 /// were never trained, by reason: `stale`, `evicted`, `group_timeout` from the buffer and, from
 /// the learner's admission, `malformed`, `worker_expired`, `shutdown`.
-public struct BufferAccounting: Sendable, Equatable {
+public struct BufferAccounting: Sendable, Equatable, Codable {
     public var received: UInt64 = 0
     public var trained: UInt64 = 0
     public var trainedExits: [ExitReason: UInt64] = [:]
@@ -192,6 +192,26 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
     private var entries: [Entry] = []
     private var nextOrder: UInt64 = 0
     public private(set) var accounting = BufferAccounting()
+
+    /// Continues a resumed run's accounting: what its checkpoint counted as buffered was lost
+    /// with the process that held it, and is counted as dropped at shutdown, so the identity
+    /// `received = trained + dropped + buffered` still holds over the whole run.
+    public mutating func carryOver(_ previous: BufferAccounting) {
+        var a = previous
+        if a.buffered > 0 {
+            a.dropped[.shutdown, default: 0] += a.buffered
+            a.buffered = 0
+        }
+        a.received += accounting.received
+        a.trained += accounting.trained
+        a.trainingUses += accounting.trainingUses
+        a.insertedColumns += accounting.insertedColumns
+        a.sampledColumns += accounting.sampledColumns
+        a.buffered += accounting.buffered
+        for (k, v) in accounting.trainedExits { a.trainedExits[k, default: 0] += v }
+        for (k, v) in accounting.dropped { a.dropped[k, default: 0] += v }
+        accounting = a
+    }
     /// Version lags of trained and of dropped samples (steps), overall and per source.
     public private(set) var trainedLags = LagHistogram()
     public private(set) var droppedLags = LagHistogram()

@@ -26,8 +26,13 @@ public enum Launcher {
 
     /// Runs a learner until it stops (target, limit or signal); with `localWorkers`, those
     /// workers run inside this process over inproc://.
-    public static func runLearner(_ config: LearnerConfig, localWorkers: [WorkerConfig] = []) async throws {
+    public static func runLearner(_ given: LearnerConfig, localWorkers options: LocalWorkerOptions = LocalWorkerOptions()) async throws {
         let logger = Logger(label: "learner")
+        // A resumed run's configuration comes from its checkpoint; local workers follow it.
+        var config = given
+        var resumed: Checkpoint?
+        if given.resumeRunDirectory != nil { (config, resumed) = try LearnerService.resume(given, logger: logger) }
+        let localWorkers = options.workers(for: config)
         var inProcess: (@Sendable (SocketReactor) async -> Void)?
         if !localWorkers.isEmpty {
             logger.info("\(localWorkers.count) in-process worker(s) over \(localWorkers[0].dataEndpoint)")
@@ -46,7 +51,7 @@ public enum Launcher {
                 }
             }
         }
-        let service = LearnerService(config: config, logger: logger, inProcessWorkers: inProcess) { event in
+        let service = LearnerService(config: config, logger: logger, resumed: resumed, inProcessWorkers: inProcess) { event in
             StandardStream.output.writeLine(event.jsonLine)
         }
         try await run(service, logger: logger)

@@ -94,6 +94,12 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Log level: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).") public var logLevel = Logger.Level.info
     @Flag(help: "No progress bar, even on a terminal (log lines instead).") public var noProgress = false
     @Option(help: "With --env synthetic: floats per observation that workers must send.") public var observationSize = 4
+    @Option(help: "Continue the run in RUN_DIR (e.g. runs/run-1a2b3c4d) from its newest intact checkpoint: same run id, versions above the old ones, counters carried over. Environment, network and training settings come from the checkpoint; sockets, stopping rules and checkpoint flags from this command line.")
+    public var resume: String?
+    @Option(help: "A checkpoint (RUN_DIR/checkpoints) every this many seconds, or off; one is also written when the learner stops.")
+    public var checkpointSeconds = Limit<Double>(60, off: "off")
+    @Option(help: "A checkpoint every this many updates, or off.") public var checkpointEveryUpdates = Limit<UInt64>(nil, off: "off")
+    @Option(help: "Checkpoints kept (the newest).") public var keepCheckpoints = 3
 
     public init() {}
 
@@ -109,6 +115,13 @@ public struct RunOptions: ParsableArguments {
         if metricsEvery < 1 { throw ConfigError("--metrics-every must be at least 1 (a metrics line every N updates), not \(metricsEvery)") }
         c.metricsEvery = metricsEvery
         c.syntheticObservationSize = observationSize
+        c.resumeRunDirectory = resume
+        c.checkpointInterval = try checkpointSeconds.value.map { seconds throws(ConfigError) in
+            guard seconds > 0, seconds.isFinite else { throw ConfigError("--checkpoint-seconds must be positive (or off), not \(seconds)") }
+            return .milliseconds(Int64(seconds * 1000))
+        }
+        c.checkpointEveryUpdates = checkpointEveryUpdates.value
+        c.keepCheckpoints = keepCheckpoints
         // A bar redrawn in place only makes sense on a terminal that shows info-level output.
         c.progressBar = !noProgress && isTerminal && logLevel <= .info
     }

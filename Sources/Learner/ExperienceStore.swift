@@ -127,6 +127,13 @@ public final class ExperienceStore: @unchecked Sendable {
     }
 
     /// Chunks of the batch just taken that the trainer found unusable (`ExperienceBuffer.discard`).
+    /// A resumed run's accounting so far (`ExperienceBuffer.carryOver`).
+    public func carryOver(_ previous: BufferAccounting) {
+        condition.lock()
+        defer { condition.unlock() }
+        buffer.carryOver(previous)
+    }
+
     public func discard(_ batch: Buffer.Batch, indices: [Int], reason: DropReason) {
         condition.lock()
         for i in indices {

@@ -114,6 +114,41 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
             self.port = port
         }
     }
+    /// Checkpoints of the trainer (RUN_DIR/checkpoints, docs/operations.md): one this often, one
+    /// every `checkpointEveryUpdates` updates, and one when the learner stops; nil turns that
+    /// trigger off. Written only when the run has a directory (`runsRoot`).
+    public var checkpointInterval: Duration? = .seconds(60)
+    public var checkpointEveryUpdates: UInt64? = nil
+    /// Checkpoints kept (the newest).
+    public var keepCheckpoints = 3
+    /// Continue the run in this run directory from its newest intact checkpoint.
+    public var resumeRunDirectory: String? = nil
+
+    /// The configuration of a resumed run: the checkpoint's (environment, network, training,
+    /// buffer), with what belongs to this invocation from `self` (sockets, security, metrics,
+    /// stopping rules, checkpoints, threads, the terminal).
+    public func resuming(_ checkpoint: Checkpoint, runDirectory: URL) -> LearnerConfig {
+        var c = checkpoint.config
+        c.runID = checkpoint.runID
+        c.runsRoot = runDirectory.deletingLastPathComponent().path
+        c.resumeRunDirectory = runDirectory.path
+        c.dataEndpoints = dataEndpoints
+        c.weightsEndpoints = weightsEndpoints
+        c.controlEndpoints = controlEndpoints
+        c.curve = curve
+        c.insecure = insecure
+        c.metrics = metrics
+        c.progressBar = progressBar
+        c.training.targetReturn = training.targetReturn
+        c.training.maxUpdates = training.maxUpdates
+        c.maxChunks = maxChunks
+        c.checkpointInterval = checkpointInterval
+        c.checkpointEveryUpdates = checkpointEveryUpdates
+        c.keepCheckpoints = keepCheckpoints
+        c.blasThreads = blasThreads
+        return c
+    }
+
     /// A metrics.jsonl line every this many updates.
     public var metricsEvery = 10
     /// Controlled staleness, for tests and experiments: workers are offered the weights this
@@ -240,6 +275,9 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
         if k.targetUpdateEvery < 1 { throw ConfigError("the target update interval must be at least 1") }
         if training.hidden.isEmpty || training.hidden.contains(where: { $0 < 1 }) { throw ConfigError("hidden sizes must be positive") }
         if blasThreads < 1 { throw ConfigError("BLAS threads must be at least 1") }
+        if keepCheckpoints < 1 { throw ConfigError("--keep-checkpoints must be at least 1") }
+        if let i = checkpointInterval, i <= .zero { throw ConfigError("--checkpoint-seconds must be positive (or off)") }
+        if checkpointEveryUpdates == 0 { throw ConfigError("--checkpoint-every-updates must be at least 1 (or off)") }
     }
 }
 

@@ -155,7 +155,7 @@ public final class LearnerCore: Sendable {
     }
 
     /// Totals since start. `rejected` is by `ProtocolError.Code.name`.
-    public struct Counters: Sendable, Equatable {
+    public struct Counters: Sendable, Equatable, Codable {
         public var messagesReceived: UInt64 = 0
         public var bytesReceived: UInt64 = 0
         public var chunksReceived: UInt64 = 0
@@ -168,6 +168,8 @@ public final class LearnerCore: Sendable {
         public var workersExpired: UInt64 = 0
         public var workersSaidGoodbye: UInt64 = 0
         public var rejectedTotal: UInt64 { rejected.values.reduce(0, +) }
+
+        public init() {}
     }
 
     public let config: LearnerConfig
@@ -205,6 +207,19 @@ public final class LearnerCore: Sendable {
     }
 
     public var counters: Counters { state.withLock { $0.counters } }
+
+    /// Carries a resumed run's totals over from its checkpoint: the counters, updates and
+    /// episodes. The mean return starts over from the episodes that end from now on.
+    public func restoreProgress(from checkpoint: Checkpoint) {
+        state.withLock { s in
+            s.counters = checkpoint.counters
+            s.training.updates = checkpoint.updates
+            s.training.episodes = checkpoint.episodes
+        }
+    }
+
+    /// Updates and episodes so far (what a checkpoint records).
+    public var progress: (updates: UInt64, episodes: UInt64) { state.withLock { ($0.training.updates, $0.training.episodes) } }
     public var policyVersion: UInt64 { state.withLock { $0.policyVersion } }
 
     /// From the first accepted chunk to the latest consumed one: the window over which

@@ -41,16 +41,27 @@ public struct LearnerService: Service {
     /// awaited, before the learner stops taking chunks.
     let inProcessWorkers: (@Sendable (SocketReactor) async -> Void)?
 
-    public init(config: LearnerConfig, logger: Logger, inProcessWorkers: (@Sendable (SocketReactor) async -> Void)? = nil,
+    /// A run already resolved by `LearnerService.resume` (nil: resolved in `run` when the
+    /// configuration asks to resume).
+    let resumed: Checkpoint?
+
+    public init(config: LearnerConfig, logger: Logger, resumed: Checkpoint? = nil,
+                inProcessWorkers: (@Sendable (SocketReactor) async -> Void)? = nil,
                 events: @escaping @Sendable (LearnerEvent) -> Void) {
         self.config = config
+        self.resumed = resumed
         self.logger = logger
         self.inProcessWorkers = inProcessWorkers
         self.events = events
     }
 
     public func run() async throws {
+        var config = self.config
         try config.validate()
+        var resumed = self.resumed
+        if config.resumeRunDirectory != nil, resumed == nil {
+            (config, resumed) = try Self.resume(config, logger: logger)
+        }
         if config.curve == nil, config.insecure, !config.bindsOnlyLoopback {
             logger.warning("--insecure: plaintext on \(config.nonLoopbackEndpoints.joined(separator: ", ")); anyone who reaches these ports can send data, read the weights and the status (docs/security.md)")
         }
@@ -74,7 +85,7 @@ public struct LearnerService: Service {
         if config.curve != nil { authenticator = { @Sendable request in enforced.decide(request) } }
         let reactor = try SocketReactor(name: "learner", logger: logger, authenticator: authenticator)
         do {
-            try await serve(reactor, secretKey: secretKey, access: access)
+            try await serve(reactor, config: config, resumed: resumed, secretKey: secretKey, access: access)
         } catch {
             await reactor.shutdown()
             throw error
@@ -82,13 +93,44 @@ public struct LearnerService: Service {
         await reactor.shutdown()
     }
 
-    private func serve(_ reactor: SocketReactor, secretKey: String?, access: AccessControl) async throws {
+    /// `--resume`: the run's configuration (`LearnerConfig.resuming`) and its newest intact
+    /// checkpoint, its version moved above every version the previous learner may have
+    /// published. A refused (corrupt, truncated) newer checkpoint is logged and skipped.
+    public static func resume(_ config: LearnerConfig, logger: Logger) throws(ConfigError) -> (LearnerConfig, Checkpoint) {
+        guard let dir = config.resumeRunDirectory else { throw ConfigError("nothing to resume") }
+        let runDirectory = URL(fileURLWithPath: dir)
+        let checkpoints = CheckpointDirectory(run: runDirectory)
+        do throws(CheckpointError) {
+            let (checkpoint, url, refused) = try checkpoints.latest()
+            for reason in refused { logger.warning("checkpoint refused: \(reason); using an older one") }
+            let resolved = config.resuming(checkpoint, runDirectory: runDirectory)
+            var carried = checkpoint
+            let reserved = checkpoints.reservedVersion() ?? 0
+            if reserved >= carried.trainer.version { carried.trainer.version = reserved + 1 }
+            logger.info("resuming run \(checkpoint.runID) from \(url.lastPathComponent): update \(checkpoint.updates), version \(checkpoint.policyVersion) → \(carried.trainer.version)")
+            do throws(ConfigError) {
+                try resolved.validate()
+            } catch {
+                throw CheckpointError("the checkpoint's configuration: \(error.description)")
+            }
+            return (resolved, carried)
+        } catch {
+            throw ConfigError("cannot resume \(dir): \(error.description)")
+        }
+    }
+
+    private func serve(_ reactor: SocketReactor, config: LearnerConfig, resumed: Checkpoint?, secretKey: String?,
+                       access: AccessControl) async throws {
         // The core is created first and handed to the data socket's handler, which runs on
         // the socket thread: decode, validate and admit without a thread hop per chunk.
         let store = ExperienceStore(policy: config.buffer.policy)
         let routes = RouteTable()
         let core = LearnerCore(config: config, logger: logger, store: store, access: access) { route, frames in
             routes.send(route, frames, via: reactor)
+        }
+        if let resumed {
+            core.restoreProgress(from: resumed)
+            store.carryOver(resumed.accounting)
         }
         func security(_ domain: String) -> SocketSpec.Security {
             secretKey.map { .curveServer(secretKey: $0, domain: domain) } ?? .plaintext
@@ -144,10 +186,21 @@ public struct LearnerService: Service {
         } else {
             BLAS.threads = config.blasThreads
             logger.info("training \(config.envID) with V-trace; OpenBLAS core \(BLAS.coreName), \(config.blasThreads) thread(s)")
-            let run = try config.runsRoot.map { try RunDirectory(root: $0, runID: core.runID, config: config.describe(runID: core.runID)) }
+            let run = try config.runsRoot.map {
+                try RunDirectory(root: $0, runID: core.runID, config: config.describe(runID: core.runID), resuming: resumed != nil)
+            }
             if let run { logger.info("run directory \(run.url.path)") }
-            trainer = PolicyTrainer(envID: config.envID, core: core, store: store, logger: logger, settings: config.training,
+            let checkpointing = run.map { run in
+                PolicyTrainer.Checkpointing(directory: run.checkpoints(keep: config.keepCheckpoints), interval: config.checkpointInterval,
+                                            everyUpdates: config.checkpointEveryUpdates) { state in
+                    let progress = core.progress
+                    return Checkpoint(runID: core.runID, trainer: state, updates: progress.updates, episodes: progress.episodes,
+                                      counters: core.counters, accounting: store.read { $0.accounting }, config: config)
+                }
+            }
+            trainer = try PolicyTrainer(envID: config.envID, core: core, store: store, logger: logger, settings: config.training,
                                     run: run, metricsEvery: config.metricsEvery, logEvery: config.progressBar ? nil : .seconds(2),
+                                    resume: resumed?.trainer, checkpointing: checkpointing,
                                     onMetrics: { m in
                                         // The gauges are named after the metrics.jsonl keys.
                                         metrics.record(update: m.json.compactMap { key, value in (value as? Double).map { (key, $0) } },

@@ -53,12 +53,33 @@ public final class PolicyTrainer: Sendable {
     /// A progress log line this often; nil when a progress bar on the terminal shows it instead.
     let logEvery: Duration?
 
+    /// When and where the trainer writes checkpoints, and how one is made from its state.
+    public struct Checkpointing: Sendable {
+        public var directory: CheckpointDirectory
+        public var interval: Duration?
+        public var everyUpdates: UInt64?
+        /// The checkpoint of the run for a trainer state (counters and accounting as of now).
+        public var make: @Sendable (TrainerState) -> Checkpoint
+
+        public init(directory: CheckpointDirectory, interval: Duration?, everyUpdates: UInt64?,
+                    make: @escaping @Sendable (TrainerState) -> Checkpoint) {
+            self.directory = directory
+            self.interval = interval
+            self.everyUpdates = everyUpdates
+            self.make = make
+        }
+    }
+    let checkpointing: Checkpointing?
+
     /// nil when the environment is unknown. Discrete action spaces get a categorical head,
-    /// continuous ones a diagonal Gaussian.
+    /// continuous ones a diagonal Gaussian. With `resume`, the trainer continues from that
+    /// state (throws when it does not fit the environment).
     public init?(envID: String, core: LearnerCore, store: ExperienceStore, logger: Logger, settings: TrainingSettings,
                  run: RunDirectory? = nil, metricsEvery: Int = 10, logEvery: Duration? = .seconds(2),
-                 onMetrics: (@Sendable (UpdateMetrics) -> Void)? = nil) {
+                 resume: TrainerState? = nil, checkpointing: Checkpointing? = nil,
+                 onMetrics: (@Sendable (UpdateMetrics) -> Void)? = nil) throws {
         guard let spec = EnvironmentRegistry.spec(envID) else { return nil }
+        self.checkpointing = checkpointing
         self.core = core
         self.store = store
         self.logger = logger
@@ -67,15 +88,57 @@ public final class PolicyTrainer: Sendable {
         self.metricsEvery = max(1, metricsEvery)
         self.logEvery = logEvery
         self.onMetrics = onMetrics
-        self.initial = Trainer(settings: settings.trainer, observationSize: spec.observationSize, head: PolicyHead(spec.actionSpace))
+        if let resume {
+            guard resume.observationSize == spec.observationSize, PolicyHead(spec.actionSpace) == resume.head.policyHead else {
+                throw ConfigError("the checkpoint's network (observations \(resume.observationSize), \(resume.head)) does not fit \(envID)")
+            }
+            do {
+                self.initial = try Trainer(restoring: resume)
+            } catch {
+                throw ConfigError("the checkpoint's trainer state cannot be restored: \(error)")
+            }
+        } else {
+            self.initial = Trainer(settings: settings.trainer, observationSize: spec.observationSize, head: PolicyHead(spec.actionSpace))
+        }
+    }
+
+    /// Versions reserved ahead of publishing (see `CheckpointDirectory.reserve`).
+    private static let reservationBlock: UInt64 = 1024
+
+    /// Reserves versions past `version` when it is above `reserved`; the new reservation.
+    private func reserve(_ version: UInt64, above reserved: UInt64) -> UInt64 {
+        guard let checkpointing, version > reserved else { return reserved }
+        do {
+            try checkpointing.directory.reserve(upTo: version + Self.reservationBlock)
+            return version + Self.reservationBlock
+        } catch {
+            logger.error("could not reserve policy versions: \(error)")
+            return reserved
+        }
     }
 
     public func start(limitReached: @escaping @Sendable () -> Void) {
+        let firstReservation = reserve(initial.version, above: 0)
         core.publish(WeightsSnapshot(version: initial.version, model: initial.net.modelSpec, bytes: initial.net.parameterBytes))
         let thread = Thread { [self] in
             var trainer = initial
+            var reserved = firstReservation
             let started = ContinuousClock.now
             var lastLog = started
+            var lastCheckpoint = started
+            var updatesAtCheckpoint = core.progress.updates
+            func checkpoint(_ why: String) {
+                guard let checkpointing else { return }
+                let c = checkpointing.make(trainer.state)
+                do {
+                    let url = try checkpointing.directory.write(c)
+                    logger.debug("checkpoint (\(why)): version \(c.policyVersion), update \(c.updates), \(url.lastPathComponent)")
+                } catch {
+                    logger.error("could not write a checkpoint: \(error)")
+                }
+                lastCheckpoint = .now
+                updatesAtCheckpoint = c.updates
+            }
             var stopped = false
             var skipLog = RateLimitedLog()
             // The buffer forms each batch: at least batchColumns columns (an update never
@@ -100,11 +163,19 @@ public final class PolicyTrainer: Sendable {
                     continue
                 }
                 let lagMean = Double(lags.reduce(0, +)) / Double(max(1, lags.count))
+                reserved = reserve(trainer.version, above: reserved)
                 core.publish(WeightsSnapshot(version: trainer.version, model: trainer.net.modelSpec, bytes: trainer.net.parameterBytes))
                 core.recordUpdate(lagMin: lags.min() ?? 0, lagMean: lagMean, lagMax: lags.max() ?? 0)
                 let returns = core.returns
                 let now = ContinuousClock.now
-                let update = trainer.version - 1
+                let update = core.progress.updates
+                if let checkpointing {
+                    if let every = checkpointing.everyUpdates, update >= updatesAtCheckpoint + every {
+                        checkpoint("every \(every) updates")
+                    } else if let interval = checkpointing.interval, now - lastCheckpoint >= interval {
+                        checkpoint("every \(interval)")
+                    }
+                }
                 if run != nil || onMetrics != nil, update % UInt64(metricsEvery) == 0 {
                     let metrics = UpdateMetrics(
                         update: update, policyVersion: trainer.version, seconds: (now - started).inSeconds,
@@ -132,6 +203,7 @@ public final class PolicyTrainer: Sendable {
                     limitReached()
                 }
             }
+            checkpoint("the learner stopped")
             if let run {
                 do {
                     try run.writeFinal(model: trainer.net.modelSpec, parameters: trainer.net.parameterBytes)

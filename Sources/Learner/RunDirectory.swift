@@ -16,13 +16,15 @@ public final class RunDirectory: Sendable {
     /// The TensorBoard event file, beside metrics.jsonl.
     public let events: EventFileWriter
 
-    public init(root: String, runID: String, config: [String: Any],
+    /// With `resuming`, metrics.jsonl is appended to rather than started over (a resumed run's
+    /// TensorBoard events go to a new file in the same directory, which TensorBoard merges).
+    public init(root: String, runID: String, config: [String: Any], resuming: Bool = false,
                 onError: @escaping @Sendable (String) -> Void = { StandardStream.error.write(($0 + "\n")) }) throws {
         url = URL(fileURLWithPath: root).appendingPathComponent(runID)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: url.appendingPathComponent("config.json"))
-        metrics = try AppendOnlyFile(path: url.appendingPathComponent("metrics.jsonl").path, onError: onError)
+        metrics = try AppendOnlyFile(path: url.appendingPathComponent("metrics.jsonl").path, truncate: !resuming, onError: onError)
         events = try EventFileWriter(directory: url, onError: onError)
     }
 
@@ -49,6 +51,9 @@ public final class RunDirectory: Sendable {
         default: value
         }
     }
+
+    /// The run's checkpoints.
+    public func checkpoints(keep: Int) -> CheckpointDirectory { CheckpointDirectory(run: url, keep: keep) }
 
     public func writeFinal(model: ModelSpec, parameters: [UInt8]) throws {
         events.flush()

@@ -27,6 +27,6 @@ struct LearnerCommand: AsyncParsableCommand {
     func run() async throws {
         Launcher.prepareProcess(logLevel: options.run.logLevel)
         let config = try options.config(isTerminal: isatty(STDERR_FILENO) == 1)
-        try await Launcher.runLearner(config, localWorkers: options.local.workers(for: config))
+        try await Launcher.runLearner(config, localWorkers: options.local)
     }
 }

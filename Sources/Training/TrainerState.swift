@@ -30,7 +30,7 @@ public struct TrainerState: Sendable, Equatable, Codable {
             }
         }
 
-        var policyHead: PolicyHead {
+        public var policyHead: PolicyHead {
             switch self {
             case .categorical(let n): .categorical(actions: n)
             case .gaussian(let d): .gaussian(dimensions: d)

@@ -1,7 +1,14 @@
 import Events
 import Foundation
+import Testing
 import Monitor
 import Protocol
+
+/// Every suite of real processes runs inside this one, one test at a time. Run side by side they
+/// starved each other: a test blocked in a process wait holds one of the two threads of Swift's
+/// cooperative pool on a 2-core machine, two such tests hold both, and every async test's
+/// timeouts then fired tens of seconds late (a 6 s test took 288 s and failed).
+@Suite(.serialized) enum Integration {}
 
 /// Where the built executables are: $TRIBUTARY_BIN_DIR (set by `make test`), else next to
 /// the test bundle (swift test puts both in the same bin folder).
