@@ -277,7 +277,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LaunchTests",
-            dependencies: ["Launch", "Learner", "Environments", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Launch", "Learner", "Rollout", "Environments", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "SafeIOTests",
@@ -285,7 +285,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LearnerTests",
-            dependencies: ["Learner", "Domain", "Environments", "Experience", "Locking", "Protocol", "Transport", "Rollout", "NeuralNet", "TestSupport"]
+            dependencies: ["Learner", "Domain", "Environments", "Experience", "Locking", "Protocol", "Transport", "Rollout", "NeuralNet", "TestSupport", "Training"]
         ),
         .testTarget(
             name: "MonitorTests",

@@ -24,7 +24,8 @@ public struct WorkerOptions: ParsableArguments {
     @Option(help: "Largest reconnect backoff (ms).") public var backoffMaxMs = 5000
     @Option(help: "Protocol versions to offer (testing version skew).") public var protocolVersion: [UInt32] = []
     @Option(help: "Header version to write (testing version skew).") public var headerVersion: UInt8?
-    @Option(help: "Seed of the environments, the action sampling and the synthetic data.") public var seed: UInt64 = 1
+    @Option(help: "Seed of the environments, the action sampling and the synthetic data (default: derived from the worker id and incarnation, different for every worker process).")
+    public var seed: UInt64?
     @Option(help: "OpenBLAS threads for the policy's forward pass (more do not help at acting batch sizes).") public var blasThreads = 1
     @Option(help: "CURVE: the learner's public key file (its NAME.key).") public var curveServerKey: String?
     @Option(help: "CURVE: this worker's secret key file (NAME.key_secret from `tributary keys generate`).") public var curveSecretKey: String?

@@ -159,7 +159,9 @@ struct SessionLoop {
         logger.info("incarnation \(incarnation) welcomed by run \(w.runID): T=\(w.unrollLength), \(w.initialCredits) credits")
         client.begin(runID: w.runID)
         if source == nil || source!.unrollLength != Int(w.unrollLength) {
-            source = makeSource(env, unrollLength: Int(w.unrollLength))
+            let seed = config.seed ?? WorkerConfig.derivedSeed(workerID: config.workerID, incarnation: incarnation)
+            if config.seed == nil { logger.info("seed \(seed) (derived from the worker id and incarnation \(incarnation); --seed fixes it)") }
+            source = makeSource(env, unrollLength: Int(w.unrollLength), seed: seed)
         }
         if source!.needsPolicy && w.model.family != ActorCritic.family {
             logger.warning("the learner trains a '\(w.model.family)' model (start it with --env \(config.envID)); this worker acts only once it gets an actor-critic")
@@ -210,12 +212,12 @@ struct SessionLoop {
         return info.wire(numEnvs: Int(config.numEnvs))
     }
 
-    private func makeSource(_ env: Tributary_V1_EnvSpec, unrollLength: Int) -> any ChunkSource {
+    private func makeSource(_ env: Tributary_V1_EnvSpec, unrollLength: Int, seed: UInt64) -> any ChunkSource {
         if config.envID == "synthetic" {
-            return SyntheticSource(spec: env, unrollLength: unrollLength, episodeLength: config.episodeLength, seed: config.seed)
+            return SyntheticSource(spec: env, unrollLength: unrollLength, episodeLength: config.episodeLength, seed: seed)
         }
         // envSpec() checked the id.
-        return EnvironmentSource(envID: config.envID, numEnvs: Int(config.numEnvs), unrollLength: unrollLength, seed: config.seed)!
+        return EnvironmentSource(envID: config.envID, numEnvs: Int(config.numEnvs), unrollLength: unrollLength, seed: seed)!
     }
 
     private func decode(_ m: InboundMessage) -> WireBody? {

@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 import Protocol
 import Transport
@@ -35,8 +36,20 @@ public struct WorkerConfig: Sendable {
     public var protocolVersions: [UInt32] = ProtocolVersion.supported
     /// The header version this worker writes (a test overrides it).
     public var headerVersion: UInt8 = ProtocolVersion.current
-    /// Seed of the synthetic data.
-    public var seed: UInt64 = 1
+    /// The seed of the environments, the action sampling and the synthetic data. nil (the
+    /// default): derived from the worker id and the incarnation that first acts
+    /// (`WorkerConfig.derivedSeed`), so workers started identically never share environment or
+    /// sampling streams. A value: exactly that seed, for reproducible runs.
+    public var seed: UInt64? = nil
+
+    /// The seed of a worker without `--seed`: SplitMix64 of the worker id's FNV-1a hash mixed
+    /// with the incarnation (random per process), so two workers never share one.
+    public static func derivedSeed(workerID: String, incarnation: UInt64) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in workerID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        var rng = SplitMix64(seed: hash ^ incarnation)
+        return rng.next()
+    }
     /// CURVE: the learner's public key and this worker's key pair; nil: plaintext.
     public var keys: ClientKeys? = nil
     /// Handshakes the learner refused in a row before the worker gives up (exit code 4).

@@ -3,6 +3,7 @@ import Environments
 import Foundation
 import Launch
 import Learner
+import Rollout
 import Testing
 
 /// The mapping from flags to configurations, as the executables use it (they only parse and run).
@@ -106,6 +107,16 @@ import Testing
         #expect(c.envID == "CartPole-v1" && c.seed == 7)
         let explicit = try WorkerOptions.parse(["--data", "ipc:///tmp/d"]).config()
         #expect(explicit.dataEndpoint == "ipc:///tmp/d")
+    }
+
+    /// Without --seed every worker process gets its own streams; with it, exactly that seed.
+    @Test func seedsDifferPerWorkerUnlessGiven() throws {
+        #expect(try WorkerOptions.parse([]).config().seed == nil)
+        #expect(try WorkerOptions.parse(["--seed", "7"]).config().seed == 7)
+        let a = WorkerConfig.derivedSeed(workerID: "host/1", incarnation: 5)
+        #expect(a == WorkerConfig.derivedSeed(workerID: "host/1", incarnation: 5))
+        #expect(a != WorkerConfig.derivedSeed(workerID: "host/2", incarnation: 5))
+        #expect(a != WorkerConfig.derivedSeed(workerID: "host/1", incarnation: 6))
     }
 
     @Test func badValuesAreRefused() throws {
