@@ -1,6 +1,7 @@
 import Experience
 import Foundation
 import Protocol
+import SafeIO
 import Training
 
 /// What a learner needs to continue a run after it stopped, however it stopped: the trainer's
@@ -111,19 +112,7 @@ public struct CheckpointDirectory: Sendable {
         let temporary = url.appendingPathComponent(".tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CheckpointError("\(temporary.path): \(String(cString: strerror(errno)))") }
-        var failure: Int32?
-        data.withUnsafeBytes { raw in
-            var written = 0
-            while written < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + written, raw.count - written)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    return
-                }
-                written += n
-            }
-        }
+        var failure = data.withUnsafeBytes { writeAll(fd, $0).error }
         if failure == nil, fsync(fd) != 0 { failure = errno }
         close(fd)
         if let failure {

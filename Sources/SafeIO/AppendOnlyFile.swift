@@ -52,18 +52,7 @@ public final class AppendOnlyFile: Sendable {
                 s.failures += 1
                 return (false, nil)
             }
-            let failure: Int32? = data.withUnsafeBytes { raw -> Int32? in
-                var written = 0
-                while written < raw.count {
-                    let n = Glibc.write(s.fd, raw.baseAddress! + written, raw.count - written)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        return errno
-                    }
-                    written += n
-                }
-                return nil
-            }
+            let failure = data.withUnsafeBytes { writeAll(s.fd, $0).error }
             guard let failure else { return (true, nil) }
             s.failures += 1
             defer { s.reported = true }

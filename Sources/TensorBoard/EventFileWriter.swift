@@ -43,19 +43,8 @@ public final class EventFileWriter: Sendable {
         mutating func flush(path: String) -> (any Error)? {
             guard fd >= 0, !buffer.isEmpty else { return nil }
             defer { buffer.removeAll(keepingCapacity: true); bufferedRecords = 0 }
-            var written = 0
             let fd = self.fd
-            let failure: Int32? = buffer.withUnsafeBytes { p -> Int32? in
-                while written < p.count {
-                    let n = Glibc.write(fd, p.baseAddress! + written, p.count - written)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        return errno
-                    }
-                    written += n
-                }
-                return nil
-            }
+            let (written, failure) = buffer.withUnsafeBytes { writeAll(fd, $0) }
             guard let code = failure else {
                 committed += Int64(written)
                 return nil
@@ -67,6 +56,11 @@ public final class EventFileWriter: Sendable {
             dropped += bufferedRecords
             failures += 1
             return EventFileWriter.posixError(code, path)
+        }
+
+        /// `flush`, returning the error only for the first failure (the one worth a message).
+        mutating func flushReportingFirstFailure(path: String) -> (any Error)? {
+            flush(path: path).flatMap { failures == 1 ? $0 : nil }
         }
     }
     private let state: Mutex<State>
@@ -122,7 +116,7 @@ public final class EventFileWriter: Sendable {
             guard s.fd >= 0 else { s.dropped += 1; return (nil, false) }
             TFRecord.append(data, to: &s.buffer)
             s.bufferedRecords += 1
-            if s.buffer.count >= flushBytes { return (s.flush(path: url.path).flatMap { s.failures == 1 ? $0 : nil }, false) }
+            if s.buffer.count >= flushBytes { return (s.flushReportingFirstFailure(path: url.path), false) }
             if s.timerArmed { return (nil, false) }
             s.timerArmed = true
             return (nil, true)
@@ -133,7 +127,7 @@ public final class EventFileWriter: Sendable {
                 guard let self else { return }
                 let failure = self.state.withLock { s in
                     s.timerArmed = false
-                    return s.flush(path: self.url.path).flatMap { s.failures == 1 ? $0 : nil }
+                    return s.flushReportingFirstFailure(path: self.url.path)
                 }
                 if let failure { self.reportFirstFailure(failure) }
             }
@@ -142,7 +136,7 @@ public final class EventFileWriter: Sendable {
 
     /// Writes the buffered records to the file.
     public func flush() {
-        if let failure = state.withLock({ s in s.flush(path: url.path).flatMap { s.failures == 1 ? $0 : nil } }) {
+        if let failure = state.withLock({ s in s.flushReportingFirstFailure(path: url.path) }) {
             reportFirstFailure(failure)
         }
     }
@@ -151,7 +145,7 @@ public final class EventFileWriter: Sendable {
     public func close() {
         let failure: (any Error)? = state.withLock { s in
             guard s.fd >= 0 else { return nil }
-            let failure = s.flush(path: url.path).flatMap { s.failures == 1 ? $0 : nil }
+            let failure = s.flushReportingFirstFailure(path: url.path)
             Glibc.close(s.fd)
             s.fd = -1
             return failure
