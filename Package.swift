@@ -20,6 +20,10 @@ import PackageDescription
 /// - `TensorBoard`: TensorBoard event files (TFRecord framing, CRC-32C, the Event proto subset).
 /// - `Locking`: the project's `Mutex` (the standard library's, or a pthread mutex that
 ///   ThreadSanitizer sees in `make tsan` builds).
+/// - `BuildInfo`: `git describe` of the checkout (generated before each build by
+///   `BuildInfoPlugin`) and the protocol versions: `--version`, Hello, `tributary_build_info`.
+/// - `PolicyArtifacts`: a policy evaluated in the built-in environments, and exported as
+///   safetensors (`tributary eval`, `tributary export`, the learner's best checkpoint).
 /// - `Events`: the JSON lines the executables print (ready, summary, worker and demo events) as
 ///   Codable structs, shared by the writers and every reader.
 /// - `Transport`: the only importer of libzmq: context, socket thread, mailboxes.
@@ -46,6 +50,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -89,6 +94,16 @@ let package = Package(
         .target(
             name: "Locking"
         ),
+        // `git describe` of the checkout, generated before every build (Plugins/BuildInfoPlugin).
+        .target(
+            name: "BuildInfo",
+            dependencies: ["Protocol"],
+            plugins: ["BuildInfoPlugin"]
+        ),
+        .plugin(
+            name: "BuildInfoPlugin",
+            capability: .buildTool()
+        ),
         .target(
             name: "Events",
             dependencies: [
@@ -99,6 +114,11 @@ let package = Package(
         .target(
             name: "Training",
             dependencies: ["Domain", "NeuralNet", "Corrections"]
+        ),
+        // Policies as artefacts: evaluation in the built-in environments, safetensors export.
+        .target(
+            name: "PolicyArtifacts",
+            dependencies: ["Domain", "NeuralNet", "Environments", "Training"]
         ),
         .target(
             name: "Environments",
@@ -144,6 +164,7 @@ let package = Package(
             dependencies: [
                 "Locking",
                 "Protocol",
+                "BuildInfo",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "FlyingFox", package: "FlyingFox"),
@@ -153,7 +174,7 @@ let package = Package(
         .target(
             name: "Learner",
             dependencies: [
-                "Domain", "Experience", "Events", "Locking", "SafeIO", "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Training", "Environments", "Telemetry", "TensorBoard",
+                "Domain", "Experience", "Events", "Locking", "SafeIO", "Protocol", "Transport", "CAllocator", "NeuralNet", "Corrections", "Training", "Environments", "Telemetry", "TensorBoard", "PolicyArtifacts",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -164,7 +185,7 @@ let package = Package(
         .target(
             name: "Rollout",
             dependencies: [
-                "Domain", "Events", "Locking", "Protocol", "Transport", "NeuralNet", "Environments",
+                "Domain", "Events", "Locking", "Protocol", "Transport", "NeuralNet", "Environments", "BuildInfo",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -180,8 +201,9 @@ let package = Package(
         .target(
             name: "Launch",
             dependencies: [
-                "Learner", "Rollout", "NeuralNet", "Corrections", "Training", "Transport", "SafeIO",
+                "Learner", "Rollout", "NeuralNet", "Corrections", "Training", "Transport", "SafeIO", "Events", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -197,14 +219,14 @@ let package = Package(
         .executableTarget(
             name: "TributaryCommand",
             dependencies: [
-                "Monitor", "Protocol", "SafeIO", "Environments",
+                "Monitor", "Protocol", "SafeIO", "Environments", "BuildInfo", "Learner", "PolicyArtifacts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "BenchCommand",
             dependencies: [
-                "Domain", "Environments", "Learner", "Rollout", "NeuralNet", "Protocol", "Training", "Transport",
+                "Domain", "Environments", "Learner", "Rollout", "NeuralNet", "Protocol", "Training", "Transport", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -284,6 +306,10 @@ let package = Package(
             dependencies: ["Launch", "Learner", "Rollout", "Environments", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
+            name: "PolicyArtifactsTests",
+            dependencies: ["PolicyArtifacts", "NeuralNet"]
+        ),
+        .testTarget(
             name: "SafeIOTests",
             dependencies: ["SafeIO", "Locking"]
         ),
@@ -308,6 +334,7 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "Domain", "Environments", "Events", "Protocol", "Transport", "Monitor", "Rollout", "Telemetry", "TestSupport",
+                "Learner", "PolicyArtifacts", "NeuralNet",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,5 +1,6 @@
 import Domain
 import ArgumentParser
+import BuildInfo
 import Foundation
 import Learner
 import Logging
@@ -18,5 +19,6 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tributary-bench",
         abstract: "Micro-benchmarks of the learner update and the worker's acting loop.",
+        version: BuildInfo.versionLine,
         subcommands: [LearnerUpdate.self, WorkerSteps.self, SessionFlood.self])
 }

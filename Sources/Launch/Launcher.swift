@@ -1,4 +1,6 @@
 import ArgumentParser
+import BuildInfo
+import Events
 import Foundation
 import Learner
 import Logging
@@ -26,7 +28,9 @@ public enum Launcher {
 
     /// Runs a learner until it stops (target, limit or signal); with `localWorkers`, those
     /// workers run inside this process over inproc://.
-    public static func runLearner(_ given: LearnerConfig, localWorkers options: LocalWorkerOptions = LocalWorkerOptions()) async throws {
+    /// `layers`: where the flags came from; the run directory's config.yaml is written from them.
+    public static func runLearner(_ given: LearnerConfig, localWorkers options: LocalWorkerOptions = LocalWorkerOptions(),
+                                  layers: ConfigLayers? = nil) async throws {
         let logger = Logger(label: "learner")
         // A resumed run's configuration comes from its checkpoint; local workers follow it.
         var config = given
@@ -51,7 +55,10 @@ public enum Launcher {
                 }
             }
         }
-        let service = LearnerService(config: config, logger: logger, resumed: resumed, inProcessWorkers: inProcess) { event in
+        let resolved = config
+        let repeatable = layers.map { layers in { @Sendable (ready: LearnerReady) in repeatableConfig(layers, config: resolved, ready: ready) } }
+        let service = LearnerService(config: config, logger: logger, resumed: resumed, inProcessWorkers: inProcess,
+                                     repeatableConfig: repeatable) { event in
             StandardStream.output.writeLine(event.jsonLine)
         }
         try await run(service, logger: logger)
@@ -75,6 +82,38 @@ public enum Launcher {
             StandardStream.error.writeLine("rollout-worker: \(error.description)\(suffix)")
             throw ExitCode(code)
         }
+    }
+
+    /// `learner --print-config`: every setting as a config file, each that is not a default
+    /// annotated with where it came from.
+    public static func printableConfig(_ layers: ConfigLayers, config: LearnerConfig) -> String {
+        let preset = LearnerOptions.presetValues(of: config).filter { layers.settings[$0.key] == nil }
+            .mapValues { (values: $0, source: "preset of \(config.envID)") }
+        let files = layers.file.map { "config file \($0)" } ?? "no config file"
+        return layers.yaml(resolved: preset, annotated: true, header: """
+            learner configuration as resolved (\(BuildInfo.versionLine)): \(files).
+            Precedence: flags > TRIBUTARY_* environment > config file > the environment's preset > defaults.
+            """)
+    }
+
+    /// A run directory's config.yaml: this run's settings with the preset's values and the ports
+    /// actually bound, without the run id (repeating the run starts a new one).
+    static func repeatableConfig(_ layers: ConfigLayers, config: LearnerConfig, ready: LearnerReady) -> String {
+        var resolved = LearnerOptions.presetValues(of: config).mapValues { (values: $0, source: "preset") }
+        let bound = [("data", ready.data), ("weights", ready.weights), ("control", ready.control)]
+        for (name, endpoints) in bound {
+            let network = endpoints.filter { !$0.hasPrefix("inproc://") }
+            if !(layers.settings[name]?.values.isEmpty ?? true) {
+                resolved[name] = (network, "bound")
+            } else if let port = network.first.flatMap({ $0.split(separator: ":").last }).map(String.init) {
+                resolved["\(name)-port"] = ([port], "bound")
+            }
+        }
+        if let port = ready.metrics?.split(separator: ":").last.map(String.init) { resolved["metrics-port"] = ([port], "bound") }
+        return layers.yaml(resolved: resolved, omit: ["run-id", "resume"], header: """
+            Tributary learner settings of run \(ready.runID) (\(BuildInfo.versionLine)), with the ports it bound.
+            Repeat the run (a new run id): learner --config \(config.runsRoot.map { "\($0)/\(ready.runID)" } ?? ".")/config.yaml
+            """)
     }
 
     /// OpenBLAS threads of this process (the worker's forward pass).

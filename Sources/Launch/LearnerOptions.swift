@@ -35,6 +35,17 @@ public struct LearnerOptions: ParsableArguments {
         try c.validate()
         return c
     }
+
+    /// The values of the flags that default to the environment's preset, as resolved into
+    /// `config`: what a config file must say to repeat the run on a build with other presets.
+    public static func presetValues(of config: LearnerConfig) -> [String: [String]] {
+        let t = config.training
+        return [
+            "learning-rate": ["\(t.learningRate)"], "entropy-cost": ["\(t.entropyCost)"], "gamma": ["\(t.gamma)"],
+            "reward-scale": ["\(t.rewardScale)"], "baseline-cost": ["\(t.baselineCost)"], "batch-columns": ["\(t.batchColumns)"],
+            "credits": ["\(config.maxCredits)"],
+        ]
+    }
 }
 
 public struct LearnerSocketOptions: ParsableArguments {
@@ -100,6 +111,14 @@ public struct RunOptions: ParsableArguments {
     public var checkpointSeconds = Limit<Double>(60, off: "off")
     @Option(help: "A checkpoint every this many updates, or off.") public var checkpointEveryUpdates = Limit<UInt64>(nil, off: "off")
     @Option(help: "Checkpoints kept (the newest).") public var keepCheckpoints = 3
+    @Option(help: "Evaluate the policy every this many seconds (or off), keeping the best checkpoint by evaluated return as RUN_DIR/checkpoints/best.ckpt.")
+    public var evalSeconds = Limit<Double>(30, off: "off")
+    @Option(help: "Whole episodes per evaluation.") public var evalEpisodes = 10
+    @Flag(help: "Evaluate the greedy policy (most likely action, or the mean) instead of sampling as the workers do.") public var evalGreedy = false
+    @Option(name: .customLong("config"), help: "A YAML file of settings: the keys are these flags without -- (data-port: 5555). Flags and TRIBUTARY_* variables override it; a run directory's config.yaml repeats that run. Also TRIBUTARY_CONFIG.")
+    public var configFile: String?
+    @Flag(help: "Print the resolved configuration as a config file (every setting, and where the preset filled one) and exit.")
+    public var printConfig = false
 
     public init() {}
 
@@ -122,6 +141,15 @@ public struct RunOptions: ParsableArguments {
         }
         c.checkpointEveryUpdates = checkpointEveryUpdates.value
         c.keepCheckpoints = keepCheckpoints
+        if evalEpisodes < 1 { throw ConfigError("--eval-episodes must be at least 1, not \(evalEpisodes)") }
+        c.evaluation = try evalSeconds.value.map { seconds throws(ConfigError) in
+            guard seconds > 0, seconds.isFinite else { throw ConfigError("--eval-seconds must be positive (or off), not \(seconds)") }
+            var e = LearnerConfig.Evaluation()
+            e.interval = .milliseconds(Int64(seconds * 1000))
+            e.episodes = evalEpisodes
+            e.greedy = evalGreedy
+            return e
+        }
         // A bar redrawn in place only makes sense on a terminal that shows info-level output.
         c.progressBar = !noProgress && isTerminal && logLevel <= .info
     }

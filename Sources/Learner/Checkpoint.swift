@@ -1,5 +1,6 @@
 import Experience
 import Foundation
+import PolicyArtifacts
 import Protocol
 import SafeIO
 import Training
@@ -29,6 +30,8 @@ public struct Checkpoint: Sendable, Equatable, Codable {
     public var counters: LearnerCore.Counters
     public var accounting: BufferAccounting
     public var config: LearnerConfig
+    /// How the policy did when evaluated (`--eval-seconds`); set on `best.ckpt`.
+    public var evaluation: PolicyEvaluation?
 
     public init(runID: String, unixTime: Double = Date().timeIntervalSince1970, trainer: TrainerState, updates: UInt64,
                 episodes: UInt64, counters: LearnerCore.Counters, accounting: BufferAccounting, config: LearnerConfig) {
@@ -79,6 +82,31 @@ public struct Checkpoint: Sendable, Equatable, Codable {
     }
 }
 
+extension Checkpoint {
+    /// A checkpoint file, or a run directory's newest intact checkpoint (with `best`, its
+    /// `checkpoints/best.ckpt`, the best by evaluated return): what `tributary eval` and
+    /// `tributary export` read.
+    public static func load(_ path: String, best: Bool = false) throws(CheckpointError) -> (checkpoint: Checkpoint, url: URL) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CheckpointError("\(path): no such file or directory") }
+        let file: URL
+        if isDirectory.boolValue {
+            let directory = CheckpointDirectory(run: URL(fileURLWithPath: path))
+            if !best {
+                let latest = try directory.latest()
+                return (latest.checkpoint, latest.url)
+            }
+            file = directory.bestFile
+        } else {
+            file = URL(fileURLWithPath: path)
+        }
+        guard let data = try? Data(contentsOf: file) else {
+            throw CheckpointError(best ? "\(file.path): no best checkpoint (the learner writes one when it evaluates: --eval-seconds)" : "\(file.path): unreadable")
+        }
+        return (try decode(data, name: file.path), file)
+    }
+}
+
 public struct CheckpointError: Error, Sendable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
@@ -103,12 +131,29 @@ public struct CheckpointDirectory: Sendable {
         return names.filter { $0.hasPrefix("checkpoint-") && $0.hasSuffix(".ckpt") }.sorted(by: >).map { url.appendingPathComponent($0) }
     }
 
+    /// The best checkpoint by evaluated return (`--eval-seconds`), beside the rotating ones and
+    /// never pruned or resumed from by itself.
+    public var bestFile: URL { url.appendingPathComponent("best.ckpt") }
+
+    /// Writes `checkpoint` as the best one, atomically.
+    public func writeBest(_ checkpoint: Checkpoint) throws {
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        try Self.writeAtomically(try checkpoint.encoded(), to: bestFile)
+    }
+
     /// Writes `checkpoint` atomically and removes all but the newest `keep`; the file's URL.
     @discardableResult
     public func write(_ checkpoint: Checkpoint) throws -> URL {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        let data = try checkpoint.encoded()
         let final = url.appendingPathComponent(Self.name(updates: checkpoint.updates))
+        try Self.writeAtomically(try checkpoint.encoded(), to: final)
+        for old in files().dropFirst(keep) { try? FileManager.default.removeItem(at: old) }
+        return final
+    }
+
+    /// Temporary file, fsync, rename, fsync of the directory.
+    static func writeAtomically(_ data: Data, to final: URL) throws {
+        let url = final.deletingLastPathComponent()
         let temporary = url.appendingPathComponent(".tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CheckpointError("\(temporary.path): \(String(cString: strerror(errno)))") }
@@ -129,8 +174,22 @@ public struct CheckpointDirectory: Sendable {
             _ = fsync(dir)
             close(dir)
         }
-        for old in files().dropFirst(keep) { try? FileManager.default.removeItem(at: old) }
-        return final
+    }
+
+    /// Appends one line to `evaluations.jsonl`: when, the policy's version and its returns.
+    public func recordEvaluation(_ checkpoint: Checkpoint, best: Bool) {
+        guard let e = checkpoint.evaluation else { return }
+        let line: [String: Any] = [
+            "unix_time": checkpoint.unixTime, "updates": checkpoint.updates, "policy_version": checkpoint.policyVersion,
+            "mean_return": e.meanReturn, "std_return": e.stdReturn, "mean_length": e.meanLength, "episodes": e.episodes.count,
+            "greedy": e.greedy, "best": best,
+        ]
+        guard var data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) else { return }
+        data.append(0x0A)
+        let fd = open(url.appendingPathComponent("evaluations.jsonl").path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { return }
+        _ = data.withUnsafeBytes { writeAll(fd, $0) }
+        close(fd)
     }
 
     /// Versions are handed out in blocks: before publishing a version above the reservation,

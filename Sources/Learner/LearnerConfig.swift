@@ -121,6 +121,16 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
     public var checkpointEveryUpdates: UInt64? = nil
     /// Checkpoints kept (the newest).
     public var keepCheckpoints = 3
+    /// Periodic evaluation of the policy in the run's environment, keeping the best checkpoint
+    /// (`checkpoints/best.ckpt`); nil: none. Optional so that checkpoints written before it
+    /// existed still decode (a resumed run takes it from the command line).
+    public var evaluation: Evaluation? = Evaluation()
+    public struct Evaluation: Sendable, Equatable, Codable {
+        public var interval: Duration = .seconds(30)
+        public var episodes = 10
+        public var greedy = false
+        public init() {}
+    }
     /// Continue the run in this run directory from its newest intact checkpoint.
     public var resumeRunDirectory: String? = nil
 
@@ -145,6 +155,7 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
         c.checkpointInterval = checkpointInterval
         c.checkpointEveryUpdates = checkpointEveryUpdates
         c.keepCheckpoints = keepCheckpoints
+        c.evaluation = evaluation
         c.blasThreads = blasThreads
         return c
     }

@@ -45,11 +45,17 @@ public struct LearnerService: Service {
     /// configuration asks to resume).
     let resumed: Checkpoint?
 
+    /// The run directory's config.yaml, given the endpoints actually bound: the settings that
+    /// repeat this run (`learner --config RUN_DIR/config.yaml`). nil writes none.
+    let repeatableConfig: (@Sendable (LearnerReady) -> String)?
+
     public init(config: LearnerConfig, logger: Logger, resumed: Checkpoint? = nil,
                 inProcessWorkers: (@Sendable (SocketReactor) async -> Void)? = nil,
+                repeatableConfig: (@Sendable (LearnerReady) -> String)? = nil,
                 events: @escaping @Sendable (LearnerEvent) -> Void) {
         self.config = config
         self.resumed = resumed
+        self.repeatableConfig = repeatableConfig
         self.logger = logger
         self.inProcessWorkers = inProcessWorkers
         self.events = events
@@ -176,8 +182,9 @@ public struct LearnerService: Service {
             })
         }
         logger.info("learner \(core.runID) listening: data \(data.boundEndpoints), weights \(pub.boundEndpoints), control \(control.boundEndpoints)\(metricsServer.map { ", metrics \($0.url)/metrics" } ?? "")")
-        events(.ready(LearnerReady(runID: core.runID, data: data.boundEndpoints, weights: pub.boundEndpoints, control: control.boundEndpoints,
-                                   metrics: metricsServer?.url)))
+        let ready = LearnerReady(runID: core.runID, data: data.boundEndpoints, weights: pub.boundEndpoints, control: control.boundEndpoints,
+                                 metrics: metricsServer?.url)
+        events(.ready(ready))
 
         let limit = Mailbox<Bool>(capacity: 1)
         let trainer: any TrainerThread
@@ -187,12 +194,16 @@ public struct LearnerService: Service {
             BLAS.threads = config.blasThreads
             logger.info("training \(config.envID) with V-trace; OpenBLAS core \(BLAS.coreName), \(config.blasThreads) thread(s)")
             let run = try config.runsRoot.map {
-                try RunDirectory(root: $0, runID: core.runID, config: config.describe(runID: core.runID), resuming: resumed != nil)
+                var bound = config
+                (bound.dataEndpoints, bound.weightsEndpoints, bound.controlEndpoints) = (ready.data, ready.weights, ready.control)
+                let files = resumed == nil ? repeatableConfig.map { ["config.yaml": Data($0(ready).utf8)] } ?? [:] : [:]
+                return try RunDirectory(root: $0, runID: core.runID, config: bound.describe(runID: core.runID), resuming: resumed != nil, files: files)
             }
             if let run { logger.info("run directory \(run.url.path)") }
             let checkpointing = run.map { run in
                 PolicyTrainer.Checkpointing(directory: run.checkpoints(keep: config.keepCheckpoints), interval: config.checkpointInterval,
-                                            everyUpdates: config.checkpointEveryUpdates) { state in
+                                            everyUpdates: config.checkpointEveryUpdates,
+                                            evaluation: config.evaluation.map { .init(interval: $0.interval, episodes: $0.episodes, greedy: $0.greedy) }) { state in
                     let progress = core.progress
                     return Checkpoint(runID: core.runID, trainer: state, updates: progress.updates, episodes: progress.episodes,
                                       counters: core.counters, accounting: store.read { $0.accounting }, config: config)

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import NeuralNet
 import Experience
+import PolicyArtifacts
 import Protocol
 import Locking
 import Training
@@ -60,16 +61,32 @@ public final class PolicyTrainer: Sendable {
         public var everyUpdates: UInt64?
         /// The checkpoint of the run for a trainer state (counters and accounting as of now).
         public var make: @Sendable (TrainerState) -> Checkpoint
+        /// Periodic evaluation of the policy, keeping the best checkpoint (nil: none).
+        public var evaluation: Evaluation?
 
-        public init(directory: CheckpointDirectory, interval: Duration?, everyUpdates: UInt64?,
+        /// Every `interval`, the policy runs `episodes` whole episodes in the environment it
+        /// trains on; the checkpoint of the best mean return so far is `checkpoints/best.ckpt`
+        /// and every evaluation a line of `checkpoints/evaluations.jsonl`.
+        public struct Evaluation: Sendable {
+            public var interval: Duration
+            public var episodes: Int
+            public var greedy: Bool
+            public init(interval: Duration, episodes: Int, greedy: Bool) {
+                (self.interval, self.episodes, self.greedy) = (interval, episodes, greedy)
+            }
+        }
+
+        public init(directory: CheckpointDirectory, interval: Duration?, everyUpdates: UInt64?, evaluation: Evaluation? = nil,
                     make: @escaping @Sendable (TrainerState) -> Checkpoint) {
             self.directory = directory
             self.interval = interval
             self.everyUpdates = everyUpdates
+            self.evaluation = evaluation
             self.make = make
         }
     }
     let checkpointing: Checkpointing?
+    let envID: String
 
     /// nil when the environment is unknown. Discrete action spaces get a categorical head,
     /// continuous ones a diagonal Gaussian. With `resume`, the trainer continues from that
@@ -79,6 +96,7 @@ public final class PolicyTrainer: Sendable {
                  resume: TrainerState? = nil, checkpointing: Checkpointing? = nil,
                  onMetrics: (@Sendable (UpdateMetrics) -> Void)? = nil) throws {
         guard let spec = EnvironmentRegistry.spec(envID) else { return nil }
+        self.envID = envID
         self.checkpointing = checkpointing
         self.core = core
         self.store = store
@@ -139,6 +157,30 @@ public final class PolicyTrainer: Sendable {
                 lastCheckpoint = .now
                 updatesAtCheckpoint = c.updates
             }
+            // The best evaluated return so far: a resumed run's best checkpoint still counts.
+            var bestReturn = checkpointing.flatMap { try? Checkpoint.load($0.directory.bestFile.path).checkpoint.evaluation?.meanReturn }
+            var lastEvaluation = started
+            func evaluate(_ evaluation: Checkpointing.Evaluation, _ checkpointing: Checkpointing) {
+                lastEvaluation = .now
+                var c = checkpointing.make(trainer.state)
+                let began = ContinuousClock.now
+                guard let result = PolicyEvaluator.evaluate(PolicyEvaluator.network(c.trainer), envID: envID, episodes: evaluation.episodes,
+                                                            greedy: evaluation.greedy, seed: c.updates &+ 1) else { return }
+                c.evaluation = result
+                let isBest = bestReturn.map { result.meanReturn > $0 } ?? true
+                if isBest {
+                    bestReturn = result.meanReturn
+                    do {
+                        try checkpointing.directory.writeBest(c)
+                    } catch {
+                        logger.error("could not write the best checkpoint: \(error)")
+                    }
+                }
+                checkpointing.directory.recordEvaluation(c, best: isBest)
+                run?.events.scalars([("eval/mean_return", result.meanReturn), ("eval/std_return", result.stdReturn)],
+                                    step: Int64(clamping: core.counters.stepsReceived))
+                logger.info("evaluation at update \(c.updates): mean return \(String(format: "%.1f ± %.1f", result.meanReturn, result.stdReturn)) over \(result.episodes.count) episodes\(isBest ? ", the best so far (checkpoints/best.ckpt)" : "") in \(String(format: "%.2f", (ContinuousClock.now - began).inSeconds)) s")
+            }
             var stopped = false
             var skipLog = RateLimitedLog()
             // The buffer forms each batch: at least batchColumns columns (an update never
@@ -174,6 +216,9 @@ public final class PolicyTrainer: Sendable {
                         checkpoint("every \(every) updates")
                     } else if let interval = checkpointing.interval, now - lastCheckpoint >= interval {
                         checkpoint("every \(interval)")
+                    }
+                    if let evaluation = checkpointing.evaluation, now - lastEvaluation >= evaluation.interval {
+                        evaluate(evaluation, checkpointing)
                     }
                 }
                 if run != nil || onMetrics != nil, update % UInt64(metricsEvery) == 0 {
@@ -218,15 +263,4 @@ public final class PolicyTrainer: Sendable {
     }
 
     public func join() async { await done.wait() }
-}
-
-extension PolicyHead {
-    /// The head for an action space: categorical for discrete actions, a diagonal Gaussian for
-    /// continuous ones.
-    public init(_ space: ActionSpace) {
-        switch space {
-        case .discrete(let n): self = .categorical(actions: n)
-        case .continuous(let d, _, _): self = .gaussian(dimensions: d)
-        }
-    }
 }

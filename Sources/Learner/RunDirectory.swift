@@ -5,7 +5,8 @@ import SafeIO
 import SwiftProtobuf
 import TensorBoard
 
-/// A training run's files: `config.json` (the resolved configuration), `metrics.jsonl` (one
+/// A training run's files: `config.json` (the resolved configuration, with the endpoints
+/// bound), `config.yaml` (the settings as a config file that repeats the run), `metrics.jsonl` (one
 /// JSON object per logged update), `events.out.tfevents.*` (the same updates as TensorBoard
 /// scalars, step = env steps), and at the end `final_parameters.bin` (float32 little-endian,
 /// as `Weights` carries them) with `model.json` (its ModelSpec).
@@ -18,12 +19,14 @@ public final class RunDirectory: Sendable {
 
     /// With `resuming`, metrics.jsonl is appended to rather than started over (a resumed run's
     /// TensorBoard events go to a new file in the same directory, which TensorBoard merges).
-    public init(root: String, runID: String, config: [String: Any], resuming: Bool = false,
+    /// `files`: more files to write beside config.json (name → contents).
+    public init(root: String, runID: String, config: [String: Any], resuming: Bool = false, files: [String: Data] = [:],
                 onError: @escaping @Sendable (String) -> Void = { StandardStream.error.write(($0 + "\n")) }) throws {
         url = URL(fileURLWithPath: root).appendingPathComponent(runID)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try data.write(to: url.appendingPathComponent("config.json"))
+        for (name, contents) in files { try contents.write(to: url.appendingPathComponent(name)) }
         metrics = try AppendOnlyFile(path: url.appendingPathComponent("metrics.jsonl").path, truncate: !resuming, onError: onError)
         events = try EventFileWriter(directory: url, onError: onError)
     }

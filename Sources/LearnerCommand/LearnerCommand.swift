@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildInfo
 import Foundation
 import Launch
 
@@ -11,8 +12,15 @@ struct LearnerCommand: AsyncParsableCommand {
         discussion: """
             Prints one JSON line when ready (the bound endpoints) and one when done (the summary); \
             logs go to stderr. Stops on SIGINT/SIGTERM, after --max-updates or --max-chunks, or at \
-            --target-return.
-            """)
+            --target-return. Settings come from flags, TRIBUTARY_* variables (TRIBUTARY_DATA_PORT=5555) \
+            and a YAML file (--config), in that order of precedence. Exit code 64: a setting is invalid.
+            """,
+        version: BuildInfo.versionLine)
+
+    /// The flags with the environment's and the config file's settings in front.
+    static let layers = ConfigLayers.forProcess(LearnerOptions.self, tool: "learner")
+
+    static func main() async { await main(layers.arguments) }
 
     @OptionGroup var options: LearnerOptions
 
@@ -20,13 +28,19 @@ struct LearnerCommand: AsyncParsableCommand {
         do {
             _ = try options.config(isTerminal: false)
         } catch {
-            throw ValidationError(error.description)
+            // One line naming the setting and where it was set, without the usage screen.
+            FileHandle.standardError.write(Data("learner: \(Self.layers.explain(error.description))\n".utf8))
+            throw ExitCode.validationFailure
         }
     }
 
     func run() async throws {
-        Launcher.prepareProcess(logLevel: options.run.logLevel)
         let config = try options.config(isTerminal: isatty(STDERR_FILENO) == 1)
-        try await Launcher.runLearner(config, localWorkers: options.local)
+        if options.run.printConfig {
+            print(Launcher.printableConfig(Self.layers, config: config), terminator: "")
+            return
+        }
+        Launcher.prepareProcess(logLevel: options.run.logLevel)
+        try await Launcher.runLearner(config, localWorkers: options.local, layers: Self.layers)
     }
 }

@@ -20,6 +20,17 @@ public enum PolicyHead: Sendable, Equatable {
     }
 }
 
+extension PolicyHead {
+    /// The head for an action space: categorical for discrete actions, a diagonal Gaussian for
+    /// continuous ones.
+    public init(_ space: ActionSpace) {
+        switch space {
+        case .discrete(let n): self = .categorical(actions: n)
+        case .continuous(let d, _, _): self = .gaussian(dimensions: d)
+        }
+    }
+}
+
 /// The policy-and-value network: a shared MLP torso (obs → H → … → H, activated) and two
 /// linear heads, the policy's outputs and one value. The heads are stored as one output layer
 /// of `head.outputs + 1` units, which computes exactly the same thing.

@@ -1,3 +1,4 @@
+import BuildInfo
 import Domain
 import Environments
 import Events
@@ -90,7 +91,7 @@ struct SessionLoop {
         hello.env = env
         hello.capabilities = ["weights.v1"]
         hello.pid = UInt32(getpid())
-        hello.softwareVersion = "tributary 0.1"
+        hello.softwareVersion = BuildInfo.softwareVersion
         var settings = WorkerSession.Settings()
         settings.helloTimeout = config.helloTimeout
         settings.heartbeatInterval = config.heartbeatInterval

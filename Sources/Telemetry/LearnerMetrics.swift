@@ -1,3 +1,4 @@
+import BuildInfo
 import CoreMetrics
 import Prometheus
 import Protocol
@@ -60,7 +61,7 @@ public final class LearnerMetrics: Sendable {
                 Self.gauge(&st.gauges, factory, name, labels).record(value)
             }
             gauge("tributary_info", 1, [("run_id", s.runID), ("correction", s.buffer.correction),
-                                        ("protocol_version", String(s.protocolVersion))])
+                                        ("protocol_version", String(s.protocolVersion)), ("version", BuildInfo.describe)])
             gauge("tributary_uptime_seconds", Double(s.uptimeMs) / 1000)
             gauge("tributary_policy_version", Double(s.policyVersion))
             gauge("tributary_workers_connected", Double(s.workersConnected))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BuildInfo
 import Foundation
 import Monitor
 import Protocol
@@ -11,7 +12,8 @@ struct TributaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tributary",
         abstract: "Inspect a running Tributary learner.",
-        subcommands: [Status.self, Top.self, Staleness.self, Workers.self, Plot.self, Demo.self, Keys.self])
+        version: BuildInfo.versionLine,
+        subcommands: [Status.self, Top.self, Staleness.self, Workers.self, Plot.self, Eval.self, Export.self, Demo.self, Keys.self])
 }
 
 /// Flags every query command shares.

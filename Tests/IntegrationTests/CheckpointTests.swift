@@ -1,5 +1,9 @@
 import Events
 import Foundation
+import Learner
+import Monitor
+import NeuralNet
+import PolicyArtifacts
 import Protocol
 import Testing
 
@@ -15,7 +19,7 @@ extension Integration {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: dir) }
             let endpoints = ("ipc://\(dir.path)/data", "ipc://\(dir.path)/weights", "ipc://\(dir.path)/control")
-            let flags = ["--runs", dir.appendingPathComponent("runs").path, "--checkpoint-seconds", "0.5"]
+            let flags = ["--runs", dir.appendingPathComponent("runs").path, "--checkpoint-seconds", "0.5", "--eval-seconds", "3"]
             let first = try LearnerProcess.start(["--env", "CartPole-v1", "--run-id", "r-kill", "--learning-rate", "1e-3"] + flags, endpoints: endpoints)
             let workers = try (0..<2).map { try first.worker("ck-\($0)", ["--env", "CartPole-v1", "--num-envs", "8", "--seed", String($0 + 1)]) }
             // Kill only a good policy: the mean return was ≥ 450 before and still is after a
@@ -72,6 +76,90 @@ extension Integration {
                 w.signal(SIGTERM)
                 #expect(w.waitExit(timeout: 10) == 0)
             }
+            try Self.checkPolicyArtifacts(run: dir.appendingPathComponent("runs/r-kill"))
+        }
+
+        /// The trained policy as an artefact: `tributary eval` of the run's newest and best
+        /// checkpoints, and `tributary export` read back with Python's `safetensors` package,
+        /// whose numpy forward pass (scripts/load-policy.py) gives the network's own outputs.
+        static func checkPolicyArtifacts(run: URL) throws {
+            // The learner evaluated every 3 s, across the kill: best.ckpt holds the best mean.
+            let lines = try String(contentsOf: run.appendingPathComponent("checkpoints/evaluations.jsonl"), encoding: .utf8)
+                .split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            try #require(!lines.isEmpty, "no evaluation was recorded")
+            let bestMean = lines.compactMap { $0["mean_return"] as? Double }.max()!
+            let (best, _) = try Checkpoint.load(run.path, best: true)
+            #expect(best.evaluation?.meanReturn == bestMean)
+            #expect(lines.filter { $0["best"] as? Bool == true }.count >= 1)
+
+            let eval = try ManagedProcess("tributary", ["eval", run.path, "--episodes", "20", "--greedy", "--json"])
+            #expect(eval.waitExit(timeout: 120) == 0, "\(eval.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(eval.stdoutLines.joined().utf8)) as? [String: Any])
+            let episodes = try #require((report["evaluation"] as? [String: Any])?["episodes"] as? [[String: Any]])
+            #expect(episodes.count == 20 && report["run_id"] as? String == "r-kill")
+            let mean = try #require(report["mean_return"] as? Double)
+            print("tributary eval (greedy, 20 episodes) of the resumed run's last checkpoint: \(mean) ± \(report["std_return"] ?? "?")")
+            #expect(mean >= 300, "a policy that earned ≥ 400 while training earns \(mean) greedily")
+            let text = try ManagedProcess("tributary", ["eval", run.path, "--best", "--episodes", "3"])
+            #expect(text.waitExit(timeout: 60) == 0)
+            #expect(text.stdoutLines.first?.hasPrefix("CartPole-v1, 3 episodes, sampled: mean return") == true, "\(text.stdoutLines)")
+
+            let file = run.appendingPathComponent("exported.safetensors")
+            let export = try ManagedProcess("tributary", ["export", run.path, "--out", file.path])
+            #expect(export.waitExit(timeout: 30) == 0, "\(export.stderr)")
+            guard let python = ProcessInfo.processInfo.environment["TRIBUTARY_TB_PYTHON"], !python.isEmpty else {
+                Issue.record("TRIBUTARY_TB_PYTHON is not set: run `make test`, or set it to the python that scripts/tensorboard-venv.sh prints")
+                return
+            }
+            let observations: [[Float]] = [[0.01, -0.02, 0.03, 0.04], [0.1, 0.5, -0.05, -0.3], [-1.2, -0.4, 0.15, 0.9]]
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("scripts/load-policy.py")
+            let loaded = try ChildProcess(URL(fileURLWithPath: python), [script.path, file.path, "--observations", "\(observations)"], name: "load-policy")
+            #expect(loaded.waitExit(timeout: 60) == 0, "\(loaded.stderr)")
+            let outputs = try #require(try JSONSerialization.jsonObject(with: Data(loaded.stdoutLines.joined().utf8)) as? [String: [Any]])
+            let logits = try #require(outputs["logits"] as? [[Double]])
+            let values = try #require(outputs["value"] as? [Double])
+            let (newest, _) = try Checkpoint.load(run.path)
+            let net = PolicyEvaluator.network(newest.trainer)
+            let (logp, swiftValues) = net.evaluate(observations.flatMap { $0 }, rows: observations.count)
+            for r in observations.indices {
+                // Python's logits, normalised, are the network's log-probabilities.
+                let z = log(logits[r].map { exp($0 - logits[r].max()!) }.reduce(0, +)) + logits[r].max()!
+                for a in 0..<2 { #expect(abs(logits[r][a] - z - Double(logp[r * 2 + a])) < 1e-4, "row \(r) action \(a)") }
+                #expect(abs(values[r] - Double(swiftValues[r])) < 1e-4)
+            }
+        }
+
+        /// A run directory's config.yaml holds every setting and the ports actually bound, and
+        /// `learner --config RUN_DIR/config.yaml` repeats the run: the same configuration.json
+        /// but for the run id and the endpoints (given anew on the command line, which wins).
+        @Test func aRunRepeatsFromItsConfigFile() throws {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trib-repeat-\(getpid())")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let runs = dir.appendingPathComponent("runs")
+            let first = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", runs.path, "--run-id", "first", "--local-workers", "1",
+                                                  "--max-updates", "20", "--eta", "3", "--hidden", "32,32", "--entropy-cost", "0.02"])
+            #expect(first.process.waitExit(timeout: 60) == 0, "\(first.process.stderr.suffix(500))")
+            let yaml = try String(contentsOf: runs.appendingPathComponent("first/config.yaml"), encoding: .utf8)
+            let ready = try first.process.event(LearnerReady.self)
+            func tcp(_ endpoints: [String]) -> String { endpoints.first { $0.hasPrefix("tcp://") } ?? "none" }
+            for (key, endpoint) in [("data-port", tcp(ready.data)), ("weights-port", tcp(ready.weights)), ("control-port", tcp(ready.control)),
+                                    ("metrics-port", first.metrics)] {
+                let port = try #require(endpoint.split(separator: ":").last)
+                #expect(yaml.contains("\n\(key): \(port)\n"), "\(key) is not the bound port \(port)")
+            }
+            #expect(!yaml.contains("run-id:"), "a repeat starts a new run")
+
+            let repeated = try ManagedProcess("learner", ["--config", runs.appendingPathComponent("first/config.yaml").path, "--run-id", "second",
+                                                          "--data-port", "0", "--weights-port", "0", "--control-port", "0", "--metrics-port", "0"])
+            #expect(repeated.waitExit(timeout: 60) == 0, "\(repeated.stderr.suffix(500))")
+            func settings(_ run: String) throws -> NSDictionary {
+                let json = try JSONSerialization.jsonObject(with: Data(contentsOf: runs.appendingPathComponent("\(run)/config.json"))) as? [String: Any]
+                return try #require(json).filter { !["run_id", "data", "weights", "control", "metrics"].contains($0.key) } as NSDictionary
+            }
+            let (a, b) = (try settings("first"), try settings("second"))
+            #expect(a.isEqual(to: b as! [AnyHashable: Any]), "\(a) ≠ \(b)")
+            #expect(a["hidden"] as? [Int] == [32, 32] && a["entropy_cost"] as? Double == 0.02 && a["max_updates"] as? Int == 20)
         }
 
         /// Resuming a directory with no usable checkpoint is a one-line error, not a fresh run.
