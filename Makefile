@@ -1,8 +1,9 @@
 # The two commands of the README:
 #   make demo   a learner with two local rollout workers over ZeroMQ, then a summary
 #   make test   every test: Swift unit + integration (real processes), C client, the
-#               learner's TensorBoard event files read back by TensorBoard itself, and a
-#               short pass of each fuzz target (libFuzzer, AddressSanitizer)
+#               learner's TensorBoard event files read back by TensorBoard itself, a short
+#               pass of each fuzz target (libFuzzer, AddressSanitizer), and the dist
+#               tarball trained without the Swift toolchain
 # Both install missing system packages first; `make test` also makes .venv-tensorboard
 # (pip install tensorboard) when it is missing.
 
@@ -10,7 +11,9 @@ SWIFT ?= swift
 CCLIENT_DIR := .build-cclient
 TB_PYTHON := $(abspath .venv-tensorboard)/bin/python
 
-.PHONY: demo test deps build build-release cclient tensorboard-venv bench-transport bench-learning protos fuzz asan tsan clean
+PREFIX ?= /usr/local
+
+.PHONY: demo test deps dist install test-dist build build-release cclient tensorboard-venv bench-transport bench-learning protos fuzz asan tsan clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -36,6 +39,23 @@ test: build cclient tensorboard-venv
 	TRIBUTARY_CCLIENT=$(abspath $(CCLIENT_DIR))/tributary-c-client \
 	$(SWIFT) test --skip-build
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
+	$(MAKE) test-dist
+
+# Release binaries with the Swift runtime linked in, as dist/tributary-<version>-linux-<arch>.tar.gz
+# (its README names the Debian packages they need); `make install` puts them in PREFIX.
+dist: deps
+	@./scripts/dist.sh
+
+install: deps
+	@tarball=$$(./scripts/dist.sh) && stage=$${tarball%.tar.gz} && \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share && \
+	install -m 0755 $$stage/bin/* $(DESTDIR)$(PREFIX)/bin/ && \
+	cp -r $$stage/share/. $(DESTDIR)$(PREFIX)/share/ && \
+	echo "installed learner, rollout-worker, tributary into $(DESTDIR)$(PREFIX)/bin ($$(basename $$stage))"
+
+# The tarball's learner and workers train CartPole in a mount namespace that hides the toolchain.
+test-dist: deps
+	./scripts/test-dist.sh $$(./scripts/dist.sh)
 
 # Each libFuzzer target for 60 s (docs/security.md); `make test` runs them for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 10
@@ -67,4 +87,4 @@ protos:
 	./scripts/generate-protos.sh
 
 clean:
-	rm -rf .build $(CCLIENT_DIR) .build-fuzz
+	rm -rf .build $(CCLIENT_DIR) .build-fuzz .build-dist dist

@@ -2,7 +2,7 @@
 # Installs the system packages Tributary needs, if any are missing (Debian/Ubuntu).
 # Non-interactive; safe to run repeatedly (does nothing when everything is there).
 set -euo pipefail
-packages=(libzmq3-dev libopenblas-dev zlib1g-dev pkg-config protobuf-compiler protobuf-c-compiler libprotobuf-c-dev iproute2 python3 python3-venv)
+packages=(libzmq3-dev libopenblas-dev zlib1g-dev libcurl4-openssl-dev pkg-config protobuf-compiler protobuf-c-compiler libprotobuf-c-dev iproute2 python3 python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
