@@ -2,8 +2,10 @@
 #   make demo   a learner with two local rollout workers over ZeroMQ, then a summary
 #   make test   every test: Swift unit + integration (real processes), C client, the
 #               learner's TensorBoard event files read back by TensorBoard itself, a short
-#               pass of each fuzz target (libFuzzer, AddressSanitizer), and the dist
-#               tarball trained without the Swift toolchain
+#               pass of each fuzz target (libFuzzer, AddressSanitizer), /metrics and the
+#               alert rules through promtool, the dist
+#               tarball trained without the Swift toolchain, and deploy/ (systemd, Slurm,
+#               Kubernetes) tested for real
 # Both install missing system packages first; `make test` also makes .venv-tensorboard
 # (pip install tensorboard) when it is missing.
 
@@ -13,7 +15,7 @@ TB_PYTHON := $(abspath .venv-tensorboard)/bin/python
 
 PREFIX ?= /usr/local
 
-.PHONY: demo test deps dist install test-dist build build-release cclient tensorboard-venv bench-transport bench-learning protos fuzz asan tsan clean
+.PHONY: demo test deps dist install test-dist test-deploy build build-release cclient tensorboard-venv bench-transport bench-learning protos fuzz asan tsan clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -39,7 +41,9 @@ test: build cclient tensorboard-venv
 	TRIBUTARY_CCLIENT=$(abspath $(CCLIENT_DIR))/tributary-c-client \
 	$(SWIFT) test --skip-build
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
+	./scripts/test-prometheus.sh $$($(SWIFT) build --show-bin-path)
 	$(MAKE) test-dist
+	$(MAKE) test-deploy
 
 # Release binaries with the Swift runtime linked in, as dist/tributary-<version>-linux-<arch>.tar.gz
 # (its README names the Debian packages they need); `make install` puts them in PREFIX.
@@ -88,3 +92,12 @@ protos:
 
 clean:
 	rm -rf .build $(CCLIENT_DIR) .build-fuzz .build-dist dist
+
+# deploy/: the systemd units (as processes, and under a real systemd in a container), the
+# two-machine walkthrough (network namespaces), the Kubernetes manifests (kubernetes-validate) and
+# the Slurm batch script (a real single-node slurmctld/slurmd), on the tarball's binaries
+# (docs/deployment.md, "How each is tested"). Each test installs what it misses (apt, PyPI).
+test-deploy: deps
+	@bin=$$(t=$$(./scripts/dist.sh) && echo $${t%.tar.gz}/bin) && \
+	for t in systemd systemd-nspawn two-hosts kubernetes slurm; do \
+	  TRIBUTARY_BIN_DIR=$$bin ./deploy/test/$$t.sh || exit 1; done

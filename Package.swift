@@ -165,6 +165,7 @@ let package = Package(
                 "Locking",
                 "Protocol",
                 "BuildInfo",
+                "Experience",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "FlyingFox", package: "FlyingFox"),

@@ -35,7 +35,14 @@ public enum Launcher {
         // A resumed run's configuration comes from its checkpoint; local workers follow it.
         var config = given
         var resumed: Checkpoint?
-        if given.resumeRunDirectory != nil { (config, resumed) = try LearnerService.resume(given, logger: logger) }
+        if given.resumeRunDirectory != nil {
+            do {
+                (config, resumed) = try LearnerService.resume(given, logger: logger)
+            } catch {
+                StandardStream.error.writeLine("learner: \(error.description)")
+                throw ExitCode.validationFailure
+            }
+        }
         let localWorkers = options.workers(for: config)
         var inProcess: (@Sendable (SocketReactor) async -> Void)?
         if !localWorkers.isEmpty {
@@ -61,7 +68,14 @@ public enum Launcher {
                                      repeatableConfig: repeatable) { event in
             StandardStream.output.writeLine(event.jsonLine)
         }
-        try await run(service, logger: logger)
+        do {
+            try await run(service, logger: logger)
+        } catch let error as ConfigError {
+            // A setting that cannot work here (a port in use, a run directory that cannot be
+            // written): one line and exit code 64, as for an invalid flag, before `ready`.
+            StandardStream.error.writeLine("learner: \(error.description)")
+            throw ExitCode.validationFailure
+        }
     }
 
     /// Runs a worker until it stops; a refusal it cannot fix becomes its exit code (2: its

@@ -101,7 +101,9 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Stop after consuming this many chunks.") public var maxChunks: UInt64?
     @Option(help: "Seed of the network's initialisation.") public var seed: UInt64 = 1
     @Option(help: "OpenBLAS threads.") public var blasThreads = 1
-    @Option(help: "A metrics.jsonl line (and TensorBoard event) every N updates.") public var metricsEvery = 10
+    @Option(help: "A metrics.jsonl line, TensorBoard point and update of the per-update gauges every this many seconds (about 5 MB of files per hour).")
+    public var metricsSeconds = 1.0
+    @Option(help: "Instead, one every N updates (or off).") public var metricsEvery = Limit<Int>(nil, off: "off")
     @Option(help: "Log level: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).") public var logLevel = Logger.Level.info
     @Flag(help: "No progress bar, even on a terminal (log lines instead).") public var noProgress = false
     @Option(help: "With --env synthetic: floats per observation that workers must send.") public var observationSize = 4
@@ -131,8 +133,10 @@ public struct RunOptions: ParsableArguments {
         c.maxChunks = maxChunks
         c.training.seed = seed
         c.blasThreads = blasThreads
-        if metricsEvery < 1 { throw ConfigError("--metrics-every must be at least 1 (a metrics line every N updates), not \(metricsEvery)") }
-        c.metricsEvery = metricsEvery
+        if let n = metricsEvery.value, n < 1 { throw ConfigError("--metrics-every must be at least 1 (a metrics line every N updates) or off, not \(n)") }
+        guard metricsSeconds > 0, metricsSeconds.isFinite else { throw ConfigError("--metrics-seconds must be positive, not \(metricsSeconds)") }
+        c.metricsEvery = metricsEvery.value
+        c.metricsInterval = .milliseconds(Int64(metricsSeconds * 1000))
         c.syntheticObservationSize = observationSize
         c.resumeRunDirectory = resume
         c.checkpointInterval = try checkpointSeconds.value.map { seconds throws(ConfigError) in

@@ -156,12 +156,16 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
         c.checkpointEveryUpdates = checkpointEveryUpdates
         c.keepCheckpoints = keepCheckpoints
         c.evaluation = evaluation
+        c.metricsInterval = metricsInterval
+        c.metricsEvery = metricsEvery
         c.blasThreads = blasThreads
         return c
     }
 
-    /// A metrics.jsonl line every this many updates.
-    public var metricsEvery = 10
+    /// A metrics.jsonl line (and TensorBoard point, and the per-update gauges) this often; every
+    /// `metricsEvery` updates instead when that is set.
+    public var metricsInterval: Duration? = .seconds(1)
+    public var metricsEvery: Int? = nil
     /// Controlled staleness, for tests and experiments: workers are offered the weights this
     /// many versions older than the learner's, so every sample is at least this stale.
     public var injectLag: UInt64 = 0

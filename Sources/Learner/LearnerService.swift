@@ -144,14 +144,22 @@ public struct LearnerService: Service {
         var pubSpec = SocketSpec(kind: .publisher)
         pubSpec.bind = config.weightsEndpoints
         pubSpec.security = security("weights")
-        let pub = try await reactor.open(pubSpec)
+        /// A socket bound, or a one-line error naming the flags that choose its address.
+        func bind(_ spec: SocketSpec, _ flags: String) async throws -> OpenedSocket {
+            do {
+                return try await reactor.open(spec)
+            } catch {
+                throw ConfigError("cannot bind \(spec.bind.joined(separator: ", ")): \(error); choose another with \(flags)")
+            }
+        }
+        let pub = try await bind(pubSpec, "--weights-port or --weights")
         var controlSpec = SocketSpec(kind: .router)
         controlSpec.bind = config.controlEndpoints
         controlSpec.maxFrameBytes = 1 << 20
         controlSpec.inboxBytes = 16 << 20
         controlSpec.security = security("control")
         controlSpec.onEvent = { _, event in core.recordTransport(event, socket: "control") }
-        let control = try await reactor.open(controlSpec)
+        let control = try await bind(controlSpec, "--control-port or --control")
         routes.set(control: control.id, publish: pub.id)
         var dataSpec = SocketSpec(kind: .router)
         dataSpec.bind = config.dataEndpoints
@@ -162,29 +170,33 @@ public struct LearnerService: Service {
             routes.set(data: id)
             core.handleData(batch.compactMap(LearnerCore.DataMessage.init))
         }
-        let data = try await reactor.open(dataSpec)
+        let data = try await bind(dataSpec, "--data-port or --data")
 
         // Prometheus /metrics, brought up to date from the status reply at every scrape.
         let metrics = LearnerMetrics()
         var metricsServer: MetricsServer?
         if let endpoint = config.metrics {
+            do {
             metricsServer = try await MetricsServer(host: endpoint.host, port: endpoint.port, render: {
                 metrics.update(from: core.status(includeWorkers: false))
                 return metrics.exposition()
             }, health: {
                 let s = core.status(includeWorkers: false)
-                var fields = [
-                    "run_id": s.runID, "policy_version": String(s.policyVersion), "uptime_s": String(Double(s.uptimeMs) / 1000),
-                    "workers_connected": String(s.workersConnected), "state": s.health,
+                var fields: [String: MetricsServer.Field] = [
+                    "run_id": .text(s.runID), "policy_version": .number(Double(s.policyVersion)), "uptime_s": .number(Double(s.uptimeMs) / 1000),
+                    "workers_connected": .number(Double(s.workersConnected)), "state": .text(s.health),
                 ]
-                if !s.healthReason.isEmpty { fields["reason"] = s.healthReason }
+                if !s.healthReason.isEmpty { fields["reason"] = .text(s.healthReason) }
                 return .init(healthy: s.health == "ok", fields: fields)
             })
+            } catch {
+                throw ConfigError("cannot serve /metrics on \(endpoint.host):\(endpoint.port): \(error); choose another with --metrics-port (0: any free port) or --metrics-bind, or pass --no-metrics")
+            }
         }
         logger.info("learner \(core.runID) listening: data \(data.boundEndpoints), weights \(pub.boundEndpoints), control \(control.boundEndpoints)\(metricsServer.map { ", metrics \($0.url)/metrics" } ?? "")")
+        // `ready` goes out last, once nothing of the start-up can fail any more.
         let ready = LearnerReady(runID: core.runID, data: data.boundEndpoints, weights: pub.boundEndpoints, control: control.boundEndpoints,
                                  metrics: metricsServer?.url)
-        events(.ready(ready))
 
         let limit = Mailbox<Bool>(capacity: 1)
         let trainer: any TrainerThread
@@ -197,7 +209,11 @@ public struct LearnerService: Service {
                 var bound = config
                 (bound.dataEndpoints, bound.weightsEndpoints, bound.controlEndpoints) = (ready.data, ready.weights, ready.control)
                 let files = resumed == nil ? repeatableConfig.map { ["config.yaml": Data($0(ready).utf8)] } ?? [:] : [:]
-                return try RunDirectory(root: $0, runID: core.runID, config: bound.describe(runID: core.runID), resuming: resumed != nil, files: files)
+                do {
+                    return try RunDirectory(root: $0, runID: core.runID, config: bound.describe(runID: core.runID), resuming: resumed != nil, files: files)
+                } catch {
+                    throw ConfigError("cannot write the run directory \($0)/\(core.runID) (--runs): \(RunDirectory.why($0, error))")
+                }
             }
             if let run { logger.info("run directory \(run.url.path)") }
             let checkpointing = run.map { run in
@@ -210,7 +226,7 @@ public struct LearnerService: Service {
                 }
             }
             trainer = try PolicyTrainer(envID: config.envID, core: core, store: store, logger: logger, settings: config.training,
-                                    run: run, metricsEvery: config.metricsEvery, logEvery: config.progressBar ? nil : .seconds(2),
+                                    run: run, metricsEvery: config.metricsEvery, metricsInterval: config.metricsInterval ?? .seconds(1), logEvery: config.progressBar ? nil : .seconds(2),
                                     resume: resumed?.trainer, checkpointing: checkpointing,
                                     onMetrics: { m in
                                         // The gauges are named after the metrics.jsonl keys.
@@ -218,6 +234,7 @@ public struct LearnerService: Service {
                                                        correction: m.correction)
                                     })!
         }
+        events(.ready(ready))
         trainer.start { _ = limit.offer(true) }
         let local = inProcessWorkers.map { workers in Task { await workers(reactor) } }
 

@@ -48,7 +48,8 @@ public final class PolicyTrainer: Sendable {
     public let solved = Mutex<(seconds: Double, steps: UInt64, updates: UInt64, unixTime: Double)?>(nil)
 
     let run: RunDirectory?
-    let metricsEvery: Int
+    let metricsEvery: Int?
+    let metricsInterval: Duration
     /// Also receives every logged update's metrics (the Prometheus exporter's gauges).
     let onMetrics: (@Sendable (UpdateMetrics) -> Void)?
     /// A progress log line this often; nil when a progress bar on the terminal shows it instead.
@@ -92,7 +93,7 @@ public final class PolicyTrainer: Sendable {
     /// continuous ones a diagonal Gaussian. With `resume`, the trainer continues from that
     /// state (throws when it does not fit the environment).
     public init?(envID: String, core: LearnerCore, store: ExperienceStore, logger: Logger, settings: TrainingSettings,
-                 run: RunDirectory? = nil, metricsEvery: Int = 10, logEvery: Duration? = .seconds(2),
+                 run: RunDirectory? = nil, metricsEvery: Int? = nil, metricsInterval: Duration = .seconds(1), logEvery: Duration? = .seconds(2),
                  resume: TrainerState? = nil, checkpointing: Checkpointing? = nil,
                  onMetrics: (@Sendable (UpdateMetrics) -> Void)? = nil) throws {
         guard let spec = EnvironmentRegistry.spec(envID) else { return nil }
@@ -103,7 +104,8 @@ public final class PolicyTrainer: Sendable {
         self.logger = logger
         self.settings = settings
         self.run = run
-        self.metricsEvery = max(1, metricsEvery)
+        self.metricsEvery = metricsEvery.map { max(1, $0) }
+        self.metricsInterval = metricsInterval
         self.logEvery = logEvery
         self.onMetrics = onMetrics
         if let resume {
@@ -144,6 +146,7 @@ public final class PolicyTrainer: Sendable {
             let started = ContinuousClock.now
             var lastLog = started
             var lastCheckpoint = started
+            var lastMetrics = started
             var updatesAtCheckpoint = core.progress.updates
             func checkpoint(_ why: String) {
                 guard let checkpointing else { return }
@@ -221,7 +224,9 @@ public final class PolicyTrainer: Sendable {
                         evaluate(evaluation, checkpointing)
                     }
                 }
-                if run != nil || onMetrics != nil, update % UInt64(metricsEvery) == 0 {
+                let metricsDue = metricsEvery.map { update % UInt64($0) == 0 } ?? (now - lastMetrics >= metricsInterval)
+                if run != nil || onMetrics != nil, metricsDue {
+                    lastMetrics = now
                     let metrics = UpdateMetrics(
                         update: update, policyVersion: trainer.version, seconds: (now - started).inSeconds,
                         envSteps: core.counters.stepsReceived, episodes: returns.episodes,

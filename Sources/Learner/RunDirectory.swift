@@ -31,6 +31,23 @@ public final class RunDirectory: Sendable {
         events = try EventFileWriter(directory: url, onError: onError)
     }
 
+    /// Why a run directory under `root` could not be made: the first part of the path that is
+    /// not a directory, or the system's reason for the first one that cannot be created.
+    public static func why(_ root: String, _ error: any Error) -> String {
+        var path = root.hasPrefix("/") ? "" : "."
+        for part in root.split(separator: "/") {
+            path += "/\(part)"
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                if !isDirectory.boolValue { return "\(path) is not a directory" }
+            } else {
+                return mkdir(path, 0o755) == 0 ? "\(path) was created, but: \((error as NSError).localizedDescription)" : "\(path): \(String(cString: strerror(errno)))"
+            }
+        }
+        if access(path, W_OK) != 0 { return "\(path): \(String(cString: strerror(errno)))" }
+        return (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
+    }
+
     /// One logged update: a line of metrics.jsonl and an event of TensorBoard scalars at step
     /// `envSteps`, both from the same values.
     public func log(_ update: UpdateMetrics) {

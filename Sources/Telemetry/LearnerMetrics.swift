@@ -1,5 +1,7 @@
 import BuildInfo
 import CoreMetrics
+import Experience
+import Foundation
 import Prometheus
 import Protocol
 import Locking
@@ -28,6 +30,8 @@ public final class LearnerMetrics: Sendable {
         var gauges: [String: CoreMetrics.Gauge] = [:]
         var trainedLag: [UInt64] = []
         var droppedLag: [UInt64] = []
+        /// When the learner started (Unix seconds).
+        var startTime = Date().timeIntervalSince1970
     }
     private let state = Mutex(State())
 
@@ -39,7 +43,9 @@ public final class LearnerMetrics: Sendable {
     /// Kinds of failed handshakes (`tributary_transport_handshakes_failed_total{kind}`).
     public static let handshakeFailures = ["auth", "protocol", "other"]
 
-    public init() {
+    /// `startTime`: when the learner started (Unix seconds), for `tributary_start_time_seconds`.
+    public init(startTime: Double = Date().timeIntervalSince1970) {
+        state.withLock { $0.startTime = startTime }
         registry = PrometheusCollectorRegistry()
         factory = PrometheusMetricsFactory(registry: registry)
     }
@@ -63,6 +69,7 @@ public final class LearnerMetrics: Sendable {
             gauge("tributary_info", 1, [("run_id", s.runID), ("correction", s.buffer.correction),
                                         ("protocol_version", String(s.protocolVersion)), ("version", BuildInfo.describe)])
             gauge("tributary_uptime_seconds", Double(s.uptimeMs) / 1000)
+            gauge("tributary_start_time_seconds", st.startTime)
             gauge("tributary_policy_version", Double(s.policyVersion))
             gauge("tributary_workers_connected", Double(s.workersConnected))
             count("tributary_workers_expired_total", s.workersExpired)
@@ -91,15 +98,19 @@ public final class LearnerMetrics: Sendable {
             count("tributary_env_steps_total", s.stepsReceived)
             count("tributary_updates_total", s.updates)
             count("tributary_episodes_total", s.episodes)
-            gauge("tributary_env_steps_per_second", s.envStepsPerSecond)
-            gauge("tributary_updates_per_second", s.updatesPerSecond)
+            // Rates are PromQL's: rate(tributary_env_steps_total[1m]), rate(tributary_updates_total[1m]).
             if s.episodes > 0 { gauge("tributary_episodic_return_mean100", s.meanReturn100) }
             // The accounting identity: received = trained + Σ dropped + buffered (chunks).
             let a = s.accounting
             count("tributary_buffer_received_chunks_total", a.received)
             count("tributary_buffer_trained_chunks_total", a.trained)
-            for (reason, n) in a.dropped { count("tributary_buffer_dropped_chunks_total", n, [("reason", reason)]) }
-            for (exit, n) in a.trainedExits { count("tributary_buffer_trained_exits_total", n, [("exit", exit)]) }
+            // Every reason and exit exists from the first scrape (0 until it happens).
+            for reason in Set(DropReason.allCases.map(\.rawValue)).union(a.dropped.keys).sorted() {
+                count("tributary_buffer_dropped_chunks_total", a.dropped[reason] ?? 0, [("reason", reason)])
+            }
+            for exit in Set(ExitReason.allCases.map(\.rawValue)).union(a.trainedExits.keys).sorted() {
+                count("tributary_buffer_trained_exits_total", a.trainedExits[exit] ?? 0, [("exit", exit)])
+            }
             gauge("tributary_buffer_chunks", Double(a.buffered))
             gauge("tributary_buffer_columns", Double(s.bufferedColumns))
             count("tributary_buffer_training_uses_total", a.trainingUses)
@@ -110,9 +121,9 @@ public final class LearnerMetrics: Sendable {
             if b.hasEta { gauge("tributary_buffer_eta_versions", Double(b.eta)) }
             if b.hasMaxLag { gauge("tributary_buffer_max_lag_versions", Double(b.maxLag)) }
             if s.updates > 0 {
-                gauge("tributary_update_lag_versions", Double(s.lagMin), [("stat", "min")])
-                gauge("tributary_update_lag_versions", s.lagMean, [("stat", "mean")])
-                gauge("tributary_update_lag_versions", Double(s.lagMax), [("stat", "max")])
+                gauge("tributary_update_lag_min_versions", Double(s.lagMin))
+                gauge("tributary_update_lag_mean_versions", s.lagMean)
+                gauge("tributary_update_lag_max_versions", Double(s.lagMax))
             }
             st.trainedLag = s.trainedLag.counts
             st.droppedLag = s.droppedLag.counts
@@ -149,18 +160,90 @@ public final class LearnerMetrics: Sendable {
 
     // MARK: - Rendering
 
-    /// The text exposition format (version 0.0.4): the registry's metrics, then the two
-    /// staleness histograms.
+    /// The text exposition format (version 0.0.4): the registry's metrics with their HELP lines,
+    /// the two staleness histograms, and the process's own `process_*` metrics.
     public func exposition() -> String {
-        var text = registry.emitToString()
+        var text = Self.withHelp(registry.emitToString())
         let (trained, dropped) = state.withLock { ($0.trainedLag, $0.droppedLag) }
         text += Self.histogram("tributary_trained_staleness_versions",
                                help: "Version lag of trained samples (learner version at training minus the version that acted).",
                                counts: trained)
         text += Self.histogram("tributary_dropped_staleness_versions",
                                help: "Version lag of samples dropped unused (stale, evicted, ...).", counts: dropped)
+        text += ProcessMetrics.read().exposition()
         return text
     }
+
+    /// swift-metrics has no help text, so swift-prometheus writes none: a HELP line goes in
+    /// before each family's TYPE line, from `help`.
+    static func withHelp(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 4096)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE ") {
+                let name = String(line.dropFirst(7).prefix { $0 != " " })
+                out += "# HELP \(name) \(help[name] ?? "Tributary learner metric \(name) (docs/operations.md).")\n"
+            }
+            out += line
+            out += "\n"
+        }
+        if out.hasSuffix("\n\n") { out.removeLast() }
+        return out
+    }
+
+    /// The help text of every metric the registry exports (docs/operations.md lists them).
+    static let help: [String: String] = [
+        "tributary_info": "Always 1; the labels say which run and build this is.",
+        "tributary_uptime_seconds": "Seconds since the learner started.",
+        "tributary_start_time_seconds": "When the learner started, in Unix seconds.",
+        "tributary_policy_version": "The newest policy version.",
+        "tributary_workers_connected": "Workers with a session now.",
+        "tributary_workers_expired_total": "Worker incarnations that left (silence, replaced, goodbye).",
+        "tributary_messages_received_total": "Messages received on the data socket.",
+        "tributary_received_bytes_total": "Bytes of the messages received on the data socket.",
+        "tributary_chunks_accepted_total": "Trajectory chunks admitted to the buffer.",
+        "tributary_messages_rejected_total": "Messages refused, by Reject code.",
+        "tributary_updates_skipped_total": "Updates skipped because the loss, gradient or parameters were not finite.",
+        "tributary_degraded": "1 while /healthz reports degraded (updates skipped in a row).",
+        "tributary_episodes_unverified_total": "Episode returns reported without the steps to check them.",
+        "tributary_transport_connections_accepted_total": "Connections accepted on the learner's sockets.",
+        "tributary_transport_connections_closed_total": "Connections closed on the learner's sockets.",
+        "tributary_transport_handshakes_failed_total": "Failed ZMTP/CURVE handshakes, by kind.",
+        "tributary_transport_messages_truncated_total": "Messages dropped by libzmq for exceeding the size limit.",
+        "tributary_admission_max_workers": "Worker sessions admitted at most (--max-workers).",
+        "tributary_admission_memory_budget_bytes": "Chunk bytes held at most, all workers together (--memory-budget-bytes).",
+        "tributary_admission_memory_held_bytes": "Chunk bytes held now: credits in flight plus the buffer.",
+        "tributary_admission_credits_in_flight": "Credits granted and not yet returned.",
+        "tributary_env_steps_total": "Environment steps in accepted chunks.",
+        "tributary_updates_total": "Optimizer steps.",
+        "tributary_episodes_total": "Finished episodes reported by workers.",
+        "tributary_episodic_return_mean100": "Mean return of the last 100 finished episodes.",
+        "tributary_buffer_received_chunks_total": "Chunks received by the buffer (received = trained + dropped + buffered).",
+        "tributary_buffer_trained_chunks_total": "Chunks trained on at least once.",
+        "tributary_buffer_dropped_chunks_total": "Chunks dropped unused, by reason.",
+        "tributary_buffer_trained_exits_total": "How trained chunks left the buffer, by exit.",
+        "tributary_buffer_chunks": "Chunks in the buffer now.",
+        "tributary_buffer_columns": "Environment columns in the buffer now.",
+        "tributary_buffer_training_uses_total": "Uses of chunks in updates (more than trained chunks with reuse).",
+        "tributary_buffer_inserted_columns_total": "Columns inserted (the sample:insert limiter's insert side).",
+        "tributary_buffer_sampled_columns_total": "Columns sampled for updates (the limiter's sample side).",
+        "tributary_buffer_capacity_chunks": "Chunks the buffer holds at most (--buffer-capacity).",
+        "tributary_buffer_eta_versions": "The staleness bound on admission, eta (--eta), when set.",
+        "tributary_buffer_max_lag_versions": "The drop rule's max lag (--max-lag), when set.",
+        "tributary_update_lag_min_versions": "Smallest version lag of a sample in the latest update.",
+        "tributary_update_lag_mean_versions": "Mean version lag of the samples in the latest update.",
+        "tributary_update_lag_max_versions": "Largest version lag of a sample in the latest update.",
+        "tributary_loss": "Loss of the latest logged update, by term.",
+        "tributary_policy_entropy": "Policy entropy in the latest logged update.",
+        "tributary_approx_kl": "Approximate KL between behaviour and current policy in the latest logged update.",
+        "tributary_correction_clipped_fraction": "Fraction of samples whose ratio was clipped in the latest logged update.",
+        "tributary_correction_dual_clipped_fraction": "Fraction of samples dual-clipped in the latest logged update.",
+        "tributary_correction_truncated_fraction": "Fraction of importance weights truncated in the latest logged update.",
+        "tributary_correction_masked_fraction": "Fraction of samples masked in the latest logged update.",
+        "tributary_correction_rho_truncated_fraction": "Fraction of V-trace rho weights truncated in the latest logged update.",
+        "tributary_correction_ess": "Normalised effective sample size of the importance weights in the latest logged update.",
+        "tributary_correction_mean_abs_log_ratio": "Mean absolute log ratio of current to behaviour policy in the latest logged update.",
+    ]
 
     /// A constant histogram from per-lag counts (`counts[i]` samples at lag i; the 65th bucket
     /// holds 64 and more). `_sum` counts that last bucket as 64, a lower bound.

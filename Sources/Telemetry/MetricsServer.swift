@@ -12,10 +12,23 @@ public final class MetricsServer: Sendable {
     /// What `/healthz` reports: 200 with `healthy`, 503 otherwise; the body is a JSON object.
     public struct Health: Sendable {
         public var healthy: Bool
-        public var fields: [String: String]
-        public init(healthy: Bool, fields: [String: String]) {
+        public var fields: [String: Field]
+        public init(healthy: Bool, fields: [String: Field]) {
             self.healthy = healthy
             self.fields = fields
+        }
+    }
+
+    /// A value of /healthz's JSON object: numbers stay numbers.
+    public enum Field: Sendable, Equatable, ExpressibleByStringLiteral {
+        case text(String)
+        case number(Double)
+        public init(stringLiteral value: String) { self = .text(value) }
+        var json: Any {
+            switch self {
+            case .text(let s): s
+            case .number(let d): d.rounded() == d && abs(d) < 9e15 ? Int64(d) as Any : d
+            }
         }
     }
 
@@ -49,10 +62,21 @@ public final class MetricsServer: Sendable {
         }
         await server.appendRoute("GET /healthz") { _ in
             let h = health()
-            let body = try JSONSerialization.data(withJSONObject: h.fields.merging(["status": h.healthy ? "ok" : "unhealthy"]) { a, _ in a },
-                                                  options: [.sortedKeys])
+            let object = h.fields.mapValues(\.json).merging(["status": h.healthy ? "ok" : "unhealthy"]) { a, _ in a }
+            let body = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             return HTTPResponse(statusCode: h.healthy ? .ok : .serviceUnavailable,
                                 headers: [.contentType: "application/json"], body: body + Data("\n".utf8))
+        }
+        await server.appendRoute("GET /") { _ in
+            let page = """
+                <!doctype html><html><head><title>Tributary learner</title></head><body>
+                <h1>Tributary learner</h1>
+                <ul><li><a href="/metrics">/metrics</a>: Prometheus text format</li>
+                <li><a href="/healthz">/healthz</a>: JSON, 200 while running, 503 when degraded or stopping</li></ul>
+                <p>Names and meanings: docs/operations.md, "Prometheus".</p></body></html>
+
+                """
+            return HTTPResponse(statusCode: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: Data(page.utf8))
         }
         let failure = Mutex<(any Error)?>(nil)
         let task = Task {

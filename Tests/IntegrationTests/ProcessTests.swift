@@ -170,7 +170,15 @@ extension Integration {
             let busy = try LearnerProcess.start()
             let clash = try ManagedProcess("learner", ["--data", busy.data, "--weights", "tcp://127.0.0.1:*", "--control", "tcp://127.0.0.1:*"])
             #expect(clash.waitExit(timeout: 10) != 0)
-            #expect(clash.stderr.contains("Address already in use"), "\(clash.stderr)")
+            #expect(clash.stderr.contains("Address already in use") && clash.stderr.contains("--data-port or --data"), "\(clash.stderr)")
+            #expect(clash.waitExit(timeout: 1) == 64)
+            // A run directory that cannot be written: exit 64 and one line, before `ready`.
+            let unwritable = try ManagedProcess("learner", ["--env", "CartPole-v1", "--runs", "/etc/passwd/x", "--bind", "127.0.0.1",
+                                                            "--data-port", "0", "--weights-port", "0", "--control-port", "0", "--no-metrics"])
+            #expect(unwritable.waitExit(timeout: 20) == 64)
+            #expect(unwritable.stderr.contains("learner: cannot write the run directory /etc/passwd/x/"), "\(unwritable.stderr)")
+            #expect(unwritable.stderr.contains("/etc/passwd is not a directory (--runs)") || unwritable.stderr.contains("(--runs): /etc/passwd is not a directory"))
+            #expect(unwritable.stdoutLines.isEmpty, "ready was printed: \(unwritable.stdoutLines)")
             // /metrics on a taken port, or on an interface name it cannot bind: a reason, no hang.
             let metricsPort = String(busy.metrics.split(separator: ":").last ?? "")
             let taken = try ManagedProcess("learner", ["--bind", "127.0.0.1", "--data-port", "0", "--weights-port", "0", "--control-port", "0",

@@ -62,6 +62,24 @@ import TestSupport
 }
 
 @Suite struct LearnerMetricsTests {
+    /// promtool's first complaint: every family needs a HELP line before its TYPE, with text.
+    @Test func everyFamilyHasHelpAndTheProcessIsThere() {
+        let metrics = LearnerMetrics()
+        metrics.update(from: Self.status())
+        metrics.record(update: [("loss", 1.5), ("entropy", 0.6), ("ess", 0.9)], correction: "vtrace")
+        let lines = metrics.exposition().split(separator: "\n").map(String.init)
+        for (i, line) in lines.enumerated() where line.hasPrefix("# TYPE ") {
+            let name = line.split(separator: " ")[2]
+            #expect(i > 0 && lines[i - 1].hasPrefix("# HELP \(name) ") && lines[i - 1].count > "# HELP \(name) ".count + 10, "\(name)")
+            #expect(!lines[i - 1].contains("Tributary learner metric \(name)"), "\(name) has only the fallback help")
+        }
+        for name in ["process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds", "tributary_start_time_seconds"] {
+            #expect(lines.contains { $0.hasPrefix("\(name) ") }, "\(name)")
+        }
+        #expect(!lines.contains { $0.contains("_per_second") }, "rates are PromQL's")
+        #expect(lines.contains("tributary_buffer_dropped_chunks_total{reason=\"group_timeout\"} 0"), "a reason that never happened is there, at 0")
+    }
+
     static func status() -> Tributary_V1_StatusReply {
         var s = Tributary_V1_StatusReply()
         s.runID = "run-t"
@@ -134,13 +152,16 @@ import TestSupport
         metrics.update(from: LearnerMetricsTests.status())
         let healthy = HealthFlag()
         let server = try await MetricsServer(host: "127.0.0.1", port: 0, render: { metrics.exposition() },
-                                             health: { .init(healthy: healthy.value, fields: ["run_id": "run-t"]) })
+                                             health: { .init(healthy: healthy.value, fields: ["run_id": "run-t", "uptime_s": .number(1.5), "workers_connected": .number(3)]) })
         #expect(server.url.hasPrefix("http://127.0.0.1:") && !server.url.hasSuffix(":0"))
         let (code, body) = try await Self.get(server.url + "/metrics")
         #expect(code == 200)
         #expect(try PrometheusText.parse(body)["tributary_buffer_received_chunks_total"] == 10)
         let (okCode, okBody) = try await Self.get(server.url + "/healthz")
         #expect(okCode == 200 && okBody.contains("\"status\":\"ok\""), "\(okBody)")
+        #expect(okBody.contains("\"uptime_s\":1.5") && okBody.contains("\"workers_connected\":3"), "numbers as JSON numbers: \(okBody)")
+        let (indexCode, index) = try await Self.get(server.url + "/")
+        #expect(indexCode == 200 && index.contains("/metrics") && index.contains("/healthz"))
         healthy.value = false
         let (badCode, badBody) = try await Self.get(server.url + "/healthz")
         #expect(badCode == 503 && badBody.contains("\"status\":\"unhealthy\""), "\(badBody)")
