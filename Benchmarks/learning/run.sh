@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Learning benchmarks, side by side with the peers' scripts in ../shared/peers (same machine,
-# same session, interleaved so that load from other tenants hits both sides alike):
+# Learning benchmarks, side by side with the peer scripts in Benchmarks/peers (PyTorch,
+# gymnasium, Stable-Baselines3; same machine, same session, interleaved so that load from other
+# tenants hits both sides alike):
 #
 #   1. learner update: `tributary-bench learner-update` vs torch_vtrace_bench.py
 #      (obs 4 -> 64 -> 64 tanh + policy/value heads, V-trace, Adam, T=32 x B=64, same threads)
@@ -13,8 +14,10 @@
 # Prints a markdown report on stdout and writes it to Benchmarks/learning/results.md.
 #
 # Environment (all optional):
-#   PEERS=../shared/peers      where the peer scripts are
-#   PEERS_VENV=.venv-peers     a venv with torch, stable-baselines3, gymnasium (created if missing)
+#   PEERS=Benchmarks/peers     where the peer scripts are
+#   PEERS_VENV=.venv-peers     a venv with torch, stable-baselines3, gymnasium, numpy at the
+#                              versions pinned in Benchmarks/peers/requirements.txt (created if
+#                              missing, brought to the pins whenever that file changes)
 #   REPS=3                     repetitions of the micro-benchmarks (median of medians)
 #   SEEDS="0 1 2"              CartPole seeds for both sides
 #   SKIP_SB3=1                 skip section 3's SB3 side (it takes ~1 min)
@@ -22,7 +25,8 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
-PEERS="${PEERS:-$ROOT/../shared/peers}"
+PEERS="${PEERS:-$ROOT/Benchmarks/peers}"
+PEERS_REQUIREMENTS="$ROOT/Benchmarks/peers/requirements.txt"
 PEERS_VENV="${PEERS_VENV:-$ROOT/.venv-peers}"
 REPS="${REPS:-3}"
 SEEDS="${SEEDS:-0 1 2}"
@@ -32,9 +36,14 @@ log() { printf '%s\n' "$*" >&2; }
 command -v jq >/dev/null || { log "run.sh needs jq (Debian: apt-get install jq)"; exit 1; }
 [[ -f "$PEERS/torch_vtrace_bench.py" ]] || { log "peer scripts not found in $PEERS (set PEERS=)"; exit 1; }
 if [[ ! -x "$PEERS_VENV/bin/python" ]]; then
-    log "creating $PEERS_VENV (torch, stable-baselines3, gymnasium from PyPI; a few minutes)"
+    log "creating $PEERS_VENV"
     python3 -m venv "$PEERS_VENV"
-    "$PEERS_VENV/bin/pip" install -q torch stable-baselines3 gymnasium numpy
+fi
+# The venv keeps a copy of the requirements it was last brought to; install again when they differ.
+if ! cmp -s "$PEERS_REQUIREMENTS" "$PEERS_VENV/tributary-peers-requirements.txt"; then
+    log "installing $PEERS_REQUIREMENTS into $PEERS_VENV (pinned torch, stable-baselines3, gymnasium, numpy from PyPI; a few GB, a few minutes)"
+    "$PEERS_VENV/bin/pip" install -q -r "$PEERS_REQUIREMENTS"
+    cp "$PEERS_REQUIREMENTS" "$PEERS_VENV/tributary-peers-requirements.txt"
 fi
 PY="$PEERS_VENV/bin/python"
 cd "$ROOT"

@@ -12,7 +12,7 @@ import Transport
 import Rollout
 
 /// `tributary-bench`: the micro-benchmarks that run beside the peers' scripts
-/// (`../shared/peers/`) in `Benchmarks/learning/run.sh`. Each prints one `RESULT` line in the
+/// (`Benchmarks/peers/`) in `Benchmarks/learning/run.sh`. Each prints one `RESULT` line in the
 /// peers' format, so the script can put ratios side by side.
 @main
 struct BenchCommand: AsyncParsableCommand {

@@ -299,7 +299,8 @@ public final class LearnerCore: Sendable {
             }
         }
 
-        func refuse(_ error: ProtocolError, sequence: UInt64 = 0, returnCredit: Bool = false) {
+        /// `claimed`: who a refused Hello says it is (peer-supplied, shown cut and printable).
+        func refuse(_ error: ProtocolError, sequence: UInt64 = 0, returnCredit: Bool = false, claimed: String? = nil) {
             s.counters.rejected[error.code.name, default: 0] += 1
             if isChunk {
                 s.counters.rejectedChunks[error.code.name, default: 0] += 1
@@ -318,7 +319,8 @@ public final class LearnerCore: Sendable {
                 }
                 s.sessions[key]!.lastSent = now
             }
-            let who = s.sessions[key].map { "worker \($0.workerID) (\($0.peer))" } ?? "a peer without a session (\(m.peer))"
+            let who = s.sessions[key].map { "worker \($0.workerID) (\($0.peer))" }
+                ?? claimed.map { "\($0) (\(m.peer))" } ?? "a peer without a session (\(m.peer))"
             s.log.warning(logger, reason: error.code.name, "refused \(header?.type?.description ?? "message") from \(who): \(error)", now: now)
             replies.append((key, WireCodec.reject(error, rejectedType: header?.rawType ?? 0, sequence: sequence, creditsReturned: returned)))
         }
@@ -349,7 +351,10 @@ public final class LearnerCore: Sendable {
             do throws(Refusal) {
                 replies.append((key, try handleHello(&s, key: key, hello: hello, peer: m.peer, now: now)))
             } catch {
-                refuse(error.error)
+                func printable(_ text: String) -> String {
+                    String(String.UnicodeScalarView(text.unicodeScalars.prefix(64).map { $0.properties.generalCategory == .control ? "?" : $0 }))
+                }
+                refuse(error.error, claimed: "worker '\(printable(hello.workerID))' incarnation \(hello.incarnation) on host '\(printable(hello.host))'")
             }
         case .trajectoryChunk(let chunk):
             do throws(Refusal) {
