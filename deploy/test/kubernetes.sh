@@ -13,11 +13,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-: "${TRIBUTARY_BIN_DIR:?set TRIBUTARY_BIN_DIR to the directory holding the release learner and rollout-worker (their --help lists the flags the config may use)}"
-bin="$(cd "$TRIBUTARY_BIN_DIR" && pwd)"
-for b in learner rollout-worker; do
-    [[ -x "$bin/$b" ]] || { echo "kubernetes.sh: $bin/$b is missing or not executable (TRIBUTARY_BIN_DIR)" >&2; exit 2; }
-done
+. "$here/common.sh"
+need_binaries learner rollout-worker   # their --help lists the flags the config may use
 K8S_VERSION="${K8S_VERSION:-1.30}"
 KV_VERSION="${KV_VERSION:-1.37.0}"
 venv="${DEPLOY_VENV:-$repo/.venv-deploy}"

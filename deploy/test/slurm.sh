@@ -12,22 +12,15 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-: "${TRIBUTARY_BIN_DIR:?set TRIBUTARY_BIN_DIR to the directory holding the release learner, rollout-worker and tributary}"
-bin="$(cd "$TRIBUTARY_BIN_DIR" && pwd)"
-for b in learner rollout-worker tributary; do
-    [[ -x "$bin/$b" ]] || { echo "slurm.sh: $bin/$b is missing or not executable (TRIBUTARY_BIN_DIR)" >&2; exit 2; }
-done
-[[ $(id -u) -eq 0 ]] || { echo "slurm.sh: run as root (it starts munged, slurmctld and slurmd)" >&2; exit 2; }
+. "$here/common.sh"
+need_binaries learner rollout-worker tributary
+need_root "it starts munged, slurmctld and slurmd"
 S="${SLURM_TEST_DIR:-/tmp/tributary-slurm-test}"
 JOB_MINUTES="${JOB_MINUTES:-5}"
 start=$(date +%s.%N)
 export DEBIAN_FRONTEND=noninteractive
 
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null || ! command -v munged >/dev/null; then
-    echo "slurm.sh: installing slurm-wlm and munge"
-    apt-get install -y -q --no-install-recommends slurm-wlm munge >/dev/null 2>&1 \
-        || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends slurm-wlm munge >/dev/null; }
-fi
+need_commands "slurm-wlm munge" slurmctld slurmd sbatch munged
 echo "slurm.sh: $(slurmctld -V), $(munged -V 2>&1 | head -1)"
 
 stop_pidfile() {  # stop_pidfile FILE NAME: the daemon whose pid FILE holds, if it is that daemon
@@ -164,7 +157,7 @@ check "$([[ $graceful -ge 2 ]] && echo 1)" "the workers were stopped with SIGTER
 
 # scancel of a running job: the learner gets SIGTERM, drains, checkpoints and prints its summary.
 echo "slurm.sh: a second job without a target, cancelled with scancel once it trains"
-job2="$(cd "$S/jobs" && env TRIBUTARY_BIN_DIR="$bin" JOB_DIR="$S/jobs/job2" LEARNER_ARGS="--target-return 100000" \
+job2="$(cd "$S/jobs" && env TRIBUTARY_BIN_DIR="$bin" JOB_DIR="$S/jobs/job2" LEARNER_ARGS="--target-return off" \
     sbatch --parsable --time="$JOB_MINUTES" --output="$S/jobs/tributary-%j.out" "$repo/deploy/slurm/tributary.sbatch" </dev/null)"
 job2="${job2%%;*}"
 out2="$S/jobs/tributary-$job2.out"

@@ -18,23 +18,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 deploy="$(dirname "$here")"
-: "${TRIBUTARY_BIN_DIR:?set TRIBUTARY_BIN_DIR to the directory holding the release learner, rollout-worker and tributary}"
-bin="$(cd "$TRIBUTARY_BIN_DIR" && pwd)"
-for b in learner rollout-worker tributary; do
-    [[ -x "$bin/$b" ]] || { echo "systemd-nspawn.sh: $bin/$b is missing or not executable (TRIBUTARY_BIN_DIR)" >&2; exit 2; }
-done
-[[ $(id -u) -eq 0 ]] || { echo "systemd-nspawn.sh: run as root" >&2; exit 2; }
-if ! command -v systemd-nspawn >/dev/null; then
-    echo "systemd-nspawn.sh: installing systemd-container (systemd-nspawn)"
-    apt-get install -y -q systemd-container >/dev/null 2>&1 \
-        || { apt-get update -q >/dev/null && apt-get install -y -q systemd-container >/dev/null; }
-fi
-if ! grep -q -- '--config' <<<"$("$bin/learner" --help 2>&1)" || ! grep -q -- '--config' <<<"$("$bin/rollout-worker" --help 2>&1)"; then
-    echo "FAIL awaits the config-file feature: $bin/learner --help has no --config, and the units read their settings"
-    echo "     through TRIBUTARY_CONFIG."
-    echo "systemd under nspawn: 0 passed, 1 failed"
-    exit 1
-fi
+. "$here/common.sh"
+need_binaries learner rollout-worker tributary
+need_root "it boots systemd in a container"
+need_commands systemd-container systemd-nspawn
 
 start=$(date +%s.%N)
 work="$(mktemp -d /tmp/tributary-nspawn-test.XXXXXX)"

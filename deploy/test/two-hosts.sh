@@ -13,18 +13,10 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 doc="$(cd "$here/../.." && pwd)/docs/deployment.md"
-: "${TRIBUTARY_BIN_DIR:?set TRIBUTARY_BIN_DIR to the directory holding the release learner, rollout-worker and tributary}"
-bin="$(cd "$TRIBUTARY_BIN_DIR" && pwd)"
-for b in learner rollout-worker tributary; do
-    [[ -x "$bin/$b" ]] || { echo "two-hosts.sh: $bin/$b is missing or not executable (TRIBUTARY_BIN_DIR)" >&2; exit 2; }
-done
-[[ $(id -u) -eq 0 ]] || { echo "two-hosts.sh: run as root (network namespaces)" >&2; exit 2; }
-if ! command -v nft >/dev/null; then
-    echo "two-hosts.sh: installing nftables"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q --no-install-recommends nftables >/dev/null 2>&1 \
-        || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends nftables >/dev/null; }
-fi
+. "$here/common.sh"
+need_binaries learner rollout-worker tributary
+need_root "network namespaces"
+need_commands nftables nft
 start=$(date +%s.%N)
 work="$(mktemp -d /tmp/tributary-two-hosts.XXXXXX)"
 A="trib-a-$$" B="trib-b-$$"
