@@ -220,7 +220,7 @@ let package = Package(
         .executableTarget(
             name: "TributaryCommand",
             dependencies: [
-                "Monitor", "Protocol", "SafeIO", "Environments", "BuildInfo", "Learner", "PolicyArtifacts",
+                "Monitor", "Protocol", "SafeIO", "Environments", "BuildInfo", "Learner", "PolicyArtifacts", "Launch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -17,6 +17,13 @@ public enum EnvironmentRegistry {
         types.first { $0.id == id }?.rewardThreshold
     }
 
+    /// The most an episode of `id` can return (CartPole pays 1 a step for at most 500 steps; the
+    /// others pay at most 0 a step); nil when it is not one of ours. A target above it is never met.
+    public static func maxReturn(_ id: String) -> Double? {
+        guard let t = types.first(where: { $0.id == id }) else { return nil }
+        return t == CartPole.self ? Double(CartPole.maxEpisodeSteps) : 0
+    }
+
     /// `count` copies of environment `id` stepped together, type-erased.
     public static func makeVector(_ id: String, count: Int, seed: UInt64) -> AnyVectorEnvironment? {
         func make<E: Environment>(_: E.Type) -> AnyVectorEnvironment { AnyVectorEnvironment(VectorEnvironment<E>(count: count, seed: seed)) }

@@ -95,8 +95,8 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Run id (random when omitted).") public var runId = ""
     @Option(help: "Training runs write config.json, metrics.jsonl, TensorBoard event files and the final parameters to RUNS/RUN_ID ('' for none).")
     public var runs = "runs"
-    @Option(parsing: .unconditional, help: "Stop when the mean return of the last 100 episodes reaches this (negative values work: --target-return -100).")
-    public var targetReturn: Double?
+    @Option(parsing: .unconditional, help: "Stop when the mean return of the last 100 episodes reaches this (negative values work: --target-return -100), or off.")
+    public var targetReturn: Limit<Double>?
     @Option(help: "Stop after this many updates.") public var maxUpdates: UInt64?
     @Option(help: "Stop after consuming this many chunks.") public var maxChunks: UInt64?
     @Option(help: "Seed of the network's initialisation.") public var seed: UInt64 = 1
@@ -128,7 +128,7 @@ public struct RunOptions: ParsableArguments {
         c.envID = env
         c.runID = runId
         c.runsRoot = runs.isEmpty ? nil : runs
-        c.training.targetReturn = targetReturn
+        c.training.targetReturn = targetReturn?.value
         c.training.maxUpdates = maxUpdates
         c.maxChunks = maxChunks
         c.training.seed = seed

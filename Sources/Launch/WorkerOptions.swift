@@ -6,7 +6,8 @@ import Transport
 
 /// Every flag of `rollout-worker`; `config()` maps them onto a `WorkerConfig`.
 public struct WorkerOptions: ParsableArguments {
-    @Option(help: "Learner host (used with the ports).") public var learner = "127.0.0.1"
+    @Option(help: "The learner: HOST, or HOST:PORT with PORT its data port (weights and control then PORT+1 and PORT+2, the learner's own layout). [v6]:PORT for IPv6.")
+    public var learner = "127.0.0.1"
     @Option(help: "Learner data port.") public var dataPort = 5555
     @Option(help: "Learner weights port.") public var weightsPort = 5556
     @Option(help: "Learner control port.") public var controlPort = 5557
@@ -37,14 +38,39 @@ public struct WorkerOptions: ParsableArguments {
 
     public init() {}
 
+    /// `--learner`'s host and, when given, its data port: `host`, `host:6000`, `[::1]:6000`, `::1`.
+    static func hostAndPort(_ value: String) throws(ConfigError) -> (String, Int?) {
+        if value.contains("://") {
+            throw ConfigError("--learner takes HOST or HOST:PORT, not an endpoint ('\(value)'); give endpoints with --data, --weights and --control")
+        }
+        var host = value, port: Substring?
+        if value.hasPrefix("["), let close = value.firstIndex(of: "]") {
+            host = String(value[...close])
+            let rest = value[value.index(after: close)...]
+            if rest.hasPrefix(":") { port = rest.dropFirst() } else if !rest.isEmpty { throw ConfigError("--learner: cannot read '\(value)' as [HOST]:PORT") }
+        } else if value.filter({ $0 == ":" }).count == 1, let colon = value.firstIndex(of: ":") {
+            host = String(value[..<colon])
+            port = value[value.index(after: colon)...]
+        }
+        guard !host.isEmpty, host != "[]" else { throw ConfigError("--learner needs a host, not '\(value)'") }
+        if host.contains(":"), !host.hasPrefix("[") { host = "[\(host)]" }  // a bare IPv6 address
+        guard let port else { return (host, nil) }
+        guard let p = Int(port), (1...65533).contains(p) else {
+            throw ConfigError("--learner: the port in '\(value)' must be a number in 1…65533 (the data port; weights and control are the next two)")
+        }
+        return (host, p)
+    }
+
     public func config() throws(ConfigError) -> WorkerConfig {
         var c = WorkerConfig()
         for (flag, port) in [("data-port", dataPort), ("weights-port", weightsPort), ("control-port", controlPort)] where !(1...65535).contains(port) {
             throw ConfigError("--\(flag) must be a port number in 1…65535, not \(port)")
         }
-        c.dataEndpoint = data ?? "tcp://\(learner):\(dataPort)"
-        c.weightsEndpoint = weights ?? "tcp://\(learner):\(weightsPort)"
-        c.controlEndpoint = control ?? "tcp://\(learner):\(controlPort)"
+        let (host, port) = try Self.hostAndPort(learner)
+        let ports = port.map { ($0, $0 + 1, $0 + 2) } ?? (dataPort, weightsPort, controlPort)
+        c.dataEndpoint = data ?? "tcp://\(host):\(ports.0)"
+        c.weightsEndpoint = weights ?? "tcp://\(host):\(ports.1)"
+        c.controlEndpoint = control ?? "tcp://\(host):\(ports.2)"
         if let workerId { c.workerID = workerId }
         guard blasThreads >= 1 else { throw ConfigError("--blas-threads must be at least 1") }
         guard numEnvs > 0 else { throw ConfigError("--num-envs must be at least 1") }

@@ -256,6 +256,9 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
             throw ConfigError("the memory budget (\(memoryBudgetBytes) bytes) must hold at least one message of max message bytes (\(maxMessageBytes))")
         }
         if degradedAfterSkips < 1 { throw ConfigError("degraded-after-skips must be at least 1") }
+        if let target = training.targetReturn, let most = EnvironmentRegistry.maxReturn(envID), target > most {
+            throw ConfigError("--target-return \(target) can never be reached: \(envID) returns at most \(most) an episode (leave it out, or --target-return off, to train until stopped)")
+        }
         if training.batchColumns < 1 { throw ConfigError("batch columns must be at least 1") }
         if !(training.learningRate > 0) { throw ConfigError("the learning rate (--learning-rate) must be positive, not \(training.learningRate)") }
         if !(training.gamma > 0 && training.gamma <= 1) { throw ConfigError("the discount γ (--gamma) must be in (0, 1], not \(training.gamma)") }

@@ -20,7 +20,7 @@ struct LearnerCommand: AsyncParsableCommand {
     /// The flags with the environment's and the config file's settings in front.
     static let layers = ConfigLayers.forProcess(LearnerOptions.self, tool: "learner")
 
-    static func main() async { await main(layers.arguments) }
+    static func main() async { await CommandMain.run(Self.self, arguments: layers.arguments, tool: "learner") }
 
     @OptionGroup var options: LearnerOptions
 

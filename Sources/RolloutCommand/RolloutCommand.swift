@@ -21,7 +21,7 @@ struct RolloutCommand: AsyncParsableCommand {
     /// The flags with the environment's and the config file's settings in front.
     static let layers = ConfigLayers.forProcess(WorkerOptions.self, tool: "rollout-worker")
 
-    static func main() async { await main(layers.arguments) }
+    static func main() async { await CommandMain.run(Self.self, arguments: layers.arguments, tool: "rollout-worker") }
 
     @OptionGroup var options: WorkerOptions
 

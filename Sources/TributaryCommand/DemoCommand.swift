@@ -25,6 +25,9 @@ extension TributaryCommand {
 
         func validate() throws {
             guard workers >= 1, seconds >= 1 else { throw ValidationError("--workers and --seconds must be at least 1") }
+            if let targetReturn, let most = EnvironmentRegistry.maxReturn(env), targetReturn > most {
+                throw ValidationError("--target-return \(targetReturn) can never be reached: \(env) returns at most \(most) an episode; to watch a run until Ctrl-C, use learner --env \(env) --local-workers 2")
+            }
         }
 
         func run() async throws {

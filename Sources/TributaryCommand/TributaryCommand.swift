@@ -1,5 +1,6 @@
 import ArgumentParser
 import BuildInfo
+import Launch
 import Foundation
 import Monitor
 import Protocol
@@ -14,6 +15,9 @@ struct TributaryCommand: AsyncParsableCommand {
         abstract: "Inspect a running Tributary learner.",
         version: BuildInfo.versionLine,
         subcommands: [Status.self, Top.self, Staleness.self, Workers.self, Plot.self, Eval.self, Export.self, Demo.self, Keys.self])
+
+    /// Errors as one line (`tributary: …`), without the usage screen.
+    static func main() async { await CommandMain.run(Self.self, arguments: Array(CommandLine.arguments.dropFirst()), tool: "tributary") }
 }
 
 /// Flags every query command shares.

@@ -134,3 +134,16 @@ import Testing
         #expect(repeated == original)
     }
 }
+
+@Suite struct CommandMainTests {
+    /// `--timeout -1`, `--gamma -2`: a negative number after an option is its value.
+    @Test func negativeNumbersAfterAnOptionAreItsValue() throws {
+        #expect(CommandMain.joiningNegativeNumbers(["--target-return", "-100", "--gamma", "-2.5e-1", "--x", "-.5"])
+                == ["--target-return=-100", "--gamma=-2.5e-1", "--x=-.5"])
+        #expect(CommandMain.joiningNegativeNumbers(["--seed=3", "-1"]) == ["--seed=3", "-1"], "a value given with = is complete")
+        #expect(CommandMain.joiningNegativeNumbers(["--env", "-h"]) == ["--env", "-h"], "options stay options")
+        let c = try LearnerOptions.parse(CommandMain.joiningNegativeNumbers(["--env", "Acrobot-v1", "--target-return", "-90", "--run-id", "r"]))
+            .config(isTerminal: false)
+        #expect(c.training.targetReturn == -90 && c.runID == "r")
+    }
+}

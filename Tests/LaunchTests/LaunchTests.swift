@@ -107,6 +107,15 @@ import Testing
         #expect(c.envID == "CartPole-v1" && c.seed == 7)
         let explicit = try WorkerOptions.parse(["--data", "ipc:///tmp/d"]).config()
         #expect(explicit.dataEndpoint == "ipc:///tmp/d")
+        // HOST:PORT names the data port; the other two follow it, as the learner lays them out.
+        let hostPort = try WorkerOptions.parse(["--learner", "gpu3.lab:7000"]).config()
+        #expect(hostPort.dataEndpoint == "tcp://gpu3.lab:7000" && hostPort.weightsEndpoint == "tcp://gpu3.lab:7001"
+                && hostPort.controlEndpoint == "tcp://gpu3.lab:7002")
+        #expect(try WorkerOptions.parse(["--learner", "[::1]:7000"]).config().controlEndpoint == "tcp://[::1]:7002")
+        #expect(try WorkerOptions.parse(["--learner", "::1"]).config().dataEndpoint == "tcp://[::1]:5555")
+        for bad in ["tcp://10.0.0.5:5555", "10.0.0.5:x", "10.0.0.5:70000", ":5555"] {
+            #expect(throws: ConfigError.self, "\(bad)") { try WorkerOptions.parse(["--learner", bad]).config() }
+        }
     }
 
     /// Without --seed every worker process gets its own streams; with it, exactly that seed.
