@@ -26,6 +26,10 @@ struct SessionLoop {
     private var source: (any ChunkSource)?
     /// Whether the `acting` event (the first environment step of this process) went out.
     private var announcedActing = false
+    /// The periodic summary line: when the last was logged, and the total sent then.
+    private var summaryAt = ContinuousClock.now
+    private var sentAtSummary: UInt64 = 0
+    static let summaryEvery: Duration = .seconds(10)
     /// The data socket's handshakes, across incarnations: a learner that keeps refusing this
     /// worker's key ends the worker with a reason instead of endless retries.
     private let handshakes: HandshakeWatch
@@ -197,6 +201,15 @@ struct SessionLoop {
         }
         totalSent += UInt64(count)
         reactor.send(data.id, messages: burst)
+        let now = ContinuousClock.now
+        if now - summaryAt >= Self.summaryEvery {
+            // One line every 10 s, so an operator reading the worker's log sees it work.
+            let seconds = (now - summaryAt).inSeconds
+            let chunks = totalSent - sentAtSummary
+            let steps = Double(chunks) * Double(source!.unrollLength) * Double(config.numEnvs)
+            logger.info("last \(Int(seconds.rounded())) s: \(chunks) chunks, \(Int(steps / seconds)) env steps/s, acting with policy version \(client.version); \(totalSent) chunks sent by this process")
+            (summaryAt, sentAtSummary) = (now, totalSent)
+        }
         if traceChunks {
             for s in first..<(first + UInt64(count)) { events(.chunkSent(WorkerChunkSent(incarnation: incarnation, sequence: s))) }
         }

@@ -17,14 +17,35 @@ extension TributaryCommand {
         }
 
         func run() async throws {
-            let tty = isatty(STDOUT_FILENO) == 1
+            if watch, Terminal.isInteractive, !options.json { return try await watchOnTerminal() }
+            // Off a terminal (logs, pipes) --watch appends a report per refresh.
             repeat {
                 let status = try await TributaryCommand.fetchStatus(options)
-                let body = options.json ? try StalenessView.json(status, byWorker: byWorker) : StalenessView.text(status, byWorker: byWorker)
-                // On a terminal --watch redraws in place; otherwise it appends (logs, pipes).
-                print((watch && tty && !options.json ? "\u{1B}[H\u{1B}[2J" : "") + body)
+                print(options.json ? try StalenessView.json(status, byWorker: byWorker) : StalenessView.text(status, byWorker: byWorker))
                 if watch { try await Task.sleep(for: .milliseconds(Int(interval * 1000))) }
             } while watch
+        }
+
+        /// Redrawn in place, as `top` does: q, Esc or Ctrl-C quits; a learner that stops
+        /// answering leaves the last report with a line saying why.
+        func watchOnTerminal() async throws {
+            var status = try await TributaryCommand.fetchStatus(options)
+            let terminal = Terminal()
+            terminal.enter()
+            defer { terminal.leave() }
+            var note = ""
+            while true {
+                var lines = StalenessView.text(status, byWorker: byWorker).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                lines.append(note.isEmpty ? "q quits" : "stale: \(note)")
+                terminal.draw(lines)
+                if terminal.waitForQuit(timeout: .milliseconds(Int(interval * 1000))) { return }
+                do {
+                    status = try await options.fetch()
+                    note = ""
+                } catch let failure as StatusClient.Failure {
+                    note = failure.description
+                }
+            }
         }
     }
 }
