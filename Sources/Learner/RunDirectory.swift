@@ -34,17 +34,20 @@ public final class RunDirectory: Sendable {
     /// Why a run directory under `root` could not be made: the first part of the path that is
     /// not a directory, or the system's reason for the first one that cannot be created.
     public static func why(_ root: String, _ error: any Error) -> String {
+        // Only looks: the first component that is missing is reported against its parent, which
+        // must let us create it; nothing is created here.
         var path = root.hasPrefix("/") ? "" : "."
         for part in root.split(separator: "/") {
+            let parent = path.isEmpty ? "/" : path
             path += "/\(part)"
             var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-                if !isDirectory.boolValue { return "\(path) is not a directory" }
-            } else {
-                return mkdir(path, 0o755) == 0 ? "\(path) was created, but: \((error as NSError).localizedDescription)" : "\(path): \(String(cString: strerror(errno)))"
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                if access(parent, W_OK | X_OK) != 0 { return "\(parent): \(String(cString: strerror(errno)))" }
+                break
             }
+            if !isDirectory.boolValue { return "\(path) is not a directory" }
         }
-        if access(path, W_OK) != 0 { return "\(path): \(String(cString: strerror(errno)))" }
+        if FileManager.default.fileExists(atPath: path), access(path, W_OK) != 0 { return "\(path): \(String(cString: strerror(errno)))" }
         return (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
     }
 

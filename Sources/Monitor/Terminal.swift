@@ -46,6 +46,29 @@ public final class Terminal {
         write("\u{1B}[H" + lines.map { $0 + "\u{1B}[K" }.joined(separator: "\r\n") + "\u{1B}[J")
     }
 
+    /// A live view (`top`, `staleness --watch`): takes over the screen, draws `frame(status,
+    /// stale)` every `interval` with a freshly fetched status until a key asks to quit, and
+    /// gives the screen back. A refresh that fails keeps the last status and passes why as
+    /// `stale` ("stale: …"), so the view says it is not moving; q still quits.
+    public static func live<Status>(every interval: Duration, first: Status, fetch: () async throws -> Status,
+                                    frame: (Status, _ stale: String?) -> [String]) async throws {
+        var status = first
+        var stale: String?
+        let terminal = Terminal()
+        terminal.enter()
+        defer { terminal.leave() }
+        while true {
+            terminal.draw(frame(status, stale))
+            if terminal.waitForQuit(timeout: interval) { return }
+            do {
+                status = try await fetch()
+                stale = nil
+            } catch let failure as StatusClient.Failure {
+                stale = "stale: \(failure.description)"
+            }
+        }
+    }
+
     /// Waits up to `timeout` for a key; true when it asks to quit (q, Q, Ctrl-C, Ctrl-D, Esc).
     public func waitForQuit(timeout: Duration) -> Bool {
         var fds = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)

@@ -29,22 +29,10 @@ extension TributaryCommand {
         /// Redrawn in place, as `top` does: q, Esc or Ctrl-C quits; a learner that stops
         /// answering leaves the last report with a line saying why.
         func watchOnTerminal() async throws {
-            var status = try await TributaryCommand.fetchStatus(options)
-            let terminal = Terminal()
-            terminal.enter()
-            defer { terminal.leave() }
-            var note = ""
-            while true {
-                var lines = StalenessView.text(status, byWorker: byWorker).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-                lines.append(note.isEmpty ? "q quits" : "stale: \(note)")
-                terminal.draw(lines)
-                if terminal.waitForQuit(timeout: .milliseconds(Int(interval * 1000))) { return }
-                do {
-                    status = try await options.fetch()
-                    note = ""
-                } catch let failure as StatusClient.Failure {
-                    note = failure.description
-                }
+            let first = try await TributaryCommand.fetchStatus(options)
+            try await Terminal.live(every: .milliseconds(Int(interval * 1000)), first: first, fetch: options.fetch) { status, stale in
+                StalenessView.text(status, byWorker: byWorker).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                    + [stale ?? "q quits"]
             }
         }
     }

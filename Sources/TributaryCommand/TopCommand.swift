@@ -28,24 +28,12 @@ extension TributaryCommand {
                 return
             }
             // Check the learner answers before taking over the screen.
-            var status = try await TributaryCommand.fetchStatus(options)
-            let terminal = Terminal()
-            terminal.enter()
-            defer { terminal.leave() }
-            var note = ""
-            while true {
+            let first = try await TributaryCommand.fetchStatus(options)
+            try await Terminal.live(every: .milliseconds(Int(interval * 1000)), first: first, fetch: options.fetch) { status, stale in
                 let size = Terminal.size
                 var lines = TopView.render(status, columns: size.columns, rows: size.rows, learner: learner)
-                if !note.isEmpty { lines[lines.count - 1] = String(note.prefix(size.columns - 1)) }
-                terminal.draw(lines)
-                if terminal.waitForQuit(timeout: .milliseconds(Int(interval * 1000))) { return }
-                do {
-                    status = try await options.fetch()
-                    note = ""
-                } catch let failure as StatusClient.Failure {
-                    // Keep the last frame and say why it is not moving; q still quits.
-                    note = "stale: \(failure.description)"
-                }
+                if let stale { lines[lines.count - 1] = String(stale.prefix(size.columns - 1)) }
+                return lines
             }
         }
     }
