@@ -89,6 +89,7 @@ let package = Package(
         // and the learner lost 30 % of its updates per second in the demo when it moved here.
         .target(
             name: "Experience",
+            dependencies: ["Domain"],
             swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]
         ),
         .target(
@@ -165,6 +166,7 @@ let package = Package(
                 "Locking",
                 "Protocol",
                 "BuildInfo",
+                "Domain",
                 "Experience",
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -194,7 +196,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Events", "Locking", "SafeIO", "Protocol", "Transport", "Telemetry", "Plotting",
+                "Domain", "Events", "Locking", "SafeIO", "Protocol", "Transport", "Telemetry", "Plotting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -320,12 +322,12 @@ let package = Package(
         ),
         .testTarget(
             name: "MonitorTests",
-            dependencies: ["Monitor", "Protocol"],
+            dependencies: ["Monitor", "Protocol", "Domain"],
             exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "TelemetryTests",
-            dependencies: ["Telemetry", "Protocol", "TestSupport"]
+            dependencies: ["Telemetry", "Protocol", "Domain", "TestSupport"]
         ),
         .testTarget(
             name: "EventsTests",

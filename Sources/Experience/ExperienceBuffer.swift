@@ -1,3 +1,5 @@
+import Domain
+
 /// Why a chunk left the buffer without ever being trained (`BufferAccounting.dropped`).
 public enum DropReason: String, CaseIterable, Sendable, Codable {
     /// A step more than `maxLag` versions old when a batch was formed.
@@ -105,45 +107,6 @@ public struct BufferAccounting: Sendable, Equatable, Codable {
     public var balances: Bool { received == trained + droppedTotal + buffered }
 
     public init() {}
-}
-
-/// Version lag counts: `counts[i]` samples (steps) at lag i, the last bucket holding every lag
-/// ≥ its index.
-public struct LagHistogram: Sendable, Equatable {
-    public static let buckets = 65
-    public var counts = [UInt64](repeating: 0, count: LagHistogram.buckets)
-
-    public init() {}
-
-    public mutating func add(lag: UInt64, count: UInt64 = 1) {
-        counts[Int(min(lag, UInt64(Self.buckets - 1)))] += count
-    }
-
-    public mutating func add(_ other: LagHistogram) {
-        for i in counts.indices { counts[i] += other.counts[i] }
-    }
-
-    /// Takes back what `add(other)` added.
-    public mutating func subtract(_ other: LagHistogram) {
-        for i in counts.indices { counts[i] -= min(counts[i], other.counts[i]) }
-    }
-
-    public var total: UInt64 { counts.reduce(0, +) }
-
-    /// The smallest lag at or below which a fraction `q` of the samples lie (nil when empty).
-    public func quantile(_ q: Double) -> UInt64? {
-        let n = total
-        guard n > 0 else { return nil }
-        let target = UInt64((Double(n) * q).rounded(.up))
-        var seen: UInt64 = 0
-        for (i, c) in counts.enumerated() {
-            seen += c
-            if seen >= Swift.max(1, target) { return UInt64(i) }
-        }
-        return UInt64(counts.count - 1)
-    }
-
-    public var maxLag: UInt64? { counts.lastIndex(where: { $0 > 0 }).map(UInt64.init) }
 }
 
 /// The staleness-aware experience buffer (a value type: no locks, no clocks of its own, so

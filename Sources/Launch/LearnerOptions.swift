@@ -52,8 +52,8 @@ public struct LearnerSocketOptions: ParsableArguments {
     @Option(help: "Interface to bind (used with the ports; '*' is every interface). Anything but loopback needs CURVE (--curve-secret-key, --allow-keys) or --insecure.")
     public var bind = "127.0.0.1"
     @Option(help: "Data ROUTER port (0: an ephemeral port).") public var dataPort = 5555
-    @Option(help: "Weights PUB port.") public var weightsPort = 5556
-    @Option(help: "Control ROUTER port.") public var controlPort = 5557
+    @Option(help: "Weights PUB port (default: --data-port + 1, so 5556; an ephemeral port when --data-port is 0).") public var weightsPort: Int?
+    @Option(help: "Control ROUTER port (default: --data-port + 2, so 5557; an ephemeral port when --data-port is 0).") public var controlPort: Int?
     @Option(help: "Data endpoint(s), overriding --bind/--data-port (e.g. ipc:///tmp/trib-data).") public var data: [String] = []
     @Option(help: "Weights endpoint(s), overriding --bind/--weights-port.") public var weights: [String] = []
     @Option(help: "Control endpoint(s), overriding --bind/--control-port.") public var control: [String] = []
@@ -67,9 +67,15 @@ public struct LearnerSocketOptions: ParsableArguments {
     public init() {}
 
     func apply(to c: inout LearnerConfig, inProcess: Bool) throws(ConfigError) {
+        // Weights and control follow the data port unless given: the layout a worker's
+        // --learner HOST:PORT assumes.
+        let weightsPort = weightsPort ?? (dataPort == 0 ? 0 : dataPort + 1)
+        let controlPort = controlPort ?? (dataPort == 0 ? 0 : dataPort + 2)
         for (flag, port) in [("data-port", dataPort), ("weights-port", weightsPort), ("control-port", controlPort), ("metrics-port", metricsPort)]
         where !(0...65535).contains(port) {
-            throw ConfigError("--\(flag) must be a port number in 0…65535 (0: any free port), not \(port)")
+            let derived = flag != "data-port" && flag != "metrics-port" && (flag == "weights-port" ? self.weightsPort : self.controlPort) == nil
+            throw ConfigError(derived ? "--data-port \(dataPort) leaves no room for the \(flag.dropLast(5)) port (data + \(flag == "weights-port" ? 1 : 2)): give --\(flag)"
+                                      : "--\(flag) must be a port number in 0…65535 (0: any free port), not \(port)")
         }
         func endpoints(_ explicit: [String], _ port: Int, _ name: String) -> [String] {
             let usual = explicit.isEmpty ? ["tcp://\(bind):\(port == 0 ? "*" : String(port))"] : explicit

@@ -8,9 +8,9 @@ import Transport
 public struct WorkerOptions: ParsableArguments {
     @Option(help: "The learner: HOST, or HOST:PORT with PORT its data port (weights and control then PORT+1 and PORT+2, the learner's own layout). [v6]:PORT for IPv6.")
     public var learner = "127.0.0.1"
-    @Option(help: "Learner data port.") public var dataPort = 5555
-    @Option(help: "Learner weights port.") public var weightsPort = 5556
-    @Option(help: "Learner control port.") public var controlPort = 5557
+    @Option(help: "Learner data port (when --learner has none).") public var dataPort = 5555
+    @Option(help: "Learner weights port (default: the data port + 1).") public var weightsPort: Int?
+    @Option(help: "Learner control port (default: the data port + 2).") public var controlPort: Int?
     @Option(help: "Data endpoint, overriding --learner/--data-port.") public var data: String?
     @Option(help: "Weights endpoint, overriding --learner/--weights-port.") public var weights: String?
     @Option(help: "Control endpoint, overriding --learner/--control-port.") public var control: String?
@@ -63,11 +63,12 @@ public struct WorkerOptions: ParsableArguments {
 
     public func config() throws(ConfigError) -> WorkerConfig {
         var c = WorkerConfig()
-        for (flag, port) in [("data-port", dataPort), ("weights-port", weightsPort), ("control-port", controlPort)] where !(1...65535).contains(port) {
+        let (host, port) = try Self.hostAndPort(learner)
+        let dataP = port ?? dataPort
+        let ports = (dataP, weightsPort ?? dataP + 1, controlPort ?? dataP + 2)
+        for (flag, port) in [("data-port", ports.0), ("weights-port", ports.1), ("control-port", ports.2)] where !(1...65535).contains(port) {
             throw ConfigError("--\(flag) must be a port number in 1…65535, not \(port)")
         }
-        let (host, port) = try Self.hostAndPort(learner)
-        let ports = port.map { ($0, $0 + 1, $0 + 2) } ?? (dataPort, weightsPort, controlPort)
         c.dataEndpoint = data ?? "tcp://\(host):\(ports.0)"
         c.weightsEndpoint = weights ?? "tcp://\(host):\(ports.1)"
         c.controlEndpoint = control ?? "tcp://\(host):\(ports.2)"

@@ -88,6 +88,22 @@ extension LearnerCore {
         r.trainedLag = .init(trained)
         r.droppedLag = .init(dropped)
         r.buffer = bufferConfig
+        if s.training.updates > 0 {
+            let t = s.training
+            (r.training.loss, r.training.policyLoss, r.training.valueLoss, r.training.entropy, r.training.approxKl) =
+                (t.loss, t.policyLoss, t.valueLoss, t.entropy, t.approxKL)
+        }
+        if let e = s.evaluation {
+            (r.training.evalMeanReturn, r.training.evalStdReturn, r.training.evalUpdate) = (e.mean, e.std, e.update)
+        }
+        if let best = s.bestEvaluation { r.training.bestEvalReturn = best }
+        r.refused = s.refusedHellos.map { h in
+            var p = Tributary_V1_RefusedPeer()
+            (p.workerID, p.host, p.peerAddress, p.keyName) = (h.workerID, h.host, h.peer.address, h.peer.keyName ?? "")
+            (p.code, p.detail, p.count) = (h.code, h.detail, h.count)
+            p.lastMsAgo = UInt64(max(0, (now - h.last).milliseconds))
+            return p
+        }
         if includeWorkers {
             func row(_ session: Session, expired: String?) -> Tributary_V1_WorkerStatus {
                 var w = Tributary_V1_WorkerStatus()
@@ -161,15 +177,5 @@ extension Tributary_V1_BufferAccounting {
         trainingUses = a.trainingUses
         insertedColumns = a.insertedColumns
         sampledColumns = a.sampledColumns
-    }
-}
-
-extension Tributary_V1_LagHistogram {
-    init(_ h: LagHistogram) {
-        self.init()
-        // Trailing empty buckets are left out (the last bucket still means "this lag or more"
-        // only when all 65 are sent).
-        let last = h.counts.lastIndex(where: { $0 > 0 }) ?? -1
-        counts = Array(h.counts[...last])
     }
 }

@@ -73,6 +73,43 @@ public final class LearnerCore: Sendable {
         var waiting = false
     }
 
+    /// Finished episodes kept for the event file: every one while they finish slower than
+    /// `perSecond`, else the first `perSecond` of each second (the mean over the last 100,
+    /// `charts/episodic_return_mean100`, still counts all of them). At most `capacity` wait.
+    public struct EpisodeLog: Sendable {
+        public static let perSecond = 10
+        static let capacity = 1000
+        public struct Episode: Sendable, Equatable {
+            public var episodeReturn: Double
+            public var length: UInt64
+            /// Env steps received when it arrived (the TensorBoard step).
+            public var envSteps: UInt64
+        }
+        var waiting: [Episode] = []
+        var windowStart: ContinuousClock.Instant?
+        var inWindow = 0
+
+        mutating func add(_ e: Episode, now: ContinuousClock.Instant) {
+            if windowStart.map({ now - $0 >= .seconds(1) }) ?? true { (windowStart, inWindow) = (now, 0) }
+            guard inWindow < Self.perSecond else { return }
+            inWindow += 1
+            waiting.append(e)
+            if waiting.count > Self.capacity { waiting.removeFirst(waiting.count - Self.capacity) }
+        }
+    }
+
+    /// A refused Hello, folded by claimed worker id and code.
+    struct RefusedHello {
+        static let kept = 32
+        var workerID: String
+        var host: String
+        var peer: PeerIdentity
+        var code: String
+        var detail: String
+        var count: UInt64
+        var last: ContinuousClock.Instant
+    }
+
     struct Departed {
         var key: WorkerKey
         var session: Session
@@ -117,6 +154,14 @@ public final class LearnerCore: Sendable {
         var skipped: [String: UInt64] = [:]
         var consecutiveSkips = 0
         var lastSkipReason = ""
+        /// Finished episodes for TensorBoard (`charts/episodic_return`, `charts/episodic_length`),
+        /// at most `EpisodeLog.perSecond` each second, until the trainer takes them.
+        var episodeLog = EpisodeLog()
+        /// Hellos refused lately, newest first (`tributary workers` lists them).
+        var refusedHellos: [RefusedHello] = []
+        /// The latest evaluation and the best so far (status `training`).
+        var evaluation: (mean: Double, std: Double, update: UInt64)?
+        var bestEvaluation: Double?
         var transport = TransportCounters()
 
         /// Changes a session's credits and the learner-wide totals together.
@@ -152,6 +197,12 @@ public final class LearnerCore: Sendable {
         public var lagMin: UInt64 = 0
         public var lagMean: Double = 0
         public var lagMax: UInt64 = 0
+        /// The latest applied update's losses (status `training`).
+        public var loss: Double = 0
+        public var policyLoss: Double = 0
+        public var valueLoss: Double = 0
+        public var entropy: Double = 0
+        public var approxKL: Double = 0
     }
 
     /// Totals since start. `rejected` is by `ProtocolError.Code.name`.
@@ -197,7 +248,7 @@ public final class LearnerCore: Sendable {
         self.access = access
         guard let environment = config.environment else { preconditionFailure("LearnerConfig.validate() refuses an unknown environment") }
         self.environment = environment
-        self.runID = config.runID.isEmpty ? "run-" + UUID().uuidString.prefix(8).lowercased() : config.runID
+        self.runID = config.runID.isEmpty ? Self.defaultRunID(config) : config.runID
         self.logger = logger
         self.store = store
         self.send = send
@@ -354,11 +405,22 @@ public final class LearnerCore: Sendable {
                 func printable(_ text: String) -> String {
                     String(String.UnicodeScalarView(text.unicodeScalars.prefix(64).map { $0.properties.generalCategory == .control ? "?" : $0 }))
                 }
-                refuse(error.error, claimed: "worker '\(printable(hello.workerID))' incarnation \(hello.incarnation) on host '\(printable(hello.host))'")
+                let (workerID, host) = (printable(hello.workerID), printable(hello.host))
+                refuse(error.error, claimed: "worker '\(workerID)' incarnation \(hello.incarnation) on host '\(host)'")
+                let code = error.error.code.name
+                if let i = s.refusedHellos.firstIndex(where: { $0.workerID == workerID && $0.code == code }) {
+                    var r = s.refusedHellos.remove(at: i)
+                    (r.count, r.last, r.host, r.peer, r.detail) = (r.count + 1, now, host, m.peer, error.error.reason)
+                    s.refusedHellos.insert(r, at: 0)
+                } else {
+                    s.refusedHellos.insert(RefusedHello(workerID: workerID, host: host, peer: m.peer, code: code,
+                                                        detail: error.error.reason, count: 1, last: now), at: 0)
+                    if s.refusedHellos.count > RefusedHello.kept { s.refusedHellos.removeLast() }
+                }
             }
         case .trajectoryChunk(let chunk):
             do throws(Refusal) {
-                accepted.append(try handleChunk(&s, key: key, chunk: chunk, frames: message.tensorFrames))
+                accepted.append(try handleChunk(&s, key: key, chunk: chunk, frames: message.tensorFrames, now: now))
             } catch {
                 refuse(error.error, sequence: chunk.sequence, returnCredit: error.returnCredit)
             }
@@ -446,7 +508,7 @@ public final class LearnerCore: Sendable {
     }
 
     private func handleChunk(
-        _ s: inout State, key: WorkerKey, chunk: Tributary_V1_TrajectoryChunk, frames: [any MessageFrame]
+        _ s: inout State, key: WorkerKey, chunk: Tributary_V1_TrajectoryChunk, frames: [any MessageFrame], now: ContinuousClock.Instant
     ) throws(Refusal) -> QueuedChunk {
         guard let session = s.sessions[key], session.incarnation == chunk.incarnation else {
             throw Refusal(.unknownWorker, "chunk from a worker (incarnation \(chunk.incarnation)) that has not said Hello or expired: say Hello again")
@@ -479,9 +541,11 @@ public final class LearnerCore: Sendable {
         s.sessions[key]!.accepted += 1
         s.sessions[key]!.queued += 1
         s.unreleasedColumns += session.numEnvs
+        let stepsWithThis = s.counters.stepsReceived + UInt64(validated.steps)
         for e in episodes.counted {
             s.training.episodes += 1
             s.recentReturns.append(e.episodeReturn)
+            s.episodeLog.add(.init(episodeReturn: e.episodeReturn, length: e.length, envSteps: stepsWithThis), now: now)
         }
         s.episodesUnverified += UInt64(episodes.unverified)
         s.sessions[key]!.episodesUnverified += UInt64(episodes.unverified)
@@ -620,10 +684,13 @@ public final class LearnerCore: Sendable {
 
     /// The trainer took an optimizer step on samples with these version lags. The staleness
     /// bound moves with the update count, so credits held back by it may go out now.
-    public func recordUpdate(lagMin: UInt64, lagMean: Double, lagMax: UInt64, now: ContinuousClock.Instant = .now) {
+    public func recordUpdate(lagMin: UInt64, lagMean: Double, lagMax: UInt64, losses: UpdateLosses = UpdateLosses(),
+                             now: ContinuousClock.Instant = .now) {
         var replies: [(WorkerKey, [OwnedFrame])] = []
         state.withLock { s in
             s.training.updates += 1
+            (s.training.loss, s.training.policyLoss, s.training.valueLoss, s.training.entropy, s.training.approxKL) =
+                (losses.loss, losses.policyLoss, losses.valueLoss, losses.entropy, losses.approxKL)
             s.training.lagMin = lagMin
             s.training.lagMean = lagMean
             s.training.lagMax = lagMax
@@ -631,6 +698,43 @@ public final class LearnerCore: Sendable {
             if !s.stopping { grantWaiting(&s, now: now, replies: &replies) }
         }
         for (key, reply) in replies { send(.data(key), reply) }
+    }
+
+    /// A run id that says what ran, as CleanRL's run names do: environment, correction, seed, a
+    /// UTC start time, and 4 random hex digits so two runs started in the same second differ
+    /// (`CartPole-v1__vtrace__seed1__20261201-001530-3f2a`).
+    static func defaultRunID(_ config: LearnerConfig, date: Date = Date()) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        let suffix = String(UInt16.random(in: 0...UInt16.max), radix: 16)
+        let env = config.envID.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
+        return "\(String(String.UnicodeScalarView(env)))__\(config.training.correction.name)__seed\(config.training.seed)__\(f.string(from: date))-\(String(repeating: "0", count: 4 - suffix.count) + suffix)"
+    }
+
+    /// The finished episodes kept for the event file since the last call (oldest first).
+    public func takeEpisodes() -> [EpisodeLog.Episode] {
+        state.withLock { s in
+            defer { s.episodeLog.waiting.removeAll(keepingCapacity: true) }
+            return s.episodeLog.waiting
+        }
+    }
+
+    /// The losses of an applied update, for the status reply.
+    public struct UpdateLosses: Sendable {
+        public var loss = 0.0, policyLoss = 0.0, valueLoss = 0.0, entropy = 0.0, approxKL = 0.0
+        public init(loss: Double = 0, policyLoss: Double = 0, valueLoss: Double = 0, entropy: Double = 0, approxKL: Double = 0) {
+            (self.loss, self.policyLoss, self.valueLoss, self.entropy, self.approxKL) = (loss, policyLoss, valueLoss, entropy, approxKL)
+        }
+    }
+
+    /// The trainer evaluated the policy (`best`: the best evaluation so far).
+    public func recordEvaluation(meanReturn: Double, stdReturn: Double, update: UInt64, best: Double?) {
+        state.withLock { s in
+            s.evaluation = (meanReturn, stdReturn, update)
+            s.bestEvaluation = best
+        }
     }
 
     /// The trainer did not apply an update (a non-finite loss, gradient or parameters): counted

@@ -204,7 +204,7 @@ public struct LearnerService: Service {
             trainer = StandInTrainer(core: core, store: store, logger: logger)
         } else {
             BLAS.threads = config.blasThreads
-            logger.info("training \(config.envID) with V-trace; OpenBLAS core \(BLAS.coreName), \(config.blasThreads) thread(s)")
+            logger.info("training \(config.envID) with \(config.training.correction.name); OpenBLAS core \(BLAS.coreName), \(config.blasThreads) thread(s)")
             let run = try config.runsRoot.map {
                 var bound = config
                 (bound.dataEndpoints, bound.weightsEndpoints, bound.controlEndpoints) = (ready.data, ready.weights, ready.control)

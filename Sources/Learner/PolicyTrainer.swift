@@ -180,9 +180,18 @@ public final class PolicyTrainer: Sendable {
                     }
                 }
                 checkpointing.directory.recordEvaluation(c, best: isBest)
+                core.recordEvaluation(meanReturn: result.meanReturn, stdReturn: result.stdReturn, update: c.updates, best: bestReturn)
                 run?.events.scalars([("eval/mean_return", result.meanReturn), ("eval/std_return", result.stdReturn)],
                                     step: Int64(clamping: core.counters.stepsReceived))
                 logger.info("evaluation at update \(c.updates): mean return \(String(format: "%.1f ± %.1f", result.meanReturn, result.stdReturn)) over \(result.episodes.count) episodes\(isBest ? ", the best so far (checkpoints/best.ckpt)" : "") in \(String(format: "%.2f", (ContinuousClock.now - began).inSeconds)) s")
+            }
+            /// Finished episodes as CleanRL's `charts/episodic_return` and `charts/episodic_length`.
+            func logEpisodes() {
+                guard let run else { return }
+                for e in core.takeEpisodes() {
+                    run.events.scalars([("charts/episodic_return", e.episodeReturn), ("charts/episodic_length", Double(e.length))],
+                                       step: Int64(clamping: e.envSteps))
+                }
             }
             var stopped = false
             var skipLog = RateLimitedLog()
@@ -210,7 +219,9 @@ public final class PolicyTrainer: Sendable {
                 let lagMean = Double(lags.reduce(0, +)) / Double(max(1, lags.count))
                 reserved = reserve(trainer.version, above: reserved)
                 core.publish(WeightsSnapshot(version: trainer.version, model: trainer.net.modelSpec, bytes: trainer.net.parameterBytes))
-                core.recordUpdate(lagMin: lags.min() ?? 0, lagMean: lagMean, lagMax: lags.max() ?? 0)
+                core.recordUpdate(lagMin: lags.min() ?? 0, lagMean: lagMean, lagMax: lags.max() ?? 0,
+                                  losses: .init(loss: result.loss, policyLoss: result.policyLoss, valueLoss: result.valueLoss,
+                                                entropy: result.entropy, approxKL: result.stats.approxKL))
                 let returns = core.returns
                 let now = ContinuousClock.now
                 let update = core.progress.updates
@@ -237,6 +248,7 @@ public final class PolicyTrainer: Sendable {
                         chunksReused: taken.previousUses.filter { $0 > 0 }.count, buffer: store.read { $0.accounting })
                     run?.log(metrics)
                     onMetrics?(metrics)
+                    logEpisodes()
                 }
                 if let logEvery, now - lastLog > logEvery {
                     lastLog = now
@@ -254,6 +266,7 @@ public final class PolicyTrainer: Sendable {
                 }
             }
             checkpoint("the learner stopped")
+            logEpisodes()
             if let run {
                 do {
                     try run.writeFinal(model: trainer.net.modelSpec, parameters: trainer.net.parameterBytes)

@@ -8,7 +8,7 @@ import TensorBoard
 /// A training run's files: `config.json` (the resolved configuration, with the endpoints
 /// bound), `config.yaml` (the settings as a config file that repeats the run), `metrics.jsonl` (one
 /// JSON object per logged update), `events.out.tfevents.*` (the same updates as TensorBoard
-/// scalars, step = env steps), and at the end `final_parameters.bin` (float32 little-endian,
+/// scalars, step = env steps; finished episodes; the settings as text), and at the end `final_parameters.bin` (float32 little-endian,
 /// as `Weights` carries them) with `model.json` (its ModelSpec).
 public final class RunDirectory: Sendable {
     public let url: URL
@@ -29,6 +29,23 @@ public final class RunDirectory: Sendable {
         for (name, contents) in files { try contents.write(to: url.appendingPathComponent(name)) }
         metrics = try AppendOnlyFile(path: url.appendingPathComponent("metrics.jsonl").path, truncate: !resuming, onError: onError)
         events = try EventFileWriter(directory: url, onError: onError)
+        events.text("hyperparameters", Self.markdownTable(config))
+    }
+
+    /// `|setting|value|` rows, sorted, as CleanRL's `hyperparameters` text (nested values as
+    /// JSON; `|` escaped).
+    static func markdownTable(_ config: [String: Any]) -> String {
+        func cell(_ value: Any) -> String {
+            let text: String
+            if JSONSerialization.isValidJSONObject(value), let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) {
+                text = String(decoding: data, as: UTF8.self)
+            } else {
+                text = "\(value)"
+            }
+            return text.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ")
+        }
+        let rows = config.keys.sorted().map { "|\(cell($0))|\(cell(jsonSafe(config[$0]!)))|" }
+        return (["|setting|value|", "|-|-|"] + rows).joined(separator: "\n")
     }
 
     /// Why a run directory under `root` could not be made: the first part of the path that is

@@ -79,12 +79,11 @@ public struct UpdateMetrics: Sendable {
     }
 
     /// The TensorBoard scalars, tags grouped by section; each equals the metrics.jsonl key
-    /// after the slash (`charts/episodic_return` is `episodic_return_mean100`, left out until an
-    /// episode has finished; `buffer/*` are `buffer.*`, `buffer/dropped` the sum over reasons;
+    /// after the slash (`charts/episodic_return_mean100` is left out until an episode has finished; `buffer/*` are `buffer.*`, `buffer/dropped` the sum over reasons;
     /// `buffer/chunks_reused` is `chunks_reused`).
     public var scalars: [(tag: String, value: Double)] {
         var s: [(tag: String, value: Double)] = []
-        if let r = episodicReturnMean100 { s.append(("charts/episodic_return", r)) }
+        if let r = episodicReturnMean100 { s.append(("charts/episodic_return_mean100", r)) }
         s += [
             ("charts/sps", sps), ("charts/episodes", Double(episodes)),
             ("charts/policy_version", Double(policyVersion)), ("charts/update", Double(update)),

@@ -1,26 +1,35 @@
+import Domain
 import Foundation
 import Protocol
 
 /// `tributary staleness` and `tributary workers`: views of the status reply for people and,
 /// with `--json`, for scripts (schemas in docs/operations.md).
 public enum StalenessView {
-    /// A lag histogram with its quantiles, as text bars (one row per lag that has samples;
-    /// long runs of lags are grouped so the picture fits in `rows` lines).
-    public static func histogram(_ title: String, _ counts: [UInt64], width: Int = 40, rows: Int = 16) -> [String] {
-        let total = counts.reduce(0, +)
-        guard total > 0, let q = StatusFormatter.quantiles(counts) else { return ["\(title): no samples"] }
-        var lines = ["\(title): \(group(total)) samples   p50 \(q.p50)  p90 \(q.p90)  p99 \(q.p99)  max \(q.max)"]
+    /// A lag histogram with its quantiles, as text bars: one row per bucket that has samples
+    /// (exact lags below 64, ranges above), neighbouring buckets grouped so the picture fits in
+    /// `rows` lines.
+    public static func histogram(_ title: String, _ h: LagHistogram, width: Int = 40, rows: Int = 16) -> [String] {
+        let total = h.total
+        guard total > 0, let q = StatusFormatter.quantiles(h), let mean = h.mean else { return ["\(title): no samples"] }
+        var lines = ["\(title): \(group(total)) samples   p50 \(q.p50)  p90 \(q.p90)  p99 \(q.p99)  max \(q.max)  mean \(String(format: "%.1f", mean))"]
+        let counts = h.counts
         let first = counts.firstIndex(where: { $0 > 0 })!, last = counts.lastIndex(where: { $0 > 0 })!
+        // Every bucket from the first to the last when they fit; else only those with samples;
+        // else neighbouring buckets grouped.
         let span = last - first + 1
-        let step = max(1, (span + rows - 1) / rows)
-        var buckets: [(label: String, count: UInt64)] = []
-        var lag = first
-        while lag <= last {
-            let end = min(last, lag + step - 1)
-            let c = counts[lag...end].reduce(0, +)
-            func name(_ i: Int) -> String { i == 64 ? "64+" : String(i) }
-            buckets.append((step == 1 ? name(lag) : "\(name(lag))–\(name(end))", c))
-            lag = end + 1
+        let filled = counts.indices.filter { counts[$0] > 0 }
+        let groups: [ClosedRange<Int>]
+        if span <= rows {
+            groups = (first...last).map { $0...$0 }
+        } else if filled.count <= rows {
+            groups = filled.map { $0...$0 }
+        } else {
+            let step = (span + rows - 1) / max(1, rows)
+            groups = stride(from: first, through: last, by: step).map { $0...min(last, $0 + step - 1) }
+        }
+        let buckets: [(label: String, count: UInt64)] = groups.map { g in
+            let low = LagHistogram.lowerBound(ofBucket: g.lowerBound), high = min(LagHistogram.upperBound(ofBucket: g.upperBound), q.max)
+            return (low == high ? String(low) : "\(low)–\(high)", counts[g].reduce(0, +))
         }
         let peak = buckets.map(\.count).max() ?? 1
         let labelWidth = buckets.map(\.label.count).max() ?? 1
@@ -35,15 +44,16 @@ public enum StalenessView {
     public static func text(_ s: Tributary_V1_StatusReply, byWorker: Bool) -> String {
         var lines = ["run \(s.runID)   policy version \(s.policyVersion)   η \(s.buffer.hasEta ? String(s.buffer.eta) : "unbounded")   max_lag \(s.buffer.hasMaxLag ? String(s.buffer.maxLag) : "none")   correction \(s.buffer.correction)"]
         lines.append("version lag = learner version when trained − version that acted")
-        lines += histogram("trained", s.trainedLag.counts)
-        lines += histogram("dropped unused", s.droppedLag.counts)
+        lines += histogram("trained", LagHistogram(s.trainedLag))
+        lines += histogram("dropped unused", LagHistogram(s.droppedLag))
         if byWorker {
             lines.append("")
-            lines.append(pad("WORKER", 22) + pad("INCARNATION", 18) + pad("TRAINED", 10) + pad("p50", 5) + pad("p99", 5) + pad("MAX", 5) + pad("DROPPED", 9) + "STATE")
+            lines.append(pad("WORKER", 22) + pad("INCARNATION", 18) + pad("TRAINED", 10) + pad("p50", 6) + pad("p99", 6) + pad("MAX", 6) + pad("DROPPED", 9) + "STATE")
             for w in s.workers {
-                let q = StatusFormatter.quantiles(w.trainedLag.counts)
+                let q = StatusFormatter.quantiles(w.trainedLag)
+                func lag(_ v: UInt64?) -> String { v.map { String($0) } ?? "–" }
                 lines.append(pad(w.workerID, 22) + pad(String(w.incarnation), 18) + pad(group(w.trainedLag.counts.reduce(0, +)), 10)
-                    + pad(q?.p50 ?? "–", 5) + pad(q?.p99 ?? "–", 5) + pad(q?.max ?? "–", 5)
+                    + pad(lag(q?.p50), 6) + pad(lag(q?.p99), 6) + pad(lag(q?.max), 6)
                     + pad(group(w.droppedLag.counts.reduce(0, +)), 9) + (w.expired ? "gone: " + w.expiredReason : "connected"))
             }
         }
@@ -62,9 +72,10 @@ public enum StalenessView {
 }
 
 /// `{"run_id", "policy_version", "trained": H, "dropped": H, "workers": [{"worker_id",
-/// "incarnation", "expired", "trained": H, "dropped": H}]}` with H =
-/// `{"counts": [...], "samples", "p50", "p90", "p99", "max"}` (quantiles null when empty;
-/// `workers` only with `--by-worker`).
+/// "incarnation", "expired", "trained": H, "dropped": H}]}` with H = `{"counts": [...],
+/// "lower_bounds": [...], "samples", "p50", "p90", "p99", "max", "mean"}`: counts[i] samples
+/// with a lag from lower_bounds[i] up to the next bound (exact below 64); quantiles in
+/// versions, null when there are no samples; `workers` only with `--by-worker`.
 public struct StalenessReport: Codable, Sendable, Equatable {
     public var runID: String
     public var policyVersion: UInt64
@@ -74,27 +85,34 @@ public struct StalenessReport: Codable, Sendable, Equatable {
 
     public struct Histogram: Codable, Sendable, Equatable {
         public var counts: [UInt64]
+        public var lowerBounds: [UInt64]
         public var samples: UInt64
-        /// Lags; 64 stands for the last bucket, "64 or more".
-        public var p50: Int?, p90: Int?, p99: Int?, max: Int?
+        public var p50: UInt64?, p90: UInt64?, p99: UInt64?, max: UInt64?
+        public var mean: Double?
 
-        public init(_ counts: [UInt64]) {
-            self.counts = counts
-            samples = counts.reduce(0, +)
-            let q = StatusFormatter.quantiles(counts)
-            func number(_ label: String?) -> Int? { label.flatMap { Int($0.replacingOccurrences(of: "+", with: "")) } }
-            (p50, p90, p99, max) = (number(q?.p50), number(q?.p90), number(q?.p99), number(q?.max))
+        enum CodingKeys: String, CodingKey { case counts, lowerBounds = "lower_bounds", samples, p50, p90, p99, max, mean }
+
+        public init(_ wire: Tributary_V1_LagHistogram) {
+            let h = LagHistogram(wire)
+            counts = h.counts
+            lowerBounds = h.counts.indices.map { LagHistogram.lowerBound(ofBucket: $0) }
+            samples = h.total
+            let q = StatusFormatter.quantiles(h)
+            (p50, p90, p99, max) = (q?.p50, q?.p90, q?.p99, q?.max)
+            mean = h.mean
         }
 
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(counts, forKey: .counts)
+            try c.encode(lowerBounds, forKey: .lowerBounds)
             try c.encode(samples, forKey: .samples)
             // Written as null when there are no samples, not left out.
             try c.encode(p50, forKey: .p50)
             try c.encode(p90, forKey: .p90)
             try c.encode(p99, forKey: .p99)
             try c.encode(max, forKey: .max)
+            try c.encode(mean, forKey: .mean)
         }
     }
 
@@ -111,11 +129,11 @@ public struct StalenessReport: Codable, Sendable, Equatable {
     public init(_ s: Tributary_V1_StatusReply, byWorker: Bool) {
         runID = s.runID
         policyVersion = s.policyVersion
-        trained = Histogram(s.trainedLag.counts)
-        dropped = Histogram(s.droppedLag.counts)
+        trained = Histogram(s.trainedLag)
+        dropped = Histogram(s.droppedLag)
         workers = byWorker ? s.workers.map {
             Worker(workerID: $0.workerID, incarnation: $0.incarnation, expired: $0.expired,
-                   trained: Histogram($0.trainedLag.counts), dropped: Histogram($0.droppedLag.counts))
+                   trained: Histogram($0.trainedLag), dropped: Histogram($0.droppedLag))
         } : nil
     }
 

@@ -42,8 +42,9 @@ public enum StatusClient {
                 default: throw Failure(description: "learner at \(endpoint) sent an unreadable answer")
                 }
             case .timedOut, .closed:
-                if let refusal = handshakes.refusal(endpoint: endpoint) { throw Failure(description: refusal) }
-                throw Failure(description: "no answer from a learner at \(endpoint) within \(timeout)")
+                if let refusal = handshakes.refusal(endpoint: endpoint, curve: keys != nil) { throw Failure(description: refusal) }
+                let probe = await Task.detached { ConnectionProbe.probe(endpoint) }.value
+                throw Failure(description: "no answer from a learner at \(endpoint) within \(timeout): \(probe)")
             }
             await reactor.shutdown()
             return reply

@@ -1,83 +1,111 @@
+import Domain
 import Foundation
 import Protocol
 import SwiftProtobuf
+import Telemetry
 
 /// Renders a status reply for people (`tributary status`) and for scripts (`--json`).
 public enum StatusFormatter {
-    public static func text(_ s: Tributary_V1_StatusReply) -> String {
+    /// The status for people: at most `width` columns (80 by default), numbers grouped.
+    public static func text(_ s: Tributary_V1_StatusReply, width: Int = 80) -> String {
+        typealias F = TextFormat
+        func n(_ v: UInt64) -> String { F.group(v) }
+        func f(_ v: Double, _ digits: Int = 4) -> String { String(format: "%.\(digits)g", v) }
+        func reasons(_ m: [String: UInt64]) -> String {
+            m.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \(n($0.value))" }.joined(separator: ", ")
+        }
         var lines: [String] = []
-        let uptime = Double(s.uptimeMs) / 1000
-        lines.append("run \(s.runID)   up \(String(format: "%.1f", uptime)) s   policy version \(s.policyVersion)   protocol v\(s.protocolVersion)")
-        lines.append(String(format: "rates   %.1f updates/s   %@ env steps/s   (last 5 s)   updates %llu", s.updatesPerSecond,
-                            TextFormat.group(UInt64(s.envStepsPerSecond.rounded())), s.updates))
-        lines.append("workers \(s.workersConnected) connected (at most \(s.admission.maxWorkers)), \(s.workersExpired) expired   security \(s.security.isEmpty ? "–" : s.security)")
+        let uptime = ProgressLine.duration(.milliseconds(Int64(clamping: s.uptimeMs)))
+        lines.append("run \(s.runID)   up \(uptime)   protocol v\(s.protocolVersion)")
+        if !s.security.isEmpty { lines.append("security   \(s.security)") }
         if !s.health.isEmpty, s.health != "ok" {
-            lines.append("health  \(s.health.uppercased())\(s.healthReason.isEmpty ? "" : ": \(s.healthReason)")")
+            lines.append("HEALTH     \(s.health.uppercased())\(s.healthReason.isEmpty ? "" : ": \(s.healthReason)")")
         }
-        if !s.updatesSkipped.isEmpty {
-            lines.append("updates skipped  " + s.updatesSkipped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        lines.append("training   version \(n(s.policyVersion))   updates \(n(s.updates)) at \(F.rate(s.updatesPerSecond))/s")
+        lines.append("env steps  \(n(s.stepsReceived)) at \(F.rate(s.envStepsPerSecond))/s")
+        var ret = "return     " + (s.episodes > 0 ? String(format: "%.1f", s.meanReturn100) + " mean of last \(min(100, s.episodes)) episodes (\(n(s.episodes)) done)" : "no episode finished yet")
+        if s.hasTraining, s.training.hasEvalMeanReturn {
+            let t = s.training
+            ret += String(format: "\n           evaluated %.1f ± %.1f at update %@", t.evalMeanReturn, t.evalStdReturn, n(t.evalUpdate))
+            if t.hasBestEvalReturn { ret += String(format: ", best %.1f", t.bestEvalReturn) }
         }
-        if s.hasAdmission {
-            let a = s.admission
-            lines.append(String(format: "memory  %@ of %@ held (credits in flight + buffer), %llu credits in flight",
-                                TextFormat.bytes(a.memoryHeldBytes), TextFormat.bytes(a.memoryBudgetBytes), a.creditsInFlight))
+        lines += ret.split(separator: "\n").map(String.init)
+        if s.hasTraining, s.updates > 0 {
+            let t = s.training
+            lines.append("losses     policy \(f(t.policyLoss))   value \(f(t.valueLoss))   total \(f(t.loss))")
+            lines.append("entropy    \(f(t.entropy, 3))   approx KL \(f(t.approxKl, 2))")
         }
-        if s.hasTransport {
-            let t = s.transport
-            let failed = t.handshakesFailed.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            lines.append("connections  accepted \(t.connectionsAccepted), closed \(t.connectionsClosed)\(failed.isEmpty ? "" : ", handshakes failed: \(failed)")")
+        if !s.updatesSkipped.isEmpty { lines.append("skipped    " + reasons(s.updatesSkipped)) }
+        let a = s.accounting, b = s.buffer
+        if s.hasBuffer {
+            lines.append("staleness  η \(b.hasEta ? String(b.eta) : "unbounded")   max_lag \(b.hasMaxLag ? String(b.maxLag) : "none")   reuse \(b.maxReuse)   order \(b.order)   \(b.correction)")
         }
-        let rejected = s.rejected.values.reduce(0, +)
-        lines.append("messages  chunks received \(s.chunksReceived)  accepted \(s.chunksAccepted)  consumed \(s.chunksConsumed)")
-        lines.append("steps   \(s.stepsReceived)   bytes \(s.bytesReceived)   messages \(s.messagesReceived)")
-        if rejected > 0 {
-            let reasons = s.rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            lines.append("rejected \(rejected): \(reasons)")
-        } else {
-            lines.append("rejected 0")
+        let trained = LagHistogram(s.trainedLag)
+        if let q = quantiles(trained), let mean = trained.mean {
+            lines.append("lag        p50 \(q.p50)  p90 \(q.p90)  p99 \(q.p99)  max \(q.max)  mean \(String(format: "%.1f", mean)) (versions, trained)")
         }
         if s.hasAccounting {
-            let a = s.accounting
-            let dropped = a.dropped.values.reduce(0, +)
-            let reasons = a.dropped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            let balanced = a.received == a.trained + dropped + a.buffered ? "=" : "≠ (accounting error!)"
-            if s.hasBuffer, s.buffer.capacityChunks > 0 {
-                lines.append(String(format: "buffer  %llu / %llu chunks (%.1f%% full), %llu columns", a.buffered, s.buffer.capacityChunks,
-                                    100 * Double(a.buffered) / Double(s.buffer.capacityChunks), s.bufferedColumns))
+            if b.capacityChunks > 0 {
+                lines.append(String(format: "buffer     %@ / %@ chunks (%.1f%% full), %@ columns, %@ uses", n(a.buffered), n(b.capacityChunks),
+                                    100 * Double(a.buffered) / Double(b.capacityChunks), n(s.bufferedColumns), n(a.trainingUses)))
             }
-            lines.append("chunks  received \(a.received) \(balanced) trained \(a.trained) + dropped \(dropped)\(reasons.isEmpty ? "" : " (\(reasons))") + buffered \(a.buffered)   uses \(a.trainingUses)")
+            let dropped = a.dropped.values.reduce(0, +)
+            let balanced = a.received == a.trained + dropped + a.buffered ? "=" : "≠ (accounting error!)"
+            lines.append("chunks     \(n(a.received)) received \(balanced) \(n(a.trained)) trained + \(n(dropped)) dropped + \(n(a.buffered)) buffered")
+            if dropped > 0 { lines.append("dropped    " + reasons(a.dropped)) }
         }
-        if s.hasBuffer {
-            let b = s.buffer
-            lines.append("staleness  η \(b.hasEta ? String(b.eta) : "unbounded")   max_lag \(b.hasMaxLag ? String(b.maxLag) : "none")   reuse \(b.maxReuse)   order \(b.order)   correction \(b.correction)")
+        lines.append("workers    \(s.workersConnected) connected (at most \(s.admission.maxWorkers)), \(n(s.workersExpired)) gone\(s.refused.isEmpty ? "" : ", \(s.refused.count) refused (tributary workers)")")
+        if s.hasAdmission {
+            let m = s.admission
+            lines.append("memory     \(F.bytes(m.memoryHeldBytes)) of \(F.bytes(m.memoryBudgetBytes)) held by the buffer and \(n(m.creditsInFlight)) credits in flight")
         }
-        if s.hasTrainedLag, let q = quantiles(s.trainedLag.counts) {
-            lines.append("lag of trained samples  p50 \(q.p50)  p90 \(q.p90)  p99 \(q.p99)  max \(q.max)   (versions)")
+        let rejected = s.rejected.values.reduce(0, +)
+        lines.append("received   \(n(s.messagesReceived)) messages, \(F.bytes(s.bytesReceived)), \(n(s.chunksReceived)) chunks, \(n(rejected)) rejected")
+        if rejected > 0 { lines.append("rejected   " + reasons(s.rejected)) }
+        if s.hasTransport {
+            let t = s.transport
+            let failed = reasons(t.handshakesFailed)
+            lines.append("connections \(n(t.connectionsAccepted)) accepted, \(n(t.connectionsClosed)) closed\(failed.isEmpty ? "" : ", handshakes failed: \(failed)")")
         }
         if !s.workers.isEmpty {
             lines.append("")
-            lines += workerTable(s.workers)
+            lines += workerTable(s.workers, width: width)
         }
-        return lines.joined(separator: "\n")
+        return lines.map { F.fit($0, width) }.joined(separator: "\n")
     }
 
-    /// A row per worker incarnation: connected ones first, then those that left, with why.
-    public static func workerTable(_ workers: [Tributary_V1_WorkerStatus]) -> [String] {
+    /// A row per worker incarnation, connected ones first, then those that left and why;
+    /// then the Hellos refused lately (who claimed what, from where, why). `width` columns.
+    public static func workerTable(_ workers: [Tributary_V1_WorkerStatus], refused: [Tributary_V1_RefusedPeer] = [], width: Int = 80) -> [String] {
+        typealias F = TextFormat
         // With CURVE the authenticated key's name says who a worker is; its claimed host does not.
         let keyed = workers.contains { !$0.keyName.isEmpty }
-        var lines = [pad("WORKER", 24) + pad("INCARNATION", 22) + pad(keyed ? "KEY" : "HOST", 16) + pad("RECV", 8) + pad("CHUNK/S", 9) + pad("REJ", 6) + pad("CRED", 6) + pad("VERSION", 9) + pad("SEEN", 9) + "STATE"]
-        for w in workers {
-            let seen = "\(w.lastSeenMsAgo) ms"
-            let state = w.expired ? w.expiredReason : "connected"
-            lines.append(pad(w.workerID, 24) + pad(String(w.incarnation), 22) + pad(keyed ? w.keyName : w.host, 16) + pad(String(w.chunksReceived), 8)
-                + pad(w.expired ? "–" : String(format: "%.1f", w.chunksPerSecond), 9) + pad(String(w.chunksRejected), 6) + pad(String(w.creditsOutstanding), 6) + pad(String(w.actingVersion), 9)
-                + pad(seen, 9) + state)
+        var lines = [F.pad("WORKER", 16) + F.pad("INC", 6) + F.pad(keyed ? "KEY" : "HOST", 12) + F.pad("CHUNKS", 9, right: true) + F.pad("CHUNK/S", 8, right: true)
+            + F.pad("REJ", 5, right: true) + F.pad("CRED", 5, right: true) + F.pad("VERSION", 8, right: true) + F.pad("SEEN", 6, right: true) + "STATE"]
+        let ordered = workers.filter { !$0.expired } + workers.filter(\.expired)
+        for w in ordered {
+            // The incarnation is a start time in ms; its last digits tell incarnations apart.
+            lines.append(F.pad(w.workerID, 16) + F.pad(String(String(w.incarnation).suffix(5)), 6) + F.pad(keyed ? w.keyName : w.host, 12)
+                + F.pad(F.group(w.chunksReceived), 9, right: true) + F.pad(w.expired ? "–" : String(format: "%.1f", w.chunksPerSecond), 8, right: true)
+                + F.pad(F.group(w.chunksRejected), 5, right: true) + F.pad(String(w.creditsOutstanding), 5, right: true)
+                + F.pad(F.group(w.actingVersion), 8, right: true) + F.pad(F.age(w.lastSeenMsAgo), 6, right: true)
+                + (w.expired ? w.expiredReason : "ok"))
         }
         if workers.isEmpty { lines.append("(no workers)") }
-        return lines
+        if !refused.isEmpty {
+            lines.append("")
+            lines.append(F.pad("REFUSED", 16) + F.pad("HOST", 13) + F.pad("FROM", 22) + F.pad("TIMES", 6, right: true) + F.pad("LAST", 6, right: true) + "WHY")
+            for r in refused {
+                lines.append(F.pad(r.workerID.isEmpty ? "(no id)" : r.workerID, 16) + F.pad(r.host, 13) + F.pad(r.keyName.isEmpty ? r.peerAddress : "key " + r.keyName, 22)
+                    + F.pad(F.group(r.count), 6, right: true) + F.pad(F.age(r.lastMsAgo), 6, right: true) + r.code + ": " + r.detail)
+            }
+        }
+        return lines.map { F.fit($0, width) }
     }
 
-    /// The StatusReply in protobuf's JSON mapping; with `workersOnly`, `{"workers": [...]}`.
+    /// The StatusReply as JSON: protobuf's JSON mapping with the .proto's field names, except
+    /// that 64-bit integers are numbers, not strings. With `workersOnly`,
+    /// `{"workers": [...], "refused": [...]}`.
     public static func json(_ s: Tributary_V1_StatusReply, workersOnly: Bool = false) throws -> String {
         var options = JSONEncodingOptions()
         options.alwaysPrintInt64sAsNumbers = true
@@ -85,27 +113,20 @@ public enum StatusFormatter {
         if workersOnly {
             var only = Tributary_V1_StatusReply()
             only.workers = s.workers
+            only.refused = s.refused
             return try only.jsonString(options: options)
         }
         return try s.jsonString(options: options)
     }
 
-    /// p50/p90/p99/max of a lag histogram (counts[i] samples at lag i; the last bucket of a
-    /// full 65-bucket histogram means "64 or more", shown as "64+").
-    public static func quantiles(_ counts: [UInt64]) -> (p50: String, p90: String, p99: String, max: String)? {
-        let total = counts.reduce(0, +)
-        guard total > 0 else { return nil }
-        func label(_ i: Int) -> String { i == 64 ? "64+" : String(i) }
-        func q(_ f: Double) -> String {
-            let target = max(1, UInt64((Double(total) * f).rounded(.up)))
-            var seen: UInt64 = 0
-            for (i, c) in counts.enumerated() {
-                seen += c
-                if seen >= target { return label(i) }
-            }
-            return label(counts.count - 1)
-        }
-        return (q(0.5), q(0.9), q(0.99), label(counts.lastIndex(where: { $0 > 0 })!))
+    /// p50/p90/p99/max of a lag histogram, in versions (nil when it is empty).
+    public static func quantiles(_ h: LagHistogram) -> (p50: UInt64, p90: UInt64, p99: UInt64, max: UInt64)? {
+        guard let max = h.maxLag, let p50 = h.quantile(0.5), let p90 = h.quantile(0.9), let p99 = h.quantile(0.99) else { return nil }
+        return (p50, p90, p99, max)
+    }
+
+    public static func quantiles(_ wire: Tributary_V1_LagHistogram) -> (p50: UInt64, p90: UInt64, p99: UInt64, max: UInt64)? {
+        quantiles(LagHistogram(wire))
     }
 
     private static func pad(_ s: String, _ width: Int) -> String { TextFormat.pad(s, width) }

@@ -17,6 +17,12 @@ public final class Terminal {
     public static var isInteractive: Bool { isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1 }
 
     /// Columns and rows of stdout's terminal (80×24 when unknown).
+    /// The width a one-shot view is drawn in: the terminal's when stdout is one (at least 80),
+    /// otherwise `piped` (80, or unbounded for a table whose cut-off text matters).
+    public static func outputWidth(piped: Int = 80) -> Int {
+        isatty(STDOUT_FILENO) == 1 ? max(80, size.columns) : piped
+    }
+
     public static var size: (columns: Int, rows: Int) {
         var w = winsize()
         guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &w) == 0, w.ws_col > 0, w.ws_row > 0 else { return (80, 24) }

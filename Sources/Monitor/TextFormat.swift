@@ -23,9 +23,31 @@ enum TextFormat {
         return unit == 0 ? "\(v) B" : String(format: "%.1f %@", value, units[unit])
     }
 
-    /// `s` cut or padded to a column of `width` characters (one space kept between columns).
-    static func pad(_ s: String, _ width: Int) -> String {
+    /// `s` cut or padded to a column of `width` characters (one space kept between columns;
+    /// `right`: aligned right, for numbers, with the space on the right still).
+    static func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
         let cut = s.count >= width ? String(s.prefix(width - 1)) : s
+        if right { return String(repeating: " ", count: width - 1 - cut.count) + cut + " " }
         return cut.padding(toLength: width, withPad: " ", startingAt: 0)
+    }
+
+    /// A line cut to `width` characters, with "…" where it was cut.
+    static func fit(_ line: String, _ width: Int) -> String {
+        line.count > width ? String(line.prefix(width - 1)) + "…" : line
+    }
+
+    /// 1_234_567 → "1.23M", 45_678 → "46k", 123.4 → "123.4": a rate in at most 6 characters.
+    static func rate(_ r: Double) -> String {
+        if r >= 1e6 { return String(format: "%.2fM", r / 1e6) }
+        if r >= 1e4 { return String(format: "%.0fk", r / 1e3) }
+        return String(format: "%.1f", r)
+    }
+
+    /// How long ago, in milliseconds, in at most 5 characters: "12ms", "3s", "5min", "26h".
+    static func age(_ ms: UInt64) -> String {
+        if ms < 1000 { return "\(ms)ms" }
+        if ms < 120_000 { return "\(ms / 1000)s" }
+        if ms < 120 * 60_000 { return "\(ms / 60_000)min" }
+        return "\(ms / 3_600_000)h"
     }
 }

@@ -29,6 +29,9 @@ struct SessionLoop {
     /// The periodic summary line: when the last was logged, and the total sent then.
     private var summaryAt = ContinuousClock.now
     private var sentAtSummary: UInt64 = 0
+    /// Time spent welcomed, with weights, waiting for the learner to grant a credit (the
+    /// learner's admission holding this worker back), since the last summary.
+    private var creditWait: Duration = .zero
     static let summaryEvery: Duration = .seconds(10)
     /// The data socket's handshakes, across incarnations: a learner that keeps refusing this
     /// worker's key ends the worker with a reason instead of endless retries.
@@ -75,6 +78,12 @@ struct SessionLoop {
                     backoff = config.backoffInitial
                     logger.warning("\(why); reconnecting as a new incarnation")
                 } else {
+                    // Nothing came back: say which kind of silence (DNS, refused, no answer).
+                    var why = why
+                    if why.hasPrefix("no Welcome") {
+                        let endpoint = config.dataEndpoint
+                        why += ": " + (await Task.detached { ConnectionProbe.probe(endpoint) }.value).description
+                    }
                     logger.warning("\(why); retrying in \(backoff)")
                     try? await Task.sleep(for: backoff)
                     backoff = min(backoff * 2, config.backoffMax)
@@ -128,7 +137,7 @@ struct SessionLoop {
             actions = []
             if !session.isWelcomed {
                 // Refused at the handshake (CURVE): give up after a few, retry at once otherwise.
-                if let refusal = handshakes.refusal(endpoint: config.dataEndpoint) {
+                if let refusal = handshakes.refusal(endpoint: config.dataEndpoint, curve: config.security != .plaintext) {
                     return (.fatal(WorkerError(code: .unauthorized, description: refusal)), session.record)
                 }
                 if handshakes.failures > failuresBefore {
@@ -142,7 +151,10 @@ struct SessionLoop {
             if let waiting = data.inbox.tryReceive() {
                 received = .message(waiting)
             } else {
-                received = await data.inbox.receive(timeout: session.wait(now: .now, weightsReady: ready))
+                let starved = session.isWelcomed && ready && session.credits == 0 && !session.isDraining
+                let began = ContinuousClock.now
+                received = await data.inbox.receive(timeout: session.wait(now: began, weightsReady: ready))
+                if starved { creditWait += .now - began }
             }
             switch received {
             case .message(let m):
@@ -207,8 +219,9 @@ struct SessionLoop {
             let seconds = (now - summaryAt).inSeconds
             let chunks = totalSent - sentAtSummary
             let steps = Double(chunks) * Double(source!.unrollLength) * Double(config.numEnvs)
-            logger.info("last \(Int(seconds.rounded())) s: \(chunks) chunks, \(Int(steps / seconds)) env steps/s, acting with policy version \(client.version); \(totalSent) chunks sent by this process")
-            (summaryAt, sentAtSummary) = (now, totalSent)
+            let waited = 100 * creditWait.inSeconds / seconds
+            logger.info("last \(Int(seconds.rounded())) s: \(chunks) chunks, \(Int(steps / seconds)) env steps/s, \(String(format: "%.0f", waited)) % of the time waiting for credits, acting with policy version \(client.version); \(totalSent) chunks sent by this process")
+            (summaryAt, sentAtSummary, creditWait) = (now, totalSent, .zero)
         }
         if traceChunks {
             for s in first..<(first + UInt64(count)) { events(.chunkSent(WorkerChunkSent(incarnation: incarnation, sequence: s))) }

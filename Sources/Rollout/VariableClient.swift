@@ -17,6 +17,12 @@ public protocol WeightsChannel: Sendable {
     func discardAnswers()
     /// The next announcement; `.timedOut` when none within `timeout`, `.closed` at shutdown.
     func nextAnnouncement(timeout: Duration) async -> Announcement
+    /// Why requests go unanswered, when the channel can tell (a network probe); nil otherwise.
+    func diagnose() async -> String?
+}
+
+extension WeightsChannel {
+    public func diagnose() async -> String? { nil }
 }
 
 public enum Announcement: Sendable, Equatable {
@@ -30,6 +36,13 @@ struct SocketWeightsChannel: WeightsChannel {
     let reactor: SocketReactor
     let sub: OpenedSocket
     let control: OpenedSocket
+    /// Where GetWeights goes (what `diagnose` probes).
+    let controlEndpoint: String
+
+    func diagnose() async -> String? {
+        let endpoint = controlEndpoint
+        return "\(endpoint): " + (await Task.detached { ConnectionProbe.probe(endpoint) }.value).description
+    }
 
     func request(have: UInt64) {
         var r = Tributary_V1_GetWeights()
@@ -174,7 +187,10 @@ final class VariableClient: Sendable {
                 answer = await channel.nextAnswer(timeout: min(.milliseconds(100), deadline - .now))
             }
             guard let answer else {
-                fail("no Weights answer within \(timeout); will ask again")
+                // The first time, and every tenth, say what the network shows.
+                let failures = current.withLock { $0.failures }
+                let probe = failures % 10 == 0 ? await channel.diagnose() : nil
+                fail("no Weights answer within \(timeout)\(probe.map { " (\($0))" } ?? ""); will ask again")
                 return
             }
             switch answer.body {

@@ -90,7 +90,7 @@ public struct WorkerService: Service {
             opened.append(sub.id)
             let control = try await reactor.open(controlSpec)
             opened.append(control.id)
-            let client = VariableClient(channel: SocketWeightsChannel(reactor: reactor, sub: sub, control: control), logger: logger,
+            let client = VariableClient(channel: SocketWeightsChannel(reactor: reactor, sub: sub, control: control, controlEndpoint: config.controlEndpoint), logger: logger,
                                         timeout: config.liveness)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }

@@ -1,5 +1,6 @@
 import BuildInfo
 import CoreMetrics
+import Domain
 import Experience
 import Foundation
 import Prometheus
@@ -28,16 +29,17 @@ public final class LearnerMetrics: Sendable {
         var exported: [String: UInt64] = [:]
         var counters: [String: CoreMetrics.Counter] = [:]
         var gauges: [String: CoreMetrics.Gauge] = [:]
-        var trainedLag: [UInt64] = []
-        var droppedLag: [UInt64] = []
+        var trainedLag = LagHistogram()
+        var droppedLag = LagHistogram()
         /// When the learner started (Unix seconds).
         var startTime = Date().timeIntervalSince1970
     }
     private let state = Mutex(State())
 
-    /// Upper bounds (`le`) of the staleness histograms' buckets, in versions. The buffer keeps
-    /// lags 0…63 exactly and 64+ together, so every bound up to 63 is exact.
-    public static let lagBuckets: [Int] = [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 63]
+    /// Upper bounds (`le`) of the staleness histograms' buckets, in versions. Each is the top of
+    /// one of the buffer's buckets (exact below 64, four per power of two above), so every
+    /// cumulative count is exact.
+    public static let lagBuckets: [UInt64] = [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 63, 95, 127, 191, 255, 511, 1023, 2047, 4095]
     /// Why the trainer skips an update (`tributary_updates_skipped_total{reason}`).
     public static let skipReasons = ["non_finite_loss", "non_finite_gradient", "non_finite_parameters"]
     /// Kinds of failed handshakes (`tributary_transport_handshakes_failed_total{kind}`).
@@ -125,8 +127,8 @@ public final class LearnerMetrics: Sendable {
                 gauge("tributary_update_lag_mean_versions", s.lagMean)
                 gauge("tributary_update_lag_max_versions", Double(s.lagMax))
             }
-            st.trainedLag = s.trainedLag.counts
-            st.droppedLag = s.droppedLag.counts
+            st.trainedLag = LagHistogram(s.trainedLag)
+            st.droppedLag = LagHistogram(s.droppedLag)
         }
     }
 
@@ -167,9 +169,9 @@ public final class LearnerMetrics: Sendable {
         let (trained, dropped) = state.withLock { ($0.trainedLag, $0.droppedLag) }
         text += Self.histogram("tributary_trained_staleness_versions",
                                help: "Version lag of trained samples (learner version at training minus the version that acted).",
-                               counts: trained)
+                               trained)
         text += Self.histogram("tributary_dropped_staleness_versions",
-                               help: "Version lag of samples dropped unused (stale, evicted, ...).", counts: dropped)
+                               help: "Version lag of samples dropped unused (stale, evicted, ...).", dropped)
         text += ProcessMetrics.read().exposition()
         return text
     }
@@ -245,24 +247,15 @@ public final class LearnerMetrics: Sendable {
         "tributary_correction_mean_abs_log_ratio": "Mean absolute log ratio of current to behaviour policy in the latest logged update.",
     ]
 
-    /// A constant histogram from per-lag counts (`counts[i]` samples at lag i; the 65th bucket
-    /// holds 64 and more). `_sum` counts that last bucket as 64, a lower bound.
-    static func histogram(_ name: String, help: String, counts: [UInt64]) -> String {
+    /// A constant histogram from the buffer's lag histogram (`_sum` exact).
+    static func histogram(_ name: String, help: String, _ h: LagHistogram) -> String {
         var lines = ["# HELP \(name) \(help)", "# TYPE \(name) histogram"]
-        var cumulative: UInt64 = 0
-        var next = 0
         for bound in lagBuckets {
-            while next <= bound, next < counts.count {
-                cumulative += counts[next]
-                next += 1
-            }
-            lines.append("\(name)_bucket{le=\"\(bound)\"} \(cumulative)")
+            lines.append("\(name)_bucket{le=\"\(bound)\"} \(h.cumulative(atMost: bound))")
         }
-        let total = counts.reduce(0, +)
-        let sum = counts.enumerated().reduce(UInt64(0)) { $0 + UInt64($1.offset) * $1.element }
-        lines.append("\(name)_bucket{le=\"+Inf\"} \(total)")
-        lines.append("\(name)_sum \(sum)")
-        lines.append("\(name)_count \(total)")
+        lines.append("\(name)_bucket{le=\"+Inf\"} \(h.total)")
+        lines.append("\(name)_sum \(h.sum)")
+        lines.append("\(name)_count \(h.total)")
         return lines.joined(separator: "\n") + "\n"
     }
 

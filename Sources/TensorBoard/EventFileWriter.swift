@@ -109,6 +109,27 @@ public final class EventFileWriter: Sendable {
         do { try write(event) } catch { report("could not encode an event: \(error)") }
     }
 
+    /// One text summary at `step` (TensorBoard's Text tab renders it as Markdown), as
+    /// `SummaryWriter.add_text` writes it: tag `TAG/text_summary`, plugin "text", a DT_STRING
+    /// tensor of one element.
+    public func text(_ tag: String, _ markdown: String, step: Int64 = 0, wallTime: Double = Date().timeIntervalSince1970) {
+        var event = Tensorboard_Event()
+        event.wallTime = wallTime
+        event.step = step
+        event.summary = Tensorboard_Summary.with { summary in
+            summary.value = [Tensorboard_Summary.Value.with { v in
+                v.tag = tag + "/text_summary"
+                v.metadata.pluginData.pluginName = "text"
+                v.tensor = Tensorboard_TensorProto.with { t in
+                    t.dtype = .dtString
+                    t.tensorShape.dim = [.with { $0.size = 1 }]
+                    t.stringVal = [Data(markdown.utf8)]
+                }
+            }]
+        }
+        do { try write(event) } catch { report("could not encode an event: \(error)") }
+    }
+
     /// Appends one event (any Event this module's proto can express).
     public func write(_ event: Tensorboard_Event) throws {
         let data: [UInt8] = try event.serializedBytes()

@@ -48,13 +48,17 @@ public final class HandshakeWatch: Sendable {
     public var everSucceeded: Bool { counts.withLock { $0.succeeded > 0 } }
 
     /// Why the client should give up, once `limit` handshakes in a row failed; nil before.
-    public func refusal(endpoint: String) -> String? {
+    /// `curve`: whether this client uses CURVE (the likely mistake differs).
+    public func refusal(endpoint: String, curve: Bool) -> String? {
         let c = counts.withLock { $0 }
         if c.auth >= limit {
             return "the learner at \(endpoint) refused this key \(c.auth) times: it is not enrolled in the learner's --allow-keys (or was revoked)"
         }
         if c.protocolErrors >= limit {
-            return "the CURVE handshake with \(endpoint) failed \(c.protocolErrors) times: --curve-server-key is not the learner's public key, or one side does not use CURVE"
+            if curve {
+                return "the CURVE handshake with \(endpoint) failed \(c.protocolErrors) times: --curve-server-key is not the learner's public key, or the learner does not use CURVE"
+            }
+            return "the handshake with \(endpoint) failed \(c.protocolErrors) times: the peer hung up during the greeting; it is not a Tributary learner, or it expects CURVE (give --curve-server-key and --curve-secret-key)"
         }
         return nil
     }

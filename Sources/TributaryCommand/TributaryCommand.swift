@@ -60,7 +60,7 @@ extension TributaryCommand {
 
         func run() async throws {
             let status = try await TributaryCommand.fetchStatus(options)
-            print(options.json ? try StatusFormatter.json(status) : StatusFormatter.text(status))
+            print(options.json ? try StatusFormatter.json(status) : StatusFormatter.text(status, width: Terminal.outputWidth()))
         }
     }
 }

@@ -5,7 +5,7 @@ import Monitor
 extension TributaryCommand {
     struct Workers: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Every worker incarnation the learner knows: connected ones, and those that left and why.")
+            abstract: "Every worker incarnation the learner knows (connected ones, those that left and why), and the Hellos it refused lately.")
 
         @OptionGroup var options: QueryOptions
 
@@ -14,7 +14,7 @@ extension TributaryCommand {
             if options.json {
                 print(try StatusFormatter.json(status, workersOnly: true))
             } else {
-                print(StatusFormatter.workerTable(status.workers).joined(separator: "\n"))
+                print(StatusFormatter.workerTable(status.workers, refused: status.refused, width: Terminal.outputWidth(piped: .max)).joined(separator: "\n"))
             }
         }
     }

@@ -10,7 +10,7 @@ extension Integration {
     @Suite(.serialized) struct TensorBoardReadBackTests {
         /// metrics.jsonl key (dotted: inside `buffer`; `buffer.dropped` summed over reasons) of each tag.
         static let keys: [String: String] = [
-            "charts/episodic_return": "episodic_return_mean100", "charts/sps": "sps", "charts/episodes": "episodes",
+            "charts/episodic_return_mean100": "episodic_return_mean100", "charts/sps": "sps", "charts/episodes": "episodes",
             "charts/policy_version": "policy_version", "charts/update": "update",
             "losses/loss": "loss", "losses/policy_loss": "policy_loss", "losses/value_loss": "value_loss",
             "losses/entropy": "entropy", "losses/approx_kl": "approx_kl",
@@ -71,18 +71,37 @@ extension Integration {
 
             // What TensorBoard reads.
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let reader = Process()
-            reader.executableURL = URL(fileURLWithPath: python)
-            reader.arguments = [root.appendingPathComponent("scripts/read-tfevents.py").path, dir]
-            let out = Pipe(), err = Pipe()
-            reader.standardOutput = out
-            reader.standardError = err
-            try reader.run()
-            let stdout = out.fileHandleForReading.readDataToEndOfFile()
-            let stderr = err.fileHandleForReading.readDataToEndOfFile()
-            reader.waitUntilExit()
-            try #require(reader.terminationStatus == 0, "read-tfevents.py: \(String(decoding: stderr, as: UTF8.self).suffix(1500))")
-            let read = try #require(try JSONSerialization.jsonObject(with: stdout) as? [String: [[NSNumber]]])
+            func readBack(_ args: [String]) throws -> Data {
+                let reader = Process()
+                reader.executableURL = URL(fileURLWithPath: python)
+                reader.arguments = [root.appendingPathComponent("scripts/read-tfevents.py").path] + args + [dir]
+                let out = Pipe(), err = Pipe()
+                reader.standardOutput = out
+                reader.standardError = err
+                try reader.run()
+                let stdout = out.fileHandleForReading.readDataToEndOfFile()
+                let stderr = err.fileHandleForReading.readDataToEndOfFile()
+                reader.waitUntilExit()
+                try #require(reader.terminationStatus == 0, "read-tfevents.py: \(String(decoding: stderr, as: UTF8.self).suffix(1500))")
+                return stdout
+            }
+            var read = try #require(try JSONSerialization.jsonObject(with: try readBack([])) as? [String: [[NSNumber]]])
+
+            // Finished episodes, one point each (CartPole: the return is the length), at the env
+            // steps received when they arrived, at most 10 a second.
+            let returns = try #require(read["charts/episodic_return"])
+            let lengths = try #require(read["charts/episodic_length"])
+            read["charts/episodic_return"] = nil
+            read["charts/episodic_length"] = nil
+            #expect(!returns.isEmpty && returns.count == lengths.count)
+            for (r, l) in zip(returns, lengths) {
+                #expect(r[0] == l[0] && r[1] == l[1], "return \(r) and length \(l) of one CartPole episode differ")
+                #expect((9...500).contains(r[1].doubleValue), "a CartPole return of \(r[1])")
+            }
+            // The settings as text, as CleanRL's `hyperparameters`.
+            let texts = try #require(try JSONSerialization.jsonObject(with: try readBack(["--text"])) as? [String: [[Any]]])
+            let hyper = try #require(texts["hyperparameters/text_summary"]?.first?[1] as? String, "text tags: \(texts.keys)")
+            #expect(hyper.hasPrefix("|setting|value|") && hyper.contains("|correction|\(correction)|") && hyper.contains("|seed|1|"), "\(hyper)")
 
             #expect(Set(read.keys) == Set(Self.keys.keys), "tags: \(read.keys.sorted())")
             #expect(read["charts/sps"]?.count == lines.count, "one event per metrics line")

@@ -103,7 +103,10 @@ import Testing
 @Suite struct WorkerOptionsTests {
     @Test func hostAndPortsMakeTheEndpoints() throws {
         let c = try WorkerOptions.parse(["--learner", "10.0.0.5", "--data-port", "6000", "--env", "CartPole-v1", "--seed", "7"]).config()
-        #expect(c.dataEndpoint == "tcp://10.0.0.5:6000" && c.weightsEndpoint == "tcp://10.0.0.5:5556")
+        // Weights and control follow the data port (+1, +2) unless given, as the learner lays them out.
+        #expect(c.dataEndpoint == "tcp://10.0.0.5:6000" && c.weightsEndpoint == "tcp://10.0.0.5:6001" && c.controlEndpoint == "tcp://10.0.0.5:6002")
+        let own = try WorkerOptions.parse(["--learner", "10.0.0.5", "--data-port", "6000", "--control-port", "7000"]).config()
+        #expect(own.weightsEndpoint == "tcp://10.0.0.5:6001" && own.controlEndpoint == "tcp://10.0.0.5:7000")
         #expect(c.envID == "CartPole-v1" && c.seed == 7)
         let explicit = try WorkerOptions.parse(["--data", "ipc:///tmp/d"]).config()
         #expect(explicit.dataEndpoint == "ipc:///tmp/d")

@@ -1,3 +1,4 @@
+import Domain
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -90,7 +91,12 @@ import TestSupport
         s.accounting.trained = 6
         s.accounting.dropped = ["stale": 3]
         s.accounting.buffered = 1
-        s.trainedLag.counts = [5, 0, 2] + Array(repeating: 0, count: 61) + [4]  // lags 0, 2 and 64+
+        var lags = LagHistogram()
+        lags.add(lag: 0, count: 5)
+        lags.add(lag: 2, count: 2)
+        lags.add(lag: 70, count: 4)
+        lags.add(lag: 300, count: 1)
+        s.trainedLag = .init(lags)
         return s
     }
 
@@ -114,7 +120,7 @@ import TestSupport
         #expect(text.contains("# TYPE tributary_policy_version gauge"))
     }
 
-    @Test func theStalenessHistogramIsCumulativeWithExactBoundsBelow64() throws {
+    @Test func theStalenessHistogramIsCumulativeWithExactBoundsAndSum() throws {
         let metrics = LearnerMetrics()
         metrics.update(from: Self.status())
         let samples = try PrometheusText.parse(metrics.exposition())
@@ -123,9 +129,12 @@ import TestSupport
         #expect(samples[h + "_bucket{le=\"1\"}"] == 5)
         #expect(samples[h + "_bucket{le=\"2\"}"] == 7)
         #expect(samples[h + "_bucket{le=\"63\"}"] == 7)
-        #expect(samples[h + "_bucket{le=\"+Inf\"}"] == 11)
-        #expect(samples[h + "_count"] == 11)
-        #expect(samples[h + "_sum"] == 260.0)  // 2 samples at lag 2, 4 at 64+ (counted as 64)
+        #expect(samples[h + "_bucket{le=\"95\"}"] == 11)  // lag 70 is in the buffer's 64–79 bucket
+        #expect(samples[h + "_bucket{le=\"255\"}"] == 11)
+        #expect(samples[h + "_bucket{le=\"511\"}"] == 12)
+        #expect(samples[h + "_bucket{le=\"+Inf\"}"] == 12)
+        #expect(samples[h + "_count"] == 12)
+        #expect(samples[h + "_sum"] == 584.0)  // exact: 2 × 2 + 4 × 70 + 300
     }
 
     @Test func updateScalarsBecomeGaugesLabelledWithTheCorrection() throws {

@@ -946,9 +946,10 @@ public nonisolated struct Tributary_V1_WorkerStatus: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
-/// Samples (steps) by version lag (learner version minus the version that acted):
-/// counts[i] samples at lag i for i < 64, counts[64] every lag of 64 or more. Trailing
-/// empty buckets are left out.
+/// Samples (steps) by version lag (learner version minus the version that acted). counts[i]
+/// holds lag i for i < 64; above, four buckets per power of two: bucket 64 + 4(e - 6) + s holds
+/// the lags in [(4 + s) * 2^(e-2), (5 + s) * 2^(e-2)) for e = floor(log2 lag) >= 6, s in 0..3
+/// (64-79, 80-95, 96-111, 112-127, 128-159, ...). Trailing empty buckets are left out.
 public nonisolated struct Tributary_V1_LagHistogram: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -956,9 +957,24 @@ public nonisolated struct Tributary_V1_LagHistogram: Sendable {
 
   public var counts: [UInt64] = []
 
+  /// the largest lag, exactly (absent when empty)
+  public var max: UInt64 {
+    get {_max ?? 0}
+    set {_max = newValue}
+  }
+  /// Returns true if `max` has been explicitly set.
+  public var hasMax: Bool {self._max != nil}
+  /// Clears the value of `max`. Subsequent reads from it will return its default value.
+  public mutating func clearMax() {self._max = nil}
+
+  /// the sum of all samples' lags (mean = sum / samples)
+  public var sum: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _max: UInt64? = nil
 }
 
 /// Where every chunk that reached the learner went. Always
@@ -1293,11 +1309,114 @@ public nonisolated struct Tributary_V1_StatusReply: @unchecked Sendable {
     set {_uniqueStorage()._security = newValue}
   }
 
+  /// the latest update's losses and the latest evaluation
+  public var training: Tributary_V1_TrainingStatus {
+    get {_storage._training ?? Tributary_V1_TrainingStatus()}
+    set {_uniqueStorage()._training = newValue}
+  }
+  /// Returns true if `training` has been explicitly set.
+  public var hasTraining: Bool {_storage._training != nil}
+  /// Clears the value of `training`. Subsequent reads from it will return its default value.
+  public mutating func clearTraining() {_uniqueStorage()._training = nil}
+
+  /// Hellos refused lately, newest first (at most 32)
+  public var refused: [Tributary_V1_RefusedPeer] {
+    get {_storage._refused}
+    set {_uniqueStorage()._refused = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// The latest applied update (absent before the first) and the latest evaluation.
+public nonisolated struct Tributary_V1_TrainingStatus: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the minimised loss of the last minibatch
+  public var loss: Double = 0
+
+  public var policyLoss: Double = 0
+
+  /// already times the baseline cost
+  public var valueLoss: Double = 0
+
+  /// mean policy entropy (nats)
+  public var entropy: Double = 0
+
+  /// k3 estimate of KL(behaviour || current)
+  public var approxKl: Double = 0
+
+  /// the latest evaluation (absent until one ran)
+  public var evalMeanReturn: Double {
+    get {_evalMeanReturn ?? 0}
+    set {_evalMeanReturn = newValue}
+  }
+  /// Returns true if `evalMeanReturn` has been explicitly set.
+  public var hasEvalMeanReturn: Bool {self._evalMeanReturn != nil}
+  /// Clears the value of `evalMeanReturn`. Subsequent reads from it will return its default value.
+  public mutating func clearEvalMeanReturn() {self._evalMeanReturn = nil}
+
+  public var evalStdReturn: Double = 0
+
+  /// the update it evaluated
+  public var evalUpdate: UInt64 = 0
+
+  /// the best evaluation so far (checkpoints/best.ckpt)
+  public var bestEvalReturn: Double {
+    get {_bestEvalReturn ?? 0}
+    set {_bestEvalReturn = newValue}
+  }
+  /// Returns true if `bestEvalReturn` has been explicitly set.
+  public var hasBestEvalReturn: Bool {self._bestEvalReturn != nil}
+  /// Clears the value of `bestEvalReturn`. Subsequent reads from it will return its default value.
+  public mutating func clearBestEvalReturn() {self._bestEvalReturn = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _evalMeanReturn: Double? = nil
+  fileprivate var _bestEvalReturn: Double? = nil
+}
+
+/// A Hello the learner refused: who it claimed to be (peer-supplied, shown cut and printable),
+/// where it came from, and why. Repeats from one claimed worker are folded into one row.
+public nonisolated struct Tributary_V1_RefusedPeer: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var workerID: String = String()
+
+  /// the claimed host
+  public var host: String = String()
+
+  /// the connection's address as the transport saw it
+  public var peerAddress: String = String()
+
+  /// CURVE: the key it authenticated with
+  public var keyName: String = String()
+
+  /// the Reject code's name (env_mismatch, learner_full, ...)
+  public var code: String = String()
+
+  /// the Reject's message
+  public var detail: String = String()
+
+  /// Hellos refused for this worker id and code
+  public var count: UInt64 = 0
+
+  public var lastMsAgo: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// What the learner's sockets saw below the protocol (libzmq's socket monitor).
@@ -2529,7 +2648,7 @@ nonisolated extension Tributary_V1_WorkerStatus: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tributary_V1_LagHistogram: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LagHistogram"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}counts\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}counts\0\u{1}max\0\u{1}sum\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2538,20 +2657,34 @@ nonisolated extension Tributary_V1_LagHistogram: SwiftProtobuf.Message, SwiftPro
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedUInt64Field(value: &self.counts) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self._max) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.sum) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.counts.isEmpty {
       try visitor.visitPackedUInt64Field(value: self.counts, fieldNumber: 1)
+    }
+    try { if let v = self._max {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 2)
+    } }()
+    if self.sum != 0 {
+      try visitor.visitSingularUInt64Field(value: self.sum, fieldNumber: 3)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tributary_V1_LagHistogram, rhs: Tributary_V1_LagHistogram) -> Bool {
     if lhs.counts != rhs.counts {return false}
+    if lhs._max != rhs._max {return false}
+    if lhs.sum != rhs.sum {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2698,7 +2831,7 @@ nonisolated extension Tributary_V1_BufferConfig: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0\u{1}accounting\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{1}buffer\0\u{3}buffered_columns\0\u{3}env_steps_per_second\0\u{3}updates_per_second\0\u{3}updates_skipped\0\u{1}health\0\u{3}health_reason\0\u{1}transport\0\u{1}admission\0\u{3}episodes_unverified\0\u{1}security\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0\u{1}accounting\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{1}buffer\0\u{3}buffered_columns\0\u{3}env_steps_per_second\0\u{3}updates_per_second\0\u{3}updates_skipped\0\u{1}health\0\u{3}health_reason\0\u{1}transport\0\u{1}admission\0\u{3}episodes_unverified\0\u{1}security\0\u{1}training\0\u{1}refused\0")
 
   fileprivate class _StorageClass {
     var _runID: String = String()
@@ -2737,6 +2870,8 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
     var _admission: Tributary_V1_AdmissionStatus? = nil
     var _episodesUnverified: UInt64 = 0
     var _security: String = String()
+    var _training: Tributary_V1_TrainingStatus? = nil
+    var _refused: [Tributary_V1_RefusedPeer] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2783,6 +2918,8 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       _admission = source._admission
       _episodesUnverified = source._episodesUnverified
       _security = source._security
+      _training = source._training
+      _refused = source._refused
     }
   }
 
@@ -2837,6 +2974,8 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         case 34: try { try decoder.decodeSingularMessageField(value: &_storage._admission) }()
         case 35: try { try decoder.decodeSingularUInt64Field(value: &_storage._episodesUnverified) }()
         case 36: try { try decoder.decodeSingularStringField(value: &_storage._security) }()
+        case 37: try { try decoder.decodeSingularMessageField(value: &_storage._training) }()
+        case 38: try { try decoder.decodeRepeatedMessageField(value: &_storage._refused) }()
         default: break
         }
       }
@@ -2957,6 +3096,12 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       if !_storage._security.isEmpty {
         try visitor.visitSingularStringField(value: _storage._security, fieldNumber: 36)
       }
+      try { if let v = _storage._training {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
+      } }()
+      if !_storage._refused.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._refused, fieldNumber: 38)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3002,10 +3147,151 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         if _storage._admission != rhs_storage._admission {return false}
         if _storage._episodesUnverified != rhs_storage._episodesUnverified {return false}
         if _storage._security != rhs_storage._security {return false}
+        if _storage._training != rhs_storage._training {return false}
+        if _storage._refused != rhs_storage._refused {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tributary_V1_TrainingStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TrainingStatus"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}loss\0\u{3}policy_loss\0\u{3}value_loss\0\u{1}entropy\0\u{3}approx_kl\0\u{3}eval_mean_return\0\u{3}eval_std_return\0\u{3}eval_update\0\u{3}best_eval_return\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularDoubleField(value: &self.loss) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.policyLoss) }()
+      case 3: try { try decoder.decodeSingularDoubleField(value: &self.valueLoss) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.entropy) }()
+      case 5: try { try decoder.decodeSingularDoubleField(value: &self.approxKl) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self._evalMeanReturn) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.evalStdReturn) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.evalUpdate) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self._bestEvalReturn) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.loss.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.loss, fieldNumber: 1)
+    }
+    if self.policyLoss.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.policyLoss, fieldNumber: 2)
+    }
+    if self.valueLoss.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.valueLoss, fieldNumber: 3)
+    }
+    if self.entropy.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.entropy, fieldNumber: 4)
+    }
+    if self.approxKl.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.approxKl, fieldNumber: 5)
+    }
+    try { if let v = self._evalMeanReturn {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 6)
+    } }()
+    if self.evalStdReturn.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.evalStdReturn, fieldNumber: 7)
+    }
+    if self.evalUpdate != 0 {
+      try visitor.visitSingularUInt64Field(value: self.evalUpdate, fieldNumber: 8)
+    }
+    try { if let v = self._bestEvalReturn {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 9)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tributary_V1_TrainingStatus, rhs: Tributary_V1_TrainingStatus) -> Bool {
+    if lhs.loss != rhs.loss {return false}
+    if lhs.policyLoss != rhs.policyLoss {return false}
+    if lhs.valueLoss != rhs.valueLoss {return false}
+    if lhs.entropy != rhs.entropy {return false}
+    if lhs.approxKl != rhs.approxKl {return false}
+    if lhs._evalMeanReturn != rhs._evalMeanReturn {return false}
+    if lhs.evalStdReturn != rhs.evalStdReturn {return false}
+    if lhs.evalUpdate != rhs.evalUpdate {return false}
+    if lhs._bestEvalReturn != rhs._bestEvalReturn {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tributary_V1_RefusedPeer: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RefusedPeer"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}worker_id\0\u{1}host\0\u{3}peer_address\0\u{3}key_name\0\u{1}code\0\u{1}detail\0\u{1}count\0\u{3}last_ms_ago\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.workerID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.host) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.peerAddress) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.keyName) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.code) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.detail) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.count) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.lastMsAgo) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.workerID.isEmpty {
+      try visitor.visitSingularStringField(value: self.workerID, fieldNumber: 1)
+    }
+    if !self.host.isEmpty {
+      try visitor.visitSingularStringField(value: self.host, fieldNumber: 2)
+    }
+    if !self.peerAddress.isEmpty {
+      try visitor.visitSingularStringField(value: self.peerAddress, fieldNumber: 3)
+    }
+    if !self.keyName.isEmpty {
+      try visitor.visitSingularStringField(value: self.keyName, fieldNumber: 4)
+    }
+    if !self.code.isEmpty {
+      try visitor.visitSingularStringField(value: self.code, fieldNumber: 5)
+    }
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 6)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularUInt64Field(value: self.count, fieldNumber: 7)
+    }
+    if self.lastMsAgo != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lastMsAgo, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tributary_V1_RefusedPeer, rhs: Tributary_V1_RefusedPeer) -> Bool {
+    if lhs.workerID != rhs.workerID {return false}
+    if lhs.host != rhs.host {return false}
+    if lhs.peerAddress != rhs.peerAddress {return false}
+    if lhs.keyName != rhs.keyName {return false}
+    if lhs.code != rhs.code {return false}
+    if lhs.detail != rhs.detail {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.lastMsAgo != rhs.lastMsAgo {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -35,6 +35,41 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// tensorflow/core/framework/types.proto, the values used here.
+public nonisolated enum Tensorboard_DataType: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case dtInvalid // = 0
+  case dtString // = 7
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .dtInvalid
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .dtInvalid
+    case 7: self = .dtString
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .dtInvalid: return 0
+    case .dtString: return 7
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Tensorboard_DataType] = [
+    .dtInvalid,
+    .dtString,
+  ]
+
+}
+
 public nonisolated struct Tensorboard_Event: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -149,7 +184,6 @@ public nonisolated struct Tensorboard_Summary: Sendable {
 
     public var value: Tensorboard_Summary.Value.OneOf_Value? = nil
 
-    /// obsolete_old_style_histogram = 3, image = 4, histo = 5, audio = 6, tensor = 8: not used.
     public var simpleValue: Float {
       get {
         if case .simpleValue(let v)? = value {return v}
@@ -158,11 +192,21 @@ public nonisolated struct Tensorboard_Summary: Sendable {
       set {value = .simpleValue(newValue)}
     }
 
+    /// A text summary (plugin "text"): a DT_STRING tensor of one element.
+    public var tensor: Tensorboard_TensorProto {
+      get {
+        if case .tensor(let v)? = value {return v}
+        return Tensorboard_TensorProto()
+      }
+      set {value = .tensor(newValue)}
+    }
+
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
     public nonisolated enum OneOf_Value: Equatable, Sendable {
-      /// obsolete_old_style_histogram = 3, image = 4, histo = 5, audio = 6, tensor = 8: not used.
       case simpleValue(Float)
+      /// A text summary (plugin "text"): a DT_STRING tensor of one element.
+      case tensor(Tensorboard_TensorProto)
 
     }
 
@@ -174,9 +218,70 @@ public nonisolated struct Tensorboard_Summary: Sendable {
   public init() {}
 }
 
+/// tensorflow/core/framework/tensor.proto, the part a text summary uses.
+public nonisolated struct Tensorboard_TensorProto: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dtype: Tensorboard_DataType = .dtInvalid
+
+  public var tensorShape: Tensorboard_TensorShapeProto {
+    get {_tensorShape ?? Tensorboard_TensorShapeProto()}
+    set {_tensorShape = newValue}
+  }
+  /// Returns true if `tensorShape` has been explicitly set.
+  public var hasTensorShape: Bool {self._tensorShape != nil}
+  /// Clears the value of `tensorShape`. Subsequent reads from it will return its default value.
+  public mutating func clearTensorShape() {self._tensorShape = nil}
+
+  /// version_number = 3, tensor_content = 4, half_val = 13, float_val = 5, double_val = 6,
+  /// int_val = 7, ...: not used.
+  public var stringVal: [Data] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _tensorShape: Tensorboard_TensorShapeProto? = nil
+}
+
+/// tensorflow/core/framework/tensor_shape.proto.
+public nonisolated struct Tensorboard_TensorShapeProto: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dim: [Tensorboard_TensorShapeProto.Dim] = []
+
+  public var unknownRank: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated struct Dim: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var size: Int64 = 0
+
+    public var name: String = String()
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "tensorboard"
+
+nonisolated extension Tensorboard_DataType: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DT_INVALID\0\u{2}\u{7}DT_STRING\0")
+}
 
 nonisolated extension Tensorboard_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
@@ -361,7 +466,7 @@ nonisolated extension Tensorboard_Summary: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Tensorboard_Summary.Value: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = Tensorboard_Summary.protoMessageName + ".Value"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tag\0\u{3}simple_value\0\u{2}\u{7}metadata\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tag\0\u{3}simple_value\0\u{2}\u{6}tensor\0\u{1}metadata\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -378,6 +483,19 @@ nonisolated extension Tensorboard_Summary.Value: SwiftProtobuf.Message, SwiftPro
           self.value = .simpleValue(v)
         }
       }()
+      case 8: try {
+        var v: Tensorboard_TensorProto?
+        var hadOneofValue = false
+        if let current = self.value {
+          hadOneofValue = true
+          if case .tensor(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.value = .tensor(v)
+        }
+      }()
       case 9: try { try decoder.decodeSingularMessageField(value: &self._metadata) }()
       default: break
       }
@@ -392,9 +510,17 @@ nonisolated extension Tensorboard_Summary.Value: SwiftProtobuf.Message, SwiftPro
     if !self.tag.isEmpty {
       try visitor.visitSingularStringField(value: self.tag, fieldNumber: 1)
     }
-    try { if case .simpleValue(let v)? = self.value {
+    switch self.value {
+    case .simpleValue?: try {
+      guard case .simpleValue(let v)? = self.value else { preconditionFailure() }
       try visitor.visitSingularFloatField(value: v, fieldNumber: 2)
-    } }()
+    }()
+    case .tensor?: try {
+      guard case .tensor(let v)? = self.value else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case nil: break
+    }
     try { if let v = self._metadata {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
     } }()
@@ -405,6 +531,120 @@ nonisolated extension Tensorboard_Summary.Value: SwiftProtobuf.Message, SwiftPro
     if lhs.tag != rhs.tag {return false}
     if lhs._metadata != rhs._metadata {return false}
     if lhs.value != rhs.value {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tensorboard_TensorProto: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TensorProto"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}dtype\0\u{3}tensor_shape\0\u{4}\u{6}string_val\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.dtype) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._tensorShape) }()
+      case 8: try { try decoder.decodeRepeatedBytesField(value: &self.stringVal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.dtype != .dtInvalid {
+      try visitor.visitSingularEnumField(value: self.dtype, fieldNumber: 1)
+    }
+    try { if let v = self._tensorShape {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.stringVal.isEmpty {
+      try visitor.visitRepeatedBytesField(value: self.stringVal, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tensorboard_TensorProto, rhs: Tensorboard_TensorProto) -> Bool {
+    if lhs.dtype != rhs.dtype {return false}
+    if lhs._tensorShape != rhs._tensorShape {return false}
+    if lhs.stringVal != rhs.stringVal {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tensorboard_TensorShapeProto: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TensorShapeProto"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{2}dim\0\u{3}unknown_rank\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.dim) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.unknownRank) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.dim.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.dim, fieldNumber: 2)
+    }
+    if self.unknownRank != false {
+      try visitor.visitSingularBoolField(value: self.unknownRank, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tensorboard_TensorShapeProto, rhs: Tensorboard_TensorShapeProto) -> Bool {
+    if lhs.dim != rhs.dim {return false}
+    if lhs.unknownRank != rhs.unknownRank {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Tensorboard_TensorShapeProto.Dim: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Tensorboard_TensorShapeProto.protoMessageName + ".Dim"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}size\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.size) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.size != 0 {
+      try visitor.visitSingularInt64Field(value: self.size, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Tensorboard_TensorShapeProto.Dim, rhs: Tensorboard_TensorShapeProto.Dim) -> Bool {
+    if lhs.size != rhs.size {return false}
+    if lhs.name != rhs.name {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
