@@ -115,18 +115,26 @@ public final class ChildProcess: @unchecked Sendable {
     /// Children started and not yet seen to exit (their pids), for `stopChildrenOnSignals`.
     private static let live = Mutex<Set<Int32>>([])
     private static let signalSources = Mutex<[any DispatchSourceSignal]>([])
+    /// Whether a stopping signal arrived already (the second one stops at once).
+    private static let signalled = Mutex(false)
 
     /// From now on SIGINT, SIGTERM and SIGHUP stop every child first: SIGTERM (they shut down
     /// gracefully), SIGKILL after 5 s, then this process exits with 128 + the signal. Children
     /// run in process groups of their own, so Ctrl-C in a terminal reaches only this process;
     /// without this they would outlive it (`tributary demo`).
-    public static func stopChildrenOnSignals(announce: @escaping @Sendable (Int32) -> Void = { _ in }) {
+    ///
+    /// `first`: called on the first signal; when it returns true the caller stops everything in
+    /// order itself (and can still report), and only a second signal takes the path above.
+    public static func stopChildrenOnSignals(announce: @escaping @Sendable (Int32) -> Void = { _ in },
+                                             first: (@Sendable (Int32) -> Bool)? = nil) {
         signalSources.withLock { sources in
             guard sources.isEmpty else { return }
             for sig in [SIGINT, SIGTERM, SIGHUP] {
                 Glibc.signal(sig, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
                 source.setEventHandler {
+                    let isFirst = signalled.withLock { was in defer { was = true }; return !was }
+                    if isFirst, let first, first(sig) { return }
                     announce(sig)
                     let pids = live.withLock { $0 }
                     for pid in pids { kill(pid, SIGTERM) }

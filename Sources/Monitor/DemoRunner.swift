@@ -1,5 +1,6 @@
 import Events
 import Foundation
+import Locking
 import Protocol
 import Telemetry
 import SafeIO
@@ -38,10 +39,15 @@ public struct DemoRunner {
 
     public func run() async throws {
         let isTTY = isatty(STDOUT_FILENO) == 1
-        // Ctrl-C (or SIGTERM/SIGHUP) stops the learner and workers too, then the demo.
-        ChildProcess.stopChildrenOnSignals { _ in
-            StandardStream.output.write(((isTTY ? "\n" : "") + "interrupted: stopping the learner and workers\n"))
-        }
+        // Ctrl-C (or SIGTERM/SIGHUP) ends the run in order: workers, then the learner, then a
+        // summary of what was reached. A second one stops everything at once.
+        let interrupted = Mutex<Int32?>(nil)
+        ChildProcess.stopChildrenOnSignals(announce: { _ in
+            StandardStream.output.write(((isTTY ? "\n" : "") + "interrupted again: stopping the learner and workers now\n"))
+        }, first: { sig in
+            interrupted.withLock { $0 = sig }
+            return true
+        })
         let started = ContinuousClock.now
         let startedUnix = Date().timeIntervalSince1970
         let ports = standardPorts ? [] : ["--data-port", "0", "--weights-port", "0", "--control-port", "0", "--metrics-port", "0"]
@@ -75,11 +81,11 @@ public struct DemoRunner {
         var lagMeans: [Double] = []
         var progress = ProgressLine(isTerminal: isTTY, width: isTTY ? Terminal.size.columns : 80, plainInterval: .seconds(2))
         var toTarget = ReturnProgress(target: targetReturn)
-        while ContinuousClock.now - started < budget, learner.process.isRunning {
+        while ContinuousClock.now - started < budget, learner.process.isRunning, interrupted.withLock({ $0 }) == nil {
             // Every 250 ms (a plain line every 2 s off a terminal); the learner exits by itself
             // at the target, and a status request to a learner that just left would only wait
             // out its timeout (kept short: a missed line is better than a late stop).
-            for _ in 0..<5 where learner.process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            for _ in 0..<5 where learner.process.isRunning && interrupted.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(50)) }
             guard learner.process.isRunning,
                   let s = try? await StatusClient.fetch(endpoint: control, timeout: .milliseconds(250), includeWorkers: false)
             else { continue }
@@ -94,6 +100,8 @@ public struct DemoRunner {
             }
         }
         if isTTY { output("\n") }
+        let signal = interrupted.withLock { $0 }
+        if signal != nil { output("interrupted: stopping the workers and the learner, then a summary (Ctrl-C again stops at once)\n") }
         // The learner stops by itself at the target; what follows is orderly shutdown.
         let wall = ContinuousClock.now - started
         for c in children { c.signal(SIGTERM) }
@@ -113,6 +121,9 @@ public struct DemoRunner {
         if let solved = summary.solved {
             outcome = String(format: "solved %.1f s after launch, %.1f s of training (%@ env steps, %@ updates)",
                              solved.unixTime - startedUnix, solved.seconds, group(solved.steps), group(solved.updates))
+        } else if signal != nil {
+            outcome = String(format: "interrupted after %.1f s, not solved (mean return of the last 100 episodes: %.1f of %g)",
+                             wall.inSeconds, meanReturn, targetReturn)
         } else {
             outcome = String(format: "NOT solved within the %@ budget (mean return of the last 100 episodes: %.1f)", "\(budget)", meanReturn)
         }
@@ -147,6 +158,12 @@ public struct DemoRunner {
             }
             output(EventLine.encode(event) + "\n")
         }
+        if let signal { throw Interrupted(signal: signal) }
+    }
+
+    /// The run was stopped by a signal (after its summary); the exit code is 128 + the signal.
+    public struct Interrupted: Error {
+        public var signal: Int32
     }
 
     private func group(_ v: UInt64) -> String { TextFormat.group(v) }

@@ -28,14 +28,22 @@ public struct ProgressLine: Sendable {
         }
         let percent = fraction.map { String(format: "%3.0f%%", 100 * min(1, max(0, $0))) }
         if isTerminal {
-            var head = [percent, rate, fraction == nil ? nil : etaText].compactMap { $0 }.joined(separator: "  ")
-            if let fraction {
-                let barWidth = max(10, min(30, width - head.count - detail.count - 6))
-                let filled = Int((min(1, max(0, fraction)) * Double(barWidth)).rounded(.down))
-                head = "[" + String(repeating: "█", count: filled) + String(repeating: "░", count: barWidth - filled) + "] " + head
+            let head = [percent, rate, fraction == nil ? nil : etaText].compactMap { $0 }.joined(separator: "  ")
+            // Fit the width by whole fields, never mid-number: the detail's last fields go
+            // first (fields are separated by two spaces), then the bar.
+            var fields = detail.components(separatedBy: "  ").filter { !$0.isEmpty }
+            var withBar = fraction != nil
+            while true {
+                let tail = ([head] + fields).joined(separator: "  ")
+                var line = tail
+                if let fraction, withBar {
+                    let barWidth = max(10, min(30, width - 1 - tail.count - 3))
+                    let filled = Int((min(1, max(0, fraction)) * Double(barWidth)).rounded(.down))
+                    line = "[" + String(repeating: "█", count: filled) + String(repeating: "░", count: barWidth - filled) + "] " + tail
+                }
+                if line.count <= width - 1 { return "\r\u{1B}[K" + line }
+                if !fields.isEmpty { fields.removeLast() } else if withBar { withBar = false } else { return "\r\u{1B}[K" + String(line.prefix(width - 1)) }
             }
-            let line = head + "  " + detail
-            return "\r\u{1B}[K" + String(line.prefix(width - 1))
         }
         if let last = lastPlain, now - last < plainInterval { return nil }
         lastPlain = now

@@ -44,6 +44,8 @@ extension TributaryCommand {
             runner.standardPorts = !ephemeralPorts
             do {
                 try await runner.run()
+            } catch let stop as DemoRunner.Interrupted {
+                throw ExitCode(128 + stop.signal)
             } catch let failure as DemoRunner.Failure {
                 StandardStream.error.write("tributary demo: \(failure.description)\n")
                 throw ExitCode(1)

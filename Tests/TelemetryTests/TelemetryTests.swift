@@ -50,6 +50,17 @@ import TestSupport
         #expect(line.hasPrefix("\r\u{1B}[K["))
         #expect(line.contains(" 50%") && line.contains("ETA 2 s") && line.contains("return 240"), "\(line)")
         #expect(line.count <= 80 + 4)
+        // The demo's detail at 80 columns: whole fields are left out from the end, no number cut.
+        let detail = "return 487.3/475  steps 12,345,678  version 123,456  lag 55.3/64  workers 16"
+        let fittedLine = tty.render(fraction: 0.97, rate: "1,234,567 steps/s", detail: detail, now: t0 + .seconds(2))
+        let fitted = try #require(fittedLine)
+        let visible = String(fitted.dropFirst("\r\u{1B}[K".count))
+        #expect(visible.count <= 79, "\(visible)")
+        #expect(visible.hasSuffix("return 487.3/475") || visible.hasSuffix("12,345,678") || visible.hasSuffix("123,456"), "\(visible)")
+        var wide = ProgressLine(isTerminal: true, width: 200)
+        let allLine = wide.render(fraction: 0.97, rate: "1,234,567 steps/s", detail: detail, now: t0)
+        let all = try #require(allLine)
+        #expect(all.hasSuffix("workers 16"))
 
         var plain = ProgressLine(isTerminal: false, plainInterval: .seconds(5))
         let firstLine = plain.render(fraction: nil, rate: "10 steps/s", detail: "x", now: t0)
