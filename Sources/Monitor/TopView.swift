@@ -12,7 +12,8 @@ public enum TopView {
         let width = max(40, columns)
         var lines: [String] = []
         let uptime = ProgressLine.duration(.milliseconds(Int64(s.uptimeMs)))
-        lines.append("tributary top — \(learner.isEmpty ? "" : learner + "  ")run \(s.runID)  up \(uptime)  (q quits)")
+        lines.append("tributary top — \(learner.isEmpty ? "" : "learner " + learner + "  ")(q quits)")
+        lines.append("run \(s.runID)  up \(uptime)")
         lines.append("version \(TextFormat.group(s.policyVersion))  updates \(TextFormat.group(s.updates)) (\(TextFormat.rate(s.updatesPerSecond))/s)  env steps \(TextFormat.group(s.stepsReceived)) (\(TextFormat.rate(s.envStepsPerSecond))/s)")
         lines.append("return (mean of last 100) \(s.episodes > 0 ? String(format: "%.1f", s.meanReturn100) : "–")  episodes \(TextFormat.group(s.episodes))  workers \(s.workersConnected) connected, \(s.workersExpired) expired")
         if s.hasTraining, s.updates > 0 {
