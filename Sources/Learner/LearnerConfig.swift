@@ -86,7 +86,7 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
     /// `/healthz` reports "degraded" after this many consecutive skipped updates.
     public var degradedAfterSkips = 10
     /// What the trainer learns: a gymnasium id (CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1) runs
-    /// the V-trace trainer; "synthetic" runs the stand-in trainer, which only exercises the
+    /// the policy trainer (with `training.correction`); "synthetic" runs the stand-in trainer, which only exercises the
     /// protocol (versions, weights, credits) for transport tests and benchmarks.
     public var envID = "synthetic"
     /// The environment every Hello and chunk is checked against: the registry's for a known id,
@@ -94,7 +94,7 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
     public var environment: EnvSpec? {
         envID == "synthetic" ? .synthetic(observationSize: syntheticObservationSize) : EnvironmentRegistry.spec(envID)
     }
-    /// The V-trace trainer's settings (network, optimizer, loss, stopping rule).
+    /// The policy trainer's settings (network, optimizer, correction, loss, stopping rule).
     public var training = TrainingSettings()
     /// OpenBLAS threads for the trainer (two do not help at these sizes).
     public var blasThreads = 1
@@ -201,7 +201,7 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
             "synthetic_observation_size": syntheticObservationSize, "degraded_after_skips": degradedAfterSkips,
         ]
     }
-    /// The stand-in trainer (until the learning core lands): a new policy version every
+    /// The stand-in trainer of `envID` "synthetic" (transport tests and benchmarks): a new policy version every
     /// this many consumed chunks, with a synthetic parameter vector of `parameterBytes`.
     public var chunksPerVersion = 8
     public var parameterBytes = 64 * 1024

@@ -218,6 +218,8 @@ public final class LearnerCore: Sendable {
         public var rejectedChunks: [String: UInt64] = [:]
         public var workersExpired: UInt64 = 0
         public var workersSaidGoodbye: UInt64 = 0
+        /// Incarnations replaced by a newer one of the same worker (a restart before expiry).
+        public var workersReplaced: UInt64 = 0
         public var rejectedTotal: UInt64 { rejected.values.reduce(0, +) }
 
         public init() {}
@@ -481,6 +483,7 @@ public final class LearnerCore: Sendable {
         let t = Int(config.unrollLength)
         let limit = config.credits(forChunkBytes: ChunkValidator.typicalBytes(spec: spec, numEnvs: b, length: t))
         if let old = s.removeSession(key) {
+            s.counters.workersReplaced += 1
             remember(&s, Departed(key: key, session: old, reason: "replaced by incarnation \(hello.incarnation)"))
         }
         s.sessions[key] = Session(

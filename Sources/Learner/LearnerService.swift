@@ -205,6 +205,9 @@ public struct LearnerService: Service {
         } else {
             BLAS.threads = config.blasThreads
             logger.info("training \(config.envID) with \(config.training.correction.name); OpenBLAS core \(BLAS.coreName), \(config.blasThreads) thread(s)")
+            if !BLASRuntime.selfCheck() {
+                logger.error("OpenBLAS core \(BLAS.coreName) disagrees with a plain matrix product: training would be wrong; set \(BLASRuntime.variable) to another core (e.g. Haswell) and restart")
+            }
             let run = try config.runsRoot.map {
                 var bound = config
                 (bound.dataEndpoints, bound.weightsEndpoints, bound.controlEndpoints) = (ready.data, ready.weights, ready.control)

@@ -54,7 +54,9 @@ public enum StatusFormatter {
             lines.append("chunks     \(n(a.received)) received \(balanced) \(n(a.trained)) trained + \(n(dropped)) dropped + \(n(a.buffered)) buffered")
             if dropped > 0 { lines.append("dropped    " + reasons(a.dropped)) }
         }
-        lines.append("workers    \(s.workersConnected) connected (at most \(s.admission.maxWorkers)), \(n(s.workersExpired)) gone\(s.refused.isEmpty ? "" : ", \(s.refused.count) refused (tributary workers)")")
+        let left = s.workersLeft.isEmpty ? s.workersExpired : s.workersLeft.values.reduce(0, +)
+        lines.append("workers    \(s.workersConnected) connected (at most \(s.admission.maxWorkers)), \(n(left)) left\(s.refused.isEmpty ? "" : ", \(s.refused.count) refused (tributary workers)")")
+        if left > 0, !s.workersLeft.isEmpty { lines.append("left       " + reasons(s.workersLeft)) }
         if s.hasAdmission {
             let m = s.admission
             lines.append("memory     \(F.bytes(m.memoryHeldBytes)) of \(F.bytes(m.memoryBudgetBytes)) held by the buffer and \(n(m.creditsInFlight)) credits in flight")

@@ -9,7 +9,8 @@ import Foundation
 /// environment when the library loads, which for a linked library is before `main`. So an
 /// executable calls `selectKernelByReexecuting()` first: with the variable unset it picks the
 /// kernel the CPU's features allow and re-executes itself once with it set. An explicitly set
-/// variable is always respected. `selfCheck()` then compares sgemm with a plain loop once.
+/// variable is always respected. `selfCheck()` compares sgemm with a plain loop; the learner
+/// runs it once at start-up and logs an error naming the variable when they disagree.
 public enum BLASRuntime {
     public static let variable = "OPENBLAS_CORETYPE"
     static let marker = "TRIBUTARY_OPENBLAS_REEXEC"

@@ -42,6 +42,8 @@ public final class LearnerMetrics: Sendable {
     public static let lagBuckets: [UInt64] = [0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 63, 95, 127, 191, 255, 511, 1023, 2047, 4095]
     /// Why the trainer skips an update (`tributary_updates_skipped_total{reason}`).
     public static let skipReasons = ["non_finite_loss", "non_finite_gradient", "non_finite_parameters"]
+    /// Why worker incarnations leave (`tributary_workers_left_total{reason}`).
+    public static let leaveReasons = ["expired", "goodbye", "replaced"]
     /// Kinds of failed handshakes (`tributary_transport_handshakes_failed_total{kind}`).
     public static let handshakeFailures = ["auth", "protocol", "other"]
 
@@ -75,6 +77,7 @@ public final class LearnerMetrics: Sendable {
             gauge("tributary_policy_version", Double(s.policyVersion))
             gauge("tributary_workers_connected", Double(s.workersConnected))
             count("tributary_workers_expired_total", s.workersExpired)
+            for reason in Self.leaveReasons { count("tributary_workers_left_total", s.workersLeft[reason] ?? 0, [("reason", reason)]) }
             count("tributary_messages_received_total", s.messagesReceived)
             count("tributary_received_bytes_total", s.bytesReceived)
             count("tributary_chunks_accepted_total", s.chunksAccepted)
@@ -200,7 +203,8 @@ public final class LearnerMetrics: Sendable {
         "tributary_start_time_seconds": "When the learner started, in Unix seconds.",
         "tributary_policy_version": "The newest policy version.",
         "tributary_workers_connected": "Workers with a session now.",
-        "tributary_workers_expired_total": "Worker incarnations that left (silence, replaced, goodbye).",
+        "tributary_workers_expired_total": "Worker incarnations dropped after silence (--liveness-ms).",
+        "tributary_workers_left_total": "Worker incarnations that left, by reason: expired (silence), goodbye, replaced (restarted).",
         "tributary_messages_received_total": "Messages received on the data socket.",
         "tributary_received_bytes_total": "Bytes of the messages received on the data socket.",
         "tributary_chunks_accepted_total": "Trajectory chunks admitted to the buffer.",

@@ -26,7 +26,7 @@ struct QueryOptions: ParsableArguments {
     var learner = "127.0.0.1"
     @Option(help: "Give up after this many seconds without an answer.")
     var timeout: Double = 3
-    @Flag(help: "Print JSON (the StatusReply message in protobuf's JSON mapping) instead of text.")
+    @Flag(help: "Print JSON instead of text: status and top the StatusReply message, workers {\"workers\", \"refused\"}, staleness its report (schemas in docs/operations.md, \"JSON schemas\").")
     var json = false
     @Option(help: "CURVE: the learner's public key file (its NAME.key).") var curveServerKey: String?
     @Option(help: "CURVE: this operator's secret key file (NAME.key_secret, enrolled in the learner's --allow-keys).")

@@ -1,3 +1,3 @@
 // DO NOT EDIT. Written by scripts/generate-protos.sh together with tributary.pb.swift.
 /// SHA-256 of the tributary.proto that the generated code was made from.
-public let tributaryProtoSHA256 = "beb02ffea9167330f5903368428861178e69edc963e3b5f9ce84384813c25868"
+public let tributaryProtoSHA256 = "1d5d5bb9ff7cc2e5a7370a5ac5ecbb387a120245c7aac6642bf4633c21a930ac"

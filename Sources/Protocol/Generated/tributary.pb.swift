@@ -1138,6 +1138,7 @@ public nonisolated struct Tributary_V1_StatusReply: @unchecked Sendable {
     set {_uniqueStorage()._workersConnected = newValue}
   }
 
+  /// incarnations dropped after silence (--liveness-ms)
   public var workersExpired: UInt64 {
     get {_storage._workersExpired}
     set {_uniqueStorage()._workersExpired = newValue}
@@ -1323,6 +1324,12 @@ public nonisolated struct Tributary_V1_StatusReply: @unchecked Sendable {
   public var refused: [Tributary_V1_RefusedPeer] {
     get {_storage._refused}
     set {_uniqueStorage()._refused = newValue}
+  }
+
+  /// incarnations that left, by reason: expired (silence),
+  public var workersLeft: Dictionary<String,UInt64> {
+    get {_storage._workersLeft}
+    set {_uniqueStorage()._workersLeft = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -2831,7 +2838,7 @@ nonisolated extension Tributary_V1_BufferConfig: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0\u{1}accounting\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{1}buffer\0\u{3}buffered_columns\0\u{3}env_steps_per_second\0\u{3}updates_per_second\0\u{3}updates_skipped\0\u{1}health\0\u{3}health_reason\0\u{1}transport\0\u{1}admission\0\u{3}episodes_unverified\0\u{1}security\0\u{1}training\0\u{1}refused\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0\u{1}accounting\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{1}buffer\0\u{3}buffered_columns\0\u{3}env_steps_per_second\0\u{3}updates_per_second\0\u{3}updates_skipped\0\u{1}health\0\u{3}health_reason\0\u{1}transport\0\u{1}admission\0\u{3}episodes_unverified\0\u{1}security\0\u{1}training\0\u{1}refused\0\u{3}workers_left\0")
 
   fileprivate class _StorageClass {
     var _runID: String = String()
@@ -2872,6 +2879,7 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
     var _security: String = String()
     var _training: Tributary_V1_TrainingStatus? = nil
     var _refused: [Tributary_V1_RefusedPeer] = []
+    var _workersLeft: Dictionary<String,UInt64> = [:]
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2920,6 +2928,7 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       _security = source._security
       _training = source._training
       _refused = source._refused
+      _workersLeft = source._workersLeft
     }
   }
 
@@ -2976,6 +2985,7 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         case 36: try { try decoder.decodeSingularStringField(value: &_storage._security) }()
         case 37: try { try decoder.decodeSingularMessageField(value: &_storage._training) }()
         case 38: try { try decoder.decodeRepeatedMessageField(value: &_storage._refused) }()
+        case 39: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._workersLeft) }()
         default: break
         }
       }
@@ -3102,6 +3112,9 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       if !_storage._refused.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._refused, fieldNumber: 38)
       }
+      if !_storage._workersLeft.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: _storage._workersLeft, fieldNumber: 39)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3149,6 +3162,7 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         if _storage._security != rhs_storage._security {return false}
         if _storage._training != rhs_storage._training {return false}
         if _storage._refused != rhs_storage._refused {return false}
+        if _storage._workersLeft != rhs_storage._workersLeft {return false}
         return true
       }
       if !storagesAreEqual {return false}
