@@ -107,7 +107,7 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Stop after consuming this many chunks.") public var maxChunks: UInt64?
     @Option(help: "Seed of the network's initialisation.") public var seed: UInt64 = 1
     @Option(help: "OpenBLAS threads.") public var blasThreads = 1
-    @Option(help: "A metrics.jsonl line, TensorBoard point and update of the per-update gauges every this many seconds (about 5 MB of files per hour).")
+    @Option(help: "A metrics.jsonl line, TensorBoard point and update of the per-update gauges every this many seconds (with the per-episode points, about 9 MB of files per hour).")
     public var metricsSeconds = 1.0
     @Option(help: "Instead, one every N updates (or off).") public var metricsEvery = Limit<Int>(nil, off: "off")
     @Option(help: "Log level: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).") public var logLevel = Logger.Level.info
