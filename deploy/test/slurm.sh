@@ -150,7 +150,7 @@ ok = s.get("solved") is not None and st["mean_return_100"] >= 475 and st["securi
 print(("1" if ok else "0") + " mean_return_100=%s security=%s workers=%s" % (st["mean_return_100"], st["security"], ids))
 ' "$summary" 2>/dev/null || echo "0 no summary line in $out")"
 check "${verdict%% *}" "the job's output has the learner's summary: CartPole solved under CURVE by the srun workers" "${verdict#* }"
-check "$(grep -q '"event":"ready"' "$out" 2>/dev/null && ls "$S"/jobs/job/runs/run-*/checkpoints/*.ckpt >/dev/null 2>&1 && echo 1)" \
+check "$(grep -q '"event":"ready"' "$out" 2>/dev/null && ls "$S"/jobs/job/runs/*/checkpoints/*.ckpt >/dev/null 2>&1 && echo 1)" \
     "the learner's run and checkpoint are in the job directory"
 graceful=$(grep -l '"event":"summary"' "$S"/jobs/job/worker-*.out 2>/dev/null | wc -l)
 check "$([[ $graceful -ge 2 ]] && echo 1)" "the workers were stopped with SIGTERM and exited cleanly (their summary lines)" "$graceful of $(ls "$S"/jobs/job/worker-*.out 2>/dev/null | wc -l)"
@@ -171,7 +171,7 @@ for _ in $(seq 600); do
     sleep 0.1
 done
 check "$([[ $state2 == CANCELLED ]] && echo 1)" "scancel: JobState=CANCELLED" "$state2"
-check "$(grep -q '"event":"summary"' "$out2" && ls "$S"/jobs/job2/runs/run-*/checkpoints/*.ckpt >/dev/null 2>&1 && echo 1)" \
+check "$(grep -q '"event":"summary"' "$out2" && ls "$S"/jobs/job2/runs/*/checkpoints/*.ckpt >/dev/null 2>&1 && echo 1)" \
     "scancel: the learner drained, checkpointed and printed its summary" "$(grep -c '"event":"summary"' "$out2") summary line(s)"
 if [[ $failed -ne 0 ]]; then
     echo "--- $out"; tail -20 "$out" 2>/dev/null

@@ -161,7 +161,7 @@ for i in 0 1; do
 done
 read -r t0 t1 <"$out/stop.times"
 echo "  systemctl stop of both workers took $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s"
-check "$(grep -q '/var/lib/private/tributary/runs/run-.*/checkpoints/checkpoint-.*\.ckpt' "$out/state.find" && ! awk '$1 ~ /^(0|root)$/' "$out/state.find" | grep -q . && echo 1)" \
+check "$(grep -q '/var/lib/private/tributary/runs/[^/]*/checkpoints/checkpoint-.*\.ckpt' "$out/state.find" && ! awk '$1 ~ /^(0|root)$/' "$out/state.find" | grep -q . && echo 1)" \
     "runs and checkpoints in /var/lib/tributary, owned by the dynamic user" "$(grep -c . "$out/state.find") entries"
 # (libdispatch's "Failed to set thread priority ... errno=13" is expected: docs/deployment.md.)
 if grep -iE 'Failed to|denied|SECCOMP|audit' "$out/learner.journal" "$out/workers.journal" | grep -vq 'set thread priority'; then
