@@ -4,7 +4,8 @@
 #               learner's TensorBoard event files read back by TensorBoard itself, a short
 #               pass of each fuzz target (libFuzzer, AddressSanitizer), /metrics and the
 #               alert rules through promtool, the runnable command blocks of README.md and
-#               docs/operations.md as typed (scripts/doc-check.py), the dist
+#               docs/operations.md as typed (scripts/doc-check.py), the Python worker SDK
+#               (python/, against a real learner), the dist
 #               tarball trained without the Swift toolchain, and deploy/ (systemd, Slurm,
 #               Kubernetes) tested for real
 # Both install missing system packages first; `make test` also makes .venv-tensorboard
@@ -44,6 +45,7 @@ test: build cclient tensorboard-venv
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
 	./scripts/test-prometheus.sh $$($(SWIFT) build --show-bin-path)
 	./scripts/doc-check.py $$($(SWIFT) build --show-bin-path)
+	./scripts/test-python.sh $$($(SWIFT) build --show-bin-path)
 	$(MAKE) test-dist
 	$(MAKE) test-deploy
 

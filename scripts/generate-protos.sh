@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the committed Swift code of the project's two .proto files:
-#   Sources/Protocol/tributary.proto             -> Sources/Protocol/Generated/
+# Regenerates the committed code of the project's two .proto files:
+#   Sources/Protocol/tributary.proto             -> Sources/Protocol/Generated/ (Swift) and
+#                                                   python/tributary_worker/_proto/ (Python)
 #   Sources/TensorBoard/tensorboard_event.proto  -> Sources/TensorBoard/Generated/
 #
 # Needs protoc (apt: protobuf-compiler) and builds swift-protobuf's protoc-gen-swift
@@ -38,3 +39,20 @@ SWIFT
 
 generate Sources/Protocol tributary.proto tributaryProtoSHA256
 generate Sources/TensorBoard tensorboard_event.proto tensorboardEventProtoSHA256
+
+# The Python SDK's copy (python/tributary_worker/_proto): protoc's Python output, importable as
+# a package, with the schema's SHA-256 beside it (python/tests check it against the .proto).
+py_out=python/tributary_worker/_proto
+mkdir -p "$py_out"
+protoc --python_out="$py_out" -I Sources/Protocol Sources/Protocol/tributary.proto
+hash=$(sha256sum Sources/Protocol/tributary.proto | cut -d' ' -f1)
+cat > "$py_out/__init__.py" <<PY
+# DO NOT EDIT. Written by scripts/generate-protos.sh together with tributary_pb2.py
+# (protoc $(protoc --version | cut -d' ' -f2)).
+"""The messages of Sources/Protocol/tributary.proto (package tributary.v1)."""
+from . import tributary_pb2 as pb
+
+# SHA-256 of the tributary.proto the code was generated from.
+SCHEMA_SHA256 = "$hash"
+PY
+echo "regenerated $py_out (proto sha256 $hash)"

@@ -2,6 +2,7 @@
 import Domain
 import Glibc
 #endif
+import Foundation
 import NeuralNet
 import Testing
 
@@ -301,5 +302,101 @@ private func randomArray(_ n: Int, _ rng: inout SplitMix64, scale: Float = 1) ->
         var spec = net.modelSpec
         spec.activation = "sigmoid"
         #expect(throws: ModelError.self) { try ActorCritic(spec: spec, bytes: net.parameterBytes) }
+    }
+}
+
+/// docs/protocol.md §8, "The parameter bytes of each model family", implemented from the text
+/// alone (plain loops over the little-endian bytes, no NeuralNet code) and checked against the
+/// network that published the bytes: what a foreign worker builds acts as Tributary's does.
+@Suite struct WireLayoutTests {
+    /// The documented forward pass: per layer W [in, out] row-major then b; tanh/relu on every
+    /// layer but the last; outputs [policy part | value].
+    static func documentedForward(_ spec: ModelSpec, _ bytes: [UInt8], _ x: [Float]) -> [Float] {
+        let floats: [Float] = stride(from: 0, to: bytes.count, by: 4).map { i in
+            Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
+        }
+        let p = spec.head == "gaussian" ? 2 * spec.actionSize : spec.actionSize
+        let sizes = [spec.observationSize] + spec.hiddenSizes + [p + 1]
+        var h = x, at = 0
+        for l in 0..<(sizes.count - 1) {
+            let (n, m) = (sizes[l], sizes[l + 1])
+            var out = [Float](repeating: 0, count: m)
+            for j in 0..<m {
+                var z = floats[at + n * m + j]  // b_l[j]
+                for i in 0..<n { z += h[i] * floats[at + i * m + j] }  // W_l[i, j]
+                out[j] = l == sizes.count - 2 ? z : (spec.activation == "tanh" ? tanhf(z) : max(0, z))
+            }
+            at += n * m + m
+            h = out
+        }
+        #expect(at == floats.count, "the documented layout accounts for every float")
+        return h
+    }
+
+    @Test(arguments: ["categorical", "gaussian"]) func theBytesFollowTheDocumentedLayout(head: String) {
+        let net = head == "categorical"
+            ? ActorCritic(observationSize: 4, hidden: [64, 64], actions: 2, seed: 3)
+            : ActorCritic(observationSize: 3, hidden: [32, 16], head: .gaussian(dimensions: 2), activation: .relu, seed: 5)
+        var rng = SplitMix64(seed: 9)
+        for _ in 0..<5 {
+            let x = (0..<net.observationSize).map { _ in Float(rng.nextUnit() * 4 - 2) }
+            let documented = Self.documentedForward(net.modelSpec, net.parameterBytes, x)
+            let own = net.network.forward(x, batch: 1)
+            #expect(documented.count == own.count)
+            for (a, b) in zip(documented, own) { #expect(abs(a - b) <= 1e-5 * max(1, abs(b)), "\(documented) vs \(own)") }
+        }
+        if head == "categorical" { #expect(net.parameterBytes.count == 4_675 * 4) }
+    }
+}
+
+/// Golden fixtures for foreign clients (docs/protocol.md §13): a network's ModelSpec and parameter
+/// bytes, observations, and what Tributary computes from them (raw outputs, log-probs or means and
+/// clamped log-stds, values). A client checks its forward pass against these files
+/// (python/tests does). The test recomputes them and fails when the committed files disagree;
+/// TRIBUTARY_RECORD_GOLDEN=1 writes them again (only when the layout changes on purpose).
+@Suite struct GoldenPolicyTests {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden")
+
+    static func fixture(head: String) -> (net: ActorCritic, json: [String: Any]) {
+        let net = head == "categorical"
+            ? ActorCritic(observationSize: 4, hidden: [64, 64], actions: 2, seed: 11)
+            : ActorCritic(observationSize: 3, hidden: [64, 64], head: .gaussian(dimensions: 1), seed: 12)
+        var rng = SplitMix64(seed: 13)
+        let rows = 8
+        // Large enough inputs that the clamp and both activations' ranges are exercised.
+        let x = (0..<(rows * net.observationSize)).map { _ in Float(rng.nextUnit() * 6 - 3) }
+        let out = net.network.forward(x, batch: rows)
+        var json: [String: Any] = [
+            "model": ["family": ActorCritic.family, "hidden_sizes": net.modelSpec.hiddenSizes, "activation": net.modelSpec.activation,
+                      "head": net.modelSpec.head, "observation_size": net.observationSize, "action_size": net.actions],
+            "parameters_base64": Data(net.parameterBytes).base64EncodedString(),
+            "observations": x.map(Double.init), "rows": rows, "outputs": out.map(Double.init),
+        ]
+        if head == "categorical" {
+            let (logp, values) = net.split(out, rows: rows)
+            json["log_probs"] = logp.map(Double.init)
+            json["values"] = values.map(Double.init)
+        } else {
+            let (mean, logStd, values) = net.splitGaussian(out, rows: rows)
+            json["means"] = mean.map(Double.init)
+            json["log_stds"] = logStd.map { Double(Gaussian.clampLogStd($0)) }
+            json["values"] = values.map(Double.init)
+        }
+        return (net, json)
+    }
+
+    @Test(arguments: ["categorical", "gaussian"]) func theCommittedFixtureIsWhatThisBuildComputes(head: String) throws {
+        let url = Self.directory.appendingPathComponent("policy-\(head).json")
+        let (_, json) = Self.fixture(head: head)
+        if ProcessInfo.processInfo.environment["TRIBUTARY_RECORD_GOLDEN"] == "1" {
+            try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]).write(to: url)
+        }
+        let stored = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any], "\(url.path)")
+        #expect(stored["parameters_base64"] as? String == json["parameters_base64"] as? String, "the parameters changed")
+        for key in ["outputs", "values", "log_probs", "means", "log_stds"] where json[key] != nil {
+            let want = try #require(stored[key] as? [Double], "\(key)"), got = try #require(json[key] as? [Double])
+            #expect(want.count == got.count)
+            for (a, b) in zip(want, got) { #expect(abs(a - b) <= 1e-6 * max(1, abs(a)), "\(key): stored \(a), computed \(b)") }
+        }
     }
 }

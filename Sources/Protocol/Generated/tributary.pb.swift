@@ -148,7 +148,7 @@ public nonisolated struct Tributary_V1_ModelSpec: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// e.g. "mlp"
+  /// "mlp-actor-critic" (layout: docs/protocol.md §8) or "stand-in"
   public var family: String = String()
 
   public var hiddenSizes: [UInt32] = []
