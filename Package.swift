@@ -293,7 +293,8 @@ let package = Package(
         ),
         .testTarget(
             name: "NeuralNetTests",
-            dependencies: ["NeuralNet", "Domain"]
+            dependencies: ["NeuralNet", "Domain"],
+            exclude: ["Golden"]
         ),
         .testTarget(
             name: "EnvironmentsTests",

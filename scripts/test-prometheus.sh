@@ -24,12 +24,16 @@ fail() { echo "test-prometheus: FAIL: $*" >&2; exit 1; }
 learner=$!
 for _ in $(seq 1 100); do grep -q '"ready"' "$work/out" 2>/dev/null && break; sleep 0.2; done
 url=$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["metrics"])' "$work/out") || fail "no ready line: $(cat "$work/err")"
-# Wait for trained updates, so the per-update gauges and the histograms have values.
+# Wait for trained updates and counted steps, so the per-update gauges, the counters and the
+# histograms have values. (Once, under CI load, a scrape had the loss gauge but not yet
+# tributary_env_steps_total; not reproduced since, so the wait asks for both.)
 for _ in $(seq 1 100); do
-  curl -sf "$url/metrics" > "$work/metrics" && grep -q '^tributary_loss{' "$work/metrics" && break
+  curl -sf "$url/metrics" > "$work/metrics" && grep -q '^tributary_loss{' "$work/metrics" \
+    && grep -q '^tributary_env_steps_total [1-9]' "$work/metrics" && break
   sleep 0.3
 done
 grep -q '^tributary_loss{' "$work/metrics" || fail "no update was logged: $(tail -c 500 "$work/err")"
+grep -q '^tributary_env_steps_total [1-9]' "$work/metrics" || fail "no env steps counted: $(grep -c . "$work/metrics") lines"
 
 out=$(promtool check metrics < "$work/metrics" 2>&1) || fail "promtool check metrics: $out"
 [ -z "$out" ] || fail "promtool check metrics complained: $out"

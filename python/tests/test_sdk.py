@@ -195,7 +195,7 @@ def test_a_worker_for_another_environment_exits_2_with_the_reason():
 
 
 @needs_learner
-def test_a_python_worker_with_curve_keys_streams_to_a_curve_learner(tmp_path):
+def test_a_python_worker_with_curve_keys_streams_to_a_curve_learner_and_one_without_exits_4(tmp_path):
     tributary = os.path.join(BIN, "tributary")
     subprocess.run([tributary, "keys", "generate", "learner", "--dir", str(tmp_path / "learner")], check=True, capture_output=True)
     subprocess.run([tributary, "keys", "generate", "py-w", "--dir", str(tmp_path / "allowed")], check=True, capture_output=True)
@@ -209,6 +209,12 @@ def test_a_python_worker_with_curve_keys_streams_to_a_curve_learner(tmp_path):
                                capture_output=True, text=True, timeout=60)
         assert keyed.returncode == 0, keyed.stderr[-1500:]
         assert json.loads(keyed.stdout.strip().splitlines()[-1])["chunks_sent"] == 20
+        # Without keys the handshake fails: the worker gives up with exit 4 and says why.
+        started = time.monotonic()
+        plain = subprocess.run([sys.executable, "-m", "tributary_worker.cli", *endpoints, "--env", "CartPole-v1", "--num-envs", "4"],
+                               capture_output=True, text=True, timeout=60)
+        assert plain.returncode == 4, plain.stderr[-1500:]
+        assert "expects CURVE" in plain.stderr and time.monotonic() - started < 30
     finally:
         learner.terminate()
         learner.wait(timeout=20)

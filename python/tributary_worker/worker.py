@@ -132,6 +132,8 @@ class Worker:
         self.policy = None
         self.version = 0
         self._fetch = None
+        self._monitor = None
+        self._handshakes = {}
         self.stats = {"chunks_sent": 0, "env_steps": 0, "episodes": 0, "weight_fetches": 0, "digest_mismatches": 0,
                       "incarnations": 0, "rejected": {}}
 
@@ -140,9 +142,13 @@ class Worker:
 
     # Sockets ---------------------------------------------------------------------------------
 
-    def _socket(self, kind, endpoint):
+    def _socket(self, kind, endpoint, monitor=False):
         s = self.ctx.socket(kind)
         s.linger = 0
+        if monitor:
+            # Handshake outcomes, watched before connecting so none is missed.
+            self._monitor = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+                                                 | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL)
         c = self.config
         if c.curve_server_key:
             s.curve_serverkey = c.curve_server_key.encode()
@@ -165,7 +171,7 @@ class Worker:
         try:
             while not self._stop:
                 incarnation = random.getrandbits(53) or 1
-                data = self._socket(zmq.DEALER, self.data_endpoint)
+                data = self._socket(zmq.DEALER, self.data_endpoint, monitor=True)
                 try:
                     welcome = self._hello(data, incarnation)
                     if welcome is None:
@@ -181,11 +187,44 @@ class Worker:
                     if self._session(data, incarnation, welcome, max_chunks):
                         break
                 finally:
+                    if not data.closed:
+                        data.disable_monitor()
+                    self._monitor.close(linger=0)
                     data.close(linger=0)
         finally:
             self.sub.close(linger=0)
             self.control.close(linger=0)
         return dict(self.stats, worker_id=self.worker_id, policy_version=self.version)
+
+    HANDSHAKE_EVENTS = {zmq.EVENT_HANDSHAKE_FAILED_AUTH: "auth", zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "protocol",
+                        zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "other"}
+    HANDSHAKE_LIMIT = 3
+
+    def _handshake_failures(self, monitor):
+        """Failed handshakes reported on the data socket's monitor since the last call, by kind;
+        a success resets the count (as the Swift worker's HandshakeWatch)."""
+        from zmq.utils.monitor import recv_monitor_message
+        while monitor.poll(0):
+            event = recv_monitor_message(monitor)["event"]
+            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._handshakes = {}
+            elif event in self.HANDSHAKE_EVENTS:
+                kind = self.HANDSHAKE_EVENTS[event]
+                self._handshakes[kind] = self._handshakes.get(kind, 0) + 1
+        return self._handshakes
+
+    def _refusal(self):
+        """Why to give up, once `HANDSHAKE_LIMIT` handshakes of a kind failed in a row; else None."""
+        c = self._handshakes
+        if c.get("auth", 0) >= self.HANDSHAKE_LIMIT:
+            return f"the learner at {self.data_endpoint} refused this key {c['auth']} times: it is not enrolled in the learner's --allow-keys (or was revoked)"
+        bad = c.get("protocol", 0) + c.get("other", 0)
+        if bad >= self.HANDSHAKE_LIMIT:
+            if self.config.curve_server_key:
+                return f"the CURVE handshake with {self.data_endpoint} failed {bad} times: --curve-server-key is not the learner's public key, or the learner does not use CURVE"
+            return (f"the handshake with {self.data_endpoint} failed {bad} times: the peer hung up during the greeting; it is not a "
+                    "Tributary learner, or it expects CURVE (give --curve-server-key and --curve-secret-key)")
+        return None
 
     def _hello(self, data, incarnation):
         env = self.env
@@ -205,6 +244,11 @@ class Worker:
         deadline = time.monotonic() + self.config.hello_timeout
         while not self._stop and time.monotonic() < deadline:
             if not data.poll(int(max(1, min(100, (deadline - time.monotonic()) * 1000)))):
+                # No answer yet: a refused handshake (CURVE) would never bring one.
+                self._handshake_failures(self._monitor)
+                why = self._refusal()
+                if why:
+                    raise WorkerRefused(4, why)
                 continue
             message, _ = decode(data.recv_multipart(copy=False))
             if isinstance(message, pb.Welcome):
