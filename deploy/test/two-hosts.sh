@@ -80,7 +80,7 @@ check "$(grep -q '"data":\["tcp://0.0.0.0:5555"\]' "$work/learner.out" && echo 1
 check "$(connects 10.0.0.6)" "host B (10.0.0.6) reaches 10.0.0.5:5555"
 check "$([[ $(connects 10.0.0.7) == 0 ]] && echo 1)" "10.0.0.7 does not reach 10.0.0.5:5555 (the nftables rule drops it)"
 status="$(on B "# on host B (10.0.0.6): the learner's status" 2>&1)" && status_rc=0 || status_rc=$?
-check "$([[ $status_rc -eq 0 ]] && grep -q 'run-' <<<"$status" && echo 1)" "host B: tributary status answers" "rc=$status_rc; $(head -2 <<<"$status" | tr '\n' ' ')"
+check "$([[ $status_rc -eq 0 ]] && grep -q '^run ' <<<"$status" && echo 1)" "host B: tributary status answers" "rc=$status_rc; $(head -2 <<<"$status" | tr '\n' ' ')"
 # (Checked before the workers start: with them, CartPole is solved in about 5 s, and a status
 # request that arrives while the learner is stopping gets no answer.)
 on_bg B "# on host B (10.0.0.6): two workers" "$work/workers.out"
