@@ -44,10 +44,11 @@ public enum TopView {
         let gone = s.workers.filter { $0.expired }
         let free = rows - lines.count - 2  // a blank line and the table's header
         let n = live.count + gone.count
-        let wanted = LagHistogram(s.trainedLag).counts.filter { $0 > 0 }.count + 1
+        let trained = LagHistogram(s.trainedLag)
+        let wanted = trained.counts.filter { $0 > 0 }.count + 1
         let histogramRows = wanted + n <= free ? wanted : max(2, min(wanted, max(free / 2, free - n - 1)))
         let workerRows = n <= free - histogramRows ? n : max(0, free - histogramRows - 1)
-        let histogram = StalenessView.histogram("staleness (trained)", LagHistogram(s.trainedLag), width: max(10, width - 24), rows: histogramRows - 1)
+        let histogram = StalenessView.histogram("staleness (trained)", trained, width: max(10, width - 24), rows: histogramRows - 1)
         lines += histogram.prefix(histogramRows)
         lines.append("")
         let columns = workerColumns(width: width)
