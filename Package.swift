@@ -204,7 +204,7 @@ let package = Package(
         .target(
             name: "Launch",
             dependencies: [
-                "Learner", "Rollout", "NeuralNet", "Corrections", "Training", "Transport", "SafeIO", "Events", "BuildInfo",
+                "Learner", "Rollout", "NeuralNet", "Environments", "Corrections", "Training", "Transport", "SafeIO", "Events", "BuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -261,7 +261,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrainingTests",
-            dependencies: ["Training", "Corrections", "NeuralNet", "Domain"]
+            dependencies: ["Training", "Corrections", "NeuralNet", "Domain", "Environments"]
         ),
         .testTarget(
             name: "RolloutTests",

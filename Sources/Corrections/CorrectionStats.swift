@@ -31,6 +31,13 @@ public struct CorrectionStats: Sendable, Equatable {
     /// KL(mu ‖ pi) from samples of the behaviour policy mu; ≥ 0 per sample, 0 when pi = mu.
     /// See `approxKL(logpi:logmu:mask:)`.
     public var approxKL: Double = 0
+    /// Group-relative methods: the groups in the batch, the fraction whose advantages are all 0
+    /// (every answer rewarded alike: no signal), and the mean and population std of the
+    /// sequences' returns. 0 for the other corrections.
+    public var groups: Int = 0
+    public var zeroAdvantageGroupFraction: Double = 0
+    public var rewardMean: Double = 0
+    public var rewardStd: Double = 0
 
     public init() {}
 

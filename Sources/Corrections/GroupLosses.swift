@@ -20,8 +20,10 @@ public struct TokenLoss: Sendable {
 /// clipping used as a mask, an optional importance weight and an optional regulariser.
 /// `r = exp(log π_θ − log π_old)` is detached (it weighs, it is never differentiated).
 ///
-/// Per token: `l_t = −A_w · log π_θ · keep_t + reg_t` with A_w = A (no weight), A·r (IS) or
-/// A·exp(A/temp) (RED-Weight), `reg = −coef·log π_θ` (forward-kl) or `coef·(log π_θ − log π_old)²` (k2).
+/// Per token: `l_t = −A_w · log π_θ · keep_t + reg_t` with A_w = A (no weight) or A·exp(A/temp)
+/// (RED-Weight), and `l_t = −A·r · keep_t + reg_t` with the IS weight (the same gradient as
+/// Trinity's `−A·sg(r)·log π_θ`, and a loss whose derivative it is); `reg = −coef·log π_θ`
+/// (forward-kl) or `coef·(log π_θ − log π_old)²` (k2).
 public enum REC {
     public enum ClipMode: String, CaseIterable, Sendable, Codable {
         case none
@@ -118,7 +120,9 @@ public enum REC {
             case .advantage: w = a * exp(min(20, max(-20, a / p.temperature)))
             }
             if k {
-                losses[i] = -w * logp[i]
+                // The IS weight is detached: the gradient is −A·r either way, and −A·r is the
+                // loss whose derivative that is (Trinity reports −A·sg(r)·log π, same gradient).
+                losses[i] = p.weight == .importanceSampling ? -w : -w * logp[i]
                 gradients[i] = -w
             }
             switch p.regularizer {
@@ -193,7 +197,7 @@ public enum GSPO {
 }
 
 /// CISPO (§12, MiniMax-M1): REINFORCE with a clipped, detached IS weight, so no token's
-/// gradient is dropped: `l_t = −sg(min(r, cap)) · A · log π_θ`. The cap is the only bound
+/// gradient is dropped: ∂l_t/∂log π_θ = −min(r, cap) · A. The cap is the only bound
 /// (MiniMax-M1 tunes only the upper one); 4 by default, our choice.
 public enum CISPO {
     public struct Parameters: Sendable, Equatable, Codable {
@@ -213,7 +217,9 @@ public enum CISPO {
             let r = LogRatio.ratio(logp[i] - logpOld[i])
             if r > p.cap { capped += 1 }
             let w = min(r, p.cap) * advantages[i]
-            losses[i] = -w * logp[i]
+            // −A·r below the cap and −A·cap·log π above: each piece's derivative is the
+            // gradient −sg(min(r, cap))·A (the loss value MiniMax reports is −w·log π).
+            losses[i] = r > p.cap ? -w * logp[i] : -w
             gradients[i] = -w
         }
         var stats = CorrectionStats.behaviour(logpi: logp, logmu: logpOld, mask: mask)

@@ -3,6 +3,15 @@ import Domain
 /// The environments Tributary ships, by gymnasium id.
 public enum EnvironmentRegistry {
     static let types: [any Environment.Type] = [CartPole.self, Acrobot.self, MountainCar.self, Pendulum.self]
+        + sequenceTasks.map { $0.environmentType }
+
+    /// The verifiable-reward sequence tasks (group-relative training), by id.
+    public static let sequenceTasks: [any SequenceTaskDefinition.Type] = [AddReversed.self, AddDigits.self, AddThreeDigits.self, Reach.self]
+
+    /// The sequence task of `id`; nil for a classic-control id or an unknown one.
+    public static func sequenceTask(_ id: String) -> (any SequenceTaskDefinition.Type)? {
+        sequenceTasks.first { $0.id == id }
+    }
 
     public static var ids: [String] { types.map { $0.id } }
 
@@ -21,6 +30,7 @@ public enum EnvironmentRegistry {
     /// others pay at most 0 a step); nil when it is not one of ours. A target above it is never met.
     public static func maxReturn(_ id: String) -> Double? {
         guard let t = types.first(where: { $0.id == id }) else { return nil }
+        if sequenceTask(id) != nil { return 1 }
         return t == CartPole.self ? Double(CartPole.maxEpisodeSteps) : 0
     }
 
@@ -32,7 +42,10 @@ public enum EnvironmentRegistry {
         case Acrobot.id: return make(Acrobot.self)
         case MountainCar.id: return make(MountainCar.self)
         case Pendulum.id: return make(Pendulum.self)
-        default: return nil
+        default:
+            guard let task = sequenceTask(id) else { return nil }
+            func makeTask<T: SequenceTaskDefinition>(_: T.Type) -> AnyVectorEnvironment { make(SequenceEnvironment<T>.self) }
+            return makeTask(task)
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Corrections
 import Logging
+import NeuralNet
 import Training
 
 // The enums a flag takes, parsed by ArgumentParser itself: a wrong value is refused with the
@@ -9,6 +10,10 @@ extension Correction: ExpressibleByArgument {}
 extension VTrace.AdvantageForm: ExpressibleByArgument {}
 extension TruncatedIS.Level: ExpressibleByArgument {}
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension LossAggregation: ExpressibleByArgument {}
+extension KL.Estimator: ExpressibleByArgument {}
+extension GroupMethod.Centre: ExpressibleByArgument {}
+extension Activation: ExpressibleByArgument {}
 
 /// The batch order a flag names (`--order`); newest-first takes its k from `--priority-k`.
 public enum BufferOrder: String, CaseIterable, Sendable, ExpressibleByArgument {

@@ -79,17 +79,24 @@ public struct ConfigLayers: Sendable {
                 given.append((key, setting))
             }
         }
-        // Each value on its own first, so a bad one is reported with its key and where it was set.
+        // The layers' values together first (one parse: each costs ArgumentParser a reflection
+        // pass over every option); when that fails, each value on its own, so the bad one is
+        // reported with its key and where it was set.
         var arguments: [String] = []
+        var perKey: [(key: String, setting: Setting, args: [String])] = []
         for (key, setting) in given {
-            let entry = schema[key]!
-            let args = try entry.arguments(setting.values, source: setting.source)
-            do {
-                _ = try Options.parse(args)
-            } catch {
-                throw ConfigError("\(setting.source): \(key): \(Options.message(for: error).oneLine)")
-            }
+            let args = try schema[key]!.arguments(setting.values, source: setting.source)
+            perKey.append((key, setting, args))
             arguments += args
+        }
+        if !perKey.isEmpty, (try? Options.parse(arguments)) == nil {
+            for (key, setting, args) in perKey {
+                do {
+                    _ = try Options.parse(args)
+                } catch {
+                    throw ConfigError("\(setting.source): \(key): \(Options.message(for: error).oneLine)")
+                }
+            }
         }
         self.settings = settings
         self.arguments = arguments + commandLine

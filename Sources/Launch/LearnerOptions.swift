@@ -3,6 +3,7 @@ import Foundation
 import Corrections
 import Learner
 import Logging
+import NeuralNet
 import Training
 
 /// Every flag of `learner`, in the groups its help shows. `config(isTerminal:)` maps them onto
@@ -25,11 +26,12 @@ public struct LearnerOptions: ParsableArguments {
         let preset = TrainingPresets.preset(for: run.env)
         c.training = preset.training
         c.maxCredits = admission.credits ?? preset.maxCredits
+        c.unrollLength = admission.unrollLength ?? preset.unrollLength
         try sockets.apply(to: &c, inProcess: local.localWorkers > 0)
         try run.apply(to: &c, isTerminal: isTerminal)
         try network.apply(to: &c)
-        correction.apply(to: &c)
-        admission.apply(to: &c)
+        try correction.apply(to: &c)
+        try admission.apply(to: &c)
         c.chunksPerVersion = standIn.chunksPerVersion
         c.parameterBytes = standIn.parameterBytes
         try c.validate()
@@ -43,7 +45,8 @@ public struct LearnerOptions: ParsableArguments {
         return [
             "learning-rate": ["\(t.learningRate)"], "entropy-cost": ["\(t.entropyCost)"], "gamma": ["\(t.gamma)"],
             "reward-scale": ["\(t.rewardScale)"], "baseline-cost": ["\(t.baselineCost)"], "batch-columns": ["\(t.batchColumns)"],
-            "credits": ["\(config.maxCredits)"],
+            "credits": ["\(config.maxCredits)"], "hidden": [t.hidden.map(String.init).joined(separator: ",")],
+            "activation": [t.activation.rawValue], "unroll-length": ["\(config.unrollLength)"], "correction": [t.correction.rawValue],
         ]
     }
 }
@@ -166,7 +169,8 @@ public struct RunOptions: ParsableArguments {
 }
 
 public struct NetworkOptions: ParsableArguments {
-    @Option(help: "Hidden layer sizes of the network, comma-separated.") public var hidden = "64,64"
+    @Option(help: "Hidden layer sizes of the network, comma-separated (64,64 for CartPole-v1; 256,256 for the sequence tasks).") public var hidden: String?
+    @Option(help: "Activation of the hidden layers (tanh for CartPole-v1; relu for the sequence tasks).") public var activation: Activation?
     @Option(help: "Adam learning rate (3e-3 for CartPole-v1).") public var learningRate: Float?
     @Option(help: "Entropy bonus coefficient (0.001 for CartPole-v1).") public var entropyCost: Float?
     @Option(help: "Discount γ, in (0, 1] (0.99 for CartPole-v1).") public var gamma: Double?
@@ -177,10 +181,13 @@ public struct NetworkOptions: ParsableArguments {
     public init() {}
 
     func apply(to c: inout LearnerConfig) throws(ConfigError) {
-        let parts = hidden.split(separator: ",", omittingEmptySubsequences: false)
-        let sizes = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parts.isEmpty, sizes.count == parts.count else { throw ConfigError("--hidden takes comma-separated sizes, e.g. 64,64, not '\(hidden)'") }
-        c.training.hidden = sizes
+        if let hidden {
+            let parts = hidden.split(separator: ",", omittingEmptySubsequences: false)
+            let sizes = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parts.isEmpty, sizes.count == parts.count else { throw ConfigError("--hidden takes comma-separated sizes, e.g. 64,64, not '\(hidden)'") }
+            c.training.hidden = sizes
+        }
+        if let activation { c.training.activation = activation }
         if let learningRate { c.training.learningRate = learningRate }
         if let entropyCost { c.training.entropyCost = entropyCost }
         if let gamma { c.training.gamma = gamma }
@@ -191,7 +198,14 @@ public struct NetworkOptions: ParsableArguments {
 }
 
 public struct CorrectionOptions: ParsableArguments {
-    @Option(help: "Off-policy correction.") public var correction = Correction.vtrace
+    @Option(help: "Off-policy correction (vtrace for the classic-control environments; group, i.e. --preset, for the sequence tasks).") public var correction: Correction?
+    @Option(help: "Group-relative method by name (sets --correction group; a sequence task): \(GroupMethod.presetNames.joined(separator: ", ")).")
+    public var preset: String?
+    @Option(help: "How per-token losses become one loss (default: token-mean, or what --preset was published with).") public var aggregation: LossAggregation?
+    @Option(help: "Group methods: weight of a KL penalty to the initial policy (0: off).") public var klCoef = 0.0
+    @Option(help: "Group methods: the KL estimator of --kl-coef.") public var klEstimator = KL.Estimator.k3
+    @Option(help: "Group methods: what the loss's log π_old is, the behaviour policy (the worker's log-probs) or the proximal policy (the learner's parameters at the batch's start).")
+    public var centre = GroupMethod.Centre.behaviour
     @Option(help: "V-trace ρ̄ (vtrace, appo).") public var rhoBar = 1.0
     @Option(help: "V-trace c̄ (vtrace, appo).") public var cBar = 1.0
     @Option(help: "V-trace λ (vtrace, appo).") public var vtraceLambda = 1.0
@@ -213,8 +227,8 @@ public struct CorrectionOptions: ParsableArguments {
 
     public init() {}
 
-    func apply(to c: inout LearnerConfig) {
-        c.training.correction = correction
+    func apply(to c: inout LearnerConfig) throws(ConfigError) {
+        if let correction { c.training.correction = correction }
         var k = CorrectionSettings()
         k.vtrace.rhoBar = rhoBar
         k.vtrace.cBar = cBar
@@ -236,12 +250,28 @@ public struct CorrectionOptions: ParsableArguments {
         k.valueClip = valueClip.value
         k.epochs = epochs
         k.minibatches = minibatches
+        if let preset {
+            guard let method = GroupMethod.preset(preset) else {
+                throw ConfigError("unknown --preset '\(preset)'; known: \(GroupMethod.presetNames.joined(separator: ", "))")
+            }
+            if let correction, correction != .group {
+                throw ConfigError("--preset names a group method, but --correction is \(correction.rawValue)")
+            }
+            k.group = method
+            c.training.correction = .group
+            c.training.aggregation = method.aggregation
+        }
+        guard klCoef >= 0 else { throw ConfigError("--kl-coef must be at least 0") }
+        k.group.referenceCoefficient = klCoef
+        k.group.reference = KL.Parameters(estimator: klEstimator)
+        k.group.centre = centre
+        if let aggregation { c.training.aggregation = aggregation }
         c.training.corrections = k
     }
 }
 
 public struct AdmissionOptions: ParsableArguments {
-    @Option(help: "Steps per chunk (T) that workers send.") public var unrollLength: UInt32 = 32
+    @Option(help: "Steps per chunk (T) that workers send (32; a sequence task's answer length).") public var unrollLength: UInt32?
     @Option(help: "Most chunks a worker may have in flight (default: the environment's preset; 32 for CartPole-v1).") public var credits: UInt32?
     @Option(help: "Bytes of chunks a worker may have in flight (credits = this / chunk size, 2…--credits).") public var creditBytes = 32 << 20
     @Option(help: "Heartbeat interval in milliseconds.") public var heartbeatMs = 500
@@ -254,6 +284,10 @@ public struct AdmissionOptions: ParsableArguments {
     @Option(help: "/healthz reports degraded after this many updates in a row were skipped (non-finite loss or gradient).") public var degradedAfterSkips = 10
     @Option(help: "Controlled staleness (experiments): offer workers the weights this many versions older than the learner's.")
     public var injectLag: UInt64 = 0
+    @Option(help: "Controlled staleness: a constant lag of this many versions (the same as --inject-lag).") public var syncOffset: UInt64?
+    @Option(help: "Controlled staleness: workers get new weights only every this many updates, so the lag cycles 0…k−1.") public var syncInterval = 1
+    @Flag(help: "Controlled staleness: workers keep the first weights they are offered (those of the run's start, or of the checkpoint resumed).")
+    public var offline = false
     @Option(help: "Staleness bound η on admission: credits go out only while untrained plus in-flight columns stay within (η + 1) × batch columns (0: synchronous; or unbounded).")
     public var eta = Limit<UInt64>(nil, off: "unbounded")
     @Option(help: "Drop chunks with a step more than this many versions old when a batch is formed (or none: keep all).")
@@ -270,8 +304,7 @@ public struct AdmissionOptions: ParsableArguments {
 
     public init() {}
 
-    func apply(to c: inout LearnerConfig) {
-        c.unrollLength = unrollLength
+    func apply(to c: inout LearnerConfig) throws(ConfigError) {
         c.creditBytes = creditBytes
         c.heartbeatInterval = .milliseconds(heartbeatMs)
         c.liveness = .milliseconds(livenessMs)
@@ -281,7 +314,12 @@ public struct AdmissionOptions: ParsableArguments {
         c.memoryBudgetBytes = memoryBudgetBytes
         c.maxChunkSteps = maxChunkSteps
         c.degradedAfterSkips = degradedAfterSkips
-        c.injectLag = injectLag
+        if let syncOffset, injectLag != 0, syncOffset != injectLag {
+            throw ConfigError("--sync-offset \(syncOffset) and --inject-lag \(injectLag) disagree (they are the same setting)")
+        }
+        c.injectLag = syncOffset ?? injectLag
+        guard syncInterval >= 1 else { throw ConfigError("--sync-interval must be at least 1") }
+        c.weightsSync = offline ? .offline : syncInterval == 1 ? nil : .interval(syncInterval)
         c.buffer.eta = eta.value
         c.buffer.policy.maxLag = maxLag.value
         c.buffer.policy.maxReuse = maxReuse

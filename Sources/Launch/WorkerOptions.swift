@@ -1,4 +1,5 @@
 import ArgumentParser
+import Environments
 import Learner
 import Logging
 import Rollout
@@ -15,8 +16,9 @@ public struct WorkerOptions: ParsableArguments {
     @Option(help: "Weights endpoint, overriding --learner/--weights-port.") public var weights: String?
     @Option(help: "Control endpoint, overriding --learner/--control-port.") public var control: String?
     @Option(help: "Worker id, stable across restarts (default HOST/PID).") public var workerId: String?
-    @Option(help: "Environment: CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1, or synthetic (random data).") public var env = "synthetic"
-    @Option(help: "Environment copies stepped together.") public var numEnvs: UInt32 = 8
+    @Option(help: "Environment: CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1, a sequence task (addrev, add, add3, reach), or synthetic (random data).") public var env = "synthetic"
+    @Option(help: "Environment copies stepped together; for a sequence task, answers sampled per prompt (the group size K).") public var numEnvs: UInt32 = 8
+    @Option(help: "Sequence tasks: prompts sampled together per round (prompts x K answers per forward pass).") public var promptsPerRound = 16
     @Option(help: "Synthetic environment: floats per observation.") public var observationSize = 4
     @Option(help: "Stop after sending this many chunks.") public var maxChunks: UInt64?
     @Option(help: "Pause between chunks in milliseconds.") public var chunkIntervalMs: Int?
@@ -76,7 +78,9 @@ public struct WorkerOptions: ParsableArguments {
         guard blasThreads >= 1 else { throw ConfigError("--blas-threads must be at least 1") }
         guard numEnvs > 0 else { throw ConfigError("--num-envs must be at least 1") }
         guard observationSize > 0 else { throw ConfigError("--observation-size must be at least 1") }
+        guard promptsPerRound > 0 else { throw ConfigError("--prompts-per-round must be at least 1") }
         c.numEnvs = numEnvs
+        c.promptsPerRound = promptsPerRound
         c.envID = env
         c.observationSize = observationSize
         c.maxChunks = maxChunks
@@ -104,7 +108,7 @@ public struct WorkerOptions: ParsableArguments {
 /// process and one debugger). The learner still binds its usual endpoints too.
 public struct LocalWorkerOptions: ParsableArguments {
     @Option(help: "Rollout workers to run inside this process over inproc:// (0: none; for debugging).") public var localWorkers = 0
-    @Option(help: "Environment copies per in-process worker.") public var localNumEnvs: UInt32 = 16
+    @Option(help: "Environment copies per in-process worker (16; for a sequence task the group size K, 8).") public var localNumEnvs: UInt32?
 
     public init() {}
 
@@ -118,7 +122,7 @@ public struct LocalWorkerOptions: ParsableArguments {
             w.workerID = "local-\(i)"
             w.envID = learner.envID
             w.observationSize = learner.syntheticObservationSize
-            w.numEnvs = localNumEnvs
+            w.numEnvs = localNumEnvs ?? (EnvironmentRegistry.sequenceTask(learner.envID) != nil ? 8 : 16)
             w.seed = learner.training.seed &+ UInt64(i) &+ 1
             w.heartbeatInterval = learner.heartbeatInterval
             w.liveness = learner.liveness

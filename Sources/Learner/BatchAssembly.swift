@@ -40,6 +40,7 @@ public enum BatchAssembly {
         var groupIDs: [UInt64?] = []
         var sampleIndices: [UInt32?] = []
         var discarded: [Int] = []
+        var sampleLags = [UInt64](repeating: 0, count: t * total)
         var offset = 0
         // A float is NaN or ±∞ exactly when its exponent bits are all set.
         @inline(__always) func nonFinite(_ x: Float) -> UInt32 { (x.bitPattern & 0x7F80_0000) == 0x7F80_0000 ? 1 : 0 }
@@ -110,7 +111,9 @@ public enum BatchAssembly {
             if bad != 0 {
                 discarded.append(index)
             } else {
-                lags += q.stepVersions.map { learnerVersion - min(learnerVersion, $0) }
+                let chunkLags = q.stepVersions.map { learnerVersion - min(learnerVersion, $0) }
+                lags += chunkLags
+                for s in 0..<min(t, chunkLags.count) { for e in 0..<b { sampleLags[s * total + offset + e] = chunkLags[s] } }
             }
             groupIDs += Array(repeating: c.header.hasGroupID ? c.header.groupID : nil, count: b)
             sampleIndices += Array(repeating: c.header.hasSampleIndex ? c.header.sampleIndex : nil, count: b)
@@ -118,7 +121,7 @@ public enum BatchAssembly {
         }
         var batch = TrainingBatch(timeSteps: t, batch: total, observations: obs, bootstrapObservations: bootstrap, actions: actions,
                                   behaviourLogp: logp, rewards: rewards, terminated: terminated, truncated: truncated, finalObservations: finals,
-                                  continuousActions: continuous, groupIDs: groupIDs, sampleIndices: sampleIndices)
+                                  continuousActions: continuous, groupIDs: groupIDs, sampleIndices: sampleIndices, lags: sampleLags)
         if !discarded.isEmpty {
             // Rare: rebuild from the columns of the chunks kept.
             var kept: [Int] = []

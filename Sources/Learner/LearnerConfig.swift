@@ -159,6 +159,8 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
         c.metricsInterval = metricsInterval
         c.metricsEvery = metricsEvery
         c.blasThreads = blasThreads
+        c.injectLag = injectLag
+        c.weightsSync = weightsSync
         return c
     }
 
@@ -169,6 +171,15 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
     /// Controlled staleness, for tests and experiments: workers are offered the weights this
     /// many versions older than the learner's, so every sample is at least this stale.
     public var injectLag: UInt64 = 0
+    /// When workers are offered new weights (controlled staleness, the seed paper's sync
+    /// patterns): nil or `.interval(1)` every version; `.interval(k)` only versions 1, k + 1,
+    /// 2k + 1, … (the lag cycles 0…k−1); `.offline` only the first one served (the run's start
+    /// or the checkpoint resumed). Applied after `injectLag`.
+    public var weightsSync: WeightsSync? = nil
+    public enum WeightsSync: Sendable, Equatable, Codable {
+        case interval(Int)
+        case offline
+    }
     /// The staleness-aware buffer: admission bound and the buffer's own policy.
     public var buffer = BufferSettings()
 
@@ -193,14 +204,23 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
             "learning_rate": training.learningRate, "max_grad_norm": training.maxGradNorm, "gamma": training.gamma,
             "entropy_cost": training.entropyCost, "baseline_cost": training.baselineCost, "reward_scale": training.rewardScale, "batch_columns": training.batchColumns,
             "target_return": training.targetReturn as Any? ?? NSNull(), "max_updates": training.maxUpdates as Any? ?? NSNull(),
-            "seed": training.seed, "blas_threads": blasThreads, "correction": training.correction.name,
+            "seed": training.seed, "blas_threads": blasThreads, "correction": training.objectiveName,
             "corrections": training.corrections.describe(),
-            "buffer": buffer.describe(), "inject_lag": injectLag,
+            "buffer": buffer.describe(), "inject_lag": injectLag, "weights_sync": weightsSyncDescription,
             "metrics": metrics.map { "\($0.host):\($0.port)" } ?? NSNull(),
             "max_workers": maxWorkers, "memory_budget_bytes": memoryBudgetBytes, "max_chunk_steps": maxChunkSteps,
             "synthetic_observation_size": syntheticObservationSize, "degraded_after_skips": degradedAfterSkips,
         ]
     }
+    /// "every version", "every k versions" or "offline".
+    public var weightsSyncDescription: String {
+        switch weightsSync {
+        case nil, .interval(1): "every version"
+        case .interval(let k): "every \(k) versions"
+        case .offline: "offline"
+        }
+    }
+
     /// The stand-in trainer of `envID` "synthetic" (transport tests and benchmarks): a new policy version every
     /// this many consumed chunks, with a synthetic parameter vector of `parameterBytes`.
     public var chunksPerVersion = 8
@@ -281,7 +301,15 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
         if let maxLag = p.maxLag, maxLag < injectLag {
             throw ConfigError("max lag \(maxLag) is below the injected lag \(injectLag): every sample would be dropped")
         }
+        if case .interval(let k) = weightsSync, k < 1 { throw ConfigError("the sync interval must be at least 1") }
         let k = training.corrections
+        if training.correction == .group, envID != "synthetic", EnvironmentRegistry.sequenceTask(envID) == nil {
+            throw ConfigError("group-relative methods (--preset, --correction group) learn from groups of answers to one prompt: use a sequence task (--env \(EnvironmentRegistry.sequenceTasks.map { $0.id }.joined(separator: ", "))), not \(envID)")
+        }
+        if let task = EnvironmentRegistry.sequenceTask(envID), unrollLength != UInt32(task.answerLength) {
+            throw ConfigError("a '\(envID)' answer has \(task.answerLength) tokens: the unroll length must be \(task.answerLength), not \(unrollLength) (leave --unroll-length out)")
+        }
+        if !(k.group.referenceCoefficient >= 0) { throw ConfigError("the KL coefficient must be ≥ 0") }
         if !(k.vtrace.rhoBar > 0 && k.vtrace.cBar > 0 && k.vtrace.pgRhoBar > 0) { throw ConfigError("ρ̄, c̄ and ρ̄_pg must be positive") }
         if !(k.vtrace.lambda > 0 && k.vtrace.lambda <= 1) { throw ConfigError("V-trace λ must be in (0, 1]") }
         if !(k.ppo.epsLow > 0 && k.ppo.epsLow < 1 && k.ppo.epsHigh > 0) { throw ConfigError("clip ε_low must be in (0, 1) and ε_high positive") }

@@ -161,7 +161,7 @@ extension LearnerCore {
         c.capacityChunks = UInt64(p.capacity)
         if let r = p.samplesPerInsert { c.samplesPerInsert = r }
         if let k = p.groupSize { c.groupSize = UInt32(k) }
-        c.correction = config.envID == "synthetic" ? "none (stand-in trainer)" : config.training.correction.name
+        c.correction = config.envID == "synthetic" ? "none (stand-in trainer)" : config.training.objectiveName
         c.batchColumns = UInt32(config.training.batchColumns)
         return c
     }

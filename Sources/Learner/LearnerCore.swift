@@ -713,7 +713,7 @@ public final class LearnerCore: Sendable {
         f.dateFormat = "yyyyMMdd-HHmmss"
         let suffix = String(UInt16.random(in: 0...UInt16.max), radix: 16)
         let env = config.envID.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0) }
-        return "\(String(String.UnicodeScalarView(env)))__\(config.training.correction.name)__seed\(config.training.seed)__\(f.string(from: date))-\(String(repeating: "0", count: 4 - suffix.count) + suffix)"
+        return "\(String(String.UnicodeScalarView(env)))__\(config.training.objectiveName)__seed\(config.training.seed)__\(f.string(from: date))-\(String(repeating: "0", count: 4 - suffix.count) + suffix)"
     }
 
     /// The finished episodes kept for the event file since the last call (oldest first).
@@ -802,7 +802,8 @@ public final class LearnerCore: Sendable {
 
     /// Installs a new policy version and announces it on the weights socket. With an injected
     /// lag of k (`LearnerConfig.injectLag`, for experiments) workers are offered the snapshot
-    /// k versions older instead, so every sample is at least k versions stale.
+    /// k versions older instead, so every sample is at least k versions stale; with a sync
+    /// interval or offline (`weightsSync`) only some snapshots are offered at all.
     public func publish(_ snapshot: WeightsSnapshot) {
         var snapshot = snapshot
         if snapshot.encodedParts == nil { snapshot.encodeParts(partBytes: config.weightsPartBytes) }
@@ -811,7 +812,15 @@ public final class LearnerCore: Sendable {
             s.heldBack.append(snapshot)
             // The first version is always served (nothing older exists to act with).
             guard s.weights.version == 0 || s.heldBack.count > Int(config.injectLag) else { return nil }
-            s.weights = s.heldBack.removeFirst()
+            let candidate = s.heldBack.removeFirst()
+            if s.weights.version != 0 {
+                switch config.weightsSync {
+                case .offline: return nil
+                case .interval(let k) where k > 1 && (candidate.version - 1) % UInt64(k) != 0: return nil
+                default: break
+                }
+            }
+            s.weights = candidate
             return s.weights.announcement(runID: runID)
         }
         if let announcement { send(.publish, WireCodec.encode(.weightsAvailable(announcement))) }

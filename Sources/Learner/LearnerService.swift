@@ -204,7 +204,7 @@ public struct LearnerService: Service {
             trainer = StandInTrainer(core: core, store: store, logger: logger)
         } else {
             BLAS.threads = config.blasThreads
-            logger.info("training \(config.envID) with \(config.training.correction.name); OpenBLAS core \(BLAS.coreName), \(config.blasThreads) thread(s)")
+            logger.info("training \(config.envID) with \(config.training.objectiveName); OpenBLAS core \(BLAS.coreName), \(config.blasThreads) thread(s)")
             if !BLASRuntime.selfCheck() {
                 logger.error("OpenBLAS core \(BLAS.coreName) disagrees with a plain matrix product: training would be wrong; set \(BLASRuntime.variable) to another core (e.g. Haswell) and restart")
             }

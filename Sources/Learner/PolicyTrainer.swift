@@ -24,6 +24,9 @@ public struct TrainingSettings: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// The correction's name, or a group method's preset name (runs, logs, status).
+    public var objectiveName: String { trainer.objectiveName }
+
     public subscript<T>(dynamicMember keyPath: WritableKeyPath<TrainerSettings, T>) -> T {
         get { trainer[keyPath: keyPath] }
         set { trainer[keyPath: keyPath] = newValue }

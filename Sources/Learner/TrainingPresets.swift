@@ -1,3 +1,4 @@
+import Environments
 /// The hyper-parameters each shipped environment learns with by default. The learner starts
 /// from the preset of its `--env` and applies explicit flags on top, so `--env Acrobot-v1`
 /// alone is enough to solve Acrobot. Found by the runs recorded in docs/benchmarks.md
@@ -8,6 +9,8 @@ public enum TrainingPresets {
         /// Chunks a worker may have in flight: with one chunk per update this bounds the
         /// version lag to about `workers × maxCredits`.
         public var maxCredits: UInt32 = 32
+        /// T, steps per chunk: a sequence task's answer length, 32 otherwise.
+        public var unrollLength: UInt32 = 32
     }
 
     public static func preset(for envID: String) -> Preset {
@@ -30,6 +33,21 @@ public enum TrainingPresets {
             p.training.entropyCost = 0
             p.training.batchColumns = 32
             p.maxCredits = 4
+        case _ where EnvironmentRegistry.sequenceTask(envID) != nil:
+            // The seed paper's setting in miniature (issue 15's torch prototype): an MLP 256-256
+            // ReLU over the task's encoding, Adam 1e-3, entropy bonus 0.01, 64 prompts × K = 8
+            // answers per update, one chunk (one group) per prompt, T = the answer length, and
+            // GRPO unless `--preset` says otherwise.
+            let task = EnvironmentRegistry.sequenceTask(envID)!
+            p.training.hidden = [256, 256]
+            p.training.activation = .relu
+            p.training.learningRate = 1e-3
+            p.training.entropyCost = 0.01
+            p.training.gamma = 1
+            p.training.batchColumns = 512
+            p.training.correction = .group
+            p.maxCredits = 64
+            p.unrollLength = UInt32(task.answerLength)
         default:
             break  // CartPole-v1: the defaults of TrainerSettings and LearnerConfig.
         }

@@ -70,6 +70,8 @@ public struct UpdateMetrics: Sendable {
             "truncated_fraction": stats.truncatedFraction, "masked_fraction": stats.maskedFraction,
             "ess": stats.effectiveSampleSize, "mean_abs_log_ratio": stats.meanAbsLogRatio,
             "approx_kl": stats.approxKL,
+            "groups": stats.groups, "zero_advantage_group_fraction": stats.zeroAdvantageGroupFraction,
+            "reward_mean": stats.rewardMean, "reward_std": stats.rewardStd,
             "chunks_reused": chunksReused,
             "buffer": [
                 "received": buffer.received, "trained": buffer.trained, "dropped": Dictionary(uniqueKeysWithValues: buffer.dropped.map { ($0.key.rawValue, $0.value) }),
@@ -80,7 +82,7 @@ public struct UpdateMetrics: Sendable {
 
     /// The TensorBoard scalars, tags grouped by section; each equals the metrics.jsonl key
     /// after the slash (`charts/episodic_return_mean100` is left out until an episode has finished; `buffer/*` are `buffer.*`, `buffer/dropped` the sum over reasons;
-    /// `buffer/chunks_reused` is `chunks_reused`).
+    /// `buffer/chunks_reused` is `chunks_reused`; `groups/*` only for group-relative methods).
     public var scalars: [(tag: String, value: Double)] {
         var s: [(tag: String, value: Double)] = []
         if let r = episodicReturnMean100 { s.append(("charts/episodic_return_mean100", r)) }
@@ -99,6 +101,10 @@ public struct UpdateMetrics: Sendable {
             ("buffer/dropped", Double(buffer.droppedTotal)), ("buffer/buffered", Double(buffer.buffered)),
             ("buffer/training_uses", Double(buffer.trainingUses)), ("buffer/chunks_reused", Double(chunksReused)),
         ]
+        if stats.groups > 0 {
+            s += [("groups/groups", Double(stats.groups)), ("groups/zero_advantage_group_fraction", stats.zeroAdvantageGroupFraction),
+                  ("groups/reward_mean", stats.rewardMean), ("groups/reward_std", stats.rewardStd)]
+        }
         return s
     }
 }

@@ -158,7 +158,9 @@ public struct ChunkAdder: Sendable {
 
     /// The chunk of the T steps added, with the observations after the last (`bootstrap`);
     /// the adder starts the next chunk empty.
-    public mutating func chunk(runID: String, workerID: String, incarnation: UInt64, sequence: UInt64, bootstrap: [Float]) -> [OwnedFrame] {
+    /// `group`: the chunk's group (its columns are K samples of one prompt, group methods).
+    public mutating func chunk(runID: String, workerID: String, incarnation: UInt64, sequence: UInt64, bootstrap: [Float],
+                               group: ChunkGroup? = nil) -> [OwnedFrame] {
         precondition(isFull, "a chunk needs \(unrollLength) steps, the adder has \(steps)")
         let (t, b, d) = (unrollLength, numEnvs, observationSize)
         var frames = TensorFrames()
@@ -177,6 +179,11 @@ public struct ChunkAdder: Sendable {
         }
         c.bootstrapObservation = frames.add(bootstrap, shape: [b, d])
         c.episodes = episodes
+        if let group {
+            c.groupID = group.id
+            c.sampleIndex = group.firstSample
+            c.promptID = group.promptID
+        }
         let encoded = WireCodec.encode(.trajectoryChunk(c), tensors: frames.frames)
         versions.removeAll(keepingCapacity: true)
         observations.removeAll(keepingCapacity: true)
@@ -189,6 +196,19 @@ public struct ChunkAdder: Sendable {
         finalIndex.removeAll(keepingCapacity: true)
         episodes.removeAll(keepingCapacity: true)
         return encoded
+    }
+}
+
+/// The group a chunk's columns belong to: K samples of one prompt (`group_id`, the index of its
+/// first column within the group, the prompt's stable id).
+public struct ChunkGroup: Sendable, Equatable {
+    public var id: UInt64
+    public var firstSample: UInt32
+    public var promptID: String
+    public init(id: UInt64, firstSample: UInt32 = 0, promptID: String) {
+        self.id = id
+        self.firstSample = firstSample
+        self.promptID = promptID
     }
 }
 

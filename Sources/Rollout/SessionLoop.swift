@@ -243,6 +243,14 @@ struct SessionLoop {
         if config.envID == "synthetic" {
             return SyntheticSource(spec: env, unrollLength: unrollLength, episodeLength: config.episodeLength, seed: seed)
         }
+        if EnvironmentRegistry.sequenceTask(config.envID) != nil {
+            if let grouped = GroupedSequenceSource(envID: config.envID, groupSize: Int(config.numEnvs),
+                                                   promptsPerRound: config.promptsPerRound, seed: seed),
+               grouped.unrollLength == unrollLength {
+                return grouped
+            }
+            logger.warning("the learner asks for T=\(unrollLength) but a '\(config.envID)' answer has a different length: acting without groups")
+        }
         // envSpec() checked the id.
         return EnvironmentSource(envID: config.envID, numEnvs: Int(config.numEnvs), unrollLength: unrollLength, seed: seed)!
     }

@@ -11,11 +11,16 @@ public struct WorkerConfig: Sendable {
     public var controlEndpoint = "tcp://127.0.0.1:5557"
     /// Stable name of this worker across restarts.
     public var workerID = "\(ProcessInfo.processInfo.hostName)/\(getpid())"
-    /// The environment to act in: a gymnasium id (CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1) or
+    /// The environment to act in: a gymnasium id (CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1), a
+    /// sequence task (addrev, add, add3, reach) or
     /// "synthetic" (random data of `observationSize` floats, for transport tests and benchmarks).
     public var envID = "synthetic"
-    /// Environment copies stepped together (B).
+    /// Environment copies stepped together (B); for a sequence task, the answers sampled per
+    /// prompt (K, one group per chunk).
     public var numEnvs: UInt32 = 8
+    /// Sequence tasks: prompts sampled together in one round (each round is prompts × K
+    /// answers, one batched forward pass per token).
+    public var promptsPerRound = 16
     /// Observation size of the synthetic environment (floats per observation).
     public var observationSize = 4
     /// Steps after which a synthetic episode is truncated (time limit).

@@ -20,6 +20,8 @@ public enum Correction: String, Sendable, CaseIterable, Codable {
     case tisPPO = "tis-ppo"
     case decoupledPPO = "decoupled-ppo"
     case appo
+    /// A group-relative method (`corrections.group`, chosen with `--preset`).
+    case group
 
     public var name: String { rawValue }
 
@@ -31,6 +33,7 @@ public enum Correction: String, Sendable, CaseIterable, Codable {
         case .tisPPO: TISPPOObjective(settings: settings)
         case .decoupledPPO: DecoupledPPOObjective(settings: settings)
         case .appo: APPOObjective(settings: settings)
+        case .group: GroupObjective(settings: settings, method: settings.corrections.group)
         }
     }
 }
@@ -60,6 +63,31 @@ public struct CorrectionSettings: Sendable, Equatable, Codable {
     /// Passes over each batch and minibatches per pass (PPO family; V-trace takes one step).
     public var epochs = 2
     public var minibatches = 2
+    /// group: the group-relative method (`--preset`; GRPO unless told).
+    public var group = GroupMethod.preset("grpo")!
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case vtrace, ppo, tis, tisMask, decoupled, appo, targetUpdateEvery, gaeLambda, normalizeAdvantages, valueClip, epochs, minibatches
+        case group
+    }
+
+    /// Decodes checkpoints written before the group methods existed (no `group`: GRPO).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        vtrace = try c.decode(VTrace.Parameters.self, forKey: .vtrace)
+        ppo = try c.decode(PPO.Parameters.self, forKey: .ppo)
+        tis = try c.decode(TruncatedIS.Parameters.self, forKey: .tis)
+        tisMask = try c.decode(Bool.self, forKey: .tisMask)
+        decoupled = try c.decode(DecoupledPPO.Parameters.self, forKey: .decoupled)
+        appo = try c.decode(APPO.Parameters.self, forKey: .appo)
+        targetUpdateEvery = try c.decode(Int.self, forKey: .targetUpdateEvery)
+        gaeLambda = try c.decode(Double.self, forKey: .gaeLambda)
+        normalizeAdvantages = try c.decode(Bool.self, forKey: .normalizeAdvantages)
+        valueClip = try c.decodeIfPresent(Double.self, forKey: .valueClip)
+        epochs = try c.decode(Int.self, forKey: .epochs)
+        minibatches = try c.decode(Int.self, forKey: .minibatches)
+        group = try c.decodeIfPresent(GroupMethod.self, forKey: .group) ?? GroupMethod.preset("grpo")!
+    }
 }

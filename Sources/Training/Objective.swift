@@ -26,6 +26,12 @@ public protocol Objective: Sendable {
     var needsTargetRows: Bool { get }
     /// A target network refreshed every this many batches (APPO); nil: none.
     var targetRefresh: Int? { get }
+    /// Whether `prepare` needs the proximal forward pass's outputs (when false it gets empty
+    /// ones and the pass is saved).
+    var needsProximalOutputs: Bool { get }
+    /// A KL penalty to the reference policy (the network as initialised): the trainer keeps
+    /// that network and fills `PreparedBatch.logpRef`. nil: none.
+    var referenceKL: KL.Parameters? { get }
 
     /// Once per batch: what stays fixed during its update, from the proximal forward pass
     /// (target rows included) and, with a target network, its forward pass (samples only).
@@ -40,6 +46,8 @@ extension Objective {
     public var preparesBatch: Bool { true }
     public var needsTargetRows: Bool { false }
     public var targetRefresh: Int? { nil }
+    public var needsProximalOutputs: Bool { true }
+    public var referenceKL: KL.Parameters? { nil }
 }
 
 /// What stays fixed over a batch's update, per sample (index t·B + b); empty arrays when an
@@ -53,6 +61,10 @@ public struct PreparedBatch: Sendable {
     public var returns: [Double] = []
     /// log π_target(a) (APPO's target network).
     public var logpTarget: [Double] = []
+    /// log π_ref(a) (the reference policy of a KL penalty).
+    public var logpRef: [Double] = []
+    /// Group-relative methods: the batch's group statistics (whole batch, not per minibatch).
+    public var groupStats: CorrectionStats? = nil
 
     public init(logpProx: [Double] = [], valuesProx: [Double] = [], advantages: [Double] = [], returns: [Double] = [],
                 logpTarget: [Double] = []) {
@@ -66,8 +78,11 @@ public struct PreparedBatch: Sendable {
     /// The same for the columns of a minibatch (`TrainingBatch.columns`).
     public func pick(_ columns: [Int], of batch: TrainingBatch) -> PreparedBatch {
         func p(_ x: [Double]) -> [Double] { x.isEmpty ? x : batch.pick(x, columns: columns) }
-        return PreparedBatch(logpProx: p(logpProx), valuesProx: p(valuesProx), advantages: p(advantages), returns: p(returns),
-                             logpTarget: p(logpTarget))
+        var picked = PreparedBatch(logpProx: p(logpProx), valuesProx: p(valuesProx), advantages: p(advantages), returns: p(returns),
+                                   logpTarget: p(logpTarget))
+        picked.logpRef = p(logpRef)
+        picked.groupStats = groupStats
+        return picked
     }
 }
 

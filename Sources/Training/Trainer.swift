@@ -27,6 +27,9 @@ public struct TrainerSettings: Sendable, Equatable, Codable {
 
     public init() {}
 
+    /// The objective's name: the correction, or a group method's preset name.
+    public var objectiveName: String { correction == .group ? corrections.group.name : correction.name }
+
     /// What the objective is configured with.
     public var objectiveSettings: ObjectiveSettings {
         var o = ObjectiveSettings()
@@ -80,6 +83,8 @@ public struct Trainer: Sendable {
     let objective: any Objective
     var adam: Adam
     var target: ActorCritic?
+    /// The frozen reference policy of a KL penalty (the network as initialised); nil without one.
+    var reference: ActorCritic?
     var shuffle: SplitMix64
     /// Between backward and the optimizer step (identity for one learner).
     public var gradientReducer: any GradientReducer = IdentityReducer()
@@ -93,6 +98,7 @@ public struct Trainer: Sendable {
         objective = settings.correction.objective(settings.objectiveSettings)
         adam = Adam(parameterCount: net.network.parameters.count, learningRate: settings.learningRate, maxGradNorm: settings.maxGradNorm)
         shuffle = SplitMix64(seed: settings.seed ^ 0x9E37_79B9)
+        if objective.referenceKL != nil { reference = net }
     }
 
     /// The objective's name (`--correction`).
@@ -163,9 +169,13 @@ public struct Trainer: Sendable {
     /// What stays fixed over the batch's update (`Objective.prepare`), from the current parameters.
     func prepare(_ batch: TrainingBatch) -> PreparedBatch {
         guard objective.preparesBatch else { return PreparedBatch() }
-        let proximal = PolicyPass.forward(net, batch, withTargets: true, training: false).0
+        let proximal = objective.needsProximalOutputs
+            ? PolicyPass.forward(net, batch, withTargets: true, training: false).0
+            : PolicyOutputs(logpi: [], entropy: [], values: [], bootstrapValues: [], finalValues: [])
         let targetOutputs = target.map { PolicyPass.forward($0, batch, withTargets: false, training: false).0 }
-        return objective.prepare(batch, proximal: proximal, target: targetOutputs)
+        var prepared = objective.prepare(batch, proximal: proximal, target: targetOutputs)
+        if let reference { prepared.logpRef = PolicyPass.forward(reference, batch, withTargets: false, training: false).0.logpi }
+        return prepared
     }
 
     /// The aggregated loss of one minibatch, its parts and its gradient.

@@ -17,6 +17,8 @@ public struct TrainerState: Sendable, Equatable, Codable {
     public var adamSecondMoment: FloatBits
     public var target: FloatBits?
     public var shuffleState: UInt64
+    /// The reference policy of a KL penalty (absent in checkpoints without one).
+    public var reference: FloatBits? = nil
 
     /// The policy head, as stored.
     public enum Head: Sendable, Equatable, Codable {
@@ -71,7 +73,8 @@ extension Trainer {
         return TrainerState(settings: settings, observationSize: net.observationSize, head: .init(net.head), version: version,
                             parameters: FloatBits(net.network.parameters), adamStep: moments.step,
                             adamFirstMoment: FloatBits(moments.m), adamSecondMoment: FloatBits(moments.v),
-                            target: target.map { FloatBits($0.network.parameters) }, shuffleState: shuffle.currentState)
+                            target: target.map { FloatBits($0.network.parameters) }, shuffleState: shuffle.currentState,
+                            reference: reference.map { FloatBits($0.network.parameters) })
     }
 
     /// A trainer exactly where `state` left one: the next `step` does bit for bit what the
@@ -86,12 +89,20 @@ extension Trainer {
         if let t = state.target, t.values.count != count {
             throw TrainerStateError(description: "the target network has \(t.values.count) values, the network has \(count)")
         }
+        if let r = state.reference, r.values.count != count {
+            throw TrainerStateError(description: "the reference network has \(r.values.count) values, the network has \(count)")
+        }
         net.network.parameters = state.parameters.values
         adam.moments = (state.adamStep, state.adamFirstMoment.values, state.adamSecondMoment.values)
         if let t = state.target {
             var copy = net
             copy.network.parameters = t.values
             target = copy
+        }
+        if let r = state.reference {
+            var copy = net
+            copy.network.parameters = r.values
+            reference = copy
         }
         version = state.version
         shuffle = SplitMix64(seed: state.shuffleState)

@@ -27,11 +27,14 @@ public struct TrainingBatch: Sendable {
     public var groupIDs: [UInt64?]
     /// Per column: its index within its group (`sample_index`), nil outside groups.
     public var sampleIndices: [UInt32?]
+    /// [T, B] version lag of each step (learner version at assembly − behaviour version); 0 when
+    /// unknown.
+    public var lags: [UInt64]
 
     public init(timeSteps: Int, batch: Int, observations: [Float], bootstrapObservations: [Float], actions: [Int32],
                 behaviourLogp: [Float], rewards: [Float], terminated: [Bool], truncated: [Bool], finalObservations: [Int: [Float]],
                 continuousActions: [Float] = [], mask: [Float]? = nil, sequenceLengths: [Int]? = nil,
-                groupIDs: [UInt64?]? = nil, sampleIndices: [UInt32?]? = nil) {
+                groupIDs: [UInt64?]? = nil, sampleIndices: [UInt32?]? = nil, lags: [UInt64]? = nil) {
         self.timeSteps = timeSteps
         self.batch = batch
         self.observations = observations
@@ -47,6 +50,7 @@ public struct TrainingBatch: Sendable {
         self.sequenceLengths = sequenceLengths ?? [Int](repeating: timeSteps, count: batch)
         self.groupIDs = groupIDs ?? [UInt64?](repeating: nil, count: batch)
         self.sampleIndices = sampleIndices ?? [UInt32?](repeating: nil, count: batch)
+        self.lags = lags ?? [UInt64](repeating: 0, count: timeSteps * batch)
     }
 
     /// T · B.
@@ -109,7 +113,8 @@ extension TrainingBatch {
         return TrainingBatch(timeSteps: timeSteps, batch: b, observations: obs, bootstrapObservations: boot, actions: acts,
                              behaviourLogp: logp, rewards: rew, terminated: term, truncated: trunc, finalObservations: finals,
                              continuousActions: cont, mask: mask, sequenceLengths: chosen.map { sequenceLengths[$0] },
-                             groupIDs: chosen.map { groupIDs[$0] }, sampleIndices: chosen.map { sampleIndices[$0] })
+                             groupIDs: chosen.map { groupIDs[$0] }, sampleIndices: chosen.map { sampleIndices[$0] },
+                             lags: pick(lags, columns: chosen))
     }
 
     /// Per-sample values (index t·B + b) of the chosen columns, in the layout of `columns(_:)`.

@@ -270,6 +270,33 @@ extension Integration {
             #expect(params.count == (4 * 64 + 64 + 64 * 64 + 64 + 64 * 3 + 3) * 4)
         }
 
+        /// The seed paper's setting end to end: a learner and two rollout-worker processes on
+        /// `addrev`, the workers sampling K = 8 answers per prompt (one chunk per group), GRPO on
+        /// complete groups, solved (90 % success over the last 100 answers). Then a constant lag
+        /// of 4 (`--sync-offset`) with a REC preset: the lag is what was asked for and it still learns.
+        @Test(arguments: [0, 4] as [UInt64])
+        func addrevIsSolvedByGroupRelativeMethods(lag: UInt64) throws {
+            let flags = lag == 0 ? ["--preset", "grpo"] : ["--preset", "rec-oneside-nois", "--sync-offset", String(lag)]
+            let runs = FileManager.default.temporaryDirectory.appendingPathComponent("trib-runs-seq-\(getpid())-\(lag)")
+            defer { try? FileManager.default.removeItem(at: runs) }
+            let learner = try LearnerProcess.start(["--env", "addrev", "--seed", "1", "--runs", runs.path, "--target-return", "0.9",
+                                                    "--max-updates", "1500"] + flags)
+            let workers = try (0..<2).map { try learner.worker("seq-\($0)", ["--env", "addrev", "--num-envs", "8", "--seed", String($0 + 1)]) }
+            let code = learner.process.waitExit(timeout: 240)
+            #expect(code == 0, "learner: \(learner.process.stderr.suffix(800))")
+            for w in workers { w.signal(SIGTERM) }
+            for w in workers { #expect(w.waitExit(timeout: 10) == 0) }
+            let summary = try learner.process.event(LearnerSummary.self, timeout: 2)
+            let status = summary.status
+            #expect(summary.solved != nil, "not solved; success over the last 100 answers \(status.meanReturn100)")
+            #expect(status.meanReturn100 >= 0.9)
+            #expect(status.chunksConsumed == status.chunksAccepted)
+            #expect(status.lagMin >= lag, "constant lag \(lag) asked for, min lag \(status.lagMin)")
+            let dir = try #require(summary.runDirectory)
+            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/config.json"))) as? [String: Any]
+            #expect(config?["correction"] as? String == flags[1])
+        }
+
         /// A worker that outlives its learner and joins a new run (a learner restarted on the same
         /// endpoints, versions starting again at 1) forgets the old run's weights and acts with
         /// the new run's: none of its chunks claims a version the new learner never had.

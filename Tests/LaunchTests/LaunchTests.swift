@@ -38,6 +38,29 @@ import Testing
         #expect(tuned.training.entropyCost == 0.01, "a flag not given keeps the preset's value")
     }
 
+    /// A sequence task's preset: the seed paper's setting, GRPO, T = the answer length;
+    /// `--preset` chooses the group method and its aggregation.
+    @Test func sequenceTasksTrainGroupMethods() throws {
+        let c = try config(["--env", "addrev"])
+        #expect(c.unrollLength == 2 && c.training.hidden == [256, 256] && c.training.activation == .relu)
+        #expect(c.training.correction == .group && c.training.objectiveName == "grpo" && c.training.batchColumns == 512)
+        let rec = try config(["--env", "addrev", "--preset", "rec-oneside-nois", "--kl-coef", "0.01", "--centre", "proximal"])
+        #expect(rec.training.objectiveName == "rec-oneside-nois" && rec.training.aggregation == .tokenMean)
+        #expect(rec.training.corrections.group.referenceCoefficient == 0.01 && rec.training.corrections.group.centre == .proximal)
+        #expect(try config(["--env", "addrev", "--preset", "gspo"]).training.aggregation == .seqMeanTokenMean)
+        #expect(try config(["--env", "addrev", "--preset", "gspo", "--aggregation", "token-mean"]).training.aggregation == .tokenMean)
+        let sync = try config(["--env", "addrev", "--sync-interval", "20"])
+        #expect(sync.weightsSync == .interval(20))
+        #expect(try config(["--env", "addrev", "--offline"]).weightsSync == .offline)
+        #expect(try config(["--env", "addrev", "--sync-offset", "10"]).injectLag == 10)
+        #expect(failure(["--env", "CartPole-v1", "--preset", "grpo"]).contains("sequence task"))
+        #expect(failure(["--env", "addrev", "--preset", "grpoo"]).contains("unknown --preset 'grpoo'"))
+        #expect(failure(["--env", "addrev", "--unroll-length", "5"]).contains("unroll length must be 2"))
+        #expect(failure(["--env", "addrev", "--preset", "grpo", "--correction", "ppo"]).contains("--correction is ppo"))
+        #expect(failure(["--env", "addrev", "--sync-interval", "0"]).contains("--sync-interval"))
+        #expect(failure(["--sync-offset", "3", "--inject-lag", "4"]).contains("disagree"))
+    }
+
     /// `--target-return -100` used to fail with "Missing value" (only `=-100` worked).
     @Test func negativeTargetReturnsParseWithASpace() throws {
         #expect(try config(["--env", "Acrobot-v1", "--target-return", "-100"]).training.targetReturn == -100)

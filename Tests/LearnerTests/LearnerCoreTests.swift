@@ -282,6 +282,28 @@ typealias Harness = EmbeddedLearner
         #expect(w.notModified)
     }
 
+    /// The seed paper's sync patterns: with a sync interval k only versions 1, k+1, 2k+1, … are
+    /// offered; offline only the first; a constant offset (inject lag) holds back m versions.
+    @Test(arguments: [
+        (LearnerConfig.WeightsSync.interval(1), UInt64(0), [1, 2, 3, 4, 5, 6, 7, 8, 9]),
+        (.interval(4), 0, [1, 5, 9]),
+        (.offline, 0, [1]),
+        (.interval(1), 3, [1, 2, 3, 4, 5, 6]),
+        (.interval(3), 2, [1, 4, 7]),
+    ] as [(LearnerConfig.WeightsSync, UInt64, [UInt64])])
+    func syncPatternsChooseTheVersionsOffered(sync: LearnerConfig.WeightsSync, offset: UInt64, offered: [UInt64]) {
+        let h = Harness {
+            $0.weightsSync = sync
+            $0.injectLag = offset
+        }
+        var announced: [UInt64] = []  // the harness publishes version 1 itself
+        for v in 2...9 {
+            h.core.publish(StandInTrainer.parameters(version: UInt64(v), bytes: 16))
+            for case .weightsAvailable(let a) in h.outbox.take(.publish) { announced.append(a.version) }
+        }
+        #expect(announced == offered, "\(sync), offset \(offset)")
+    }
+
     @Test func statusReportsCountersAndWorkers() {
         var h = Harness()
         h.hello()

@@ -162,7 +162,7 @@ import Testing
 
     /// Repeated steps on one batch drive its value loss down: the pieces are wired the right way.
     /// (γ = 0: the targets are the rewards, not bootstrapped values that move with the network.)
-    @Test(arguments: Correction.allCases)
+    @Test(arguments: Correction.allCases.filter { $0 != .group })  // group methods have no critic
     func stepsReduceTheValueLossOnAFixedBatch(_ correction: Correction) {
         var trainer = smallTrainer(correction) {
             $0.hidden = [16, 16]

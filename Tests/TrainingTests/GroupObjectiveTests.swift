@@ -1,0 +1,160 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Corrections
+import Domain
+import Environments
+import NeuralNet
+import Testing
+@testable import Training
+
+/// A [T, B] batch of answers to prompts, K columns per group, 0/1 rewards at the last step.
+func makeGroupBatch(t: Int, groups: Int, k: Int, seed: UInt64) -> TrainingBatch {
+    var batch = makeBatch(t: t, b: groups * k, seed: seed)
+    var rng = SplitMix64(seed: seed ^ 77)
+    let b = groups * k
+    batch.rewards = (0..<(t * b)).map { i in i / b == t - 1 ? Float(rng.next() % 2) : 0 }
+    batch.terminated = (0..<(t * b)).map { $0 / b == t - 1 }
+    batch.truncated = [Bool](repeating: false, count: t * b)
+    batch.finalObservations = [:]
+    batch.groupIDs = (0..<b).map { UInt64(100 + $0 / k) }
+    batch.sampleIndices = (0..<b).map { UInt32($0 % k) }
+    batch.lags = (0..<(t * b)).map { UInt64($0 % 4) }
+    return batch
+}
+
+@Suite struct GroupObjectiveTests {
+    /// Every preset, under every aggregation, with a mask hole, the proximal centre and a KL
+    /// penalty to the reference: the trainer's gradient equals finite differences of the loss it
+    /// reports (advantages and the prepared log-probs fixed).
+    /// (A-3PO's proximal log-prob is the current one, detached: its loss is not a function
+    /// whose derivative is the gradient, so it has a test of its own below.)
+    @Test(arguments: GroupMethod.presetNames.filter { $0 != "a3po" }, [false, true])
+    func gradientMatchesFiniteDifferences(_ name: String, _ regularised: Bool) {
+        var method = GroupMethod.preset(name)!
+        if regularised {
+            method.centre = .proximal
+            method.referenceCoefficient = 0.2
+        }
+        for mode in LossAggregation.allCases {
+            var trainer = smallTrainer(.group) {
+                $0.aggregation = mode
+                $0.corrections.group = method
+            }
+            var batch = makeGroupBatch(t: 3, groups: 3, k: 4, seed: 9)
+            batch.mask = (0..<36).map { $0 % 7 == 6 ? 0 : 1 }
+            // Move the parameters a little, so the current policy differs from the reference one.
+            var prepared = trainer.prepare(batch)
+            var rng = SplitMix64(seed: 4)
+            for i in trainer.net.network.parameters.indices { trainer.net.network.parameters[i] += Float(rng.nextUnit() - 0.5) * 0.02 }
+            // Masks (clipping as dropping, M2PO, IcePop, DPPO) are piecewise constant: put every
+            // ratio far from every edge — log ratios near ±1.5 and ±0.05, all distinct — so that
+            // central differences do not flip one.
+            let current = PolicyPass.forward(trainer.net, batch, withTargets: false, training: false).0.logpi
+            func offset(_ i: Int, _ shift: Int) -> Double { [-1.5, -0.05, 0.05, 1.5][(i + shift) % 4] + 0.002 * Double(i % 7) }
+            batch.behaviourLogp = (0..<36).map { Float(current[$0] - offset($0, 0)) }
+            if !prepared.logpProx.isEmpty { prepared.logpProx = (0..<36).map { current[$0] - offset($0, 1) } }
+            let base = trainer.evaluate(batch, prepared: prepared)
+            #expect(base.loss.isFinite, "\(name)")
+            #expect(base.valueLoss == 0, "group methods train no critic")
+            func loss(_ parameters: [Float]) -> Double {
+                var t = trainer
+                t.net.network.parameters = parameters
+                return t.evaluate(batch, prepared: prepared).loss
+            }
+            expectGradient(base.gradient, of: loss, at: trainer.net.network.parameters, tolerance: 2e-3, "\(name) \(mode) \(regularised)")
+        }
+    }
+
+    /// A-3PO is decoupled PPO with the proximal log-prob interpolated by each token's lag.
+    @Test func a3poIsDecoupledPPOWithTheInterpolatedProximalPolicy() {
+        let trainer = smallTrainer(.group) { $0.corrections.group = GroupMethod.preset("a3po")! }
+        let batch = makeGroupBatch(t: 2, groups: 2, k: 3, seed: 2)
+        let e = trainer.evaluate(batch)
+        let current = PolicyPass.forward(trainer.net, batch, withTargets: false, training: false).0.logpi
+        let mu = batch.behaviourLogp.map(Double.init)
+        let prox = A3PO.proximalLogp(logpBehaviour: mu, logpTheta: current, lags: batch.lags.map(Double.init))
+        guard case .a3po(let q) = GroupMethod.preset("a3po")!.loss else { Issue.record("a3po is not decoupled PPO"); return }
+        let d = DecoupledPPO.compute(logpTheta: current, logpProx: prox, logpMu: mu, advantages: e.terms.advantages, parameters: q)
+        #expect(e.terms.policyGradient == d.gradients)
+    }
+
+    /// The advantage of a column is its group's, broadcast to every token; columns of one group
+    /// may be anywhere in the batch (several chunks of one group).
+    @Test func advantagesComeFromTheColumnsGroup() {
+        let trainer = smallTrainer(.group) { $0.corrections.group = GroupMethod.preset("reinforce")! }
+        var batch = makeGroupBatch(t: 2, groups: 2, k: 2, seed: 1)
+        batch.groupIDs = [5, 6, 5, 6]  // interleaved
+        batch.rewards = [0, 0, 0, 0, 1, 0, 0, 1]  // last step: column rewards (1, 0, 0, 1)
+        let p = trainer.prepare(batch)
+        #expect(p.advantages == [0.5, -0.5, -0.5, 0.5, 0.5, -0.5, -0.5, 0.5])
+        // A column without a group is a group of its own: A = R (verl's convention).
+        batch.groupIDs = [nil, 6, nil, 6]
+        #expect(trainer.prepare(batch).advantages[0] == 1)
+    }
+
+    /// REC's masked tokens stay in the token-mean's denominator (Trinity): the trainer's policy
+    /// loss equals Σ l / (valid tokens), masked ones counted.
+    @Test func maskedTokensStayInTheDenominator() {
+        let trainer = smallTrainer(.group) { $0.corrections.group = GroupMethod.preset("rec-twoside-nois")! }
+        var batch = makeGroupBatch(t: 2, groups: 2, k: 3, seed: 3)
+        batch.behaviourLogp = batch.behaviourLogp.enumerated().map { $0.offset % 2 == 0 ? $0.element - 3 : $0.element }
+        let e = trainer.evaluate(batch)
+        #expect(e.terms.stats.maskedFraction > 0)
+        let sum = e.terms.policyLoss.reduce(0, +)
+        #expect(abs(e.policyLoss - sum / Double(batch.samples)) < 1e-9)
+    }
+
+    /// A sync-free learning check on the real task: GRPO on `addrev`, answers sampled from the
+    /// trainer's own network (on-policy), 64 prompts × 8 per update, reaches 90 % success.
+    @Test func grpoLearnsAddrev() {
+        var s = TrainerSettings()
+        s.hidden = [256, 256]
+        s.activation = .relu
+        s.learningRate = 1e-3
+        s.entropyCost = 0.01
+        s.gamma = 1
+        s.correction = .group
+        s.corrections.group = GroupMethod.preset("grpo")!
+        s.seed = 1
+        let task = AddReversed.self
+        var trainer = Trainer(settings: s, observationSize: task.observationSize, head: .categorical(actions: task.vocabulary))
+        var rng = SplitMix64(seed: 5)
+        var success = 0.0
+        var updates = 0
+        while updates < 400 {
+            let (batch, rate) = sampleAddrev(trainer.net, prompts: 64, k: 8, rng: &rng)
+            success = rate
+            if success >= 0.9 { break }
+            #expect(trainer.step(batch).applied)
+            updates += 1
+        }
+        #expect(success >= 0.9, "success \(success) after \(updates) updates")
+    }
+}
+
+/// Answers to `prompts` random addrev prompts, K each, sampled token by token from `net`, as a
+/// [2, prompts·K] batch (one group per prompt), and the batch's success rate.
+func sampleAddrev(_ net: ActorCritic, prompts: Int, k: Int, rng: inout SplitMix64) -> (TrainingBatch, Double) {
+    let task = AddReversed.self
+    let b = prompts * k, d = task.observationSize, l = task.answerLength
+    let chosen = (0..<prompts).map { _ in task.prompt(Int(rng.next() % UInt64(task.promptCount))) }
+    var answers = [[Int]](repeating: [], count: b)
+    var obs: [Float] = [], actions: [Int32] = [], logp: [Float] = []
+    for t in 0..<l {
+        var input = [Float](repeating: 0, count: b * d)
+        for r in 0..<b { task.encode(prompt: chosen[r / k], answer: answers[r], position: t, into: &input, at: r * d) }
+        let (a, lp) = net.act(input, rows: b, using: &rng)
+        for r in 0..<b { answers[r].append(Int(a[r])) }
+        obs += input
+        actions += a.map { Int32($0) }
+        logp += lp
+    }
+    let correct = (0..<b).map { task.isCorrect(prompt: chosen[$0 / k], answer: answers[$0]) }
+    let rewards = (0..<(l * b)).map { i in i / b == l - 1 && correct[i % b] ? Float(1) : 0 }
+    let batch = TrainingBatch(timeSteps: l, batch: b, observations: obs, bootstrapObservations: [Float](repeating: 0, count: b * d),
+                              actions: actions, behaviourLogp: logp, rewards: rewards,
+                              terminated: (0..<(l * b)).map { $0 / b == l - 1 }, truncated: [Bool](repeating: false, count: l * b),
+                              finalObservations: [:], groupIDs: (0..<b).map { UInt64($0 / k) })
+    return (batch, Double(correct.filter { $0 }.count) / Double(b))
+}
