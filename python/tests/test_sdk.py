@@ -120,6 +120,27 @@ def test_gymnasium_autoreset_gives_the_protocols_observations_and_final_observat
     env.close()
 
 
+def test_sequence_task_encoding_and_verifiers_follow_protocol_md():
+    from tributary_worker.tasks import TASKS, SequenceTaskEnv
+    t = TASKS["addrev"]
+    x = t.encode((7, 8), [5], 1)
+    assert t.observation_size == 42 and list(np.flatnonzero(x)) == [7, 18, 25, 41]
+    assert t.correct((7, 8), [5, 1]) and not t.correct((7, 8), [1, 5]) and TASKS["add"].correct((7, 8), [1, 5])
+    assert TASKS["add3"].prompt(123989) == (1, 2, 3, 9, 8, 9) and TASKS["add3"].correct((1, 2, 3, 9, 8, 9), [1, 1, 1, 2])
+    assert TASKS["reach"].count == 274 and TASKS["reach"].correct((3, 13), [1, 0, 1, 2])
+    env = SequenceTaskEnv("addrev", num_envs=4, seed=1)
+    obs = env.reset()
+    group, prompt = env.chunk_group()
+    a, b = env.prompt
+    right = [(a + b) % 10, (a + b) // 10]
+    obs, r, te, tr, _ = env.step(np.array([right[0]] * 4))
+    assert not te.any() and not r.any()
+    wrong = (right[1] + 1) % 10
+    obs, r, te, tr, finals = env.step(np.array([right[1], wrong, wrong, wrong]))
+    assert te.all() and list(r) == [1, 0, 0, 0] and sorted(finals) == [0, 1, 2, 3]
+    assert env.chunk_group()[0] != group and prompt == f"addrev:{a * 10 + b}"
+
+
 def test_learner_hostport_parsing():
     assert tw.WorkerConfig(learner="10.0.0.5").endpoints() == ("tcp://10.0.0.5:5555", "tcp://10.0.0.5:5556", "tcp://10.0.0.5:5557")
     assert tw.WorkerConfig(learner="h:6000").endpoints()[2] == "tcp://h:6002"
@@ -134,8 +155,8 @@ BIN = os.environ.get("TRIBUTARY_BIN_DIR")
 needs_learner = pytest.mark.skipif(not BIN, reason="TRIBUTARY_BIN_DIR (the built learner) is not set")
 
 
-def start_learner(*args):
-    p = subprocess.Popen([os.path.join(BIN, "learner"), "--env", "CartPole-v1", "--data-port", "0", "--no-metrics",
+def start_learner(*args, env="CartPole-v1"):
+    p = subprocess.Popen([os.path.join(BIN, "learner"), "--env", env, "--data-port", "0", "--no-metrics",
                           "--runs", "", "--log-level", "warning", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ready = json.loads(p.stdout.readline())
     assert ready["event"] == "ready", ready
@@ -218,3 +239,27 @@ def test_a_python_worker_with_curve_keys_streams_to_a_curve_learner_and_one_with
     finally:
         learner.terminate()
         learner.wait(timeout=20)
+
+
+@needs_learner
+def test_python_workers_solve_addrev_with_grpo_on_the_swift_learner():
+    learner, ready = start_learner("--preset", "grpo", "--target-return", "0.9", "--max-updates", "1500", env="addrev")
+    workers = []
+    try:
+        endpoints = ["--data", ready["data"][0], "--weights", ready["weights"][0], "--control", ready["control"][0]]
+        workers = [subprocess.Popen([sys.executable, "-m", "tributary_worker.cli", *endpoints, "--env", "addrev", "--num-envs", "8",
+                                     "--seed", str(i + 1)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                   for i in range(2)]
+        out, err = learner.communicate(timeout=300)
+        assert learner.returncode == 0, err[-1500:]
+        summary = json.loads(out.strip().splitlines()[-1])
+        assert summary["event"] == "summary" and summary.get("solved"), summary
+        assert summary["status"]["mean_return_100"] >= 0.9
+        assert summary["status"]["chunks_consumed"] == summary["status"]["chunks_accepted"]
+    finally:
+        for w in workers:
+            w.terminate()
+            w.wait(timeout=20)
+        if learner.poll() is None:
+            learner.terminate()
+            learner.wait(timeout=20)

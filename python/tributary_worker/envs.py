@@ -96,8 +96,12 @@ class GymnasiumEnv(VectorEnv):
 
 
 def load_env(spec, num_envs):
-    """`--env`: a gymnasium id, or `module:factory` (a callable returning a gymnasium `Env`, or
-    taking `num_envs` and returning a `VectorEnv`)."""
+    """`--env`: one of the learner's sequence tasks (addrev, add, add3, reach), a gymnasium id, or
+    `module:factory` (a callable returning a gymnasium `Env`, or taking `num_envs` and returning a
+    `VectorEnv`)."""
+    from .tasks import TASKS, SequenceTaskEnv
+    if spec in TASKS:
+        return SequenceTaskEnv(spec, num_envs=num_envs)
     if ":" not in spec:
         return GymnasiumEnv(spec, num_envs=num_envs)
     module, name = spec.split(":", 1)

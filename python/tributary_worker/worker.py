@@ -416,6 +416,8 @@ class Worker:
         truncated = np.zeros((T, B), dtype=np.uint8)
         versions = np.full(T, self.version, dtype=np.uint64)
         finals, final_index, episodes = [], [], []
+        # A sequence task's K copies answer one prompt: the chunk is that group.
+        group = env.chunk_group() if hasattr(env, "chunk_group") else None
         for t in range(T):
             observations[t] = self.obs
             a, lp, _ = self._act(self.obs)
@@ -451,4 +453,6 @@ class Worker:
             c.final_observation_index.CopyFrom(tf.add(np.asarray(final_index, dtype=np.int32), "<i4", (k, 2)))
         c.bootstrap_observation.CopyFrom(tf.add(np.asarray(self.obs, dtype=np.float32), "<f4", (B,) + obs_shape))
         c.episodes.extend(episodes)
+        if group is not None:
+            c.group_id, c.sample_index, c.prompt_id = group[0], 0, group[1]
         return c, tf.frames
