@@ -118,6 +118,8 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "With --env synthetic: floats per observation that workers must send.") public var observationSize = 4
     @Option(help: "Continue the run in RUN_DIR (e.g. runs/run-1a2b3c4d) from its newest intact checkpoint: same run id, versions above the old ones, counters carried over. Environment, network and training settings come from the checkpoint; sockets, stopping rules and checkpoint flags from this command line.")
     public var resume: String?
+    @Option(help: "Start a new run from the policy of a checkpoint file or RUN_DIR (its newest intact checkpoint): the parameters only (a fresh optimiser, version 1, this command line's settings; the network must have the same shape). With a KL penalty, that policy is also the reference.")
+    public var initFrom: String?
     @Option(help: "A checkpoint (RUN_DIR/checkpoints) every this many seconds, or off; one is also written when the learner stops.")
     public var checkpointSeconds = Limit<Double>(60, off: "off")
     @Option(help: "A checkpoint every this many updates, or off.") public var checkpointEveryUpdates = Limit<UInt64>(nil, off: "off")
@@ -148,6 +150,8 @@ public struct RunOptions: ParsableArguments {
         c.metricsInterval = .milliseconds(Int64(metricsSeconds * 1000))
         c.syntheticObservationSize = observationSize
         c.resumeRunDirectory = resume
+        if resume != nil, initFrom != nil { throw ConfigError("--init-from starts a new run; --resume continues one: give one of them") }
+        c.initFrom = initFrom
         c.checkpointInterval = try checkpointSeconds.value.map { seconds throws(ConfigError) in
             guard seconds > 0, seconds.isFinite else { throw ConfigError("--checkpoint-seconds must be positive (or off), not \(seconds)") }
             return .milliseconds(Int64(seconds * 1000))

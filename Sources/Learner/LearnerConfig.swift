@@ -133,6 +133,9 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
     }
     /// Continue the run in this run directory from its newest intact checkpoint.
     public var resumeRunDirectory: String? = nil
+    /// A new run starting from the parameters of this checkpoint file or run directory (its
+    /// newest intact checkpoint); nil: a fresh network.
+    public var initFrom: String? = nil
 
     /// The configuration of a resumed run: the checkpoint's (environment, network, training,
     /// buffer), with what belongs to this invocation from `self` (sockets, security, metrics,

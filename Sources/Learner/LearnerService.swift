@@ -6,6 +6,7 @@ import Locking
 import Protocol
 import ServiceLifecycle
 import Telemetry
+import Training
 import Transport
 import UnixSignals
 import SafeIO
@@ -68,6 +69,16 @@ public struct LearnerService: Service {
         if config.resumeRunDirectory != nil, resumed == nil {
             (config, resumed) = try Self.resume(config, logger: logger)
         }
+        var initialParameters: TrainerState?
+        if let path = config.initFrom {
+            do throws(CheckpointError) {
+                let (checkpoint, url) = try Checkpoint.load(path)
+                initialParameters = checkpoint.trainer
+                logger.info("starting from the policy of \(url.path) (run \(checkpoint.runID), update \(checkpoint.updates), version \(checkpoint.policyVersion))")
+            } catch {
+                throw ConfigError("--init-from \(path): \(error.description)")
+            }
+        }
         if config.curve == nil, config.insecure, !config.bindsOnlyLoopback {
             logger.warning("--insecure: plaintext on \(config.nonLoopbackEndpoints.joined(separator: ", ")); anyone who reaches these ports can send data, read the weights and the status (docs/security.md)")
         }
@@ -91,7 +102,7 @@ public struct LearnerService: Service {
         if config.curve != nil { authenticator = { @Sendable request in enforced.decide(request) } }
         let reactor = try SocketReactor(name: "learner", logger: logger, authenticator: authenticator)
         do {
-            try await serve(reactor, config: config, resumed: resumed, secretKey: secretKey, access: access)
+            try await serve(reactor, config: config, resumed: resumed, initialParameters: initialParameters, secretKey: secretKey, access: access)
         } catch {
             await reactor.shutdown()
             throw error
@@ -125,8 +136,8 @@ public struct LearnerService: Service {
         }
     }
 
-    private func serve(_ reactor: SocketReactor, config: LearnerConfig, resumed: Checkpoint?, secretKey: String?,
-                       access: AccessControl) async throws {
+    private func serve(_ reactor: SocketReactor, config: LearnerConfig, resumed: Checkpoint?, initialParameters: TrainerState?,
+                       secretKey: String?, access: AccessControl) async throws {
         // The core is created first and handed to the data socket's handler, which runs on
         // the socket thread: decode, validate and admit without a thread hop per chunk.
         let store = ExperienceStore(policy: config.buffer.policy)
@@ -230,7 +241,7 @@ public struct LearnerService: Service {
             }
             trainer = try PolicyTrainer(envID: config.envID, core: core, store: store, logger: logger, settings: config.training,
                                     run: run, metricsEvery: config.metricsEvery, metricsInterval: config.metricsInterval ?? .seconds(1), logEvery: config.progressBar ? nil : .seconds(2),
-                                    resume: resumed?.trainer, checkpointing: checkpointing,
+                                    resume: resumed?.trainer, initialParameters: initialParameters, checkpointing: checkpointing,
                                     onMetrics: { m in
                                         // The gauges are named after the metrics.jsonl keys.
                                         metrics.record(update: m.json.compactMap { key, value in (value as? Double).map { (key, $0) } },

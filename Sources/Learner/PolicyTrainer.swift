@@ -97,7 +97,7 @@ public final class PolicyTrainer: Sendable {
     /// state (throws when it does not fit the environment).
     public init?(envID: String, core: LearnerCore, store: ExperienceStore, logger: Logger, settings: TrainingSettings,
                  run: RunDirectory? = nil, metricsEvery: Int? = nil, metricsInterval: Duration = .seconds(1), logEvery: Duration? = .seconds(2),
-                 resume: TrainerState? = nil, checkpointing: Checkpointing? = nil,
+                 resume: TrainerState? = nil, initialParameters: TrainerState? = nil, checkpointing: Checkpointing? = nil,
                  onMetrics: (@Sendable (UpdateMetrics) -> Void)? = nil) throws {
         guard let spec = EnvironmentRegistry.spec(envID) else { return nil }
         self.envID = envID
@@ -120,6 +120,14 @@ public final class PolicyTrainer: Sendable {
             } catch {
                 throw ConfigError("the checkpoint's trainer state cannot be restored: \(error)")
             }
+        } else if let start = initialParameters {
+            guard start.observationSize == spec.observationSize, PolicyHead(spec.actionSpace) == start.head.policyHead,
+                  start.settings.hidden == settings.trainer.hidden, start.settings.activation == settings.trainer.activation
+            else {
+                throw ConfigError("--init-from: the checkpoint's network (observations \(start.observationSize), hidden \(start.settings.hidden) \(start.settings.activation), \(start.head)) is not the one this run builds for \(envID) (hidden \(settings.trainer.hidden) \(settings.trainer.activation))")
+            }
+            self.initial = Trainer(settings: settings.trainer, observationSize: spec.observationSize, head: PolicyHead(spec.actionSpace),
+                                   parameters: start.parameters.values)
         } else {
             self.initial = Trainer(settings: settings.trainer, observationSize: spec.observationSize, head: PolicyHead(spec.actionSpace))
         }

@@ -101,6 +101,15 @@ public struct Trainer: Sendable {
         if objective.referenceKL != nil { reference = net }
     }
 
+    /// A fresh trainer (optimizer, version 1) whose network starts from `parameters` (another
+    /// run's policy, of the same shape); a KL penalty's reference is that policy.
+    public init(settings: TrainerSettings, observationSize: Int, head: PolicyHead, parameters: [Float]) {
+        self.init(settings: settings, observationSize: observationSize, head: head)
+        precondition(parameters.count == net.network.parameters.count, "parameters of another network")
+        net.network.parameters = parameters
+        if reference != nil { reference = net }
+    }
+
     /// The objective's name (`--correction`).
     public var objectiveName: String { objective.name }
 

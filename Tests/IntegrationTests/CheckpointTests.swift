@@ -162,6 +162,35 @@ extension Integration {
             #expect(a["hidden"] as? [Int] == [32, 32] && a["entropy_cost"] as? Double == 0.02 && a["max_updates"] as? Int == 20)
         }
 
+        /// `--init-from` starts a new run (its own id, version 1, this command line's method and
+        /// staleness pattern) from another run's policy: after one small step its parameters are
+        /// within a step of the first run's, far from a fresh network's. A network of another
+        /// shape is refused in one line.
+        @Test func aNewRunStartsFromAnotherRunsPolicy() throws {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trib-init-\(getpid())")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let runs = dir.appendingPathComponent("runs")
+            func run(_ id: String, _ flags: [String]) throws -> [Float] {
+                let p = try LearnerProcess.start(["--env", "addrev", "--runs", runs.path, "--run-id", id, "--local-workers", "1"] + flags)
+                #expect(p.process.waitExit(timeout: 120) == 0, "\(p.process.stderr.suffix(500))")
+                let data = try Data(contentsOf: runs.appendingPathComponent("\(id)/final_parameters.bin"))
+                return data.withUnsafeBytes { raw in (0..<(data.count / 4)).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
+            }
+            let first = try run("first", ["--max-updates", "40", "--preset", "reinforce"])
+            let second = try run("second", ["--max-updates", "1", "--learning-rate", "1e-4", "--preset", "opmd", "--offline",
+                                            "--init-from", runs.appendingPathComponent("first").path])
+            let fresh = try run("fresh", ["--max-updates", "1", "--learning-rate", "1e-4", "--preset", "opmd", "--seed", "7"])
+            let moved = zip(first, second).map { abs($0 - $1) }.max() ?? 1
+            let apart = zip(first, fresh).map { abs($0 - $1) }.max() ?? 0
+            #expect(first.count == second.count && moved < 1e-3 && apart > 0.05, "moved \(moved), fresh apart \(apart)")
+            let config = try JSONSerialization.jsonObject(with: Data(contentsOf: runs.appendingPathComponent("second/config.json"))) as? [String: Any]
+            #expect(config?["correction"] as? String == "opmd" && config?["weights_sync"] as? String == "offline")
+            let wrong = try ManagedProcess("learner", ["--env", "addrev", "--hidden", "32", "--init-from", runs.appendingPathComponent("first").path,
+                                                       "--data-port", "0", "--weights-port", "0", "--control-port", "0", "--no-metrics", "--runs", ""])
+            #expect(wrong.waitExit(timeout: 20) != 0)
+            #expect(wrong.stderr.contains("--init-from") && wrong.stderr.contains("hidden"), "\(wrong.stderr)")
+        }
+
         /// Resuming a directory with no usable checkpoint is a one-line error, not a fresh run.
         @Test func resumingWithoutACheckpointIsRefused() throws {
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trib-nockpt-\(getpid())")

@@ -59,6 +59,8 @@ import Testing
         #expect(failure(["--env", "addrev", "--preset", "grpo", "--correction", "ppo"]).contains("--correction is ppo"))
         #expect(failure(["--env", "addrev", "--sync-interval", "0"]).contains("--sync-interval"))
         #expect(failure(["--sync-offset", "3", "--inject-lag", "4"]).contains("disagree"))
+        #expect(failure(["--resume", "runs/a", "--init-from", "runs/b"]).contains("give one of them"))
+        #expect(try config(["--env", "addrev", "--init-from", "runs/b"]).initFrom == "runs/b")
     }
 
     /// `--target-return -100` used to fail with "Missing value" (only `=-100` worked).
