@@ -43,7 +43,7 @@ def summarise(metrics_path):
     final = sum(success[-tail:]) / tail
     best = max(success)
     to90 = next((r["update"] for r in rows if r["episodic_return_mean100"] >= 0.9), None)
-    last = rows[-min(len(rows), 200):]
+    last = [r for r in rows if r["update"] > rows[-1]["update"] - 200]
     collapsed = best > 0.2 and all(r["episodic_return_mean100"] < best / 2 for r in last) and last[-1]["entropy"] < 0.05
     mean = lambda k: sum(r.get(k, 0) for r in rows) / len(rows)
     return {"final": round(final, 3), "best": round(best, 3), "updates_to_90": to90, "collapsed": collapsed,

@@ -20,5 +20,5 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "tributary-bench",
         abstract: "Micro-benchmarks of the learner update and the worker's acting loop.",
         version: BuildInfo.versionLine,
-        subcommands: [LearnerUpdate.self, WorkerSteps.self, SessionFlood.self])
+        subcommands: [LearnerUpdate.self, GroupUpdate.self, WorkerSteps.self, SessionFlood.self])
 }

@@ -93,6 +93,12 @@ extension LearnerCore {
             let t = s.training
             (r.training.loss, r.training.policyLoss, r.training.valueLoss, r.training.entropy, r.training.approxKl) =
                 (t.loss, t.policyLoss, t.valueLoss, t.entropy, t.approxKL)
+            (r.training.maskedFraction, r.training.meanAbsLogRatio) = (t.correction.maskedFraction, t.correction.meanAbsLogRatio)
+            if t.correction.groups > 0 {
+                r.training.groups = UInt32(t.correction.groups)
+                (r.training.zeroAdvantageGroupFraction, r.training.rewardMean, r.training.rewardStd) =
+                    (t.correction.zeroAdvantageGroupFraction, t.correction.rewardMean, t.correction.rewardStd)
+            }
         }
         if let e = s.evaluation {
             (r.training.evalMeanReturn, r.training.evalStdReturn, r.training.evalUpdate) = (e.mean, e.std, e.update)

@@ -1,5 +1,6 @@
 import DequeModule
 import Domain
+import Corrections
 import Experience
 import Foundation
 import Logging
@@ -203,6 +204,8 @@ public final class LearnerCore: Sendable {
         public var valueLoss: Double = 0
         public var entropy: Double = 0
         public var approxKL: Double = 0
+        /// What the correction did in it (masked fraction, |log ratio|, group statistics).
+        public var correction = CorrectionStats()
     }
 
     /// Totals since start. `rejected` is by `ProtocolError.Code.name`.
@@ -694,6 +697,7 @@ public final class LearnerCore: Sendable {
             s.training.updates += 1
             (s.training.loss, s.training.policyLoss, s.training.valueLoss, s.training.entropy, s.training.approxKL) =
                 (losses.loss, losses.policyLoss, losses.valueLoss, losses.entropy, losses.approxKL)
+            s.training.correction = losses.correction
             s.training.lagMin = lagMin
             s.training.lagMean = lagMean
             s.training.lagMax = lagMax
@@ -727,8 +731,11 @@ public final class LearnerCore: Sendable {
     /// The losses of an applied update, for the status reply.
     public struct UpdateLosses: Sendable {
         public var loss = 0.0, policyLoss = 0.0, valueLoss = 0.0, entropy = 0.0, approxKL = 0.0
-        public init(loss: Double = 0, policyLoss: Double = 0, valueLoss: Double = 0, entropy: Double = 0, approxKL: Double = 0) {
+        public var correction = CorrectionStats()
+        public init(loss: Double = 0, policyLoss: Double = 0, valueLoss: Double = 0, entropy: Double = 0, approxKL: Double = 0,
+                    correction: CorrectionStats = CorrectionStats()) {
             (self.loss, self.policyLoss, self.valueLoss, self.entropy, self.approxKL) = (loss, policyLoss, valueLoss, entropy, approxKL)
+            self.correction = correction
         }
     }
 

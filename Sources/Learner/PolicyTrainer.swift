@@ -232,7 +232,7 @@ public final class PolicyTrainer: Sendable {
                 core.publish(WeightsSnapshot(version: trainer.version, model: trainer.net.modelSpec, bytes: trainer.net.parameterBytes))
                 core.recordUpdate(lagMin: lags.min() ?? 0, lagMean: lagMean, lagMax: lags.max() ?? 0,
                                   losses: .init(loss: result.loss, policyLoss: result.policyLoss, valueLoss: result.valueLoss,
-                                                entropy: result.entropy, approxKL: result.stats.approxKL))
+                                                entropy: result.entropy, approxKL: result.stats.approxKL, correction: result.stats))
                 let returns = core.returns
                 let now = ContinuousClock.now
                 let update = core.progress.updates

@@ -58,6 +58,17 @@ public struct UpdateMetrics: Sendable {
 
     /// The metrics.jsonl object (keys as documented in docs/operations.md).
     public var json: [String: Any] {
+        var line = base
+        if stats.groups > 0 {
+            line["groups"] = stats.groups
+            line["zero_advantage_group_fraction"] = stats.zeroAdvantageGroupFraction
+            line["reward_mean"] = stats.rewardMean
+            line["reward_std"] = stats.rewardStd
+        }
+        return line
+    }
+
+    private var base: [String: Any] {
         [
             "update": update, "policy_version": policyVersion, "time_s": seconds, "env_steps": envSteps,
             "sps": sps, "episodes": episodes,
@@ -70,8 +81,6 @@ public struct UpdateMetrics: Sendable {
             "truncated_fraction": stats.truncatedFraction, "masked_fraction": stats.maskedFraction,
             "ess": stats.effectiveSampleSize, "mean_abs_log_ratio": stats.meanAbsLogRatio,
             "approx_kl": stats.approxKL,
-            "groups": stats.groups, "zero_advantage_group_fraction": stats.zeroAdvantageGroupFraction,
-            "reward_mean": stats.rewardMean, "reward_std": stats.rewardStd,
             "chunks_reused": chunksReused,
             "buffer": [
                 "received": buffer.received, "trained": buffer.trained, "dropped": Dictionary(uniqueKeysWithValues: buffer.dropped.map { ($0.key.rawValue, $0.value) }),

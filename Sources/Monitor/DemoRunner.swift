@@ -93,8 +93,8 @@ public struct DemoRunner {
             if s.updates > 0 { lagMin = min(lagMin, s.lagMin) }
             if s.updates > 0 { lagMeans.append(s.lagMean) }
             let fraction = toTarget.fraction(meanReturn: s.meanReturn100, episodes: s.episodes)
-            let detail = String(format: "return %.1f/%g  steps %@  version %llu  lag %.1f/%llu  workers %u",
-                                s.meanReturn100, targetReturn, group(s.stepsReceived), s.policyVersion, s.lagMean, s.lagMax, s.workersConnected)
+            let detail = String(format: "return %@/%g  steps %@  version %llu  lag %.1f/%llu  workers %u",
+                                TextFormat.score(s.meanReturn100), targetReturn, group(s.stepsReceived), s.policyVersion, s.lagMean, s.lagMax, s.workersConnected)
             if let line = progress.render(fraction: fraction, rate: "\(group(UInt64(s.envStepsPerSecond))) steps/s", detail: detail) {
                 output(line)
             }
@@ -122,10 +122,10 @@ public struct DemoRunner {
             outcome = String(format: "solved %.1f s after launch, %.1f s of training (%@ env steps, %@ updates)",
                              solved.unixTime - startedUnix, solved.seconds, group(solved.steps), group(solved.updates))
         } else if signal != nil {
-            outcome = String(format: "interrupted after %.1f s, not solved (mean return of the last 100 episodes: %.1f of %g)",
-                             wall.inSeconds, meanReturn, targetReturn)
+            outcome = String(format: "interrupted after %.1f s, not solved (mean return of the last 100 episodes: %@ of %g)",
+                             wall.inSeconds, TextFormat.score(meanReturn), targetReturn)
         } else {
-            outcome = String(format: "NOT solved within the %@ budget (mean return of the last 100 episodes: %.1f)", "\(budget)", meanReturn)
+            outcome = String(format: "NOT solved within the %@ budget (mean return of the last 100 episodes: %@)", "\(budget)", TextFormat.score(meanReturn))
         }
         let lagMean = lagMeans.isEmpty ? 0 : lagMeans.reduce(0, +) / Double(lagMeans.count)
         // Start-up: from launching the first process to the first environment step of any worker.

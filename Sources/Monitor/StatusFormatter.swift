@@ -23,7 +23,7 @@ public enum StatusFormatter {
         }
         lines.append("training   version \(n(s.policyVersion))   updates \(n(s.updates)) at \(F.rate(s.updatesPerSecond))/s")
         lines.append("env steps  \(n(s.stepsReceived)) at \(F.rate(s.envStepsPerSecond))/s")
-        var ret = "return     " + (s.episodes > 0 ? String(format: "%.1f", s.meanReturn100) + " mean of last \(min(100, s.episodes)) episodes (\(n(s.episodes)) done)" : "no episode finished yet")
+        var ret = "return     " + (s.episodes > 0 ? TextFormat.score(s.meanReturn100) + " mean of last \(min(100, s.episodes)) episodes (\(n(s.episodes)) done)" : "no episode finished yet")
         if s.hasTraining, s.training.hasEvalMeanReturn {
             let t = s.training
             ret += String(format: "\n           evaluated %.1f ± %.1f at update %@", t.evalMeanReturn, t.evalStdReturn, n(t.evalUpdate))
@@ -33,7 +33,10 @@ public enum StatusFormatter {
         if s.hasTraining, s.updates > 0 {
             let t = s.training
             lines.append("losses     policy \(f(t.policyLoss))   value \(f(t.valueLoss))   total \(f(t.loss))")
-            lines.append("entropy    \(f(t.entropy, 3))   approx KL \(f(t.approxKl, 2))")
+            lines.append("entropy    \(f(t.entropy, 3))   approx KL \(f(t.approxKl, 2))   |log π/μ| \(f(t.meanAbsLogRatio, 2))   masked \(String(format: "%.1f", 100 * t.maskedFraction)) %")
+            if t.groups > 0 {
+                lines.append("groups     \(t.groups) in the last batch, \(String(format: "%.0f", 100 * t.zeroAdvantageGroupFraction)) % without signal   return \(String(format: "%.3f ± %.3f", t.rewardMean, t.rewardStd))")
+            }
         }
         if !s.updatesSkipped.isEmpty { lines.append("skipped    " + reasons(s.updatesSkipped)) }
         let a = s.accounting, b = s.buffer

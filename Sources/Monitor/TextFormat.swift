@@ -11,6 +11,9 @@ enum TextFormat {
         return String(out.reversed())
     }
 
+    /// A mean return: one decimal (CartPole's 487.3), three below 10 (a success rate's 0.953).
+    static func score(_ v: Double) -> String { String(format: abs(v) < 10 ? "%.3f" : "%.1f", v) }
+
     /// 3_500_000 → "3.3 MiB": bytes in binary units, one decimal above KiB.
     static func bytes(_ v: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]

@@ -15,7 +15,7 @@ public enum TopView {
         lines.append("tributary top — \(learner.isEmpty ? "" : "learner " + learner + "  ")(q quits)")
         lines.append("run \(s.runID)  up \(uptime)")
         lines.append("version \(TextFormat.group(s.policyVersion))  updates \(TextFormat.group(s.updates)) (\(TextFormat.rate(s.updatesPerSecond))/s)  env steps \(TextFormat.group(s.stepsReceived)) (\(TextFormat.rate(s.envStepsPerSecond))/s)")
-        lines.append("return (mean of last 100) \(s.episodes > 0 ? String(format: "%.1f", s.meanReturn100) : "–")  episodes \(TextFormat.group(s.episodes))  workers \(s.workersConnected) connected, \(s.workersExpired) expired")
+        lines.append("return (mean of last 100) \(s.episodes > 0 ? TextFormat.score(s.meanReturn100) : "–")  episodes \(TextFormat.group(s.episodes))  workers \(s.workersConnected) connected, \(s.workersExpired) expired")
         if s.hasTraining, s.updates > 0 {
             let t = s.training
             var line = String(format: "entropy %.3g  loss %.4g  value loss %.4g  KL %.2g", t.entropy, t.loss, t.valueLoss, t.approxKl)

@@ -159,6 +159,9 @@ public final class LearnerMetrics: Sendable {
             return ("tributary_correction_" + key, [("correction", correction)])
         case "ess": return ("tributary_correction_ess", [("correction", correction)])
         case "mean_abs_log_ratio": return ("tributary_correction_mean_abs_log_ratio", [("correction", correction)])
+        case "zero_advantage_group_fraction": return ("tributary_group_zero_advantage_fraction", [])
+        case "reward_mean": return ("tributary_group_reward_mean", [])
+        case "reward_std": return ("tributary_group_reward_std", [])
         default: return nil
         }
     }
@@ -249,6 +252,9 @@ public final class LearnerMetrics: Sendable {
         "tributary_correction_rho_truncated_fraction": "Fraction of V-trace rho weights truncated in the latest logged update.",
         "tributary_correction_ess": "Normalised effective sample size of the importance weights in the latest logged update.",
         "tributary_correction_mean_abs_log_ratio": "Mean absolute log ratio of current to behaviour policy in the latest logged update.",
+        "tributary_group_zero_advantage_fraction": "Group-relative methods: fraction of the latest logged update's groups whose answers were all rewarded alike.",
+        "tributary_group_reward_mean": "Group-relative methods: mean return of the answers in the latest logged update.",
+        "tributary_group_reward_std": "Group-relative methods: population std of the answers' returns in the latest logged update.",
     ]
 
     /// A constant histogram from the buffer's lag histogram (`_sum` exact).

@@ -103,6 +103,20 @@ import Testing
         #expect(row.contains("gpu-box-7") && row.contains("10.0.0.9:51234") && row.contains("env_mismatch: this learner trains"), "\(row)")
     }
 
+    /// A group-relative run: the success rate with three decimals, and a groups line.
+    @Test func aGroupRunShowsItsGroupsAndSuccessRate() throws {
+        var s = try TopViewTests.recorded()
+        s.meanReturn100 = 0.953
+        s.training.groups = 64
+        s.training.zeroAdvantageGroupFraction = 0.25
+        (s.training.rewardMean, s.training.rewardStd, s.training.maskedFraction) = (0.5, 0.5, 0.031)
+        let text = StatusFormatter.text(s)
+        for line in text.split(separator: "\n") { #expect(line.count <= 80, "too wide: \(line)") }
+        #expect(text.contains("return     0.953 mean of last 100"), "\(text)")
+        #expect(text.contains("groups     64 in the last batch, 25 % without signal   return 0.500 ± 0.500"), "\(text)")
+        #expect(text.contains("masked 3.1 %"), "\(text)")
+    }
+
     @Test func lagsBeyond64AreNumbersInEveryView() throws {
         var s = try TopViewTests.recorded()
         var h = LagHistogram()

@@ -1384,6 +1384,23 @@ public nonisolated struct Tributary_V1_TrainingStatus: Sendable {
   /// Clears the value of `bestEvalReturn`. Subsequent reads from it will return its default value.
   public mutating func clearBestEvalReturn() {self._bestEvalReturn = nil}
 
+  /// samples the correction masked in the last minibatch
+  public var maskedFraction: Double = 0
+
+  /// mean |log pi/mu|, learner vs behaviour
+  public var meanAbsLogRatio: Double = 0
+
+  /// group-relative methods: groups in the last batch (0: not one)
+  public var groups: UInt32 = 0
+
+  /// groups whose answers were all rewarded alike
+  public var zeroAdvantageGroupFraction: Double = 0
+
+  /// the answers' returns in the last batch
+  public var rewardMean: Double = 0
+
+  public var rewardStd: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3174,7 +3191,7 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Tributary_V1_TrainingStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TrainingStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}loss\0\u{3}policy_loss\0\u{3}value_loss\0\u{1}entropy\0\u{3}approx_kl\0\u{3}eval_mean_return\0\u{3}eval_std_return\0\u{3}eval_update\0\u{3}best_eval_return\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}loss\0\u{3}policy_loss\0\u{3}value_loss\0\u{1}entropy\0\u{3}approx_kl\0\u{3}eval_mean_return\0\u{3}eval_std_return\0\u{3}eval_update\0\u{3}best_eval_return\0\u{3}masked_fraction\0\u{3}mean_abs_log_ratio\0\u{1}groups\0\u{3}zero_advantage_group_fraction\0\u{3}reward_mean\0\u{3}reward_std\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3191,6 +3208,12 @@ nonisolated extension Tributary_V1_TrainingStatus: SwiftProtobuf.Message, SwiftP
       case 7: try { try decoder.decodeSingularDoubleField(value: &self.evalStdReturn) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.evalUpdate) }()
       case 9: try { try decoder.decodeSingularDoubleField(value: &self._bestEvalReturn) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self.maskedFraction) }()
+      case 11: try { try decoder.decodeSingularDoubleField(value: &self.meanAbsLogRatio) }()
+      case 12: try { try decoder.decodeSingularUInt32Field(value: &self.groups) }()
+      case 13: try { try decoder.decodeSingularDoubleField(value: &self.zeroAdvantageGroupFraction) }()
+      case 14: try { try decoder.decodeSingularDoubleField(value: &self.rewardMean) }()
+      case 15: try { try decoder.decodeSingularDoubleField(value: &self.rewardStd) }()
       default: break
       }
     }
@@ -3228,6 +3251,24 @@ nonisolated extension Tributary_V1_TrainingStatus: SwiftProtobuf.Message, SwiftP
     try { if let v = self._bestEvalReturn {
       try visitor.visitSingularDoubleField(value: v, fieldNumber: 9)
     } }()
+    if self.maskedFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.maskedFraction, fieldNumber: 10)
+    }
+    if self.meanAbsLogRatio.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.meanAbsLogRatio, fieldNumber: 11)
+    }
+    if self.groups != 0 {
+      try visitor.visitSingularUInt32Field(value: self.groups, fieldNumber: 12)
+    }
+    if self.zeroAdvantageGroupFraction.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.zeroAdvantageGroupFraction, fieldNumber: 13)
+    }
+    if self.rewardMean.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.rewardMean, fieldNumber: 14)
+    }
+    if self.rewardStd.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.rewardStd, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3241,6 +3282,12 @@ nonisolated extension Tributary_V1_TrainingStatus: SwiftProtobuf.Message, SwiftP
     if lhs.evalStdReturn != rhs.evalStdReturn {return false}
     if lhs.evalUpdate != rhs.evalUpdate {return false}
     if lhs._bestEvalReturn != rhs._bestEvalReturn {return false}
+    if lhs.maskedFraction != rhs.maskedFraction {return false}
+    if lhs.meanAbsLogRatio != rhs.meanAbsLogRatio {return false}
+    if lhs.groups != rhs.groups {return false}
+    if lhs.zeroAdvantageGroupFraction != rhs.zeroAdvantageGroupFraction {return false}
+    if lhs.rewardMean != rhs.rewardMean {return false}
+    if lhs.rewardStd != rhs.rewardStd {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

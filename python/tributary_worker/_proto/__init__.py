@@ -4,4 +4,4 @@
 from . import tributary_pb2 as pb
 
 # SHA-256 of the tributary.proto the code was generated from.
-SCHEMA_SHA256 = "99c2ae3d50d2a506acf324d6bac11cd3565845016d7d3e59e50f5337d15d0d3e"
+SCHEMA_SHA256 = "ead2ed0193d8401594b2cca1aba185a800ee8d490a342f37d6f107bdf6369d17"
