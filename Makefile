@@ -46,6 +46,7 @@ test: build cclient tensorboard-venv
 	./scripts/test-prometheus.sh $$($(SWIFT) build --show-bin-path)
 	./scripts/doc-check.py $$($(SWIFT) build --show-bin-path)
 	./scripts/test-python.sh $$($(SWIFT) build --show-bin-path)
+	./scripts/seed-reproduction.sh --smoke $$($(SWIFT) build --show-bin-path)
 	$(MAKE) test-dist
 	$(MAKE) test-deploy
 

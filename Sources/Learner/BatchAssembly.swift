@@ -18,9 +18,21 @@ public enum BatchAssembly {
         public var discarded: [Int]
     }
 
+    /// A chunk's `group_id` within its sender's incarnation: a group is one worker's answers to
+    /// one prompt, so a peer cannot join (and skew the advantages of) another worker's group by
+    /// sending its group id. SplitMix64's finaliser of the pair; a collision between two workers'
+    /// groups is as likely as one between random 64-bit values.
+    static func scopedGroup(_ id: UInt64, incarnation: UInt64) -> UInt64 {
+        var z = (id ^ (incarnation &* 0x9E37_79B9_7F4A_7C15)) &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
     /// Concatenates chunks along B into one [T, ΣB] batch, and the version lag of every step of
     /// every chunk (`learnerVersion` minus the step's behaviour version). Each column keeps its
-    /// chunk's group id and sample index (group-relative methods).
+    /// chunk's group id (scoped to the sending incarnation, `scopedGroup`) and sample index
+    /// (group-relative methods).
     public static func assemble(_ chunks: [QueuedChunk], learnerVersion: UInt64) -> Assembled {
         let t = Int(chunks[0].chunk.header.length)
         let total = chunks.reduce(0) { $0 + Int($1.chunk.header.numEnvs) }
@@ -115,7 +127,7 @@ public enum BatchAssembly {
                 lags += chunkLags
                 for s in 0..<min(t, chunkLags.count) { for e in 0..<b { sampleLags[s * total + offset + e] = chunkLags[s] } }
             }
-            groupIDs += Array(repeating: c.header.hasGroupID ? c.header.groupID : nil, count: b)
+            groupIDs += Array(repeating: c.header.hasGroupID ? scopedGroup(c.header.groupID, incarnation: c.header.incarnation) : nil, count: b)
             sampleIndices += Array(repeating: c.header.hasSampleIndex ? c.header.sampleIndex : nil, count: b)
             offset += b
         }

@@ -24,7 +24,7 @@ public struct QueuedChunk: Sendable {
 extension QueuedChunk: BufferItem {
     public var source: WorkerKey { worker }
     public var columns: Int { Int(chunk.header.numEnvs) }
-    public var groupID: UInt64? { chunk.header.hasGroupID ? chunk.header.groupID : nil }
+    public var groupID: UInt64? { chunk.header.hasGroupID ? BatchAssembly.scopedGroup(chunk.header.groupID, incarnation: chunk.header.incarnation) : nil }
     public var bytes: Int { chunk.payloadBytes }
 }
 

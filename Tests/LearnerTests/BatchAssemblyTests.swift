@@ -7,10 +7,16 @@ import Testing
 
 @Suite struct BatchAssemblyTests {
     /// A validated chunk from the synthetic source, acted by `version`.
-    func chunk(version: UInt64, envs: Int, seed: UInt64) throws -> QueuedChunk {
+    func chunk(version: UInt64, envs: Int, seed: UInt64, incarnation: UInt64 = 1, group: UInt64? = nil) throws -> QueuedChunk {
         var source = SyntheticSource(spec: SyntheticSource.envSpec(numEnvs: UInt32(envs), observationSize: 3),
                                      unrollLength: 4, episodeLength: 3, seed: seed)
-        let frames = source.next(runID: "r", workerID: "w", incarnation: 1, sequence: 0, policyVersion: version)
+        var frames = source.next(runID: "r", workerID: "w", incarnation: incarnation, sequence: 0, policyVersion: version)
+        if let group {
+            let d = try WireCodec.decode(frames.map { $0 as any MessageFrame })
+            guard case .trajectoryChunk(var c) = d.body else { throw ProtocolError(.malformed, "not a chunk") }
+            c.groupID = group
+            frames = WireCodec.encode(.trajectoryChunk(c), tensors: Array(frames.dropFirst(2)))  // header, body, then the tensors
+        }
         let decoded = try WireCodec.decode(frames.map { $0 as any MessageFrame })
         guard case .trajectoryChunk(let c) = decoded.body else { throw ProtocolError(.malformed, "not a chunk") }
         return QueuedChunk(worker: WorkerKey([1]), chunk: try ChunkValidator.validate(
@@ -36,6 +42,18 @@ import Testing
         #expect(!batch.finalObservations.isEmpty)
         let sameVersion = BatchAssembly.assemble([a], learnerVersion: 3).lags
         #expect(sameVersion.allSatisfy { $0 == 0 })
+    }
+
+    /// A group is one incarnation's: the same group id from another worker is another group, so
+    /// a peer cannot join someone else's group and skew its advantages.
+    @Test func groupsAreScopedToTheirSender() throws {
+        let a = try chunk(version: 1, envs: 2, seed: 1, incarnation: 7, group: 42)
+        let b = try chunk(version: 1, envs: 2, seed: 2, incarnation: 7, group: 42)
+        let c = try chunk(version: 1, envs: 2, seed: 3, incarnation: 8, group: 42)
+        let ids = BatchAssembly.assemble([a, b, c], learnerVersion: 1).batch!.groupIDs
+        #expect(ids[0] == ids[2] && ids[0] != nil)
+        #expect(ids[0] != ids[4])
+        #expect(a.groupID == b.groupID && a.groupID != c.groupID)
     }
 }
 
