@@ -261,7 +261,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TrainingTests",
-            dependencies: ["Training", "Corrections", "NeuralNet", "Domain", "Environments"]
+            dependencies: ["Training", "Corrections", "NeuralNet", "Domain", "Environments", "Rollout"]
         ),
         .testTarget(
             name: "RolloutTests",

@@ -62,33 +62,18 @@ public struct GroupedSequenceSource: ChunkSource {
     /// One round: P prompts × K answers sampled with `policy`, split into P groups.
     mutating func sampleRound(_ policy: Policy) -> [Round.Group] {
         guard let net = policy.network else { preconditionFailure("GroupedSequenceSource acts only with weights") }
-        let (p, k, l, d) = (promptsPerRound, groupSize, length, task.observationSize)
-        let rows = p * k
-        let prompts = (0..<p).map { _ in Int(rng.next() % UInt64(task.promptCount)) }
-        let promptTokens = prompts.map { task.prompt($0) }
-        var answers = [[Int]](repeating: [], count: rows)
-        var observations: [[Float]] = []
-        var tokens: [[Float]] = []
-        var logps: [[Float]] = []
-        for t in 0..<l {
-            var input = [Float](repeating: 0, count: rows * d)
-            for r in 0..<rows { task.encode(prompt: promptTokens[r / k], answer: answers[r], position: t, into: &input, at: r * d) }
-            let (chosen, logp) = net.act(input, rows: rows, using: &rng)
-            for r in 0..<rows { answers[r].append(Int(chosen[r])) }
-            observations.append(input)
-            tokens.append(chosen)
-            logps.append(logp)
-        }
+        let (k, l, d) = (groupSize, length, task.observationSize)
+        let answers = SequenceSampler.sample(task, net: net, prompts: promptsPerRound, k: k, using: &rng)
         var groups: [Round.Group] = []
-        for g in 0..<p {
+        for g in 0..<promptsPerRound {
             let columns = (g * k)..<((g + 1) * k)
-            let rewards = columns.map { Float(task.isCorrect(prompt: promptTokens[g], answer: answers[$0]) ? 1 : 0) }
+            let rewards = columns.map { Float(answers.correct[$0] ? 1 : 0) }
             var steps: [ActedStep] = []
             for t in 0..<l {
                 let last = t == l - 1
                 steps.append(ActedStep(
-                    observations: Array(observations[t][(g * k * d)..<((g + 1) * k * d)]),
-                    actions: Array(tokens[t][columns]), logp: Array(logps[t][columns]),
+                    observations: Array(answers.observations[t][(g * k * d)..<((g + 1) * k * d)]),
+                    actions: Array(answers.tokens[t][columns]), logp: Array(answers.logp[t][columns]),
                     rewards: last ? rewards : [Float](repeating: 0, count: k),
                     terminated: [Bool](repeating: last, count: k), truncated: [Bool](repeating: false, count: k),
                     finalObservations: [:],
@@ -97,10 +82,47 @@ public struct GroupedSequenceSource: ChunkSource {
             }
             var bootstrap = [Float](repeating: 0, count: k * d)
             for (j, r) in columns.enumerated() {
-                task.encode(prompt: promptTokens[g], answer: answers[r], position: l, into: &bootstrap, at: j * d)
+                task.encode(prompt: task.prompt(answers.prompts[g]), answer: answers.answers[r], position: l, into: &bootstrap, at: j * d)
             }
-            groups.append(Round.Group(promptIndex: prompts[g], steps: steps, bootstrap: bootstrap))
+            groups.append(Round.Group(promptIndex: answers.prompts[g], steps: steps, bootstrap: bootstrap))
         }
         return groups
+    }
+}
+
+/// Answers to a sequence task sampled token by token: P prompts drawn uniformly, K answers each,
+/// one batched forward pass over all P × K rows per token (rows p·K ..< (p+1)·K answer prompt p).
+public enum SequenceSampler {
+    public struct Answers: Sendable {
+        /// Prompt indices, [P].
+        public var prompts: [Int]
+        /// Per token t: the inputs [P·K, obs], the tokens chosen [P·K] and their log-probs [P·K].
+        public var observations: [[Float]]
+        public var tokens: [[Float]]
+        public var logp: [[Float]]
+        /// Per row: its tokens, and whether the verifier accepts them.
+        public var answers: [[Int]]
+        public var correct: [Bool]
+
+        public var successRate: Double { Double(correct.filter { $0 }.count) / Double(max(1, correct.count)) }
+    }
+
+    public static func sample(_ task: any SequenceTaskDefinition.Type, net: ActorCritic, prompts p: Int, k: Int,
+                              using rng: inout SplitMix64) -> Answers {
+        let rows = p * k, d = task.observationSize
+        let prompts = (0..<p).map { _ in Int(rng.next() % UInt64(task.promptCount)) }
+        let promptTokens = prompts.map { task.prompt($0) }
+        var out = Answers(prompts: prompts, observations: [], tokens: [], logp: [], answers: [[Int]](repeating: [], count: rows), correct: [])
+        for t in 0..<task.answerLength {
+            var input = [Float](repeating: 0, count: rows * d)
+            for r in 0..<rows { task.encode(prompt: promptTokens[r / k], answer: out.answers[r], position: t, into: &input, at: r * d) }
+            let (chosen, logp) = net.act(input, rows: rows, using: &rng)
+            for r in 0..<rows { out.answers[r].append(Int(chosen[r])) }
+            out.observations.append(input)
+            out.tokens.append(chosen)
+            out.logp.append(logp)
+        }
+        out.correct = (0..<rows).map { task.isCorrect(prompt: promptTokens[$0 / k], answer: out.answers[$0]) }
+        return out
     }
 }

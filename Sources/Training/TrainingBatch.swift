@@ -61,6 +61,20 @@ public struct TrainingBatch: Sendable {
 }
 
 extension TrainingBatch {
+    /// Answers to a sequence task as a batch: `observations[t]`, `tokens[t]`, `logp[t]` of every
+    /// row at token t, rows in groups of `groupSize` (one group per prompt), reward 1 at the last
+    /// token of a correct answer, terminal there.
+    public static func answers(observations: [[Float]], tokens: [[Float]], logp: [[Float]], correct: [Bool], groupSize k: Int) -> TrainingBatch {
+        let l = observations.count, b = correct.count
+        let d = observations.first.map { $0.count / max(1, b) } ?? 0
+        return TrainingBatch(timeSteps: l, batch: b, observations: observations.flatMap { $0 },
+                             bootstrapObservations: [Float](repeating: 0, count: b * d), actions: tokens.flatMap { $0.map { Int32($0) } },
+                             behaviourLogp: logp.flatMap { $0 },
+                             rewards: (0..<(l * b)).map { i in i / b == l - 1 && correct[i % b] ? 1 : 0 },
+                             terminated: (0..<(l * b)).map { $0 / b == l - 1 }, truncated: [Bool](repeating: false, count: l * b),
+                             finalObservations: [:], groupIDs: (0..<b).map { UInt64($0 / k) })
+    }
+
     /// The rows of one forward pass that gives every value a target needs: the T·B samples,
     /// then the B bootstrap observations, then the final observation of each truncated step
     /// (in increasing sample index).

@@ -5,6 +5,7 @@ import Corrections
 import Domain
 import Environments
 import NeuralNet
+import Rollout
 import Testing
 @testable import Training
 
@@ -123,38 +124,13 @@ func makeGroupBatch(t: Int, groups: Int, k: Int, seed: UInt64) -> TrainingBatch 
         var success = 0.0
         var updates = 0
         while updates < 400 {
-            let (batch, rate) = sampleAddrev(trainer.net, prompts: 64, k: 8, rng: &rng)
-            success = rate
+            let a = SequenceSampler.sample(task, net: trainer.net, prompts: 64, k: 8, using: &rng)
+            success = a.successRate
+            let batch = TrainingBatch.answers(observations: a.observations, tokens: a.tokens, logp: a.logp, correct: a.correct, groupSize: 8)
             if success >= 0.9 { break }
             #expect(trainer.step(batch).applied)
             updates += 1
         }
         #expect(success >= 0.9, "success \(success) after \(updates) updates")
     }
-}
-
-/// Answers to `prompts` random addrev prompts, K each, sampled token by token from `net`, as a
-/// [2, prompts·K] batch (one group per prompt), and the batch's success rate.
-func sampleAddrev(_ net: ActorCritic, prompts: Int, k: Int, rng: inout SplitMix64) -> (TrainingBatch, Double) {
-    let task = AddReversed.self
-    let b = prompts * k, d = task.observationSize, l = task.answerLength
-    let chosen = (0..<prompts).map { _ in task.prompt(Int(rng.next() % UInt64(task.promptCount))) }
-    var answers = [[Int]](repeating: [], count: b)
-    var obs: [Float] = [], actions: [Int32] = [], logp: [Float] = []
-    for t in 0..<l {
-        var input = [Float](repeating: 0, count: b * d)
-        for r in 0..<b { task.encode(prompt: chosen[r / k], answer: answers[r], position: t, into: &input, at: r * d) }
-        let (a, lp) = net.act(input, rows: b, using: &rng)
-        for r in 0..<b { answers[r].append(Int(a[r])) }
-        obs += input
-        actions += a.map { Int32($0) }
-        logp += lp
-    }
-    let correct = (0..<b).map { task.isCorrect(prompt: chosen[$0 / k], answer: answers[$0]) }
-    let rewards = (0..<(l * b)).map { i in i / b == l - 1 && correct[i % b] ? Float(1) : 0 }
-    let batch = TrainingBatch(timeSteps: l, batch: b, observations: obs, bootstrapObservations: [Float](repeating: 0, count: b * d),
-                              actions: actions, behaviourLogp: logp, rewards: rewards,
-                              terminated: (0..<(l * b)).map { $0 / b == l - 1 }, truncated: [Bool](repeating: false, count: l * b),
-                              finalObservations: [:], groupIDs: (0..<b).map { UInt64($0 / k) })
-    return (batch, Double(correct.filter { $0 }.count) / Double(b))
 }
