@@ -268,6 +268,15 @@ public enum M2PO {
         let n = logp.count
         precondition(logpBehaviour.count == n && advantages.count == n)
         let kept = keep(logp: logp, logpBehaviour: logpBehaviour, mask: mask, threshold: p.threshold)
+        return MaskedImportanceWeighted.loss(logp: logp, logpBehaviour: logpBehaviour, advantages: advantages, mask: mask, kept: kept)
+    }
+}
+
+/// The IS-weighted policy gradient on the tokens a rule kept: `l_t = −A·r` (r = π_θ/μ, not
+/// clipped) where kept, 0 where masked; the masked fraction is over the valid tokens.
+enum MaskedImportanceWeighted {
+    static func loss(logp: [Double], logpBehaviour: [Double], advantages: [Double], mask: [Double]?, kept: [Bool]) -> TokenLoss {
+        let n = logp.count
         var losses = [Double](repeating: 0, count: n), gradients = losses
         var masked = 0, valid = 0
         for i in 0..<n where Masking.valid(mask, i) {
@@ -279,7 +288,7 @@ public enum M2PO {
         }
         var stats = CorrectionStats.behaviour(logpi: logp, logmu: logpBehaviour, mask: mask)
         stats.maskedFraction = Masking.fraction(masked, of: valid)
-        return TokenLoss(losses: losses, gradients: gradients, kept: kept, stats: stats)
+        return TokenLoss(losses: losses, gradients: gradients, kept: kept.enumerated().map { !Masking.valid(mask, $0.offset) || $0.element }, stats: stats)
     }
 }
 
@@ -300,19 +309,11 @@ public enum IcePop {
                                parameters p: Parameters = Parameters()) -> TokenLoss {
         let n = logp.count
         precondition(logpBehaviour.count == n && advantages.count == n)
-        var losses = [Double](repeating: 0, count: n), gradients = losses
-        var kept = [Bool](repeating: true, count: n)
-        var masked = 0, valid = 0
-        for i in 0..<n where Masking.valid(mask, i) {
-            valid += 1
+        let kept = (0..<n).map { i in
             let r = LogRatio.ratio(logp[i] - logpBehaviour[i])
-            guard r >= p.low, r <= p.high else { kept[i] = false; masked += 1; continue }
-            losses[i] = -advantages[i] * r
-            gradients[i] = -advantages[i] * r
+            return r >= p.low && r <= p.high
         }
-        var stats = CorrectionStats.behaviour(logpi: logp, logmu: logpBehaviour, mask: mask)
-        stats.maskedFraction = Masking.fraction(masked, of: valid)
-        return TokenLoss(losses: losses, gradients: gradients, kept: kept, stats: stats)
+        return MaskedImportanceWeighted.loss(logp: logp, logpBehaviour: logpBehaviour, advantages: advantages, mask: mask, kept: kept)
     }
 }
 
