@@ -4,6 +4,8 @@
 # to 256, and the success curves (scripts/group-plot.py). About 40 minutes on 2 cores with the
 # release binaries.
 #   scripts/seed-reproduction.sh [BIN_DIR]            the full runs; writes Benchmarks/seed/
+#                                                     (sweep.json, report.md, m2po.json, m2po-report.md)
+#                                                     and the SVGs under docs/seed-reproduction/
 #   scripts/seed-reproduction.sh --smoke BIN_DIR       two methods, two patterns, one seed, 60
 #                                                     updates: checks the pipeline (make test)
 set -euo pipefail
@@ -27,6 +29,7 @@ for x in r:
     assert (x["pattern"] != "lag10" or lag >= 10), f"lag10 ran with mean lag {lag}"
 PY
     python3 scripts/group-plot.py "$out/results.json" "$out/plots" >/dev/null
+    python3 scripts/group-report.py "$out/results.json" >/dev/null
     echo "seed-reproduction smoke: 4 cells ran, lags as asked, plots drawn"
     exit 0
 fi
@@ -34,10 +37,12 @@ dest=Benchmarks/seed
 mkdir -p "$dest"
 python3 scripts/group-sweep.py "${common[@]}" --updates 1000 --seeds 1,2,3 \
     --methods grpo,reinforce,asymre,rec-oneside-nois,rec-oneside-is,rec-oneside-nois-wide,rec-ring-nois,opmd,red-drop,red-weight \
-    --patterns on-policy,lag10,sync20,lag64,offline30 --out /tmp/seed-sweep | tee "$dest/sweep.md"
+    --patterns on-policy,lag10,sync20,lag64,offline30 --out /tmp/seed-sweep >&2
 cp /tmp/seed-sweep/results.json "$dest/sweep.json"
 python3 scripts/group-sweep.py "${common[@]}" --updates 1000 --seeds 1,2,3 --methods m2po,grpo,rec-oneside-nois \
-    --patterns lag64,lag128,lag256 --out /tmp/seed-m2po | tee "$dest/m2po.md"
+    --patterns lag64,lag128,lag256 --out /tmp/seed-m2po >&2
 cp /tmp/seed-m2po/results.json "$dest/m2po.json"
+python3 scripts/group-report.py "$dest/sweep.json" > "$dest/report.md"
+python3 scripts/group-report.py "$dest/m2po.json" > "$dest/m2po-report.md"
 python3 scripts/group-plot.py "$dest/sweep.json" docs/seed-reproduction
 python3 scripts/group-plot.py "$dest/m2po.json" docs/seed-reproduction/m2po
