@@ -1,4 +1,7 @@
 #include "tributary_kernels.h"
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 #if defined(__x86_64__) && defined(__clang__)
 #define MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -60,4 +63,10 @@ void tributary_sum_rows(float *out, const float *x, size_t rows, size_t cols) {
         const float *row = x + r * cols;
         for (size_t j = 0; j < cols; j++) out[j] += row[j];
     }
+}
+
+void tributary_flush_denormals(void) {
+#if defined(__x86_64__)
+    _mm_setcsr(_mm_getcsr() | 0x8040);  /* FTZ (bit 15) | DAZ (bit 6) */
+#endif
 }

@@ -83,6 +83,8 @@ public struct MLP: Sendable {
 
     private func forward(_ x: [Float], batch: Int, keep: Bool) -> ([Float], Cache?) {
         precondition(x.count == batch * inputSize, "input has \(x.count) floats, expected \(batch) × \(inputSize)")
+        // Per thread, and cheap: whichever thread runs a network runs it without denormals.
+        tributary_flush_denormals()
         var a = x
         var inputs: [[Float]] = []
         if keep { inputs.reserveCapacity(layerCount) }
@@ -109,6 +111,7 @@ public struct MLP: Sendable {
     /// Gradients for dL/dOutput `dOut` [batch, outputSize]: dL/dparameters (same layout as
     /// `parameters`) and dL/dinput [batch, inputSize].
     public func backward(_ cache: Cache, dOut: [Float]) -> (parameters: [Float], input: [Float]) {
+        tributary_flush_denormals()
         let batch = cache.batch
         precondition(dOut.count == batch * outputSize)
         var grad = [Float](repeating: 0, count: parameters.count)
