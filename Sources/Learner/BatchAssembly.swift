@@ -1,3 +1,4 @@
+import Domain
 import Protocol
 import Training
 
@@ -20,18 +21,16 @@ public enum BatchAssembly {
 
     /// A chunk's `group_id` within its sender's incarnation: a group is one worker's answers to
     /// one prompt, so a peer cannot join (and skew the advantages of) another worker's group by
-    /// sending its group id. SplitMix64's finaliser of the pair; a collision between two workers'
-    /// groups is as likely as one between random 64-bit values.
+    /// sending its group id. SplitMix64's output for the pair; a collision between two workers'
+    /// groups is as likely as one between random 64-bit values. (The buffer's `QueuedChunk.groupID`.)
     static func scopedGroup(_ id: UInt64, incarnation: UInt64) -> UInt64 {
-        var z = (id ^ (incarnation &* 0x9E37_79B9_7F4A_7C15)) &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        var mix = SplitMix64(seed: id ^ (incarnation &* 0x9E37_79B9_7F4A_7C15))
+        return mix.next()
     }
 
     /// Concatenates chunks along B into one [T, ΣB] batch, and the version lag of every step of
     /// every chunk (`learnerVersion` minus the step's behaviour version). Each column keeps its
-    /// chunk's group id (scoped to the sending incarnation, `scopedGroup`) and sample index
+    /// chunk's group id (`QueuedChunk.groupID`: scoped to the sending incarnation) and sample index
     /// (group-relative methods).
     public static func assemble(_ chunks: [QueuedChunk], learnerVersion: UInt64) -> Assembled {
         let t = Int(chunks[0].chunk.header.length)
@@ -127,7 +126,7 @@ public enum BatchAssembly {
                 lags += chunkLags
                 for s in 0..<min(t, chunkLags.count) { for e in 0..<b { sampleLags[s * total + offset + e] = chunkLags[s] } }
             }
-            groupIDs += Array(repeating: c.header.hasGroupID ? scopedGroup(c.header.groupID, incarnation: c.header.incarnation) : nil, count: b)
+            groupIDs += Array(repeating: q.groupID, count: b)
             sampleIndices += Array(repeating: c.header.hasSampleIndex ? c.header.sampleIndex : nil, count: b)
             offset += b
         }

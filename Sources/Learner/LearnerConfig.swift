@@ -139,7 +139,7 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
 
     /// The configuration of a resumed run: the checkpoint's (environment, network, training,
     /// buffer), with what belongs to this invocation from `self` (sockets, security, metrics,
-    /// stopping rules, checkpoints, threads, the terminal).
+    /// stopping rules, checkpoints, threads, the terminal, the staleness pattern: `injectLag`, `weightsSync`).
     public func resuming(_ checkpoint: Checkpoint, runDirectory: URL) -> LearnerConfig {
         var c = checkpoint.config
         c.runID = checkpoint.runID
