@@ -51,6 +51,13 @@ public protocol BufferItem: Sendable {
     var groupID: UInt64? { get }
     /// Memory it holds (payload bytes): what the learner's memory budget counts.
     var bytes: Int { get }
+    /// The learner's version when it arrived: it splits a sample's lag into its in-flight part
+    /// (acting to arrival) and its in-queue part (arrival to training). nil: not split.
+    var arrivalVersion: UInt64? { get }
+}
+
+extension BufferItem {
+    public var arrivalVersion: UInt64? { nil }
 }
 
 /// How the buffer stores, orders, reuses and drops experience. The defaults reproduce a plain
@@ -101,12 +108,35 @@ public struct BufferAccounting: Sendable, Equatable, Codable {
     /// Columns inserted and columns sampled (what the limiter compares).
     public var insertedColumns: UInt64 = 0
     public var sampledColumns: UInt64 = 0
+    /// Groups trained whole (first use of a complete group), and partial groups dropped after
+    /// the group timeout.
+    public var groupsTrained: UInt64 = 0
+    public var groupsTimedOut: UInt64 = 0
 
     public var droppedTotal: UInt64 { dropped.values.reduce(0, +) }
     /// The identity, checked.
     public var balances: Bool { received == trained + droppedTotal + buffered }
 
     public init() {}
+
+    private enum CodingKeys: String, CodingKey {
+        case received, trained, trainedExits, dropped, buffered, trainingUses, insertedColumns, sampledColumns, groupsTrained, groupsTimedOut
+    }
+
+    /// Checkpoints written before the group counts existed have none (they count from zero).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        received = try c.decode(UInt64.self, forKey: .received)
+        trained = try c.decode(UInt64.self, forKey: .trained)
+        trainedExits = try c.decode([ExitReason: UInt64].self, forKey: .trainedExits)
+        dropped = try c.decode([DropReason: UInt64].self, forKey: .dropped)
+        buffered = try c.decode(UInt64.self, forKey: .buffered)
+        trainingUses = try c.decode(UInt64.self, forKey: .trainingUses)
+        insertedColumns = try c.decode(UInt64.self, forKey: .insertedColumns)
+        sampledColumns = try c.decode(UInt64.self, forKey: .sampledColumns)
+        groupsTrained = try c.decodeIfPresent(UInt64.self, forKey: .groupsTrained) ?? 0
+        groupsTimedOut = try c.decodeIfPresent(UInt64.self, forKey: .groupsTimedOut) ?? 0
+    }
 }
 
 /// The staleness-aware experience buffer (a value type: no locks, no clocks of its own, so
@@ -170,6 +200,8 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
         a.trainingUses += accounting.trainingUses
         a.insertedColumns += accounting.insertedColumns
         a.sampledColumns += accounting.sampledColumns
+        a.groupsTrained += accounting.groupsTrained
+        a.groupsTimedOut += accounting.groupsTimedOut
         a.buffered += accounting.buffered
         for (k, v) in accounting.trainedExits { a.trainedExits[k, default: 0] += v }
         for (k, v) in accounting.dropped { a.dropped[k, default: 0] += v }
@@ -180,6 +212,11 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
     public private(set) var droppedLags = LagHistogram()
     public private(set) var trainedLagsBySource: [Item.Source: LagHistogram] = [:]
     public private(set) var droppedLagsBySource: [Item.Source: LagHistogram] = [:]
+    /// Trained samples' lag split in two (items with an `arrivalVersion` only): versions from
+    /// acting to arrival (in flight: the worker's weights' age plus transport) and from arrival
+    /// to training (in the queue). Per sample, the two add up to its lag in `trainedLags`.
+    public private(set) var trainedInFlightLags = LagHistogram()
+    public private(set) var trainedInQueueLags = LagHistogram()
 
     public init(policy: BufferPolicy) {
         self.policy = policy
@@ -237,7 +274,10 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
         let groups = Dictionary(grouping: entries.indices, by: { entries[$0].item.groupID })
         var doomed: [Int] = []
         for (id, indices) in groups where id != nil && indices.count < k {
-            if indices.contains(where: { now - entries[$0].insertedAt > policy.groupTimeout }) { doomed += indices }
+            if indices.contains(where: { now - entries[$0].insertedAt > policy.groupTimeout }) {
+                doomed += indices
+                accounting.groupsTimedOut += 1
+            }
         }
         for i in doomed.sorted(by: >) { remove(at: i, reason: .groupTimeout, learnerVersion: nil, into: &outcome) }
         accounting.buffered = UInt64(entries.count)
@@ -284,6 +324,7 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
                     guard !taken.contains(g), let group = members[g], group.count >= k else { continue }
                     taken.insert(g)
                     let whole = Array(group.prefix(k))
+                    if whole.contains(where: { entries[$0].uses == 0 }) { accounting.groupsTrained += 1 }
                     chosen += whole
                     total += whole.reduce(0) { $0 + entries[$1].item.columns }
                 } else {
@@ -312,6 +353,10 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
             let lags = histogram(e.item, learnerVersion: learnerVersion)
             trainedLags.add(lags)
             trainedLagsBySource[e.item.source, default: LagHistogram()].add(lags)
+            if let (inFlight, inQueue) = split(e.item, learnerVersion: learnerVersion) {
+                trainedInFlightLags.add(inFlight)
+                trainedInQueueLags.add(inQueue)
+            }
         }
         // Chunks whose budget is spent leave (highest index first, so indices stay valid).
         for i in chosen.sorted(by: >) where entries[i].uses >= policy.maxReuse {
@@ -333,6 +378,10 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
         trainedLagsBySource[item.source, default: LagHistogram()].subtract(lags)
         droppedLags.add(lags)
         droppedLagsBySource[item.source, default: LagHistogram()].add(lags)
+        if let (inFlight, inQueue) = split(item, learnerVersion: learnerVersion) {
+            trainedInFlightLags.subtract(inFlight)
+            trainedInQueueLags.subtract(inQueue)
+        }
         accounting.trainingUses -= 1
         if let i = entries.firstIndex(where: { $0.order == key }) {
             bufferedBytes -= entries.remove(at: i).item.bytes
@@ -357,6 +406,18 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
         var h = LagHistogram()
         for v in item.stepVersions { h.add(lag: learnerVersion - min(learnerVersion, v), count: UInt64(item.columns)) }
         return h
+    }
+
+    /// The in-flight and in-queue parts of an item's lags at `learnerVersion` (nil without an
+    /// arrival version). A step acted with a version newer than the arrival's (a learner
+    /// restarted from an older checkpoint) counts as 0 in flight.
+    private func split(_ item: Item, learnerVersion: UInt64) -> (LagHistogram, LagHistogram)? {
+        guard let arrival = item.arrivalVersion else { return nil }
+        var inFlight = LagHistogram(), inQueue = LagHistogram()
+        let columns = UInt64(item.columns)
+        for v in item.stepVersions { inFlight.add(lag: arrival - min(arrival, v), count: columns) }
+        inQueue.add(lag: learnerVersion - min(learnerVersion, arrival), count: columns * UInt64(item.stepVersions.count))
+        return (inFlight, inQueue)
     }
 
     private mutating func remove(at i: Int, reason: DropReason, learnerVersion: UInt64?, into outcome: inout Outcome) {

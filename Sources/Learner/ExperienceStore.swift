@@ -10,11 +10,14 @@ public struct QueuedChunk: Sendable {
     /// connection or the incarnation a peer names): its release is credited to that session only.
     public let session: UInt64
     public let chunk: ValidatedChunk
+    /// The trainer's version when the learner accepted it (splits lag into in flight / in queue).
+    public let arrivalVersion: UInt64?
 
-    public init(worker: WorkerKey, session: UInt64 = 0, chunk: ValidatedChunk) {
+    public init(worker: WorkerKey, session: UInt64 = 0, chunk: ValidatedChunk, arrivalVersion: UInt64? = nil) {
         self.worker = worker
         self.session = session
         self.chunk = chunk
+        self.arrivalVersion = arrivalVersion
     }
 
     /// The behaviour policy version of each step (read once, by the validator).

@@ -80,14 +80,17 @@ extension LearnerCore {
         r.admission.maxChunkSteps = UInt64(config.maxChunkSteps)
         r.admission.creditsInFlight = UInt64(max(0, s.creditsInFlight))
         // The buffer's own lock is taken inside the core's (never the other way round).
-        let (accounting, trained, dropped, trainedBy, droppedBy, columns) = store.read { b in
-            (b.accounting, b.trainedLags, b.droppedLags, b.trainedLagsBySource, b.droppedLagsBySource, b.bufferedColumns)
+        let (accounting, trained, dropped, trainedBy, droppedBy, columns, inFlight, inQueue) = store.read { b in
+            (b.accounting, b.trainedLags, b.droppedLags, b.trainedLagsBySource, b.droppedLagsBySource, b.bufferedColumns,
+             b.trainedInFlightLags, b.trainedInQueueLags)
         }
         r.bufferedChunks = accounting.buffered
         r.bufferedColumns = UInt64(columns)
         r.accounting = .init(accounting)
         r.trainedLag = .init(trained)
         r.droppedLag = .init(dropped)
+        r.trainedInFlightLag = .init(inFlight)
+        r.trainedInQueueLag = .init(inQueue)
         r.buffer = bufferConfig
         if s.training.updates > 0 {
             let t = s.training
@@ -184,5 +187,7 @@ extension Tributary_V1_BufferAccounting {
         trainingUses = a.trainingUses
         insertedColumns = a.insertedColumns
         sampledColumns = a.sampledColumns
+        groupsTrained = a.groupsTrained
+        groupsTimedOut = a.groupsTimedOut
     }
 }

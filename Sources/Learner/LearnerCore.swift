@@ -561,7 +561,7 @@ public final class LearnerCore: Sendable {
         if s.firstAccepted == nil { s.firstAccepted = .now }
         s.counters.stepsReceived += UInt64(validated.steps)
         s.sessions[key]!.steps += UInt64(validated.steps)
-        return QueuedChunk(worker: key, session: session.id, chunk: validated)
+        return QueuedChunk(worker: key, session: session.id, chunk: validated, arrivalVersion: s.policyVersion)
     }
 
     private func remember(_ s: inout State, _ departed: Departed) {

@@ -35,7 +35,9 @@ public enum StatusFormatter {
             lines.append("losses     policy \(f(t.policyLoss))   value \(f(t.valueLoss))   total \(f(t.loss))")
             lines.append("entropy    \(f(t.entropy, 3))   approx KL \(f(t.approxKl, 2))   |log π/μ| \(f(t.meanAbsLogRatio, 2))   masked \(String(format: "%.1f", 100 * t.maskedFraction)) %")
             if t.groups > 0 {
-                lines.append("groups     \(t.groups) in the last batch, \(String(format: "%.0f", 100 * t.zeroAdvantageGroupFraction)) % without signal   return \(String(format: "%.3f ± %.3f", t.rewardMean, t.rewardStd))")
+                lines.append("groups     \(t.groups) in the last batch, \(String(format: "%.0f", 100 * t.zeroAdvantageGroupFraction)) % without signal   return \(String(format: "%.3f ± %.3f", t.rewardMean, t.rewardStd))"
+)
+                lines.append("           \(n(s.accounting.groupsTrained)) complete groups trained, \(n(s.accounting.groupsTimedOut)) partial ones timed out")
             }
         }
         if !s.updatesSkipped.isEmpty { lines.append("skipped    " + reasons(s.updatesSkipped)) }
@@ -47,6 +49,7 @@ public enum StatusFormatter {
         if let q = quantiles(trained), let mean = trained.mean {
             lines.append("lag        p50 \(q.p50)  p90 \(q.p90)  p99 \(q.p99)  max \(q.max)  mean \(String(format: "%.1f", mean)) (versions, trained)")
         }
+        if let split = lagSplit(s) { lines.append("lag split  " + split) }
         if s.hasAccounting {
             if b.capacityChunks > 0 {
                 lines.append(String(format: "buffer     %@ / %@ chunks (%.1f%% full), %@ columns, %@ uses", n(a.buffered), n(b.capacityChunks),
@@ -122,6 +125,14 @@ public enum StatusFormatter {
             return try only.jsonString(options: options)
         }
         return try s.jsonString(options: options)
+    }
+
+    /// Trained lag split into its in-flight part (acting to arrival: the weights' age on the
+    /// worker plus transport) and its in-queue part (arrival to training), p50/p99/mean of each.
+    public static func lagSplit(_ s: Tributary_V1_StatusReply) -> String? {
+        let inFlight = LagHistogram(s.trainedInFlightLag), inQueue = LagHistogram(s.trainedInQueueLag)
+        guard let f = quantiles(inFlight), let q = quantiles(inQueue), let fm = inFlight.mean, let qm = inQueue.mean else { return nil }
+        return "in flight p50 \(f.p50) p99 \(f.p99) mean \(String(format: "%.1f", fm))   in queue p50 \(q.p50) p99 \(q.p99) mean \(String(format: "%.1f", qm))"
     }
 
     /// p50/p90/p99/max of a lag histogram, in versions (nil when it is empty).

@@ -16,12 +16,18 @@ public enum TopView {
         lines.append("run \(s.runID)  up \(uptime)")
         lines.append("version \(TextFormat.group(s.policyVersion))  updates \(TextFormat.group(s.updates)) (\(TextFormat.rate(s.updatesPerSecond))/s)  env steps \(TextFormat.group(s.stepsReceived)) (\(TextFormat.rate(s.envStepsPerSecond))/s)")
         lines.append("return (mean of last 100) \(s.episodes > 0 ? TextFormat.score(s.meanReturn100) : "–")  episodes \(TextFormat.group(s.episodes))  workers \(s.workersConnected) connected, \(s.workersExpired) expired")
+        let a0 = s.accounting
         if s.hasTraining, s.updates > 0 {
             let t = s.training
             var line = String(format: "entropy %.3g  loss %.4g  value loss %.4g  KL %.2g", t.entropy, t.loss, t.valueLoss, t.approxKl)
             if t.hasEvalMeanReturn { line += String(format: "  eval %.1f", t.evalMeanReturn) }
             if t.hasBestEvalReturn { line += String(format: " (best %.1f)", t.bestEvalReturn) }
             lines.append(line)
+            if t.groups > 0 {
+                lines.append(String(format: "groups %@ trained, %@ timed out  without signal %.0f %%  return %.3f ± %.3f  masked %.1f %%",
+                                    TextFormat.group(a0.groupsTrained), TextFormat.group(a0.groupsTimedOut), 100 * t.zeroAdvantageGroupFraction,
+                                    t.rewardMean, t.rewardStd, 100 * t.maskedFraction))
+            }
         }
         let b = s.buffer, a = s.accounting
         lines.append("η \(b.hasEta ? String(b.eta) : "unbounded")  max_lag \(b.hasMaxLag ? String(b.maxLag) : "none")  reuse \(b.maxReuse)  order \(b.order)  correction \(b.correction)")
@@ -36,6 +42,7 @@ public enum TopView {
         }
         let dropped = a.dropped.values.reduce(0, +)
         let reasons = a.dropped.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key) \(TextFormat.group($0.value))" }.joined(separator: ", ")
+        if let split = StatusFormatter.lagSplit(s) { lines.append("lag     " + split) }
         lines.append("chunks  received \(TextFormat.group(a.received)) = trained \(TextFormat.group(a.trained)) + dropped \(TextFormat.group(dropped))\(reasons.isEmpty ? "" : " (\(reasons))") + buffered \(TextFormat.group(a.buffered))")
         // The staleness histogram of trained samples, as bars, and the worker table share what
         // rows remain: the table gets its header and at least three rows, more on a taller

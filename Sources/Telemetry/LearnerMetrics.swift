@@ -31,6 +31,8 @@ public final class LearnerMetrics: Sendable {
         var gauges: [String: CoreMetrics.Gauge] = [:]
         var trainedLag = LagHistogram()
         var droppedLag = LagHistogram()
+        var inFlightLag = LagHistogram()
+        var inQueueLag = LagHistogram()
         /// When the learner started (Unix seconds).
         var startTime = Date().timeIntervalSince1970
     }
@@ -132,6 +134,10 @@ public final class LearnerMetrics: Sendable {
             }
             st.trainedLag = LagHistogram(s.trainedLag)
             st.droppedLag = LagHistogram(s.droppedLag)
+            st.inFlightLag = LagHistogram(s.trainedInFlightLag)
+            st.inQueueLag = LagHistogram(s.trainedInQueueLag)
+            count("tributary_groups_trained_total", a.groupsTrained)
+            count("tributary_groups_timed_out_total", a.groupsTimedOut)
         }
     }
 
@@ -172,12 +178,16 @@ public final class LearnerMetrics: Sendable {
     /// the two staleness histograms, and the process's own `process_*` metrics.
     public func exposition() -> String {
         var text = Self.withHelp(registry.emitToString())
-        let (trained, dropped) = state.withLock { ($0.trainedLag, $0.droppedLag) }
+        let (trained, dropped, inFlight, inQueue) = state.withLock { ($0.trainedLag, $0.droppedLag, $0.inFlightLag, $0.inQueueLag) }
         text += Self.histogram("tributary_trained_staleness_versions",
                                help: "Version lag of trained samples (learner version at training minus the version that acted).",
                                trained)
         text += Self.histogram("tributary_dropped_staleness_versions",
                                help: "Version lag of samples dropped unused (stale, evicted, ...).", dropped)
+        text += Self.histogram("tributary_trained_in_flight_staleness_versions",
+                               help: "In-flight part of trained samples' lag: learner version at arrival minus the version that acted.", inFlight)
+        text += Self.histogram("tributary_trained_in_queue_staleness_versions",
+                               help: "In-queue part of trained samples' lag: learner version at training minus the version at arrival.", inQueue)
         text += ProcessMetrics.read().exposition()
         return text
     }
@@ -232,6 +242,8 @@ public final class LearnerMetrics: Sendable {
         "tributary_buffer_dropped_chunks_total": "Chunks dropped unused, by reason.",
         "tributary_buffer_trained_exits_total": "How trained chunks left the buffer, by exit.",
         "tributary_buffer_chunks": "Chunks in the buffer now.",
+        "tributary_groups_trained_total": "Group-relative methods: complete groups trained.",
+        "tributary_groups_timed_out_total": "Group-relative methods: partial groups dropped after the group timeout.",
         "tributary_buffer_columns": "Environment columns in the buffer now.",
         "tributary_buffer_training_uses_total": "Uses of chunks in updates (more than trained chunks with reuse).",
         "tributary_buffer_inserted_columns_total": "Columns inserted (the sample:insert limiter's insert side).",

@@ -9,7 +9,9 @@ private struct Piece: BufferItem, Hashable {
     var columns: Int
     var stepVersions: [UInt64]
     var groupID: UInt64?
+    var arrival: UInt64? = nil
     var bytes: Int { columns * 100 }
+    var arrivalVersion: UInt64? { arrival }
 }
 
 /// Random interleavings of insert / sample / group expiry / eviction under random policies.
@@ -64,7 +66,7 @@ private struct Piece: BufferItem, Hashable {
                     guard buffer.mayInsert(columns: 1) else { break }
                     let acting = version - min(version - 1, UInt64(roll(6)))
                     let steps = (0..<4).map { t in acting - min(acting - 1, UInt64(max(0, 3 - t - roll(2)))) }
-                    let piece = Piece(id: nextID, source: roll(3), columns: 1 + roll(3), stepVersions: steps, groupID: group)
+                    let piece = Piece(id: nextID, source: roll(3), columns: 1 + roll(3), stepVersions: steps, groupID: group, arrival: version)
                     nextID += 1
                     absorb(buffer.insert(piece, now: clock))
                 }
@@ -104,6 +106,9 @@ private struct Piece: BufferItem, Hashable {
             #expect(buffer.count <= policy.capacity)
             // Every drop is one the outcomes reported or a refusal: the limiter only blocks.
             #expect(a.droppedTotal == UInt64(dropped.count) + refused)
+            // Every trained sample's lag splits into in flight (acting to arrival) + in queue.
+            #expect(buffer.trainedInFlightLags.total == buffer.trainedLags.total && buffer.trainedInQueueLags.total == buffer.trainedLags.total)
+            #expect(buffer.trainedInFlightLags.sum + buffer.trainedInQueueLags.sum == buffer.trainedLags.sum)
         }
         absorb(buffer.drain())
         let a = buffer.accounting
@@ -181,6 +186,23 @@ private struct Piece: BufferItem, Hashable {
         #expect(outcome.dropped.map(\.reason) == [.groupTimeout, .groupTimeout])
         #expect(b.accounting.dropped == [.groupTimeout: 2])
         #expect(b.accounting.balances)
+        #expect(b.accounting.groupsTimedOut == 1 && b.accounting.groupsTrained == 0)
+        // A complete group counts once, at its first use (not again when reused).
+        for i in 2..<5 { _ = b.insert(Piece(id: i, source: 0, columns: 1, stepVersions: [1], groupID: 10), now: start) }
+        #expect(b.sample(columns: 1, learnerVersion: 1, now: start).0?.items.count == 3)
+        #expect(b.accounting.groupsTrained == 1)
+    }
+
+    @Test func lagSplitsIntoInFlightAndInQueue() {
+        var b = ExperienceBuffer<Piece>(policy: BufferPolicy())
+        let now = ContinuousClock.now
+        // Acted with versions 3 and 4, arrived when the learner was at 6, trained at 9:
+        // 3 + 3 and 2 + 3 versions, for each of the 2 columns.
+        _ = b.insert(Piece(id: 0, source: 0, columns: 2, stepVersions: [3, 4], groupID: nil, arrival: 6), now: now)
+        _ = b.sample(columns: 2, learnerVersion: 9, now: now)
+        #expect(b.trainedInFlightLags.counts[3] == 2 && b.trainedInFlightLags.counts[2] == 2 && b.trainedInFlightLags.total == 4)
+        #expect(b.trainedInQueueLags.counts[3] == 4)
+        #expect(b.trainedLags.counts[6] == 2 && b.trainedLags.counts[5] == 2)
     }
 }
 

@@ -115,6 +115,19 @@ import Testing
         #expect(text.contains("return     0.953 mean of last 100"), "\(text)")
         #expect(text.contains("groups     64 in the last batch, 25 % without signal   return 0.500 ± 0.500"), "\(text)")
         #expect(text.contains("masked 3.1 %"), "\(text)")
+        #expect(!text.contains("lag split"), "no split without arrival versions: \(text)")
+        (s.accounting.groupsTrained, s.accounting.groupsTimedOut) = (12_345, 3)
+        var inFlight = LagHistogram(), inQueue = LagHistogram()
+        inFlight.add(lag: 10, count: 90)
+        inFlight.add(lag: 11, count: 10)
+        inQueue.add(lag: 1, count: 100)
+        (s.trainedInFlightLag, s.trainedInQueueLag) = (.init(inFlight), .init(inQueue))
+        let split = StatusFormatter.text(s)
+        for line in split.split(separator: "\n") { #expect(line.count <= 80, "too wide: \(line)") }
+        #expect(split.contains("12,345 complete groups trained, 3 partial ones timed out"), "\(split)")
+        #expect(split.contains("lag split  in flight p50 10 p99 11 mean 10.1   in queue p50 1 p99 1 mean 1.0"), "\(split)")
+        let top = TopView.render(s, columns: 100, rows: 40).joined(separator: "\n")
+        #expect(top.contains("lag     in flight p50 10") && top.contains("groups 12,345 trained, 3 timed out"), "\(top)")
     }
 
     @Test func lagsBeyond64AreNumbersInEveryView() throws {

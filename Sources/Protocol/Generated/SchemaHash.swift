@@ -1,3 +1,3 @@
 // DO NOT EDIT. Written by scripts/generate-protos.sh together with tributary.pb.swift.
 /// SHA-256 of the tributary.proto that the generated code was made from.
-public let tributaryProtoSHA256 = "ead2ed0193d8401594b2cca1aba185a800ee8d490a342f37d6f107bdf6369d17"
+public let tributaryProtoSHA256 = "72a34accd39d841d35c7c62d7b96892978337dbcec686f0eec3d221a69f54d8e"

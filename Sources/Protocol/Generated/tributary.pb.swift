@@ -1007,6 +1007,12 @@ public nonisolated struct Tributary_V1_BufferAccounting: Sendable {
 
   public var sampledColumns: UInt64 = 0
 
+  /// group-relative methods: complete groups trained
+  public var groupsTrained: UInt64 = 0
+
+  /// partial groups dropped after --group-timeout-ms
+  public var groupsTimedOut: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1331,6 +1337,26 @@ public nonisolated struct Tributary_V1_StatusReply: @unchecked Sendable {
     get {_storage._workersLeft}
     set {_uniqueStorage()._workersLeft = newValue}
   }
+
+  /// goodbye, replaced (a newer incarnation said Hello)
+  public var trainedInFlightLag: Tributary_V1_LagHistogram {
+    get {_storage._trainedInFlightLag ?? Tributary_V1_LagHistogram()}
+    set {_uniqueStorage()._trainedInFlightLag = newValue}
+  }
+  /// Returns true if `trainedInFlightLag` has been explicitly set.
+  public var hasTrainedInFlightLag: Bool {_storage._trainedInFlightLag != nil}
+  /// Clears the value of `trainedInFlightLag`. Subsequent reads from it will return its default value.
+  public mutating func clearTrainedInFlightLag() {_uniqueStorage()._trainedInFlightLag = nil}
+
+  /// the version that acted (weights' age + transport) ...
+  public var trainedInQueueLag: Tributary_V1_LagHistogram {
+    get {_storage._trainedInQueueLag ?? Tributary_V1_LagHistogram()}
+    set {_uniqueStorage()._trainedInQueueLag = newValue}
+  }
+  /// Returns true if `trainedInQueueLag` has been explicitly set.
+  public var hasTrainedInQueueLag: Bool {_storage._trainedInQueueLag != nil}
+  /// Clears the value of `trainedInQueueLag`. Subsequent reads from it will return its default value.
+  public mutating func clearTrainedInQueueLag() {_uniqueStorage()._trainedInQueueLag = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2716,7 +2742,7 @@ nonisolated extension Tributary_V1_LagHistogram: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tributary_V1_BufferAccounting: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BufferAccounting"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}received\0\u{1}trained\0\u{1}dropped\0\u{1}buffered\0\u{3}trained_exits\0\u{3}training_uses\0\u{3}inserted_columns\0\u{3}sampled_columns\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}received\0\u{1}trained\0\u{1}dropped\0\u{1}buffered\0\u{3}trained_exits\0\u{3}training_uses\0\u{3}inserted_columns\0\u{3}sampled_columns\0\u{3}groups_trained\0\u{3}groups_timed_out\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2732,6 +2758,8 @@ nonisolated extension Tributary_V1_BufferAccounting: SwiftProtobuf.Message, Swif
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.trainingUses) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.insertedColumns) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.sampledColumns) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.groupsTrained) }()
+      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.groupsTimedOut) }()
       default: break
       }
     }
@@ -2762,6 +2790,12 @@ nonisolated extension Tributary_V1_BufferAccounting: SwiftProtobuf.Message, Swif
     if self.sampledColumns != 0 {
       try visitor.visitSingularUInt64Field(value: self.sampledColumns, fieldNumber: 8)
     }
+    if self.groupsTrained != 0 {
+      try visitor.visitSingularUInt64Field(value: self.groupsTrained, fieldNumber: 9)
+    }
+    if self.groupsTimedOut != 0 {
+      try visitor.visitSingularUInt64Field(value: self.groupsTimedOut, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2774,6 +2808,8 @@ nonisolated extension Tributary_V1_BufferAccounting: SwiftProtobuf.Message, Swif
     if lhs.trainingUses != rhs.trainingUses {return false}
     if lhs.insertedColumns != rhs.insertedColumns {return false}
     if lhs.sampledColumns != rhs.sampledColumns {return false}
+    if lhs.groupsTrained != rhs.groupsTrained {return false}
+    if lhs.groupsTimedOut != rhs.groupsTimedOut {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2855,7 +2891,7 @@ nonisolated extension Tributary_V1_BufferConfig: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatusReply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0\u{1}accounting\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{1}buffer\0\u{3}buffered_columns\0\u{3}env_steps_per_second\0\u{3}updates_per_second\0\u{3}updates_skipped\0\u{1}health\0\u{3}health_reason\0\u{1}transport\0\u{1}admission\0\u{3}episodes_unverified\0\u{1}security\0\u{1}training\0\u{1}refused\0\u{3}workers_left\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}uptime_ms\0\u{3}policy_version\0\u{3}protocol_version\0\u{3}chunks_received\0\u{3}chunks_accepted\0\u{3}chunks_consumed\0\u{3}messages_received\0\u{1}rejected\0\u{3}workers_connected\0\u{3}workers_expired\0\u{3}buffered_chunks\0\u{3}bytes_received\0\u{1}workers\0\u{3}steps_received\0\u{3}rejected_chunks\0\u{1}updates\0\u{1}episodes\0\u{3}mean_return_100\0\u{3}lag_mean\0\u{3}lag_max\0\u{3}lag_min\0\u{1}accounting\0\u{3}trained_lag\0\u{3}dropped_lag\0\u{1}buffer\0\u{3}buffered_columns\0\u{3}env_steps_per_second\0\u{3}updates_per_second\0\u{3}updates_skipped\0\u{1}health\0\u{3}health_reason\0\u{1}transport\0\u{1}admission\0\u{3}episodes_unverified\0\u{1}security\0\u{1}training\0\u{1}refused\0\u{3}workers_left\0\u{3}trained_in_flight_lag\0\u{3}trained_in_queue_lag\0")
 
   fileprivate class _StorageClass {
     var _runID: String = String()
@@ -2897,6 +2933,8 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
     var _training: Tributary_V1_TrainingStatus? = nil
     var _refused: [Tributary_V1_RefusedPeer] = []
     var _workersLeft: Dictionary<String,UInt64> = [:]
+    var _trainedInFlightLag: Tributary_V1_LagHistogram? = nil
+    var _trainedInQueueLag: Tributary_V1_LagHistogram? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2946,6 +2984,8 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       _training = source._training
       _refused = source._refused
       _workersLeft = source._workersLeft
+      _trainedInFlightLag = source._trainedInFlightLag
+      _trainedInQueueLag = source._trainedInQueueLag
     }
   }
 
@@ -3003,6 +3043,8 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         case 37: try { try decoder.decodeSingularMessageField(value: &_storage._training) }()
         case 38: try { try decoder.decodeRepeatedMessageField(value: &_storage._refused) }()
         case 39: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: &_storage._workersLeft) }()
+        case 40: try { try decoder.decodeSingularMessageField(value: &_storage._trainedInFlightLag) }()
+        case 41: try { try decoder.decodeSingularMessageField(value: &_storage._trainedInQueueLag) }()
         default: break
         }
       }
@@ -3132,6 +3174,12 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
       if !_storage._workersLeft.isEmpty {
         try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufUInt64>.self, value: _storage._workersLeft, fieldNumber: 39)
       }
+      try { if let v = _storage._trainedInFlightLag {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 40)
+      } }()
+      try { if let v = _storage._trainedInQueueLag {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 41)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -3180,6 +3228,8 @@ nonisolated extension Tributary_V1_StatusReply: SwiftProtobuf.Message, SwiftProt
         if _storage._training != rhs_storage._training {return false}
         if _storage._refused != rhs_storage._refused {return false}
         if _storage._workersLeft != rhs_storage._workersLeft {return false}
+        if _storage._trainedInFlightLag != rhs_storage._trainedInFlightLag {return false}
+        if _storage._trainedInQueueLag != rhs_storage._trainedInQueueLag {return false}
         return true
       }
       if !storagesAreEqual {return false}

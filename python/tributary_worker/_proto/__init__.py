@@ -4,4 +4,4 @@
 from . import tributary_pb2 as pb
 
 # SHA-256 of the tributary.proto the code was generated from.
-SCHEMA_SHA256 = "ead2ed0193d8401594b2cca1aba185a800ee8d490a342f37d6f107bdf6369d17"
+SCHEMA_SHA256 = "72a34accd39d841d35c7c62d7b96892978337dbcec686f0eec3d221a69f54d8e"
