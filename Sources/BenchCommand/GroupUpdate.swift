@@ -21,6 +21,8 @@ struct GroupUpdate: ParsableCommand {
     @Option var updates = 300
     @Option var warmup = 30
     @Option(help: "OpenBLAS threads.") var threads = 1
+    @Flag(inversion: .prefixedNo, help: "Run the network once per distinct input row (the default; --no-distinct-rows: once per row, as the torch peer does).")
+    var distinctRows = true
 
     func run() throws {
         BLASRuntime.selectKernelByReexecuting()
@@ -40,15 +42,17 @@ struct GroupUpdate: ParsableCommand {
         var trainer = Trainer(settings: settings, observationSize: task.observationSize, head: .categorical(actions: task.vocabulary))
         var rng = SplitMix64(seed: 1)
         let clock = ContinuousClock()
-        var sampleTimes: [Double] = [], updateTimes: [Double] = []
+        var sampleTimes: [Double] = [], updateTimes: [Double] = [], distinctFraction: [Double] = []
         var success = 0.0
         for i in 0..<(warmup + updates) {
             let s0 = clock.now
-            let a = SequenceSampler.sample(task, net: trainer.net, prompts: prompts, k: k, using: &rng)
-            let batch = TrainingBatch.answers(observations: a.observations, tokens: a.tokens, logp: a.logp, correct: a.correct, groupSize: k)
+            let a = SequenceSampler.sample(task, net: trainer.net, prompts: prompts, k: k, distinctRows: distinctRows, using: &rng)
+            var batch = TrainingBatch.answers(observations: a.observations, tokens: a.tokens, logp: a.logp, correct: a.correct, groupSize: k)
+            batch.distinctRows = distinctRows
             let s1 = clock.now
             let result = trainer.step(batch)
             let s2 = clock.now
+            distinctFraction.append(Double(DistinctRows(batch.observations, rows: batch.samples, width: task.observationSize, keepBelow: 1.01)?.count ?? batch.samples) / Double(batch.samples))
             precondition(result.applied, "the benchmark's update was skipped")
             success = a.successRate
             if i >= warmup {
@@ -57,8 +61,8 @@ struct GroupUpdate: ParsableCommand {
             }
         }
         let (ms, mu) = (median(sampleTimes) * 1e3, median(updateTimes) * 1e3)
-        print(String(format: "RESULT tributary group-update preset=%@ threads=%d core=%@ prompts=%d K=%d tokens=%d params=%d updates=%d: median update %.3f ms, sampling %.3f ms, both %.3f ms; final success %.2f",
-                     preset, BLAS.threads, BLAS.coreName, prompts, k, task.answerLength, trainer.net.network.parameters.count, updates,
-                     mu, ms, mu + ms, success))
+        print(String(format: "RESULT tributary group-update preset=%@ threads=%d core=%@ distinct-rows=%@ prompts=%d K=%d tokens=%d params=%d updates=%d: median update %.3f ms, sampling %.3f ms, both %.3f ms; final success %.2f; distinct rows %.0f%% (median)",
+                     preset, BLAS.threads, BLAS.coreName, distinctRows ? "yes" : "no", prompts, k, task.answerLength, trainer.net.network.parameters.count, updates,
+                     mu, ms, mu + ms, success, 100 * median(distinctFraction)))
     }
 }

@@ -149,6 +149,9 @@ public struct SPOTracker: Sendable, Equatable, Codable {
         public var halfLife = 0.06
         public var rhoMin = 0.875
         public var rhoMax = 0.96
+        /// Prompts tracked at most (prompt ids come from workers); a prompt first seen beyond
+        /// this keeps the prior baseline and is not stored.
+        public var maxPrompts = 65_536
         public init() {}
     }
 
@@ -189,6 +192,7 @@ public struct SPOTracker: Sendable, Equatable, Codable {
     /// α ← ρα + R, β ← ρβ + (1 − R), with ρ from the policy distance D since the prompt's last
     /// visit (0 on a first visit). Spec: (2, 6), R 1, D 0.03 → (2.75, 5.25).
     public mutating func update(_ prompt: String, reward: Double, distance: Double) {
+        guard state[prompt] != nil || state.count < parameters.maxPrompts else { return }
         let (a, b) = alphaBeta(prompt)
         let r = rho(distance: distance)
         state[prompt] = [r * a + reward, r * b + (1 - reward)]

@@ -50,6 +50,7 @@ public enum BatchAssembly {
         var lags: [UInt64] = []
         var groupIDs: [UInt64?] = []
         var sampleIndices: [UInt32?] = []
+        var promptIDs: [String?] = []
         var discarded: [Int] = []
         var sampleLags = [UInt64](repeating: 0, count: t * total)
         var offset = 0
@@ -128,11 +129,13 @@ public enum BatchAssembly {
             }
             groupIDs += Array(repeating: q.groupID, count: b)
             sampleIndices += Array(repeating: c.header.hasSampleIndex ? c.header.sampleIndex : nil, count: b)
+            promptIDs += Array(repeating: c.header.hasPromptID ? c.header.promptID : nil, count: b)
             offset += b
         }
         var batch = TrainingBatch(timeSteps: t, batch: total, observations: obs, bootstrapObservations: bootstrap, actions: actions,
                                   behaviourLogp: logp, rewards: rewards, terminated: terminated, truncated: truncated, finalObservations: finals,
                                   continuousActions: continuous, groupIDs: groupIDs, sampleIndices: sampleIndices, lags: sampleLags)
+        if promptIDs.contains(where: { $0 != nil }) { batch.promptIDs = promptIDs }
         if !discarded.isEmpty {
             // Rare: rebuild from the columns of the chunks kept.
             var kept: [Int] = []

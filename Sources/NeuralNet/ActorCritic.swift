@@ -111,8 +111,9 @@ public struct ActorCritic: Sendable {
 
     /// Samples one action per row and its log-probability: [rows] action indices as floats
     /// (categorical) or [rows, d] components (Gaussian).
-    public func act(_ observations: [Float], rows: Int, using rng: inout SplitMix64) -> (actions: [Float], logp: [Float]) {
-        let out = network.forward(observations, batch: rows)
+    /// With `distinctRows`, the network runs once per distinct observation (`DistinctRows`).
+    public func act(_ observations: [Float], rows: Int, distinctRows: Bool = false, using rng: inout SplitMix64) -> (actions: [Float], logp: [Float]) {
+        let out = network.forward(observations, batch: rows, distinctRows: distinctRows)
         switch head {
         case .categorical(let n):
             let (logp, _) = split(out, rows: rows)

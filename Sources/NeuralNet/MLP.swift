@@ -65,18 +65,31 @@ public struct MLP: Sendable {
 
     /// What the forward pass keeps for the backward pass: the input of every layer and the
     /// (activated) output of every hidden layer.
+    /// With `distinct`, the layers ran on the distinct rows only (`batch` of them) and the
+    /// caller's rows map onto them.
     public struct Cache: Sendable {
         public var batch: Int
         public var inputs: [[Float]]
+        public var distinct: DistinctRows? = nil
     }
 
-    /// Outputs [batch, outputSize] for inputs [batch, inputSize] (row-major).
-    public func forward(_ x: [Float], batch: Int) -> [Float] {
-        forward(x, batch: batch, keep: false).0
+    /// Outputs [batch, outputSize] for inputs [batch, inputSize] (row-major). With
+    /// `distinctRows`, the network runs once per distinct input row (`DistinctRows`): the same
+    /// outputs, cheaper when rows repeat.
+    public func forward(_ x: [Float], batch: Int, distinctRows: Bool = false) -> [Float] {
+        if distinctRows, let d = DistinctRows(x, rows: batch, width: inputSize) {
+            return d.expand(forward(d.data, batch: d.count, keep: false).0, width: outputSize)
+        }
+        return forward(x, batch: batch, keep: false).0
     }
 
-    /// The forward pass, keeping what `backward` needs.
-    public func forwardForTraining(_ x: [Float], batch: Int) -> ([Float], Cache) {
+    /// The forward pass, keeping what `backward` needs (`distinctRows` as in `forward`).
+    public func forwardForTraining(_ x: [Float], batch: Int, distinctRows: Bool = false) -> ([Float], Cache) {
+        if distinctRows, let d = DistinctRows(x, rows: batch, width: inputSize) {
+            var (y, cache) = forward(d.data, batch: d.count, keep: true)
+            cache!.distinct = d
+            return (d.expand(y, width: outputSize), cache!)
+        }
         let (y, cache) = forward(x, batch: batch, keep: true)
         return (y, cache!)
     }
@@ -110,12 +123,16 @@ public struct MLP: Sendable {
 
     /// Gradients for dL/dOutput `dOut` [batch, outputSize]: dL/dparameters (same layout as
     /// `parameters`) and dL/dinput [batch, inputSize].
-    public func backward(_ cache: Cache, dOut: [Float]) -> (parameters: [Float], input: [Float]) {
+    /// Without `inputGradient` the last product (dL/dinput, which training never needs) is
+    /// skipped and `input` is empty. A pass over distinct rows has no per-row input gradient
+    /// (equal rows' output gradients were summed): `input` is empty then too.
+    public func backward(_ cache: Cache, dOut: [Float], inputGradient: Bool = true) -> (parameters: [Float], input: [Float]) {
         tributary_flush_denormals()
         let batch = cache.batch
-        precondition(dOut.count == batch * outputSize)
+        // Equal rows ran once: their output gradients add up (backpropagation is linear in them).
+        var dA = cache.distinct.map { $0.fold(dOut, width: outputSize) } ?? dOut
+        precondition(dA.count == batch * outputSize)
         var grad = [Float](repeating: 0, count: parameters.count)
-        var dA = dOut
         for l in stride(from: layerCount - 1, through: 0, by: -1) {
             let (n, m) = (sizes[l], sizes[l + 1])
             var dZ = dA
@@ -143,6 +160,7 @@ public struct MLP: Sendable {
                     tributary_sum_rows(g.baseAddress! + biasOffsets[l], dz.baseAddress!, batch, m)
                 }
             }
+            if l == 0 && (!inputGradient || cache.distinct != nil) { return (grad, []) }
             var dPrev = [Float](repeating: 0, count: batch * n)
             parameters.withUnsafeBufferPointer { p in
                 dZ.withUnsafeBufferPointer { dz in

@@ -107,8 +107,10 @@ public enum SequenceSampler {
         public var successRate: Double { Double(correct.filter { $0 }.count) / Double(max(1, correct.count)) }
     }
 
+    /// `distinctRows`: one forward pass per distinct input row (the K answers to a prompt share
+    /// their first input), the same samples either way.
     public static func sample(_ task: any SequenceTaskDefinition.Type, net: ActorCritic, prompts p: Int, k: Int,
-                              using rng: inout SplitMix64) -> Answers {
+                              distinctRows: Bool = true, using rng: inout SplitMix64) -> Answers {
         let rows = p * k, d = task.observationSize
         let prompts = (0..<p).map { _ in Int(rng.next() % UInt64(task.promptCount)) }
         let promptTokens = prompts.map { task.prompt($0) }
@@ -116,7 +118,7 @@ public enum SequenceSampler {
         for t in 0..<task.answerLength {
             var input = [Float](repeating: 0, count: rows * d)
             for r in 0..<rows { task.encode(prompt: promptTokens[r / k], answer: out.answers[r], position: t, into: &input, at: r * d) }
-            let (chosen, logp) = net.act(input, rows: rows, using: &rng)
+            let (chosen, logp) = net.act(input, rows: rows, distinctRows: distinctRows, using: &rng)
             for r in 0..<rows { out.answers[r].append(Int(chosen[r])) }
             out.observations.append(input)
             out.tokens.append(chosen)

@@ -37,9 +37,9 @@ enum PolicyPass {
         let out: [Float]
         var cache: MLP.Cache?
         if training {
-            (out, cache) = net.network.forwardForTraining(input, batch: rows)
+            (out, cache) = net.network.forwardForTraining(input, batch: rows, distinctRows: b.repeatsRows)
         } else {
-            out = net.network.forward(input, batch: rows)
+            out = net.network.forward(input, batch: rows, distinctRows: b.repeatsRows)
         }
         let stride = net.head.outputs + 1
         func value(_ row: Int) -> Double { Double(out[row * stride + stride - 1]) }

@@ -86,6 +86,8 @@ public struct Trainer: Sendable {
     /// The frozen reference policy of a KL penalty (the network as initialised); nil without one.
     var reference: ActorCritic?
     var shuffle: SplitMix64
+    /// SPO's per-prompt value tracker (learner-owned, single writer); nil for other methods.
+    var spo: SPOTracker?
     /// Between backward and the optimizer step (identity for one learner).
     public var gradientReducer: any GradientReducer = IdentityReducer()
 
@@ -99,6 +101,7 @@ public struct Trainer: Sendable {
         adam = Adam(parameterCount: net.network.parameters.count, learningRate: settings.learningRate, maxGradNorm: settings.maxGradNorm)
         shuffle = SplitMix64(seed: settings.seed ^ 0x9E37_79B9)
         if objective.referenceKL != nil { reference = net }
+        if settings.correction == .group, case .spo(let p) = settings.corrections.group.advantage { spo = SPOTracker(parameters: p) }
     }
 
     /// A fresh trainer (optimizer, version 1) whose network starts from `parameters` (another
@@ -120,6 +123,8 @@ public struct Trainer: Sendable {
     /// version stays.
     public mutating func step(_ batch: TrainingBatch) -> UpdateResult {
         if let k = objective.targetRefresh, (version - 1) % UInt64(k) == 0 { target = net }
+        var batch = batch
+        if let spo { batch.promptBaselines = (0..<batch.batch).map { c in batch.promptIDs.isEmpty ? 0.5 : batch.promptIDs[c].map(spo.baseline) ?? 0.5 } }
         let prepared = prepare(batch)
         let start = net.network.parameters
         let parts = max(1, min(objective.minibatches, batch.batch))
@@ -153,7 +158,28 @@ public struct Trainer: Sendable {
         }
         version += 1
         result.version = version
+        if spo != nil { updateTracker(batch) }
         return result
+    }
+
+    /// SPO, after an applied update: each answer's prompt's (α, β) take its reward (clamped to
+    /// [0, 1]), forgetting by ρ = 2^(−D/D_half) where D is the answer's mean |log μ − log π_new|
+    /// over its tokens (the spec's approximation for a service: how far the policy moved from
+    /// the one that answered). Once per answer: sequence presets train each chunk once.
+    mutating func updateTracker(_ batch: TrainingBatch) {
+        guard !batch.promptIDs.isEmpty else { return }
+        let now = PolicyPass.forward(net, batch, withTargets: false, training: false).0.logpi
+        let rewards = GroupObjective.sequenceRewards(batch, scale: settings.rewardScale)
+        for c in 0..<batch.batch {
+            guard let prompt = batch.promptIDs[c] else { continue }
+            var distance = 0.0, tokens = 0.0
+            for t in 0..<batch.timeSteps where batch.mask[t * batch.batch + c] > 0 {
+                let i = t * batch.batch + c
+                distance += abs(Double(batch.behaviourLogp[i]) - now[i])
+                tokens += 1
+            }
+            spo!.update(prompt, reward: min(1, max(0, rewards[c])), distance: tokens > 0 ? distance / tokens : 0)
+        }
     }
 
     /// What one evaluation gave: the aggregated loss, its parts, the gradient with respect to the
@@ -212,7 +238,7 @@ public struct Trainer: Sendable {
         let rows = objective.needsTargetRows ? b.targetInput().rows : n
         let dOut = PolicyPass.outputGradient(net, current, batch: b, rows: rows, logpWeights: logpWeights,
                                              entropyWeights: entropyWeights, valueWeights: valueWeights)
-        var gradient = net.network.backward(cache!, dOut: dOut).parameters
+        var gradient = net.network.backward(cache!, dOut: dOut, inputGradient: false).parameters
         net.maskGradient(&gradient)
         gradientReducer.reduce(&gradient)
         return Evaluation(loss: policyLoss + valueLoss - ce * entropy, policyLoss: policyLoss, valueLoss: valueLoss, entropy: entropy,

@@ -1,4 +1,5 @@
 import Foundation
+import Corrections
 import Domain
 import NeuralNet
 
@@ -19,6 +20,8 @@ public struct TrainerState: Sendable, Equatable, Codable {
     public var shuffleState: UInt64
     /// The reference policy of a KL penalty (absent in checkpoints without one).
     public var reference: FloatBits? = nil
+    /// SPO's per-prompt tracker (absent for other methods and in older checkpoints).
+    public var spo: SPOTracker? = nil
 
     /// The policy head, as stored.
     public enum Head: Sendable, Equatable, Codable {
@@ -74,7 +77,7 @@ extension Trainer {
                             parameters: FloatBits(net.network.parameters), adamStep: moments.step,
                             adamFirstMoment: FloatBits(moments.m), adamSecondMoment: FloatBits(moments.v),
                             target: target.map { FloatBits($0.network.parameters) }, shuffleState: shuffle.currentState,
-                            reference: reference.map { FloatBits($0.network.parameters) })
+                            reference: reference.map { FloatBits($0.network.parameters) }, spo: spo)
     }
 
     /// A trainer exactly where `state` left one: the next `step` does bit for bit what the
@@ -106,5 +109,6 @@ extension Trainer {
         }
         version = state.version
         shuffle = SplitMix64(seed: state.shuffleState)
+        if let tracker = state.spo { spo = tracker }
     }
 }

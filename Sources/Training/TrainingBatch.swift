@@ -55,6 +55,16 @@ public struct TrainingBatch: Sendable {
 
     /// T · B.
     public var samples: Int { timeSteps * batch }
+    /// Whether its rows are worth running through the network once per distinct row
+    /// (`MLP.forward(distinctRows:)`): by default when it has groups (a batch of groups answers
+    /// each prompt K times). `distinctRows` overrides that (the benchmark measures both ways).
+    public var repeatsRows: Bool { distinctRows ?? groupIDs.contains { $0 != nil } }
+    public var distinctRows: Bool? = nil
+    /// Per column: the prompt it answers (its chunk's `prompt_id`); empty when none is known.
+    public var promptIDs: [String?] = []
+    /// Per column: a persistent baseline for its prompt (SPO's tracker, `Trainer` fills it before
+    /// preparing); empty otherwise.
+    public var promptBaselines: [Double] = []
 
     /// Floats per observation.
     public var observationSize: Int { observations.count / max(1, samples) }
@@ -64,15 +74,19 @@ extension TrainingBatch {
     /// Answers to a sequence task as a batch: `observations[t]`, `tokens[t]`, `logp[t]` of every
     /// row at token t, rows in groups of `groupSize` (one group per prompt), reward 1 at the last
     /// token of a correct answer, terminal there.
-    public static func answers(observations: [[Float]], tokens: [[Float]], logp: [[Float]], correct: [Bool], groupSize k: Int) -> TrainingBatch {
+    /// `prompts`: each group's prompt index (the columns' `promptIDs` are "\(task):\(index)").
+    public static func answers(observations: [[Float]], tokens: [[Float]], logp: [[Float]], correct: [Bool], groupSize k: Int,
+                               prompts: [Int]? = nil, task: String = "") -> TrainingBatch {
         let l = observations.count, b = correct.count
         let d = observations.first.map { $0.count / max(1, b) } ?? 0
-        return TrainingBatch(timeSteps: l, batch: b, observations: observations.flatMap { $0 },
+        var batch = TrainingBatch(timeSteps: l, batch: b, observations: observations.flatMap { $0 },
                              bootstrapObservations: [Float](repeating: 0, count: b * d), actions: tokens.flatMap { $0.map { Int32($0) } },
                              behaviourLogp: logp.flatMap { $0 },
                              rewards: (0..<(l * b)).map { i in i / b == l - 1 && correct[i % b] ? 1 : 0 },
                              terminated: (0..<(l * b)).map { $0 / b == l - 1 }, truncated: [Bool](repeating: false, count: l * b),
                              finalObservations: [:], groupIDs: (0..<b).map { UInt64($0 / k) })
+        if let prompts { batch.promptIDs = (0..<b).map { "\(task):\(prompts[$0 / k])" } }
+        return batch
     }
 
     /// The rows of one forward pass that gives every value a target needs: the T·B samples,
@@ -124,11 +138,15 @@ extension TrainingBatch {
             }
         }
         let boot = chosen.flatMap { bootstrapObservations[($0 * d)..<(($0 + 1) * d)] }
-        return TrainingBatch(timeSteps: timeSteps, batch: b, observations: obs, bootstrapObservations: boot, actions: acts,
-                             behaviourLogp: logp, rewards: rew, terminated: term, truncated: trunc, finalObservations: finals,
-                             continuousActions: cont, mask: mask, sequenceLengths: chosen.map { sequenceLengths[$0] },
-                             groupIDs: chosen.map { groupIDs[$0] }, sampleIndices: chosen.map { sampleIndices[$0] },
-                             lags: pick(lags, columns: chosen))
+        var subset = TrainingBatch(timeSteps: timeSteps, batch: b, observations: obs, bootstrapObservations: boot, actions: acts,
+                                   behaviourLogp: logp, rewards: rew, terminated: term, truncated: trunc, finalObservations: finals,
+                                   continuousActions: cont, mask: mask, sequenceLengths: chosen.map { sequenceLengths[$0] },
+                                   groupIDs: chosen.map { groupIDs[$0] }, sampleIndices: chosen.map { sampleIndices[$0] },
+                                   lags: pick(lags, columns: chosen))
+        subset.distinctRows = distinctRows
+        if !promptIDs.isEmpty { subset.promptIDs = chosen.map { promptIDs[$0] } }
+        if !promptBaselines.isEmpty { subset.promptBaselines = chosen.map { promptBaselines[$0] } }
+        return subset
     }
 
     /// Per-sample values (index t·B + b) of the chosen columns, in the layout of `columns(_:)`.

@@ -400,3 +400,42 @@ private func randomArray(_ n: Int, _ rng: inout SplitMix64, scale: Float = 1) ->
         }
     }
 }
+
+/// Running the network once per distinct row gives the same outputs and the same parameter
+/// gradient as running it on every row (`DistinctRows`).
+@Suite struct DistinctRowsTests {
+    @Test func findsTheDistinctRowsAndMapsEveryRowToItsOwn() throws {
+        // Rows: a, b, a, c, b, a (width 3); −0 and +0 are different bits, so kept apart.
+        let a: [Float] = [1, 0, 2], b: [Float] = [1, 0, 3], c: [Float] = [-0.0, 0, 2], c2: [Float] = [0, 0, 2]
+        let x = a + b + a + c + b + a + c2
+        let d = try #require(DistinctRows(x, rows: 7, width: 3))
+        #expect(d.count == 4 && d.index == [0, 1, 0, 2, 1, 0, 3])
+        #expect(d.data == a + b + c + c2)
+        #expect(d.expand(d.data, width: 3) == x)
+        #expect(d.fold([Float](repeating: 1, count: 21), width: 3) == [3, 3, 3, 2, 2, 2, 1, 1, 1, 1, 1, 1])
+        // All distinct: not worth it.
+        #expect(DistinctRows(a + b + c, rows: 3, width: 3) == nil)
+    }
+
+    @Test(arguments: [Activation.relu, .tanh])
+    func outputsAndGradientsMatchTheFullPass(activation: Activation) throws {
+        var rng = SplitMix64(seed: 11)
+        let net = MLP(sizes: [6, 32, 32, 5], activation: activation, seed: 3)
+        // 40 rows drawn from 7 patterns.
+        let patterns = (0..<7).map { _ in randomArray(6, &rng) }
+        let rows = 40
+        let x = (0..<rows).flatMap { _ in patterns[Int(rng.next() % 7)] }
+        let dOut = randomArray(rows * 5, &rng)
+        let (full, fullCache) = net.forwardForTraining(x, batch: rows)
+        let (shared, sharedCache) = net.forwardForTraining(x, batch: rows, distinctRows: true)
+        #expect(sharedCache.distinct != nil && sharedCache.batch <= 7)
+        #expect(net.forward(x, batch: rows, distinctRows: true) == shared)
+        for i in 0..<full.count { #expect(abs(full[i] - shared[i]) <= 1e-5, "output \(i)") }
+        let g = net.backward(fullCache, dOut: dOut)
+        let h = net.backward(sharedCache, dOut: dOut)
+        let scale = g.parameters.map(abs).max()!
+        for i in 0..<g.parameters.count { #expect(abs(g.parameters[i] - h.parameters[i]) <= 1e-5 * scale, "parameter \(i)") }
+        // Equal rows' output gradients were summed: there is no per-row input gradient.
+        #expect(h.input.isEmpty && net.backward(fullCache, dOut: dOut, inputGradient: false).input.isEmpty)
+    }
+}

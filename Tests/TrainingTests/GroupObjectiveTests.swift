@@ -108,7 +108,8 @@ func makeGroupBatch(t: Int, groups: Int, k: Int, seed: UInt64) -> TrainingBatch 
 
     /// A sync-free learning check on the real task: GRPO on `addrev`, answers sampled from the
     /// trainer's own network (on-policy), 64 prompts × 8 per update, reaches 90 % success.
-    @Test func grpoLearnsAddrev() {
+    @Test(arguments: ["grpo", "spo"])
+    func learnsAddrev(_ preset: String) {
         var s = TrainerSettings()
         s.hidden = [256, 256]
         s.activation = .relu
@@ -116,7 +117,7 @@ func makeGroupBatch(t: Int, groups: Int, k: Int, seed: UInt64) -> TrainingBatch 
         s.entropyCost = 0.01
         s.gamma = 1
         s.correction = .group
-        s.corrections.group = GroupMethod.preset("grpo")!
+        s.corrections.group = GroupMethod.preset(preset)!
         s.seed = 1
         let task = AddReversed.self
         var trainer = Trainer(settings: s, observationSize: task.observationSize, head: .categorical(actions: task.vocabulary))
@@ -126,11 +127,47 @@ func makeGroupBatch(t: Int, groups: Int, k: Int, seed: UInt64) -> TrainingBatch 
         while updates < 400 {
             let a = SequenceSampler.sample(task, net: trainer.net, prompts: 64, k: 8, using: &rng)
             success = a.successRate
-            let batch = TrainingBatch.answers(observations: a.observations, tokens: a.tokens, logp: a.logp, correct: a.correct, groupSize: 8)
+            let batch = TrainingBatch.answers(observations: a.observations, tokens: a.tokens, logp: a.logp, correct: a.correct, groupSize: 8,
+                                              prompts: a.prompts, task: task.id)
             if success >= 0.9 { break }
             #expect(trainer.step(batch).applied)
             updates += 1
         }
-        #expect(success >= 0.9, "success \(success) after \(updates) updates")
+        #expect(success >= 0.9, "\(preset): success \(success) after \(updates) updates")
+    }
+
+    /// SPO (§7): each column's advantage is R − p̂(prompt) from the trainer's tracker, normalised
+    /// over the batch; after an applied update every answer updates its prompt's (α, β) once, with
+    /// ρ from how far the policy moved from the one that answered; a checkpoint keeps the tracker.
+    @Test func spoKeepsAPerPromptTrackerAcrossUpdatesAndCheckpoints() throws {
+        var trainer = smallTrainer(.group) { $0.corrections.group = GroupMethod.preset("spo")! }
+        var batch = makeGroupBatch(t: 2, groups: 2, k: 2, seed: 1)
+        batch.rewards = [0, 0, 0, 0, 1, 0, 0, 1]  // column rewards (1, 0, 0, 1)
+        batch.promptIDs = ["p:1", "p:2", "p:1", nil]
+        // First visit: every baseline is the prior's 0.5.
+        var expected = SPOTracker.advantages(rewards: [1, 0, 0, 1], baselines: [0.5, 0.5, 0.5, 0.5])
+        var withBaselines = batch
+        withBaselines.promptBaselines = [0.5, 0.5, 0.5, 0.5]
+        #expect(trainer.prepare(withBaselines).advantages == expected + expected)
+        #expect(trainer.step(batch).applied)
+        // The tracker after the step, recomputed by hand from the updated policy.
+        let now = PolicyPass.forward(trainer.net, batch, withTargets: false, training: false).0.logpi
+        func distance(_ c: Int) -> Double { (abs(Double(batch.behaviourLogp[c]) - now[c]) + abs(Double(batch.behaviourLogp[4 + c]) - now[4 + c])) / 2 }
+        var tracker = SPOTracker()
+        tracker.update("p:1", reward: 1, distance: distance(0))
+        tracker.update("p:2", reward: 0, distance: distance(1))
+        tracker.update("p:1", reward: 0, distance: distance(2))
+        let kept = try #require(trainer.spo)
+        for prompt in ["p:1", "p:2"] {
+            #expect(abs(kept.alphaBeta(prompt).0 - tracker.alphaBeta(prompt).0) < 1e-12 && abs(kept.alphaBeta(prompt).1 - tracker.alphaBeta(prompt).1) < 1e-12)
+        }
+        #expect(kept.state.count == 2)  // the column without a prompt id updates nothing
+        // The next batch reads the tracker's baselines (before its own update).
+        expected = SPOTracker.advantages(rewards: [1, 0, 0, 1], baselines: [kept.baseline("p:1"), kept.baseline("p:2"), kept.baseline("p:1"), 0.5])
+        withBaselines.promptBaselines = [kept.baseline("p:1"), kept.baseline("p:2"), kept.baseline("p:1"), 0.5]
+        #expect(trainer.prepare(withBaselines).advantages == expected + expected)
+        // Saved and restored with the trainer.
+        let restored = try Trainer(restoring: trainer.state)
+        #expect(restored.spo == trainer.spo)
     }
 }

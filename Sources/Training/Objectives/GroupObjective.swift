@@ -29,6 +29,9 @@ public struct GroupMethod: Sendable, Equatable, Codable {
         case redDrop
         /// BNPO: Beta-normalised over the batch's groups.
         case bnpo
+        /// SPO: R − p̂(prompt) from a persistent per-prompt Beta tracker the trainer keeps
+        /// (`TrainingBatch.promptBaselines`), normalised over the batch; groups play no part.
+        case spo(SPOTracker.Parameters)
     }
 
     public enum Loss: Sendable, Equatable, Codable {
@@ -89,6 +92,7 @@ public struct GroupMethod: Sendable, Equatable, Codable {
             GroupMethod(name: "gspo", advantage: grpo, loss: .gspo(GSPO.Parameters()), aggregation: .seqMeanTokenMean),
             GroupMethod(name: "cispo", advantage: grpo, loss: .cispo(CISPO.Parameters())),
             GroupMethod(name: "bnpo", advantage: .bnpo, loss: .ppoClip(clip)),
+            GroupMethod(name: "spo", advantage: .spo(SPOTracker.Parameters()), loss: .ppoClip(clip)),
             GroupMethod(name: "m2po", advantage: grpo, loss: .m2po(M2PO.Parameters())),
             GroupMethod(name: "icepop", advantage: grpo, loss: .icePop(IcePop.Parameters())),
             GroupMethod(name: "dppo-tv", advantage: grpo, loss: .dppoBinaryTV(DPPOBinaryTV.Parameters())),
@@ -154,6 +158,12 @@ public struct GroupObjective: Objective {
             var rng = SplitMix64(seed: batch.groupIDs.reduce(UInt64(batch.batch)) { $0 &* 31 &+ ($1 ?? 0) })
             perColumn = GroupAdvantage.redDrop(rewards: rewards, groups: groups, using: &rng).advantages
         case .bnpo: perColumn = GroupAdvantage.bnpo(rewards: rewards, groups: groups).advantages
+        case .spo:
+            // The trainer reads each column's baseline from its tracker before the update; a
+            // batch without them (no tracker yet) gets the prior's 0.5.
+            let baselines = batch.promptBaselines.count == batch.batch ? batch.promptBaselines
+                : [Double](repeating: SPOTracker.prior.alpha / (SPOTracker.prior.alpha + SPOTracker.prior.beta), count: batch.batch)
+            perColumn = SPOTracker.advantages(rewards: rewards.map { min(1, max(0, $0)) }, baselines: baselines)
         }
         var advantages = [Double](repeating: 0, count: batch.samples)
         for t in 0..<batch.timeSteps { for c in 0..<batch.batch { advantages[t * batch.batch + c] = perColumn[c] } }
