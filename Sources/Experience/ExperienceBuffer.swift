@@ -108,8 +108,8 @@ public struct BufferAccounting: Sendable, Equatable, Codable {
     /// Columns inserted and columns sampled (what the limiter compares).
     public var insertedColumns: UInt64 = 0
     public var sampledColumns: UInt64 = 0
-    /// Groups trained whole (first use of a complete group), and partial groups dropped after
-    /// the group timeout.
+    /// Groups trained (distinct group ids among a batch's chunks at their first use), and
+    /// partial groups dropped after the group timeout.
     public var groupsTrained: UInt64 = 0
     public var groupsTimedOut: UInt64 = 0
 
@@ -324,7 +324,6 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
                     guard !taken.contains(g), let group = members[g], group.count >= k else { continue }
                     taken.insert(g)
                     let whole = Array(group.prefix(k))
-                    if whole.contains(where: { entries[$0].uses == 0 }) { accounting.groupsTrained += 1 }
                     chosen += whole
                     total += whole.reduce(0) { $0 + entries[$1].item.columns }
                 } else {
@@ -340,6 +339,9 @@ public struct ExperienceBuffer<Item: BufferItem>: Sendable {
         }
         guard total >= columns else { return (nil, outcome) }
 
+        // Groups (by id) at their first use: with K chunks per group the buffer completes them;
+        // a chunk of K answers (the sequence tasks' layout) is a whole group by itself.
+        accounting.groupsTrained += UInt64(Set(chosen.filter { entries[$0].uses == 0 }.compactMap { entries[$0].item.groupID }).count)
         var batch = Batch(items: [], previousUses: [], keys: [], outcome: outcome)
         for i in chosen {
             let e = entries[i]

@@ -191,6 +191,13 @@ private struct Piece: BufferItem, Hashable {
         for i in 2..<5 { _ = b.insert(Piece(id: i, source: 0, columns: 1, stepVersions: [1], groupID: 10), now: start) }
         #expect(b.sample(columns: 1, learnerVersion: 1, now: start).0?.items.count == 3)
         #expect(b.accounting.groupsTrained == 1)
+        // Without grouping rules (a chunk is a whole group, as sequence tasks send them): each
+        // group id counts once, at its first use.
+        var flat = ExperienceBuffer<Piece>(policy: { var p = BufferPolicy(); p.maxReuse = 2; return p }())
+        for i in 0..<3 { _ = flat.insert(Piece(id: i, source: 0, columns: 8, stepVersions: [1], groupID: UInt64(20 + i)), now: start) }
+        _ = flat.sample(columns: 24, learnerVersion: 1, now: start)
+        _ = flat.sample(columns: 24, learnerVersion: 1, now: start)
+        #expect(flat.accounting.groupsTrained == 3)
     }
 
     @Test func lagSplitsIntoInFlightAndInQueue() {
