@@ -47,14 +47,16 @@ def plot(pattern, runs, path):
     grid = list(range(0, max_u + 1, max(1, max_u // 100)))
     for i, (method, curves) in enumerate(sorted(by_method.items())):
         colour = COLOURS[i % len(COLOURS)]
+        # Past ten methods the colours repeat, dashed.
+        dash = ' stroke-dasharray="6 3"' if i >= len(COLOURS) else ""
         for c in curves:
             pts = " ".join(f"{sx(u):.1f},{sy(v):.1f}" for u, v in c)
             parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-opacity="0.25" stroke-width="1"/>')
         mean = curve_mean(curves, grid)
         pts = " ".join(f"{sx(u):.1f},{sy(v):.1f}" for u, v in zip(grid, mean) if v is not None)
-        parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
         y = top + 14 + 18 * i
-        parts.append(f'<line x1="{left + pw + 12}" x2="{left + pw + 32}" y1="{y - 4}" y2="{y - 4}" stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<line x1="{left + pw + 12}" x2="{left + pw + 32}" y1="{y - 4}" y2="{y - 4}" stroke="{colour}" stroke-width="2"{dash}/>')
         parts.append(f'<text x="{left + pw + 38}" y="{y}">{method} ({len(curves)})</text>')
     parts.append("</svg>")
     with open(path, "w") as f:

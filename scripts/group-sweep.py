@@ -60,6 +60,7 @@ def summarise(run_dir):
     return {"final": round(final, 3), "best": round(best, 3), "updates_to_90": to90, "collapsed": collapsed,
             "updates": rows[-1]["update"], "behaviour_final": round(rows[-1]["episodic_return_mean100"], 3),
             "lag_mean": round(mean("lag_mean"), 2), "masked_fraction": round(mean("masked_fraction"), 4),
+            "clipped_fraction": round(mean("clipped_fraction"), 4),
             "mean_abs_log_ratio": round(mean("mean_abs_log_ratio"), 4), "entropy_final": round(rows[-1]["entropy"], 4),
             "evaluations": [[e["updates"], round(e["mean_return"], 3)] for e in evals]}
 

@@ -2,8 +2,8 @@
 ///
 /// Group-relative methods feed the network many identical rows: the K answers to a prompt share
 /// its first-token input, and a sharpening policy makes them share later prefixes too (on
-/// `addrev`, 1,024 rows of a 64 × 8 × 2-token batch are ~600 distinct at the start and ~130 once
-/// solved). A network's output is a function of its row alone, so running it once per distinct
+/// `addrev`, of the 1,024 rows of a 64 × 8 × 2-token batch about a third are distinct at the
+/// start and a fifth while it learns: docs/benchmarks.md). A network's output is a function of its row alone, so running it once per distinct
 /// row and gathering gives the same outputs; on the way back, the output gradients of equal rows
 /// are summed before the backward pass, which gives the same parameter gradient (backpropagation
 /// is linear in the output gradient for fixed activations). Rows are equal when their bits are,
