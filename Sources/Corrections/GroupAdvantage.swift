@@ -163,6 +163,8 @@ public struct SPOTracker: Sendable, Equatable, Codable {
 
     /// The prior of a prompt never seen: α = β = 0.5 with no offline data.
     public static let prior = (alpha: 0.5, beta: 0.5)
+    /// p̂ of a prompt never seen (or of an answer without a prompt id).
+    public static var priorBaseline: Double { prior.alpha / (prior.alpha + prior.beta) }
 
     /// α₀, β₀ from n₀ offline samples with s successes: N = 1/(1 − ρ_min), α₀ = N (s + ½)/(n₀ + 1),
     /// β₀ = N (n₀ − s + ½)/(n₀ + 1). Spec: n₀ 8, s 2 → (2.222222, 5.777778).
@@ -175,7 +177,7 @@ public struct SPOTracker: Sendable, Equatable, Codable {
 
     /// p̂ = α/(α + β), read before this step's update.
     public func baseline(_ prompt: String) -> Double {
-        let s = state[prompt] ?? [Self.prior.alpha, Self.prior.beta]
+        guard let s = state[prompt] else { return Self.priorBaseline }
         return s[0] / (s[0] + s[1])
     }
 

@@ -35,8 +35,7 @@ public enum StatusFormatter {
             lines.append("losses     policy \(f(t.policyLoss))   value \(f(t.valueLoss))   total \(f(t.loss))")
             lines.append("entropy    \(f(t.entropy, 3))   approx KL \(f(t.approxKl, 2))   |log π/μ| \(f(t.meanAbsLogRatio, 2))   masked \(String(format: "%.1f", 100 * t.maskedFraction)) %")
             if t.groups > 0 {
-                lines.append("groups     \(t.groups) in the last batch, \(String(format: "%.0f", 100 * t.zeroAdvantageGroupFraction)) % without signal   return \(String(format: "%.3f ± %.3f", t.rewardMean, t.rewardStd))"
-)
+                lines.append("groups     \(t.groups) in the last batch, \(String(format: "%.0f", 100 * t.zeroAdvantageGroupFraction)) % without signal   return \(String(format: "%.3f ± %.3f", t.rewardMean, t.rewardStd))")
                 lines.append("           \(n(s.accounting.groupsTrained)) complete groups trained, \(n(s.accounting.groupsTimedOut)) partial ones timed out")
             }
         }

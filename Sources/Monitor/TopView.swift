@@ -16,7 +16,7 @@ public enum TopView {
         lines.append("run \(s.runID)  up \(uptime)")
         lines.append("version \(TextFormat.group(s.policyVersion))  updates \(TextFormat.group(s.updates)) (\(TextFormat.rate(s.updatesPerSecond))/s)  env steps \(TextFormat.group(s.stepsReceived)) (\(TextFormat.rate(s.envStepsPerSecond))/s)")
         lines.append("return (mean of last 100) \(s.episodes > 0 ? TextFormat.score(s.meanReturn100) : "–")  episodes \(TextFormat.group(s.episodes))  workers \(s.workersConnected) connected, \(s.workersExpired) expired")
-        let a0 = s.accounting
+        let b = s.buffer, a = s.accounting
         if s.hasTraining, s.updates > 0 {
             let t = s.training
             var line = String(format: "entropy %.3g  loss %.4g  value loss %.4g  KL %.2g", t.entropy, t.loss, t.valueLoss, t.approxKl)
@@ -25,11 +25,10 @@ public enum TopView {
             lines.append(line)
             if t.groups > 0 {
                 lines.append(String(format: "groups %@ trained, %@ timed out  without signal %.0f %%  return %.3f ± %.3f  masked %.1f %%",
-                                    TextFormat.group(a0.groupsTrained), TextFormat.group(a0.groupsTimedOut), 100 * t.zeroAdvantageGroupFraction,
+                                    TextFormat.group(a.groupsTrained), TextFormat.group(a.groupsTimedOut), 100 * t.zeroAdvantageGroupFraction,
                                     t.rewardMean, t.rewardStd, 100 * t.maskedFraction))
             }
         }
-        let b = s.buffer, a = s.accounting
         lines.append("η \(b.hasEta ? String(b.eta) : "unbounded")  max_lag \(b.hasMaxLag ? String(b.maxLag) : "none")  reuse \(b.maxReuse)  order \(b.order)  correction \(b.correction)")
         // Gauges: how full the buffer is, and (with η) how much of the admission budget is used.
         let gaugeWidth = max(10, min(30, width - 50))

@@ -124,7 +124,11 @@ public struct Trainer: Sendable {
     public mutating func step(_ batch: TrainingBatch) -> UpdateResult {
         if let k = objective.targetRefresh, (version - 1) % UInt64(k) == 0 { target = net }
         var batch = batch
-        if let spo { batch.promptBaselines = (0..<batch.batch).map { c in batch.promptIDs.isEmpty ? 0.5 : batch.promptIDs[c].map(spo.baseline) ?? 0.5 } }
+        if let spo {
+            batch.promptBaselines = (0..<batch.batch).map { c in
+                (batch.promptIDs.isEmpty ? nil : batch.promptIDs[c]).map(spo.baseline) ?? SPOTracker.priorBaseline
+            }
+        }
         let prepared = prepare(batch)
         let start = net.network.parameters
         let parts = max(1, min(objective.minibatches, batch.batch))

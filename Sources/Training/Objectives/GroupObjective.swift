@@ -160,9 +160,9 @@ public struct GroupObjective: Objective {
         case .bnpo: perColumn = GroupAdvantage.bnpo(rewards: rewards, groups: groups).advantages
         case .spo:
             // The trainer reads each column's baseline from its tracker before the update; a
-            // batch without them (no tracker yet) gets the prior's 0.5.
+            // batch without them (no tracker yet) gets the prior's.
             let baselines = batch.promptBaselines.count == batch.batch ? batch.promptBaselines
-                : [Double](repeating: SPOTracker.prior.alpha / (SPOTracker.prior.alpha + SPOTracker.prior.beta), count: batch.batch)
+                : [Double](repeating: SPOTracker.priorBaseline, count: batch.batch)
             perColumn = SPOTracker.advantages(rewards: rewards.map { min(1, max(0, $0)) }, baselines: baselines)
         }
         var advantages = [Double](repeating: 0, count: batch.samples)
