@@ -204,7 +204,7 @@ let package = Package(
         .target(
             name: "Launch",
             dependencies: [
-                "Learner", "Rollout", "NeuralNet", "Environments", "Corrections", "Training", "Transport", "SafeIO", "Events", "BuildInfo",
+                "Learner", "Rollout", "NeuralNet", "Environments", "Corrections", "Training", "Transport", "SafeIO", "Events", "BuildInfo", "Domain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
@@ -307,7 +307,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LaunchTests",
-            dependencies: ["Launch", "Learner", "Rollout", "Environments", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Launch", "Learner", "Rollout", "Environments", "Domain", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "PolicyArtifactsTests",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Corrections
+import Domain
 import Logging
 import NeuralNet
 import Training
@@ -45,4 +46,20 @@ public struct Limit<Value: LosslessStringConvertible & Sendable>: ExpressibleByA
     }
 
     public var defaultValueDescription: String { value.map { "\($0)" } ?? word }
+}
+
+/// `--action-space`: `discrete:N` or `box:D`. A box's bounds are the environment's business
+/// (its workers clip what they step it with; docs/protocol.md §8), so they are not declared.
+public struct ActionSpaceArgument: ExpressibleByArgument, Sendable {
+    public var space: ActionSpace
+
+    public init?(argument: String) {
+        let parts = argument.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2, let n = Int(parts[1]) else { return nil }
+        switch parts[0] {
+        case "discrete": space = .discrete(n)
+        case "box": space = .continuous(dimensions: n, low: -.greatestFiniteMagnitude, high: .greatestFiniteMagnitude)  // finite: checkpoints hold it as JSON
+        default: return nil
+        }
+    }
 }

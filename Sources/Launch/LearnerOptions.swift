@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Corrections
+import Domain
 import Learner
 import Logging
 import NeuralNet
@@ -34,6 +35,9 @@ public struct LearnerOptions: ParsableArguments {
         try admission.apply(to: &c)
         c.chunksPerVersion = standIn.chunksPerVersion
         c.parameterBytes = standIn.parameterBytes
+        if local.localWorkers > 0, c.externalEnvironment != nil {
+            throw ConfigError("--local-workers run Tributary's own environments; \(c.envID) is yours: start Python workers for it (tributary-worker --env ..., python/README.md)")
+        }
         try c.validate()
         return c
     }
@@ -99,7 +103,7 @@ public struct LearnerSocketOptions: ParsableArguments {
 }
 
 public struct RunOptions: ParsableArguments {
-    @Option(help: "Environment to learn: CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1, or synthetic (stand-in trainer). Sets the hyper-parameter preset.")
+    @Option(help: "Environment to learn: CartPole-v1, Acrobot-v1, MountainCar-v0, Pendulum-v1, a sequence task (addrev, add, add3, reach), synthetic (stand-in trainer), or your own, declared with --observation-shape and --action-space (Python workers). Sets the hyper-parameter preset.")
     public var env = "synthetic"
     @Option(help: "Run id (random when omitted).") public var runId = ""
     @Option(help: "Training runs write config.json, metrics.jsonl, TensorBoard event files and the final parameters to RUNS/RUN_ID ('' for none).")
@@ -116,6 +120,12 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Log level: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).") public var logLevel = Logger.Level.info
     @Flag(help: "No progress bar, even on a terminal (log lines instead).") public var noProgress = false
     @Option(help: "With --env synthetic: floats per observation that workers must send.") public var observationSize = 4
+    @Option(help: "Your own environment (an --env id Tributary does not ship, trained by Python workers): the shape of one observation, comma-separated (8, or 4,84,84). With --action-space.")
+    public var observationShape: String?
+    @Option(help: "Your own environment: discrete:N (one of N actions) or box:D (a vector of D floats; the workers clip it to the environment's bounds).")
+    public var actionSpace: ActionSpaceArgument?
+    @Option(help: "Your own environment: the time limit of an episode, in steps (or off). Bounds the length the learner accepts for an episode that began before it saw it.")
+    public var maxEpisodeSteps = Limit<Int>(nil, off: "off")
     @Option(help: "Continue the run in RUN_DIR (e.g. runs/run-1a2b3c4d) from its newest intact checkpoint: same run id, versions above the old ones, counters carried over. Environment, network and training settings come from the checkpoint; sockets, stopping rules and checkpoint flags from this command line.")
     public var resume: String?
     @Option(help: "Start a new run from the policy of a checkpoint file or RUN_DIR (its newest intact checkpoint): the parameters only (a fresh optimiser, version 1, this command line's settings; the network must have the same shape). With a KL penalty, that policy is also the reference.")
@@ -149,6 +159,19 @@ public struct RunOptions: ParsableArguments {
         c.metricsEvery = metricsEvery.value
         c.metricsInterval = .milliseconds(Int64(metricsSeconds * 1000))
         c.syntheticObservationSize = observationSize
+        switch (observationShape, actionSpace) {
+        case (nil, nil):
+            if maxEpisodeSteps.value != nil { throw ConfigError("--max-episode-steps declares your own environment's time limit: give it with --observation-shape and --action-space") }
+        case (let shape?, let actions?):
+            let parts = shape.split(separator: ",", omittingEmptySubsequences: false)
+            let sizes = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parts.isEmpty, sizes.count == parts.count else {
+                throw ConfigError("--observation-shape takes comma-separated sizes, e.g. 8 or 4,84,84, not '\(shape)'")
+            }
+            c.externalEnvironment = EnvSpec(id: env, observationShape: sizes, actionSpace: actions.space, maxEpisodeSteps: maxEpisodeSteps.value)
+        case (nil, _?): throw ConfigError("--action-space declares your own environment: give its --observation-shape too")
+        case (_?, nil): throw ConfigError("--observation-shape declares your own environment: give its --action-space too (discrete:N or box:D)")
+        }
         c.resumeRunDirectory = resume
         if resume != nil, initFrom != nil { throw ConfigError("--init-from starts a new run; --resume continues one: give one of them") }
         c.initFrom = initFrom

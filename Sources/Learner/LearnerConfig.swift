@@ -92,8 +92,16 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
     /// The environment every Hello and chunk is checked against: the registry's for a known id,
     /// the synthetic task's for "synthetic". nil for an unknown id (`validate` refuses it).
     public var environment: EnvSpec? {
-        envID == "synthetic" ? .synthetic(observationSize: syntheticObservationSize) : EnvironmentRegistry.spec(envID)
+        if let externalEnvironment { return externalEnvironment }
+        return envID == "synthetic" ? .synthetic(observationSize: syntheticObservationSize) : EnvironmentRegistry.spec(envID)
     }
+    /// An environment Tributary does not ship (a Python worker's, say), declared by its spaces:
+    /// `envID` is its id, and every Hello and chunk is checked against this declaration as
+    /// against a built-in one. The learner needs none of its code; it cannot evaluate it
+    /// (`--eval-seconds` does not apply), and its mean return comes from the workers' episode
+    /// statistics. nil: `envID` is built in (or synthetic). Optional so that checkpoints
+    /// written before it existed still decode.
+    public var externalEnvironment: EnvSpec? = nil
     /// The policy trainer's settings (network, optimizer, correction, loss, stopping rule).
     public var training = TrainingSettings()
     /// OpenBLAS threads for the trainer (two do not help at these sizes).
@@ -198,6 +206,43 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
     }
 
     /// The configuration as written to a run's config.json.
+    /// What an external environment's declaration must satisfy.
+    static func validateExternal(_ e: EnvSpec, envID: String) throws(ConfigError) {
+        guard e.id == envID else { throw ConfigError("the declared environment is '\(e.id)', the run's '\(envID)'") }
+        if envID == "synthetic" || EnvironmentRegistry.spec(envID) != nil {
+            throw ConfigError("\(envID) is built in: its spaces are known, leave out --observation-shape and --action-space (or give your environment another id)")
+        }
+        if envID.isEmpty || envID.utf8.count > FieldLimits.envID {
+            throw ConfigError("an environment id must be 1…\(FieldLimits.envID) bytes, not '\(envID)'")
+        }
+        if e.observationShape.isEmpty || e.observationShape.count > FieldLimits.rank || e.observationShape.contains(where: { $0 < 1 }) {
+            throw ConfigError("--observation-shape must be 1…\(FieldLimits.rank) positive sizes, e.g. 8 or 4,84,84, not \(e.observationShape)")
+        }
+        let (size, overflow) = e.observationShape.reduce((1, false)) { acc, d in
+            let (p, o) = acc.0.multipliedReportingOverflow(by: d)
+            return (p, acc.1 || o)
+        }
+        if overflow || size > 1 << 20 { throw ConfigError("an observation of \(e.observationShape) is too large for the MLP (at most 2^20 floats)") }
+        switch e.actionSpace {
+        case .discrete(let n) where n < 2 || n > 1 << 16:
+            throw ConfigError("a discrete action space needs 2…65536 actions, not \(n)")
+        case .continuous(let d, _, _) where d < 1 || d > 1 << 12:
+            throw ConfigError("a continuous action space (box:D) needs 1…4096 dimensions, not \(d)")
+        default: break
+        }
+        if let t = e.maxEpisodeSteps, t < 1 { throw ConfigError("--max-episode-steps must be at least 1 (or off), not \(t)") }
+    }
+
+    /// An external environment's declaration as config.json records it.
+    static func describe(_ e: EnvSpec) -> [String: Any] {
+        var d: [String: Any] = ["id": e.id, "observation_shape": e.observationShape, "max_episode_steps": e.maxEpisodeSteps as Any? ?? NSNull()]
+        switch e.actionSpace {
+        case .discrete(let n): d["action_space"] = "discrete:\(n)"
+        case .continuous(let n, _, _): d["action_space"] = "box:\(n)"
+        }
+        return d
+    }
+
     public func describe(runID: String) -> [String: Any] {
         [
             "run_id": runID, "env_id": envID, "data": dataEndpoints, "weights": weightsEndpoints, "control": controlEndpoints,
@@ -213,6 +258,7 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
             "metrics": metrics.map { "\($0.host):\($0.port)" } ?? NSNull(),
             "max_workers": maxWorkers, "memory_budget_bytes": memoryBudgetBytes, "max_chunk_steps": maxChunkSteps,
             "synthetic_observation_size": syntheticObservationSize, "degraded_after_skips": degradedAfterSkips,
+            "external_environment": externalEnvironment.map(Self.describe) ?? NSNull(),
         ]
     }
     /// "every version", "every k versions" or "offline".
@@ -267,8 +313,11 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
         }
         if chunksPerVersion < 1 { throw ConfigError("chunks per version must be at least 1") }
         if parameterBytes < 1 { throw ConfigError("parameter bytes must be at least 1") }
+        if let external = externalEnvironment {
+            try Self.validateExternal(external, envID: envID)
+        }
         guard environment != nil else {
-            throw ConfigError("unknown environment '\(envID)'; known: synthetic, \(EnvironmentRegistry.ids.joined(separator: ", "))")
+            throw ConfigError("unknown environment '\(envID)'; known: synthetic, \(EnvironmentRegistry.ids.joined(separator: ", ")); for your own environment (Python workers), declare its spaces: --observation-shape and --action-space (python/README.md)")
         }
         if syntheticObservationSize < 1 { throw ConfigError("the synthetic observation size must be at least 1") }
         if maxWorkers < 1 { throw ConfigError("max workers must be at least 1") }

@@ -55,7 +55,8 @@ extension LearnerCore {
         r.rejectedChunks = s.counters.rejectedChunks
         r.workersConnected = UInt32(s.sessions.count)
         r.workersExpired = s.counters.workersExpired
-        r.workersLeft = ["expired": s.counters.workersExpired, "goodbye": s.counters.workersSaidGoodbye, "replaced": s.counters.workersReplaced]
+        r.workersLeft = ["expired": s.counters.workersExpired, "goodbye": s.counters.workersSaidGoodbye, "replaced": s.counters.workersReplaced,
+                         "disconnected": s.counters.workersDisconnected]
         r.bytesReceived = s.counters.bytesReceived
         r.stepsReceived = s.counters.stepsReceived
         r.updates = s.training.updates

@@ -223,9 +223,35 @@ public final class LearnerCore: Sendable {
         public var workersSaidGoodbye: UInt64 = 0
         /// Incarnations replaced by a newer one of the same worker (a restart before expiry).
         public var workersReplaced: UInt64 = 0
+        /// Incarnations whose connection was gone when the learner next wrote to them (a
+        /// heartbeat, credit or reply could not be routed): ended then, not after `liveness`.
+        public var workersDisconnected: UInt64 = 0
         public var rejectedTotal: UInt64 { rejected.values.reduce(0, +) }
 
         public init() {}
+
+        private enum CodingKeys: String, CodingKey {
+            case messagesReceived, bytesReceived, chunksReceived, chunksAccepted, chunksConsumed, stepsReceived, rejected, rejectedChunks,
+                 workersExpired, workersSaidGoodbye, workersReplaced, workersDisconnected
+        }
+
+        /// Reads checkpoints written before a counter existed (it starts at 0).
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            func count(_ key: CodingKeys) throws -> UInt64 { try c.decodeIfPresent(UInt64.self, forKey: key) ?? 0 }
+            messagesReceived = try count(.messagesReceived)
+            bytesReceived = try count(.bytesReceived)
+            chunksReceived = try count(.chunksReceived)
+            chunksAccepted = try count(.chunksAccepted)
+            chunksConsumed = try count(.chunksConsumed)
+            stepsReceived = try count(.stepsReceived)
+            rejected = try c.decodeIfPresent([String: UInt64].self, forKey: .rejected) ?? [:]
+            rejectedChunks = try c.decodeIfPresent([String: UInt64].self, forKey: .rejectedChunks) ?? [:]
+            workersExpired = try count(.workersExpired)
+            workersSaidGoodbye = try count(.workersSaidGoodbye)
+            workersReplaced = try count(.workersReplaced)
+            workersDisconnected = try count(.workersDisconnected)
+        }
     }
 
     public let config: LearnerConfig
@@ -771,6 +797,10 @@ public final class LearnerCore: Sendable {
     /// A libzmq socket-monitor event on the data or control socket: counted, and logged at a
     /// bounded rate (an oversize frame, for one, shows only as a closed connection).
     public func recordTransport(_ event: TransportEvent, socket: String, now: ContinuousClock.Instant = .now) {
+        if case .unroutable(let routingID) = event {
+            if socket == "data" { connectionGone(WorkerKey(routingID), now: now) }
+            return
+        }
         state.withLock { s in
             switch event {
             case .accepted:
@@ -782,10 +812,26 @@ public final class LearnerCore: Sendable {
                 let kind = event.handshakeFailureKind!
                 s.transport.handshakesFailed[kind, default: 0] += 1
                 s.log.warning(logger, reason: "handshake-\(kind)", "\(socket) handshake failed (\(kind)): \(event)", now: now)
-            case .connected, .handshakeSucceeded:
+            case .connected, .handshakeSucceeded, .unroutable:
                 break
             }
         }
+    }
+
+    /// A message to `key` could not be routed: its connection is gone, so its session (if it
+    /// has one) ends now rather than after `liveness` of silence, and what it held is freed.
+    /// Typical causes: a worker killed or restarted, or a Hello that reached the learner after
+    /// its sender had given up on that socket (a client closing without ZMQ_LINGER 0).
+    public func connectionGone(_ key: WorkerKey, now: ContinuousClock.Instant = .now) {
+        var replies: [(WorkerKey, [OwnedFrame])] = []
+        state.withLock { s in
+            guard let session = s.removeSession(key) else { return }
+            s.counters.workersDisconnected += 1
+            s.log.info(logger, reason: "disconnected", "worker \(session.workerID) incarnation \(session.incarnation) (\(session.peer)) left: its connection is gone", now: now)
+            remember(&s, Departed(key: key, session: session, reason: "disconnected: its connection closed"))
+            if !s.stopping { grantWaiting(&s, now: now, replies: &replies) }
+        }
+        for (key, reply) in replies { send(.data(key), reply) }
     }
 
     /// Keys removed from the allow list (SIGHUP): their sessions end now, and their Hellos and
@@ -837,7 +883,7 @@ public final class LearnerCore: Sendable {
 
     /// Expires silent workers and heartbeats quiet ones. Call about twice per heartbeat interval.
     public func tick(now: ContinuousClock.Instant = .now) {
-        var beats: [WorkerKey] = []
+        var beats: [(WorkerKey, UInt64)] = []
         var replies: [(WorkerKey, [OwnedFrame])] = []
         let version: UInt64 = state.withLock { s in
             s.stepRate.sample(s.counters.stepsReceived, at: now)
@@ -855,7 +901,7 @@ public final class LearnerCore: Sendable {
                     remember(&s, Departed(key: key, session: session, reason: "expired: silent for \(silent.milliseconds) ms"))
                 } else if now - session.lastSent >= config.heartbeatInterval {
                     s.sessions[key]!.lastSent = now
-                    beats.append(key)
+                    beats.append((key, session.accepted))
                 }
             }
             // What expired sessions held is free for the others.
@@ -867,8 +913,13 @@ public final class LearnerCore: Sendable {
         var beat = Tributary_V1_Heartbeat()
         beat.unixMs = UInt64(Date().timeIntervalSince1970 * 1000)
         beat.policyVersion = version
-        let frames = WireCodec.encode(.heartbeat(beat))
-        for key in beats { send(.data(key), frames) }
+        // Each carries its worker's acknowledgement: a worker whose chunks wait in the buffer
+        // (no credit goes back until they are used) still learns within an interval that
+        // they were accepted.
+        for (key, accepted) in beats {
+            beat.ackedChunks = accepted
+            send(.data(key), WireCodec.encode(.heartbeat(beat)))
+        }
     }
 
     /// The first of the core's invariants that does not hold, nil when all do: the buffer's

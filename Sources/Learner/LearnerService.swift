@@ -230,23 +230,28 @@ public struct LearnerService: Service {
                 }
             }
             if let run { logger.info("run directory \(run.url.path)") }
+            // Evaluating runs the environment, which an external one has only in its workers.
+            let evaluation = config.externalEnvironment == nil ? config.evaluation : nil
+            if config.externalEnvironment != nil, config.evaluation != nil {
+                logger.info("no evaluation: \(config.envID) is declared (--observation-shape, --action-space), its code runs only in the workers; the mean return comes from their episode statistics and there is no best.ckpt")
+            }
             let checkpointing = run.map { run in
                 PolicyTrainer.Checkpointing(directory: run.checkpoints(keep: config.keepCheckpoints), interval: config.checkpointInterval,
                                             everyUpdates: config.checkpointEveryUpdates,
-                                            evaluation: config.evaluation.map { .init(interval: $0.interval, episodes: $0.episodes, greedy: $0.greedy) }) { state in
+                                            evaluation: evaluation.map { .init(interval: $0.interval, episodes: $0.episodes, greedy: $0.greedy) }) { state in
                     let progress = core.progress
                     return Checkpoint(runID: core.runID, trainer: state, updates: progress.updates, episodes: progress.episodes,
                                       counters: core.counters, accounting: store.read { $0.accounting }, config: config)
                 }
             }
-            trainer = try PolicyTrainer(envID: config.envID, core: core, store: store, logger: logger, settings: config.training,
+            trainer = try PolicyTrainer(environment: core.environment, core: core, store: store, logger: logger, settings: config.training,
                                     run: run, metricsEvery: config.metricsEvery, metricsInterval: config.metricsInterval ?? .seconds(1), logEvery: config.progressBar ? nil : .seconds(2),
                                     resume: resumed?.trainer, initialParameters: initialParameters, checkpointing: checkpointing,
                                     onMetrics: { m in
                                         // The gauges are named after the metrics.jsonl keys.
                                         metrics.record(update: m.json.compactMap { key, value in (value as? Double).map { (key, $0) } },
                                                        correction: m.correction)
-                                    })!
+                                    })
         }
         events(.ready(ready))
         trainer.start { _ = limit.offer(true) }

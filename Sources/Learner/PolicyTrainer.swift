@@ -92,14 +92,16 @@ public final class PolicyTrainer: Sendable {
     let checkpointing: Checkpointing?
     let envID: String
 
-    /// nil when the environment is unknown. Discrete action spaces get a categorical head,
-    /// continuous ones a diagonal Gaussian. With `resume`, the trainer continues from that
-    /// state (throws when it does not fit the environment).
-    public init?(envID: String, core: LearnerCore, store: ExperienceStore, logger: Logger, settings: TrainingSettings,
+    /// A trainer for `spec` (a built-in environment or a declared external one). Discrete
+    /// action spaces get a categorical head, continuous ones a diagonal Gaussian. With
+    /// `resume`, the trainer continues from that state (throws when it does not fit the
+    /// environment). Evaluation (in `checkpointing`) needs the environment's code: only for a
+    /// built-in one.
+    public init(environment spec: EnvSpec, core: LearnerCore, store: ExperienceStore, logger: Logger, settings: TrainingSettings,
                  run: RunDirectory? = nil, metricsEvery: Int? = nil, metricsInterval: Duration = .seconds(1), logEvery: Duration? = .seconds(2),
                  resume: TrainerState? = nil, initialParameters: TrainerState? = nil, checkpointing: Checkpointing? = nil,
                  onMetrics: (@Sendable (UpdateMetrics) -> Void)? = nil) throws {
-        guard let spec = EnvironmentRegistry.spec(envID) else { return nil }
+        let envID = spec.id
         self.envID = envID
         self.checkpointing = checkpointing
         self.core = core

@@ -124,6 +124,7 @@ public struct WorkerSession: Sendable {
             if r.code == .unknownWorker || r.code == .shuttingDown { return end(.reconnect("learner: \(r.reason)")) }
             return []
         case (_, .heartbeat(let h)):
+            record.acked = max(record.acked, h.ackedChunks)
             return [.wantWeights(h.policyVersion)]
         default:
             return []

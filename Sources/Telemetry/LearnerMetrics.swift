@@ -45,7 +45,7 @@ public final class LearnerMetrics: Sendable {
     /// Why the trainer skips an update (`tributary_updates_skipped_total{reason}`).
     public static let skipReasons = ["non_finite_loss", "non_finite_gradient", "non_finite_parameters"]
     /// Why worker incarnations leave (`tributary_workers_left_total{reason}`).
-    public static let leaveReasons = ["expired", "goodbye", "replaced"]
+    public static let leaveReasons = ["expired", "goodbye", "replaced", "disconnected"]
     /// Kinds of failed handshakes (`tributary_transport_handshakes_failed_total{kind}`).
     public static let handshakeFailures = ["auth", "protocol", "other"]
 
@@ -217,7 +217,7 @@ public final class LearnerMetrics: Sendable {
         "tributary_policy_version": "The newest policy version.",
         "tributary_workers_connected": "Workers with a session now.",
         "tributary_workers_expired_total": "Worker incarnations dropped after silence (--liveness-ms).",
-        "tributary_workers_left_total": "Worker incarnations that left, by reason: expired (silence), goodbye, replaced (restarted).",
+        "tributary_workers_left_total": "Worker incarnations that left, by reason: expired (silence), goodbye, replaced (restarted), disconnected (connection gone).",
         "tributary_messages_received_total": "Messages received on the data socket.",
         "tributary_received_bytes_total": "Bytes of the messages received on the data socket.",
         "tributary_chunks_accepted_total": "Trajectory chunks admitted to the buffer.",

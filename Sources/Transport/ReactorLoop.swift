@@ -18,6 +18,7 @@ private let releaseFrameBox: @convention(c) (UnsafeMutableRawPointer?, UnsafeMut
 /// so it needs no locks (hence `@unchecked Sendable`).
 final class ReactorLoop: @unchecked Sendable {
     struct Entry {
+        let id: SocketID
         let handle: UnsafeMutableRawPointer
         let spec: SocketSpec
         let inbox: Mailbox<InboundMessage>
@@ -105,7 +106,7 @@ final class ReactorLoop: @unchecked Sendable {
         case .open(let id, let spec, let inbox, let continuation):
             do {
                 let (handle, monitor, endpoints) = try openSocket(spec, id: id)
-                sockets[id] = Entry(handle: handle, spec: spec, inbox: inbox, monitor: monitor)
+                sockets[id] = Entry(id: id, handle: handle, spec: spec, inbox: inbox, monitor: monitor)
                 continuation.resume(returning: endpoints)
             } catch {
                 inbox.close()
@@ -273,6 +274,9 @@ final class ReactorLoop: @unchecked Sendable {
                 if err.hostUnreachable { $0.sendsUnroutable += 1 } else { $0.sendsFailed += 1 }
             }
             if !err.hostUnreachable { logger.warning("send on \(entry.spec.kind) failed: \(err)") }
+            if err.hostUnreachable, i == 0, entry.spec.kind == .router, let onEvent = entry.spec.onEvent {
+                onEvent(entry.id, .unroutable(routingID: frames[0]))
+            }
             return true
         }
         reactor.stats.withLock { $0.messagesSent += 1 }

@@ -15,6 +15,10 @@ public enum TransportEvent: Sendable, Equatable {
     case handshakeFailedProtocol(code: Int)
     /// A handshake that failed without detail (e.g. timed out), with errno.
     case handshakeFailedOther(errno: Int)
+    /// A ROUTER (with ZMQ_ROUTER_MANDATORY) could not route a message to this routing identity:
+    /// its connection is gone (the peer closed its socket, died, or reconnected under a new
+    /// identity). Not from the monitor: reported by the send that failed.
+    case unroutable(routingID: [UInt8])
 
     /// "auth", "protocol" or "other" for a failed handshake; nil otherwise.
     public var handshakeFailureKind: String? {

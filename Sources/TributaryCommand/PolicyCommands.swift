@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Environments
 import Learner
 import PolicyArtifacts
 import SafeIO
@@ -41,6 +42,10 @@ extension TributaryCommand {
             let (checkpoint, url) = try source.load("eval")
             let envID = env ?? checkpoint.config.envID
             let policy = PolicyEvaluator.network(checkpoint.trainer)
+            if EnvironmentRegistry.spec(envID) == nil {
+                StandardStream.error.write("tributary eval: '\(envID)' is not one of Tributary's environments (\(EnvironmentRegistry.ids.joined(separator: ", "))); evaluate your own in Python: tributary_worker.load_policy(\"\(url.path)\").act(obs) (python/README.md)\n")
+                throw ExitCode(2)
+            }
             guard let result = PolicyEvaluator.evaluate(policy, envID: envID, episodes: episodes, greedy: greedy, seed: seed) else {
                 StandardStream.error.write("tributary eval: the policy of \(url.path) (observations \(policy.observationSize), \(policy.head)) does not fit environment '\(envID)'\n")
                 throw ExitCode(2)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Domain
 import Environments
 import Foundation
 import Launch
@@ -64,6 +65,32 @@ import Testing
     }
 
     /// `--target-return -100` used to fail with "Missing value" (only `=-100` worked).
+    /// An environment Tributary does not ship is declared by its spaces; chunks are then checked
+    /// against the declaration, and nothing of the learner needs the environment's code.
+    @Test func yourOwnEnvironmentIsDeclaredByItsSpaces() throws {
+        let c = try config(["--env", "LunarLander-v3", "--observation-shape", "8", "--action-space", "discrete:4", "--max-episode-steps", "1000"])
+        #expect(c.environment == EnvSpec(id: "LunarLander-v3", observationShape: [8], actionSpace: .discrete(4), maxEpisodeSteps: 1000))
+        #expect(c.training == TrainingPresets.preset(for: "LunarLander-v3").training, "the default preset: every setting is a flag")
+        let box = try config(["--env", "mine:Reach", "--observation-shape", "3,4", "--action-space", "box:2"])
+        #expect(box.environment?.observationShape == [3, 4] && box.environment?.actionSpace.shape == [2] && box.environment?.maxEpisodeSteps == nil)
+        #expect(try JSONDecoder().decode(LearnerConfig.self, from: JSONEncoder().encode(box)) == box, "checkpoints hold it")
+        let described = try #require(box.describe(runID: "r")["external_environment"] as? [String: Any])
+        #expect(described["action_space"] as? String == "box:2" && described["observation_shape"] as? [Int] == [3, 4])
+        #expect(failure(["--env", "LunarLander-v3"]).contains("--observation-shape and --action-space"))
+        #expect(failure(["--env", "LunarLander-v3", "--observation-shape", "8"]).contains("give its --action-space too"))
+        #expect(failure(["--env", "LunarLander-v3", "--action-space", "discrete:4"]).contains("give its --observation-shape too"))
+        #expect(failure(["--env", "CartPole-v1", "--observation-shape", "4", "--action-space", "discrete:2"]).contains("built in"))
+        #expect(failure(["--env", "X", "--observation-shape", "8,", "--action-space", "discrete:4"]).contains("comma-separated"))
+        #expect(failure(["--env", "X", "--observation-shape", "0", "--action-space", "discrete:4"]).contains("positive sizes"))
+        #expect(failure(["--env", "X", "--observation-shape", "8", "--action-space", "discrete:1"]).contains("2…65536 actions"))
+        #expect(failure(["--env", "X", "--observation-shape", "8", "--action-space", "box:0"]).contains("1…4096 dimensions"))
+        #expect(failure(["--env", "X", "--observation-shape", "8", "--action-space", "multi:3"]).contains("--action-space"))
+        #expect(failure(["--env", "X", "--observation-shape", "8", "--action-space", "discrete:4", "--max-episode-steps", "0"]).contains("--max-episode-steps"))
+        #expect(failure(["--env", "CartPole-v1", "--max-episode-steps", "200"]).contains("--max-episode-steps declares"))
+        #expect(failure(["--env", "X", "--observation-shape", "8", "--action-space", "discrete:4", "--local-workers", "1"]).contains("Python workers"))
+        #expect(failure(["--env", String(repeating: "x", count: 129), "--observation-shape", "8", "--action-space", "discrete:4"]).contains("1…128 bytes"))
+    }
+
     @Test func negativeTargetReturnsParseWithASpace() throws {
         #expect(try config(["--env", "Acrobot-v1", "--target-return", "-100"]).training.targetReturn == -100)
         #expect(try config(["--target-return=-110"]).training.targetReturn == -110)

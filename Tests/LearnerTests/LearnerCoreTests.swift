@@ -8,6 +8,7 @@ import Rollout
 import Locking
 import Testing
 import TestSupport
+import Transport
 
 typealias Harness = EmbeddedLearner
 
@@ -220,6 +221,44 @@ typealias Harness = EmbeddedLearner
         #expect(status.workers.first?.expired == true)
         #expect(status.workers.first?.expiredReason.hasPrefix("expired") == true)
         h.now = h.now + .milliseconds(1300)
+        h.sendChunk()
+        #expect(h.rejectCodes() == [.unknownWorker])
+    }
+
+    /// A worker whose chunks wait in the buffer gets no Credit, so its heartbeats carry the
+    /// acknowledgement: it learns within an interval that its chunks were accepted.
+    @Test func heartbeatsCarryTheAcknowledgement() {
+        var h = Harness {
+            $0.heartbeatInterval = .milliseconds(100)
+            $0.liveness = .milliseconds(1000)
+        }
+        h.hello()
+        _ = h.replies()
+        h.sendChunk()
+        h.sendChunk()
+        #expect(h.replies().isEmpty, "nothing consumed: no Credit")
+        h.core.tick(now: h.now + .milliseconds(150))
+        guard case .heartbeat(let beat)? = h.replies().first else { Issue.record("no heartbeat"); return }
+        #expect(beat.ackedChunks == 2)
+    }
+
+    /// A send to a session's connection that libzmq cannot route (the peer closed it) ends the
+    /// session at once, frees its credits for the others, and is counted as `disconnected`.
+    @Test func aSessionWhoseConnectionIsGoneEndsAtOnce() {
+        var h = Harness()
+        h.hello()
+        _ = h.replies()
+        #expect(h.core.status().workersConnected == 1)
+        h.core.recordTransport(.unroutable(routingID: [9, 9]), socket: "data")  // no such session: nothing happens
+        h.core.recordTransport(.unroutable(routingID: h.key.routingID), socket: "control")  // a control requester: not a session
+        #expect(h.core.status().workersConnected == 1)
+        h.core.recordTransport(.unroutable(routingID: h.key.routingID), socket: "data")
+        let status = h.core.status()
+        #expect(status.workersConnected == 0)
+        #expect(status.workersLeft["disconnected"] == 1)
+        #expect(status.workers.first?.expiredReason.hasPrefix("disconnected") == true)
+        #expect(status.admission.creditsInFlight == 0)
+        #expect(h.core.invariantViolation() == nil)
         h.sendChunk()
         #expect(h.rejectCodes() == [.unknownWorker])
     }

@@ -132,6 +132,21 @@ import Testing
         #expect(session.record.unconfirmed == 0)
     }
 
+    /// Chunks waiting in the learner's buffer earn no Credit; the learner's heartbeat carries the
+    /// acknowledgement, so a stopping worker need not wait out its drain limit.
+    @Test mutating func aHeartbeatsAcknowledgementLetsTheGoodbyeGo() {
+        _ = session.start(now: now)
+        _ = session.receive(Self.welcome(credits: 2), now: now)
+        _ = tick(1)
+        #expect(tick(1, stop: true).isEmpty)
+        var beat = Tributary_V1_Heartbeat()
+        beat.policyVersion = 1
+        beat.ackedChunks = 2
+        _ = session.receive(.heartbeat(beat), now: now)
+        guard case .send(.goodbye)? = tick(1, stop: true).first else { Issue.record("no Goodbye after the heartbeat's ack"); return }
+        #expect(session.record.unconfirmed == 0)
+    }
+
     @Test mutating func aSilentLearnerDoesNotHoldTheGoodbyeForever() {
         _ = session.start(now: now)
         _ = session.receive(Self.welcome(credits: 2), now: now)

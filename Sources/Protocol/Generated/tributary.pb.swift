@@ -697,6 +697,9 @@ public nonisolated struct Tributary_V1_Heartbeat: Sendable {
   /// learner: latest version; worker: version acting
   public var policyVersion: UInt64 = 0
 
+  /// learner: chunks of this incarnation accepted so far (as Credit's); worker: 0
+  public var ackedChunks: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2246,7 +2249,7 @@ nonisolated extension Tributary_V1_Reject.Code: SwiftProtobuf._ProtoNameProvidin
 
 nonisolated extension Tributary_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}unix_ms\0\u{3}policy_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}unix_ms\0\u{3}policy_version\0\u{3}acked_chunks\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2256,6 +2259,7 @@ nonisolated extension Tributary_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.unixMs) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.policyVersion) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.ackedChunks) }()
       default: break
       }
     }
@@ -2268,12 +2272,16 @@ nonisolated extension Tributary_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtob
     if self.policyVersion != 0 {
       try visitor.visitSingularUInt64Field(value: self.policyVersion, fieldNumber: 2)
     }
+    if self.ackedChunks != 0 {
+      try visitor.visitSingularUInt64Field(value: self.ackedChunks, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tributary_V1_Heartbeat, rhs: Tributary_V1_Heartbeat) -> Bool {
     if lhs.unixMs != rhs.unixMs {return false}
     if lhs.policyVersion != rhs.policyVersion {return false}
+    if lhs.ackedChunks != rhs.ackedChunks {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -4,4 +4,4 @@
 from . import tributary_pb2 as pb
 
 # SHA-256 of the tributary.proto the code was generated from.
-SCHEMA_SHA256 = "72a34accd39d841d35c7c62d7b96892978337dbcec686f0eec3d221a69f54d8e"
+SCHEMA_SHA256 = "29e28cae15a3a1a9b938c7cab11afb946c2f8d6b918556a424bd699ec7e834fd"
