@@ -10,6 +10,7 @@ import struct
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -155,9 +156,9 @@ BIN = os.environ.get("TRIBUTARY_BIN_DIR")
 needs_learner = pytest.mark.skipif(not BIN, reason="TRIBUTARY_BIN_DIR (the built learner) is not set")
 
 
-def start_learner(*args, env="CartPole-v1"):
-    p = subprocess.Popen([os.path.join(BIN, "learner"), "--env", env, "--data-port", "0", "--no-metrics",
-                          "--runs", "", "--log-level", "warning", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_learner(*args, env="CartPole-v1", runs="", port=0):
+    p = subprocess.Popen([os.path.join(BIN, "learner"), "--env", env, "--data-port", str(port), "--no-metrics",
+                          "--runs", str(runs), "--log-level", "warning", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ready = json.loads(p.stdout.readline())
     assert ready["event"] == "ready", ready
     return p, ready
@@ -189,6 +190,9 @@ def test_a_python_worker_streams_to_a_real_learner_and_acts_with_its_weights():
         assert summary["weight_fetches"] >= 2 and summary["policy_version"] > 1, summary
         s = status(control)
         assert s.chunks_accepted >= 140, s
+        # The worker drained before its Goodbye: every chunk it sent was acknowledged (by Credits
+        # or, for those still buffered, by the learner's heartbeats).
+        assert summary["chunks_acked"] == s.chunks_accepted == 150, (summary, s.chunks_accepted)
         # Nothing refused but chunks that raced the goodbye. Every episode the worker reported was
         # verified but the first of each copy, whose start precedes the session's first chunk as
         # far as the learner can tell (docs/protocol.md §6, "Episode statistics").
@@ -263,3 +267,306 @@ def test_python_workers_solve_addrev_with_grpo_on_the_swift_learner():
         if learner.poll() is None:
             learner.terminate()
             learner.wait(timeout=20)
+
+
+EXAMPLES = ROOT / "python" / "examples"
+
+
+def worker_cli(ready, *args, **popen):
+    """A `tributary-worker` process for the learner `ready` describes."""
+    endpoints = ["--data", ready["data"][0], "--weights", ready["weights"][0], "--control", ready["control"][0]]
+    env = dict(os.environ, PYTHONPATH=str(EXAMPLES))
+    return subprocess.Popen([sys.executable, "-m", "tributary_worker.cli", *endpoints, *args], env=env, **popen)
+
+
+def run_episodes(policy, env, episodes, greedy):
+    returns = []
+    for e in range(episodes):
+        obs, _ = env.reset(seed=e)
+        total, done = 0.0, False
+        while not done:
+            obs, r, terminated, truncated, _ = env.step(policy.act(obs, greedy=greedy))
+            total += r
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+@needs_learner
+def test_a_custom_python_environment_the_learner_has_never_seen_is_trained_to_its_target(tmp_path):
+    """python/examples/corridor.py is declared to the learner by the flags the worker prints; the
+    learner validates every chunk against that declaration, trains it to the target without any
+    of its code, and the policy it wrote loads in Python and solves the environment."""
+    flags = subprocess.run([sys.executable, "-m", "tributary_worker.cli", "--env", "corridor:Corridor", "--print-learner-flags"],
+                           env=dict(os.environ, PYTHONPATH=str(EXAMPLES)), capture_output=True, text=True, check=True).stdout.split()
+    assert flags == ["--env", "Corridor-v0", "--observation-shape", "2", "--action-space", "discrete:2", "--max-episode-steps", "32"]
+    env_id = flags[1]
+    learner, ready = start_learner(*flags[2:], "--target-return", "0.9", "--max-updates", "3000", "--run-id", "corridor",
+                                   env=env_id, runs=tmp_path)
+    workers = []
+    try:
+        workers = [worker_cli(ready, "--env", "corridor:Corridor", "--num-envs", "16", "--seed", str(i + 1),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(2)]
+        out, err = learner.communicate(timeout=240)
+        assert learner.returncode == 0, err[-1500:]
+        summary = json.loads(out.strip().splitlines()[-1])
+        assert summary["event"] == "summary" and summary.get("solved"), summary
+        s = summary["status"]
+        assert s["mean_return_100"] >= 0.9 and s["episodes"] >= 100
+        assert {k: v for k, v in s.get("rejected", {}).items() if k != "shutting_down"} == {}, s.get("rejected")
+    finally:
+        for w in workers:
+            w.terminate()
+            w.wait(timeout=20)
+        if learner.poll() is None:
+            learner.terminate()
+            learner.wait(timeout=20)
+    config = json.loads((tmp_path / "corridor" / "config.json").read_text())
+    assert config["env_id"] == "Corridor-v0"
+    assert config["external_environment"]["action_space"] == "discrete:2"
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from corridor import Corridor
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    policy = tw.load_policy(tmp_path / "corridor", seed=0)
+    assert policy.env_id == "Corridor-v0" and policy.version > 1
+    assert run_episodes(policy, Corridor(), 100, greedy=True) >= 0.9
+    # The run directory's final parameters are the same policy as its newest checkpoint.
+    observations = np.random.default_rng(0).uniform(-1, 1, size=(32, 2)).astype(np.float32)
+    spec = types.SimpleNamespace(**json.loads((tmp_path / "corridor" / "model.json").read_text()))
+    from_final = tw.Policy(spec, (tmp_path / "corridor" / "final_parameters.bin").read_bytes())
+    np.testing.assert_array_equal(from_final.forward(observations), policy.policy.forward(observations))
+
+
+def test_load_policy_refuses_what_is_not_an_intact_checkpoint_and_falls_back_past_a_torn_one(tmp_path):
+    golden = json.loads((ROOT / "Tests/NeuralNetTests/Golden/policy-categorical.json").read_text())
+    m = golden["model"]
+    params = base64.b64decode(golden["parameters_base64"])
+    body = json.dumps({"trainer": {"settings": {"hidden": m["hidden_sizes"], "activation": m["activation"]},
+                                   "head": {"categorical": {"actions": m["action_size"]}}, "observationSize": m["observation_size"],
+                                   "version": 7, "parameters": base64.b64encode(params).decode()},
+                       "config": {"envID": "Golden-v0"}}).encode()
+    good = b"TRIBUTARY-CHECKPOINT 1\nsha256 " + hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "checkpoint-000000000001.ckpt").write_bytes(good)
+    (run / "checkpoints" / "checkpoint-000000000002.ckpt").write_bytes(good[:-10])  # torn by a crash
+    policy = tw.load_policy(run)
+    assert policy.version == 7 and policy.source.endswith("checkpoint-000000000001.ckpt")
+    outputs = policy.policy.forward(np.asarray(golden["observations"], dtype=np.float32))
+    np.testing.assert_allclose(outputs.reshape(-1), np.asarray(golden["outputs"], dtype=np.float32).reshape(-1), atol=1e-5)
+    for name, data, reason in [("torn.ckpt", good[:-10], "digest mismatch"), ("other.bin", b"hello\nworld\n", "not a Tributary checkpoint"),
+                               ("future.ckpt", good.replace(b"CHECKPOINT 1", b"CHECKPOINT 9", 1), "format 9")]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(tw.PolicyFileError, match=reason):
+            tw.load_policy(tmp_path / name)
+    with pytest.raises(tw.PolicyFileError, match="no best checkpoint"):
+        tw.load_policy(run, best=True)
+    with pytest.raises(tw.PolicyFileError, match="no such file"):
+        tw.load_policy(tmp_path / "missing")
+
+
+@needs_learner
+def test_python_and_swift_workers_feed_one_cartpole_learner():
+    learner, ready = start_learner("--target-return", "off", "--max-updates", "400")
+    try:
+        endpoints = ["--data", ready["data"][0], "--weights", ready["weights"][0], "--control", ready["control"][0]]
+        swift = subprocess.Popen([os.path.join(BIN, "rollout-worker"), *endpoints, "--env", "CartPole-v1", "--num-envs", "8",
+                                  "--worker-id", "swift-0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        python = worker_cli(ready, "--env", "CartPole-v1", "--num-envs", "8", "--worker-id", "py-0",
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        # Both stream while the learner trains; then the status shows both rows with accepted chunks.
+        deadline = time.monotonic() + 120
+        rows = {}
+        while time.monotonic() < deadline:
+            s = status(ready["control"][0])
+            rows = {w.worker_id: w for w in s.workers if not w.expired}
+            if all(rows.get(k) and rows[k].chunks_received - rows[k].chunks_rejected >= 20 for k in ("swift-0", "py-0")):
+                break
+            time.sleep(0.5)
+        for k in ("swift-0", "py-0"):
+            assert rows.get(k) and rows[k].chunks_received - rows[k].chunks_rejected >= 20, rows
+        assert {k: v for k, v in s.rejected.items() if k != "shutting_down"} == {}, s.rejected
+        assert s.updates > 0
+    finally:
+        for p in (swift, python):
+            p.terminate()
+            p.wait(timeout=20)
+        learner.terminate()
+        learner.wait(timeout=20)
+
+
+class RawPeer:
+    """A hand-driven DEALER on a learner's data socket: what a buggy or hostile client sends."""
+
+    def __init__(self, endpoint):
+        self.socket = zmq.Context.instance().socket(zmq.DEALER)
+        self.socket.linger = 0
+        self.socket.connect(endpoint)
+
+    def exchange(self, frames):
+        """The learner's answer to `frames` (heartbeats skipped)."""
+        self.socket.send_multipart(frames)
+        while True:
+            assert self.socket.poll(5000), "no answer from the learner"
+            message, _ = wire.decode(self.socket.recv_multipart())
+            if not isinstance(message, pb.Heartbeat):
+                return message
+
+    def code(self, frames):
+        answer = self.exchange(frames)
+        assert isinstance(answer, pb.Reject), answer
+        return pb.Reject.Code.Name(answer.code)
+
+    def close(self):
+        self.socket.close()
+
+
+@needs_learner
+def test_bad_input_from_python_is_refused_with_the_documented_code_counted_and_loses_nothing():
+    """docs/protocol.md §4 and §6, rule by rule, from a client in another language, against a
+    learner that trains a declared (external) environment: each bad message gets its Reject code,
+    a refused chunk gets its credit back, and a good chunk afterwards is accepted and trained."""
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        from corridor import Corridor
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    learner, ready = start_learner("--observation-shape", "2", "--action-space", "discrete:2", "--max-episode-steps", "32",
+                                   "--unroll-length", "8", "--batch-columns", "4", "--liveness-ms", "60000", env="Corridor-v0")
+    peer = RawPeer(ready["data"][0])
+    try:
+        env = tw.GymnasiumEnv(Corridor, num_envs=4, env_id="Corridor-v0")
+        worker = tw.Worker(env, tw.WorkerConfig(worker_id="py-bad", seed=1))
+
+        def hello(**change):
+            h = pb.Hello(protocol_versions=[1], worker_id="py-bad", incarnation=11)
+            h.env.env_id, h.env.num_envs = "Corridor-v0", 4
+            h.env.observation_shape.extend([2])
+            h.env.observation_dtype, h.env.action_dtype, h.env.num_actions = pb.DTYPE_FLOAT32, pb.DTYPE_INT32, 2
+            for path, value in change.items():
+                target = h.env if path != "worker_id" else h
+                if isinstance(value, list):
+                    del getattr(target, path)[:]
+                    getattr(target, path).extend(value)
+                else:
+                    setattr(target, path, value)
+            return wire.encode(h)
+
+        assert peer.code(hello(env_id="LunarLander-v3")) == "CODE_ENV_MISMATCH"
+        assert peer.code(hello(observation_shape=[3])) == "CODE_ENV_MISMATCH"
+        assert peer.code(hello(num_actions=3)) == "CODE_ENV_MISMATCH"
+        assert peer.code(hello(worker_id="")) == "CODE_MALFORMED"
+        assert peer.code(hello(worker_id="w" * 129)) == "CODE_FIELD_TOO_LONG"
+        welcome = peer.exchange(hello())
+        assert isinstance(welcome, pb.Welcome) and welcome.unroll_length == 8, welcome
+
+        worker.run_id, worker.obs = welcome.run_id, env.reset(seed=1)
+        worker.ep_return, worker.ep_length = np.zeros(4), np.zeros(4, dtype=np.int64)
+        sequence = iter(range(1, 1000))
+
+        def chunk(mutate=None, tensors=None, seq=None):
+            message, frames = worker._chunk(8, 11, next(sequence) if seq is None else seq)
+            frames = list(frames)
+            if mutate:
+                mutate(message)
+            for name, fn in (tensors or {}).items():
+                t = getattr(message, name)
+                frames[t.frame] = fn(wire.tensor_array(t, frames).copy()).tobytes()
+            return wire.encode(message, frames)
+
+        def set_(i, v):
+            def f(a):
+                a.reshape(-1)[i] = v
+                return a
+            return f
+
+        def other_env(m):  # another environment's id and its shape: rule 5 (env_id) comes before 6 (shapes)
+            m.env_id = "CartPole-v1"
+            m.observations.shape[2] = 4
+
+        expected = [
+            ("CODE_WRONG_RUN", chunk(lambda m: setattr(m, "run_id", "another-run"))),
+            ("CODE_ENV_MISMATCH", chunk(lambda m: setattr(m, "env_id", "CartPole-v1"))),
+            ("CODE_ENV_MISMATCH", chunk(other_env)),
+            ("CODE_FIELD_TOO_LONG", chunk(lambda m: setattr(m, "prompt_id", "p" * 257))),
+            ("CODE_SHAPE_MISMATCH", chunk(lambda m: m.observations.shape.__setitem__(2, 3))),
+            ("CODE_NON_FINITE", chunk(tensors={"rewards": set_(5, np.nan)})),
+            ("CODE_ACTION_OUT_OF_RANGE", chunk(tensors={"actions": set_(0, 2)})),
+            ("CODE_MALFORMED", chunk(tensors={"terminated": set_(3, 2)})),
+            ("CODE_BAD_VERSION", chunk(tensors={"policy_versions": set_(7, 99)})),
+        ]
+        for code, frames in expected:
+            answer = peer.exchange(frames)
+            assert isinstance(answer, pb.Reject) and pb.Reject.Code.Name(answer.code) == code, (code, answer)
+            assert answer.credits_returned == 1 and answer.rejected_type == 3, answer
+        # An episode longer than the declared time limit (--max-episode-steps 32) cannot be true.
+        for _ in range(50):
+            message, frames = worker._chunk(8, 11, next(sequence))
+            if message.episodes:
+                break
+        message.episodes[0].length = 33
+        assert peer.code(wire.encode(message, frames)) == "CODE_BAD_EPISODE"
+        # After all that, a good chunk is accepted, trained (one chunk is a batch of 4 columns)
+        # and acknowledged.
+        peer.socket.send_multipart(chunk())
+        deadline = time.monotonic() + 10
+        acked = 0
+        while acked < 1 and time.monotonic() < deadline:
+            if peer.socket.poll(100):
+                answer, _ = wire.decode(peer.socket.recv_multipart())
+                assert not isinstance(answer, pb.Reject), answer
+                acked = max(acked, getattr(answer, "acked_chunks", 0))
+        assert acked == 1
+        assert peer.code(chunk(seq=0)) == "CODE_BAD_SEQUENCE"
+        expected += [("CODE_BAD_EPISODE", None), ("CODE_BAD_SEQUENCE", None)]
+        s = status(ready["control"][0])
+        counts = {}
+        for code, _ in expected:
+            counts[code[len("CODE_"):].lower()] = counts.get(code[len("CODE_"):].lower(), 0) + 1
+        assert dict(s.rejected_chunks) == counts, dict(s.rejected_chunks)
+        assert s.chunks_accepted == 1
+        a = s.accounting
+        assert a.received == a.trained + sum(a.dropped.values()) + a.buffered and a.trained == 1, a
+        assert learner.poll() is None, "the learner survived"
+    finally:
+        peer.close()
+        learner.terminate()
+        learner.wait(timeout=20)
+
+
+@needs_learner
+def test_a_hello_that_reaches_a_learner_after_its_sender_gave_up_leaves_no_ghost_session():
+    """A client that closes its socket without ZMQ_LINGER 0 while the learner is not up yet has its
+    Hello delivered when the learner starts; the learner's Welcome then cannot be routed, so the
+    session ends at once as `disconnected` instead of holding credits until liveness expires."""
+    import socket as sockets
+    probe = sockets.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    ctx = zmq.Context()
+    early = ctx.socket(zmq.DEALER)  # default linger: its queued Hello outlives the close
+    early.connect(f"tcp://127.0.0.1:{port}")
+    h = pb.Hello(protocol_versions=[1], worker_id="gave-up", incarnation=7)
+    h.env.env_id, h.env.num_envs = "CartPole-v1", 4
+    h.env.observation_shape.append(4)
+    h.env.observation_dtype, h.env.action_dtype, h.env.num_actions = pb.DTYPE_FLOAT32, pb.DTYPE_INT32, 2
+    early.send_multipart(wire.encode(h))
+    early.close()
+    learner, ready = start_learner(port=port, env="CartPole-v1")
+    try:
+        deadline = time.monotonic() + 3  # well inside the 5 s liveness
+        while time.monotonic() < deadline:
+            s = status(ready["control"][0])
+            if s.workers_left.get("disconnected"):
+                break
+            time.sleep(0.1)
+        assert s.workers_left.get("disconnected") == 1 and s.workers_connected == 0, s
+        assert [w.expired_reason for w in s.workers if w.worker_id == "gave-up"] == ["disconnected: its connection closed"]
+        assert s.workers_left.get("expired", 0) == 0 and s.admission.credits_in_flight == 0
+    finally:
+        learner.terminate()
+        learner.wait(timeout=20)
+        ctx.destroy(linger=0)

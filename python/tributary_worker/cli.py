@@ -2,6 +2,7 @@
 
     tributary-worker --learner 10.0.0.5 --env CartPole-v1 --num-envs 16
     tributary-worker --learner 10.0.0.5:6000 --env mypackage.envs:make_env --num-envs 8
+    tributary-worker --env mypackage.envs:make_env --print-learner-flags   # what the learner needs
 
 Exit codes as `rollout-worker`'s: 0 done, 2 the learner refused this worker's configuration
 (environment, sizes), 3 its protocol version, 4 its key; 64 a bad flag.
@@ -32,6 +33,8 @@ def main(argv=None):
     p.add_argument("--hello-timeout", type=float, default=2.0, help="seconds to wait for Welcome before retrying")
     p.add_argument("--curve-server-key", help="CURVE: the learner's public key file (NAME.key)")
     p.add_argument("--curve-secret-key", help="CURVE: this worker's secret key file (NAME.key_secret)")
+    p.add_argument("--print-learner-flags", action="store_true",
+                   help="print the learner flags that declare this environment (--env ID --observation-shape ... --action-space ...) and exit")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     args = p.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
@@ -55,6 +58,10 @@ def main(argv=None):
     except ValueError as e:
         p.exit(64, f"tributary-worker: {e}\n")
     env = load_env(args.env, args.num_envs)
+    if args.print_learner_flags:
+        print(" ".join(env.learner_flags()))
+        env.close()
+        return 0
     worker = Worker(env, config)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: worker.stop())

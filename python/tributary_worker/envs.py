@@ -21,6 +21,18 @@ class VectorEnv:
     action_shape = ()
     action_low = None
     action_high = None
+    # The episode time limit, when the environment has one (the learner's --max-episode-steps).
+    max_episode_steps = None
+
+    def learner_flags(self):
+        """The flags that declare this environment to a learner that does not ship it
+        (`learner --env ID --observation-shape ... --action-space ...`)."""
+        actions = f"discrete:{self.num_actions}" if self.num_actions > 0 else f"box:{int(np.prod(self.action_shape))}"
+        flags = ["--env", self.env_id, "--observation-shape", ",".join(str(int(d)) for d in self.observation_shape),
+                 "--action-space", actions]
+        if self.max_episode_steps:
+            flags += ["--max-episode-steps", str(int(self.max_episode_steps))]
+        return flags
 
     def reset(self, seed=None):
         """First observations, float32 [B, *observation_shape]."""
@@ -61,6 +73,9 @@ class GymnasiumEnv(VectorEnv):
             self.env_id = env_id
             self.vec = SyncVectorEnv([env] * num_envs, autoreset_mode=AutoresetMode.SAME_STEP)
         self.num_envs = num_envs
+        first = self.vec.envs[0]
+        self.max_episode_steps = (first.spec.max_episode_steps if first.spec is not None else None) \
+            or getattr(first.unwrapped, "max_episode_steps", None)
         obs_space, act_space = self.vec.single_observation_space, self.vec.single_action_space
         self.observation_shape = tuple(obs_space.shape)
         if isinstance(act_space, gym.spaces.Discrete):

@@ -134,8 +134,8 @@ class Worker:
         self._fetch = None
         self._monitor = None
         self._handshakes = {}
-        self.stats = {"chunks_sent": 0, "env_steps": 0, "episodes": 0, "weight_fetches": 0, "digest_mismatches": 0,
-                      "incarnations": 0, "rejected": {}}
+        self.stats = {"chunks_sent": 0, "chunks_acked": 0, "env_steps": 0, "episodes": 0, "weight_fetches": 0,
+                      "digest_mismatches": 0, "incarnations": 0, "rejected": {}}
 
     def stop(self):
         self._stop = True
@@ -168,6 +168,7 @@ class Worker:
         self.sub.setsockopt(zmq.SUBSCRIBE, WEIGHTS_AVAILABLE_PREFIX)
         self.control = self._socket(zmq.DEALER, self.control_endpoint)
         backoff = self.config.backoff_initial
+        self._welcomed_at = None
         try:
             while not self._stop:
                 incarnation = random.getrandbits(53) or 1
@@ -184,6 +185,8 @@ class Worker:
                         continue
                     backoff = self.config.backoff_initial
                     self.stats["incarnations"] += 1
+                    if self._welcomed_at is None:
+                        self._welcomed_at = time.monotonic()
                     if self._session(data, incarnation, welcome, max_chunks):
                         break
                 finally:
@@ -194,7 +197,9 @@ class Worker:
         finally:
             self.sub.close(linger=0)
             self.control.close(linger=0)
-        return dict(self.stats, worker_id=self.worker_id, policy_version=self.version)
+        streaming = time.monotonic() - self._welcomed_at if self._welcomed_at is not None else 0.0
+        return dict(self.stats, worker_id=self.worker_id, policy_version=self.version, streaming_seconds=round(streaming, 3),
+                    env_steps_per_second=round(self.stats["env_steps"] / streaming, 1) if streaming > 0 else 0.0)
 
     HANDSHAKE_EVENTS = {zmq.EVENT_HANDSHAKE_FAILED_AUTH: "auth", zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "protocol",
                         zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "other"}
@@ -261,6 +266,10 @@ class Worker:
                 return None
         return None
 
+    # A stopping worker waits this long at most for the learner to confirm (accept or refuse) the
+    # chunks it sent before it says Goodbye, as the Swift worker does.
+    DRAIN_LIMIT = 1.0
+
     def _session(self, data, incarnation, welcome, max_chunks):
         """One incarnation; True when the worker is done (budget spent or stopped)."""
         if welcome.run_id != self.run_id:
@@ -274,6 +283,9 @@ class Worker:
         if needed > self.version:
             self._request_weights()
         sequence = 0
+        # Chunks the learner accepted (cumulative `acked_chunks` of Credit and Heartbeat) and refused.
+        acked = refused = 0
+        draining = None
         last_heard = last_sent = last_summary = time.monotonic()
         sent_at_summary = self.stats["chunks_sent"]
         log.info("incarnation %d welcomed by run %s: T=%d, %d credits", incarnation, welcome.run_id, T, credits)
@@ -283,7 +295,7 @@ class Worker:
         while True:
             now = time.monotonic()
             ready = self.version >= needed
-            can_send = credits > 0 and ready and not self._stop
+            can_send = credits > 0 and ready and draining is None
             wait = 0 if can_send else max(0.0, min(0.05, last_sent + heartbeat - now))
             events = dict(poller.poll(int(wait * 1000)))
             if data in events:
@@ -292,17 +304,21 @@ class Worker:
                     message, _ = decode(data.recv_multipart(copy=False))
                     if isinstance(message, pb.Credit):
                         credits += message.credits
+                        acked = max(acked, message.acked_chunks)
                     elif isinstance(message, pb.Reject):
                         credits += message.credits_returned
+                        refused += message.rejected_type == MESSAGE_TYPES["TrajectoryChunk"]
                         name = R.Code.Name(message.code)
                         self.stats["rejected"][name] = self.stats["rejected"].get(name, 0) + 1
                         if message.code in FATAL:
                             raise WorkerRefused(FATAL[message.code], f"the learner refused this worker ({name}): {message.reason}")
                         if message.code in RECONNECT:
                             log.warning("%s: %s; reconnecting as a new incarnation", name, message.reason)
+                            self.stats["chunks_acked"] += acked
                             return False
                         log.warning("chunk %d refused (%s): %s", message.sequence, name, message.reason)
                     elif isinstance(message, pb.Heartbeat):
+                        acked = max(acked, message.acked_chunks)
                         if message.policy_version > self.version:
                             self._request_weights()
             if self.sub in events:
@@ -322,22 +338,26 @@ class Worker:
                 self._fetch = None
             if now - last_heard > liveness:
                 log.warning("the learner was silent for %.1f s; reconnecting as a new incarnation", now - last_heard)
+                self.stats["chunks_acked"] += acked
                 return False
-            if self._stop:
-                data.send_multipart(encode(pb.Goodbye(reason="shutdown", chunks_sent=sequence)))
-                data.close(linger=1000)
-                return True
-            if credits > 0 and self.version >= needed:
+            budget_spent = max_chunks is not None and self.stats["chunks_sent"] >= max_chunks
+            if (self._stop or budget_spent) and draining is None:
+                draining = now
+            if draining is not None:
+                # Goodbye once every chunk sent is confirmed, or after DRAIN_LIMIT.
+                if acked + refused >= sequence or now - draining > min(liveness, self.DRAIN_LIMIT):
+                    reason = "shutdown" if self._stop else "budget spent"
+                    data.send_multipart(encode(pb.Goodbye(reason=reason, chunks_sent=sequence)))
+                    data.close(linger=1000)
+                    self.stats["chunks_acked"] += acked
+                    return True
+            elif credits > 0 and self.version >= needed:
                 message, frames = self._chunk(T, incarnation, sequence)
                 data.send_multipart(encode(message, frames), copy=False)
                 credits -= 1
                 sequence += 1
                 self.stats["chunks_sent"] += 1
                 last_sent = time.monotonic()
-                if max_chunks is not None and self.stats["chunks_sent"] >= max_chunks:
-                    data.send_multipart(encode(pb.Goodbye(reason="budget spent", chunks_sent=sequence)))
-                    data.close(linger=1000)
-                    return True
             if time.monotonic() - last_sent >= heartbeat:
                 data.send_multipart(encode(pb.Heartbeat(unix_ms=int(time.time() * 1000), policy_version=self.version)))
                 last_sent = time.monotonic()
