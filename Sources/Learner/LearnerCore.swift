@@ -522,9 +522,10 @@ public final class LearnerCore: Sendable {
             lastHeard: now, lastSent: now, ledger: EpisodeLedger(numEnvs: b))
         s.nextSessionID += 1
         // As many as admission allows now (possibly none: then the first Credit follows an update).
-        let credits = grantable(s, s.sessions[key]!).credits
+        let (credits, held) = grantable(s, s.sessions[key]!)
         s.adjustCredits(key, by: Int(credits))
-        markWaiting(&s, key)
+        // One that a learner-wide bound leaves with nothing is first in line for the next room.
+        if held, credits == 0 { waitFirst(&s, key) } else { markWaiting(&s, key) }
         logger.info("worker \(hello.workerID) incarnation \(hello.incarnation) from \(hello.host) (\(peer)) joined: \(spec.id) × \(b)")
         var welcome = Tributary_V1_Welcome()
         welcome.runID = runID
@@ -613,8 +614,12 @@ public final class LearnerCore: Sendable {
                 touched.append(item.worker)
             }
             if !s.stopping {
-                grant(&s, to: touched, now: now, replies: &replies)
+                // Workers already waiting in line for room come first, in order; the workers
+                // whose chunks were just released come after them. The other way round, a worker
+                // whose chunk frees room takes it straight back, and under a tight learner-wide
+                // bound (η) a worker that joined later never got a credit at all.
                 grantWaiting(&s, now: now, replies: &replies)
+                grant(&s, to: touched, now: now, replies: &replies)
             }
         }
         for (key, reply) in replies { send(.data(key), reply) }
@@ -633,20 +638,20 @@ public final class LearnerCore: Sendable {
         }
     }
 
-    /// Grants `key` what it may have now; true when a learner-wide bound held it back.
+    /// Grants `key` what it may have now; `held`: a learner-wide bound held it back.
     @discardableResult
     private func grantOne(_ s: inout State, _ key: WorkerKey, now: ContinuousClock.Instant,
-                          replies: inout [(WorkerKey, [OwnedFrame])]) -> Bool {
+                          replies: inout [(WorkerKey, [OwnedFrame])]) -> (granted: UInt32, held: Bool) {
         let session = s.sessions[key]!
         let (n, global) = grantable(s, session)
-        guard n > 0, n >= session.grantBatch || session.credits == 0 || session.queued == 0 else { return global }
+        guard n > 0, n >= session.grantBatch || session.credits == 0 || session.queued == 0 else { return (0, global) }
         var credit = Tributary_V1_Credit()
         credit.credits = n
         credit.ackedChunks = session.accepted
         replies.append((key, WireCodec.encode(.credit(credit))))
         s.adjustCredits(key, by: Int(n))
         s.sessions[key]!.lastSent = now
-        return global
+        return (n, global)
     }
 
     /// Puts a session below its own credit limit in the waiting queue (once).
@@ -656,15 +661,29 @@ public final class LearnerCore: Sendable {
         s.waiting.append(key)
     }
 
+    /// Puts a session that a learner-wide bound left with nothing at the front of the line.
+    private func waitFirst(_ s: inout State, _ key: WorkerKey) {
+        guard let session = s.sessions[key], !session.waiting else { return }
+        s.sessions[key]!.waiting = true
+        s.waiting.prepend(key)
+    }
+
     /// Serves waiting sessions in order until a learner-wide bound stops the round: each
     /// decision is O(1), and a round does no more work than the credits it grants plus one.
+    /// A session served goes to the back of the line (if still below its own limit); one the
+    /// bound left with nothing keeps its place at the front, so the next room is its: workers
+    /// take turns instead of the first in line taking every credit that frees up.
     private func grantWaiting(_ s: inout State, now: ContinuousClock.Instant, replies: inout [(WorkerKey, [OwnedFrame])]) {
         var round = s.waiting.count
         while round > 0, let key = s.waiting.popFirst() {
             round -= 1
             guard s.sessions[key]?.waiting == true else { continue }  // left, or already served
             s.sessions[key]!.waiting = false
-            let held = grantOne(&s, key, now: now, replies: &replies)
+            let (granted, held) = grantOne(&s, key, now: now, replies: &replies)
+            if held, granted == 0 {
+                waitFirst(&s, key)
+                break
+            }
             markWaiting(&s, key)
             if held { break }
         }

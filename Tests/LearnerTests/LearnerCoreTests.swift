@@ -78,6 +78,37 @@ typealias Harness = EmbeddedLearner
         #expect(c.credits == 1)  // one chunk still waits: 2 + 2 columns = the bound
     }
 
+    /// Under a tight η the room a released chunk frees goes to the worker waiting in line, not
+    /// back to the worker whose chunk it was: a worker that joined when the budget was full gets
+    /// credits as soon as there is room, and the two then take turns.
+    @Test func roomUnderEtaGoesToTheWorkerWaitingInLineFirst() throws {
+        var h = Harness { $0.buffer.eta = 1 }  // (1 + 1) × 2 columns: two 2-column chunks
+        h.hello()
+        guard case .welcome(let w)? = h.replies().first else { Issue.record("no Welcome"); return }
+        #expect(w.initialCredits == 2)
+        var other = Tributary_V1_Hello()
+        other.protocolVersions = [1]
+        other.workerID = "late"
+        other.env = h.source.spec
+        let late = WorkerKey([9])
+        h.core.handleData(from: late, frames: WireCodec.encode(.hello(other)).map { $0 as any MessageFrame })
+        guard case .welcome(let w2)? = h.outbox.take(.data(late)).first else { Issue.record("no Welcome"); return }
+        #expect(w2.initialCredits == 0, "the budget is full")
+        h.sendChunk()
+        h.sendChunk()
+        _ = try #require(h.consumeOne())
+        let toLate = h.outbox.take(.data(late)).compactMap { if case .credit(let c) = $0 { c.credits } else { nil } }
+        let toFirst = h.replies().compactMap { if case .credit(let c) = $0 { c.credits } else { nil } }
+        #expect(toLate == [1], "the waiting worker gets the room")
+        #expect(toFirst.reduce(0, +) == 0, "the first worker waits its turn")
+        // The next room is the first worker's again: they take turns.
+        _ = try #require(h.consumeOne())
+        let again: [UInt32] = h.replies().compactMap { if case .credit(let c) = $0 { c.credits } else { nil } }
+        #expect(again == [1])
+        #expect(h.outbox.take(.data(late)).compactMap { if case .credit(let c) = $0 { c.credits } else { nil } }.isEmpty)
+        #expect(h.core.invariantViolation() == nil)
+    }
+
     /// A chunk wider than the whole budget (η = 0, 1-column batches, 2-column chunks) still gets
     /// one credit when nothing is waiting or in flight, so the run cannot stall.
     @Test func aChunkWiderThanTheBudgetStillGetsThroughAlone() throws {
