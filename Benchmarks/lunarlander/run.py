@@ -39,7 +39,7 @@ DECLARATION = ["--observation-shape", "8", "--action-space", "discrete:4", "--ma
 # Tributary's settings for LunarLander (docs/benchmarks.md, "LunarLander-v3 from Python workers").
 FLAGS = ["--correction", "ppo", "--epochs", "4", "--minibatches", "8", "--batch-columns", "32", "--unroll-length", "64",
          "--gamma", "0.999", "--gae-lambda", "0.98", "--learning-rate", "3e-4", "--entropy-cost", "0.01", "--reward-scale", "0.01",
-         "--credits", "4", "--eta", "1"]
+         "--credits", "4", "--eta", "1", "--max-reuse", "2", "--order", "newest-first"]
 
 
 def ours(args, seed, out):
@@ -222,7 +222,9 @@ def main():
     p.add_argument("--num-envs", type=int, default=16)
     p.add_argument("--skip-sb3", action="store_true", help="only Tributary's runs (tuning)")
     p.add_argument("--report-only", action="store_true", help="rewrite OUT/results.md and curves.svg from OUT/results.json")
+    p.add_argument("--extra", default="", help="learner flags appended to FLAGS (tuning; a later flag wins)")
     args = p.parse_args()
+    FLAGS.extend(args.extra.split())
     if args.report_only:
         results = json.loads((args.out / "results.json").read_text())
         text = report(args, results)
