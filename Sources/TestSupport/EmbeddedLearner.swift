@@ -84,6 +84,18 @@ public struct EmbeddedLearner {
         send(WireCodec.encode(.hello(h), version: headerVersion))
     }
 
+    /// A second worker, `workerID` on connection `key`, says Hello for the same environment; its
+    /// Welcome, nil when it got none.
+    public func helloAnother(_ key: WorkerKey, workerID: String) -> Tributary_V1_Welcome? {
+        var h = Tributary_V1_Hello()
+        h.protocolVersions = [1]
+        h.workerID = workerID
+        h.env = source.spec
+        core.handleData(from: key, frames: WireCodec.encode(.hello(h)).map { $0 as any MessageFrame }, now: now)
+        guard case .welcome(let w)? = outbox.take(.data(key)).first else { return nil }
+        return w
+    }
+
     public func send(_ frames: [OwnedFrame], truncated: Bool = false) {
         core.handleData(from: key, frames: frames.map { $0 as any MessageFrame }, truncated: truncated, now: now)
     }

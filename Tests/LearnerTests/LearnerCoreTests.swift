@@ -86,13 +86,8 @@ typealias Harness = EmbeddedLearner
         h.hello()
         guard case .welcome(let w)? = h.replies().first else { Issue.record("no Welcome"); return }
         #expect(w.initialCredits == 2)
-        var other = Tributary_V1_Hello()
-        other.protocolVersions = [1]
-        other.workerID = "late"
-        other.env = h.source.spec
         let late = WorkerKey([9])
-        h.core.handleData(from: late, frames: WireCodec.encode(.hello(other)).map { $0 as any MessageFrame })
-        guard case .welcome(let w2)? = h.outbox.take(.data(late)).first else { Issue.record("no Welcome"); return }
+        guard let w2 = h.helloAnother(late, workerID: "late") else { Issue.record("no Welcome"); return }
         #expect(w2.initialCredits == 0, "the budget is full")
         h.sendChunk()
         h.sendChunk()
@@ -453,13 +448,8 @@ typealias Harness = EmbeddedLearner
         h.hello()
         guard case .welcome(let w)? = h.replies().first else { Issue.record("no Welcome"); return }
         #expect(w.initialCredits == 3)
-        var other = Tributary_V1_Hello()
-        other.protocolVersions = [1]
-        other.workerID = "second"
-        other.env = h.source.spec
         let second = WorkerKey([9])
-        h.core.handleData(from: second, frames: WireCodec.encode(.hello(other)).map { $0 as any MessageFrame })
-        guard case .welcome(let w2)? = h.outbox.take(.data(second)).first else { Issue.record("no Welcome"); return }
+        guard let w2 = h.helloAnother(second, workerID: "second") else { Issue.record("no Welcome"); return }
         #expect(w2.initialCredits == 0)
         for _ in 0..<3 { h.sendChunk() }
         #expect(h.rejectCodes() == [])

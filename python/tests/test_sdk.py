@@ -164,6 +164,16 @@ def start_learner(*args, env="CartPole-v1", runs="", port=0):
     return p, ready
 
 
+def stop(learner, *workers):
+    """Ends the workers, then the learner if it is still running."""
+    for w in workers:
+        w.terminate()
+        w.wait(timeout=20)
+    if learner.poll() is None:
+        learner.terminate()
+        learner.wait(timeout=20)
+
+
 def status(control):
     ctx = zmq.Context.instance()
     s = ctx.socket(zmq.DEALER)
@@ -261,12 +271,7 @@ def test_python_workers_solve_addrev_with_grpo_on_the_swift_learner():
         assert summary["status"]["mean_return_100"] >= 0.9
         assert summary["status"]["chunks_consumed"] == summary["status"]["chunks_accepted"]
     finally:
-        for w in workers:
-            w.terminate()
-            w.wait(timeout=20)
-        if learner.poll() is None:
-            learner.terminate()
-            learner.wait(timeout=20)
+        stop(learner, *workers)
 
 
 EXAMPLES = ROOT / "python" / "examples"
@@ -315,12 +320,7 @@ def test_a_custom_python_environment_the_learner_has_never_seen_is_trained_to_it
         assert s["mean_return_100"] >= 0.9 and s["episodes"] >= 100
         assert {k: v for k, v in s.get("rejected", {}).items() if k != "shutting_down"} == {}, s.get("rejected")
     finally:
-        for w in workers:
-            w.terminate()
-            w.wait(timeout=20)
-        if learner.poll() is None:
-            learner.terminate()
-            learner.wait(timeout=20)
+        stop(learner, *workers)
     config = json.loads((tmp_path / "corridor" / "config.json").read_text())
     assert config["env_id"] == "Corridor-v0"
     assert config["external_environment"]["action_space"] == "discrete:2"
