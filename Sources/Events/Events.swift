@@ -53,12 +53,16 @@ public struct LearnerSummary: EventRecord, Equatable {
         public var updates: UInt64
         /// Wall-clock seconds since 1970 when the target was reached.
         public var unixTime: Double
+        /// The mean return of the last 100 episodes that reached the target, at that moment.
+        /// The summary's `status.mean_return_100` is later: episodes of chunks accepted while
+        /// the learner stopped count there too, and past the target a policy can swing.
+        public var meanReturn100: Double?
 
-        public init(seconds: Double, steps: UInt64, updates: UInt64, unixTime: Double) {
-            (self.seconds, self.steps, self.updates, self.unixTime) = (seconds, steps, updates, unixTime)
+        public init(seconds: Double, steps: UInt64, updates: UInt64, unixTime: Double, meanReturn100: Double? = nil) {
+            (self.seconds, self.steps, self.updates, self.unixTime, self.meanReturn100) = (seconds, steps, updates, unixTime, meanReturn100)
         }
 
-        enum CodingKeys: String, CodingKey { case seconds, steps, updates, unixTime = "unix_time" }
+        enum CodingKeys: String, CodingKey { case seconds, steps, updates, unixTime = "unix_time", meanReturn100 = "mean_return_100" }
     }
 }
 

@@ -89,8 +89,9 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
     /// the policy trainer (with `training.correction`); "synthetic" runs the stand-in trainer, which only exercises the
     /// protocol (versions, weights, credits) for transport tests and benchmarks.
     public var envID = "synthetic"
-    /// The environment every Hello and chunk is checked against: the registry's for a known id,
-    /// the synthetic task's for "synthetic". nil for an unknown id (`validate` refuses it).
+    /// The environment every Hello and chunk is checked against: the declared one
+    /// (`externalEnvironment`), else the registry's for a known id, the synthetic task's for
+    /// "synthetic". nil for an unknown, undeclared id (`validate` refuses it).
     public var environment: EnvSpec? {
         if let externalEnvironment { return externalEnvironment }
         return envID == "synthetic" ? .synthetic(observationSize: syntheticObservationSize) : EnvironmentRegistry.spec(envID)
@@ -205,7 +206,6 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
         public init() {}
     }
 
-    /// The configuration as written to a run's config.json.
     /// What an external environment's declaration must satisfy.
     static func validateExternal(_ e: EnvSpec, envID: String) throws(ConfigError) {
         guard e.id == envID else { throw ConfigError("the declared environment is '\(e.id)', the run's '\(envID)'") }
@@ -243,6 +243,7 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
         return d
     }
 
+    /// The configuration as written to a run's config.json.
     public func describe(runID: String) -> [String: Any] {
         [
             "run_id": runID, "env_id": envID, "data": dataEndpoints, "weights": weightsEndpoints, "control": controlEndpoints,

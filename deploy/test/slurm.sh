@@ -146,8 +146,8 @@ verdict="$(python3 -c '
 import json, sys
 s = json.loads(sys.argv[1]); st = s["status"]
 ids = sorted(w["worker_id"] for w in st["workers"])
-ok = s.get("solved") is not None and st["mean_return_100"] >= 475 and st["security"] == "curve" and len(ids) >= 2
-print(("1" if ok else "0") + " mean_return_100=%s security=%s workers=%s" % (st["mean_return_100"], st["security"], ids))
+ok = s.get("solved") is not None and s["solved"].get("mean_return_100", 0) >= 475 and st["security"] == "curve" and len(ids) >= 2
+print(("1" if ok else "0") + " mean_return_100 at the target=%s (at the end %s) security=%s workers=%s" % (s["solved"].get("mean_return_100") if s.get("solved") else None, st["mean_return_100"], st["security"], ids))
 ' "$summary" 2>/dev/null || echo "0 no summary line in $out")"
 check "${verdict%% *}" "the job's output has the learner's summary: CartPole solved under CURVE by the srun workers" "${verdict#* }"
 check "$(grep -q '"event":"ready"' "$out" 2>/dev/null && ls "$S"/jobs/job/runs/*/checkpoints/*.ckpt >/dev/null 2>&1 && echo 1)" \

@@ -143,9 +143,9 @@ summary="$(grep '"event":"summary"' "$out/learner.journal" | tail -1 || true)"
 solved="$(python3 -c '
 import json, sys
 s = json.loads(sys.argv[1]); st = s["status"]
-ok = s.get("solved") is not None and st["mean_return_100"] >= 475 and st["security"] == "curve"
+ok = s.get("solved") is not None and s["solved"].get("mean_return_100", 0) >= 475 and st["security"] == "curve"
 ids = sorted(w["worker_id"] for w in st["workers"])
-print(("1" if ok else "0") + " mean_return_100=%s security=%s workers=%s run_directory=%s" % (st["mean_return_100"], st["security"], ids, s["run_directory"]))
+print(("1" if ok else "0") + " mean_return_100 at the target=%s (at the end %s) security=%s workers=%s run_directory=%s" % (s["solved"].get("mean_return_100") if s.get("solved") else None, st["mean_return_100"], st["security"], ids, s["run_directory"]))
 ' "$summary" 2>&1 || echo "0 no summary line in the journal")"
 check "${solved%% *}" "the journal has the learner's summary: CartPole solved under CURVE" "${solved#* }"
 host="$(grep -o '"worker_id":"[^"]*/0"' "$out/learner.journal" | head -1 | sed 's/.*"\([^"]*\)\/0"/\1/')"

@@ -95,9 +95,9 @@ verdict="$(python3 -c '
 import json, sys
 s = [json.loads(l) for l in open(sys.argv[1]) if "\"summary\"" in l][-1]; st = s["status"]
 w = {x["worker_id"]: (x["key_name"], x["peer_address"]) for x in st["workers"]}
-ok = s.get("solved") is not None and st["mean_return_100"] >= 475 and st["security"] == "curve" \
+ok = s.get("solved") is not None and s["solved"].get("mean_return_100", 0) >= 475 and st["security"] == "curve" \
      and w.get("worker-b/0") == ("worker-b", "10.0.0.6") and w.get("worker-b/1") == ("worker-b", "10.0.0.6")
-print(("1" if ok else "0") + " mean_return_100=%s security=%s workers=%s" % (st["mean_return_100"], st["security"], w))
+print(("1" if ok else "0") + " mean_return_100 at the target=%s (at the end %s) security=%s workers=%s" % (s["solved"].get("mean_return_100") if s.get("solved") else None, st["mean_return_100"], st["security"], w))
 ' "$work/learner.out" 2>&1 || echo "0 no summary")"
 check "${verdict%% *}" "CartPole solved under CURVE by worker-b/0 and worker-b/1 from 10.0.0.6 with key worker-b" "${verdict#* }"
 t0=$(date +%s.%N)
