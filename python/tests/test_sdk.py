@@ -268,7 +268,8 @@ def test_python_workers_solve_addrev_with_grpo_on_the_swift_learner():
         assert learner.returncode == 0, err[-1500:]
         summary = json.loads(out.strip().splitlines()[-1])
         assert summary["event"] == "summary" and summary.get("solved"), summary
-        assert summary["status"]["mean_return_100"] >= 0.9
+        # the mean when the target was reached; the learner keeps training until it stops
+        assert summary["solved"]["mean_return_100"] >= 0.9
         assert summary["status"]["chunks_consumed"] == summary["status"]["chunks_accepted"]
     finally:
         stop(learner, *workers)
@@ -317,7 +318,7 @@ def test_a_custom_python_environment_the_learner_has_never_seen_is_trained_to_it
         summary = json.loads(out.strip().splitlines()[-1])
         assert summary["event"] == "summary" and summary.get("solved"), summary
         s = summary["status"]
-        assert s["mean_return_100"] >= 0.9 and s["episodes"] >= 100
+        assert summary["solved"]["mean_return_100"] >= 0.9 and s["episodes"] >= 100
         assert {k: v for k, v in s.get("rejected", {}).items() if k != "shutting_down"} == {}, s.get("rejected")
     finally:
         stop(learner, *workers)
