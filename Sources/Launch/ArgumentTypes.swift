@@ -15,6 +15,7 @@ extension LossAggregation: ExpressibleByArgument {}
 extension KL.Estimator: ExpressibleByArgument {}
 extension GroupMethod.Centre: ExpressibleByArgument {}
 extension Activation: ExpressibleByArgument {}
+extension TrainerSettings.Optimizer: ExpressibleByArgument {}
 
 /// The batch order a flag names (`--order`); newest-first takes its k from `--priority-k`.
 public enum BufferOrder: String, CaseIterable, Sendable, ExpressibleByArgument {

@@ -27,6 +27,7 @@ public struct LearnerOptions: ParsableArguments {
         let preset = TrainingPresets.preset(for: run.env)
         c.training = preset.training
         c.maxCredits = admission.credits ?? preset.maxCredits
+        c.buffer.lagTarget = preset.lagTarget
         c.unrollLength = admission.unrollLength ?? preset.unrollLength
         try sockets.apply(to: &c, inProcess: local.localWorkers > 0)
         try run.apply(to: &c, isTerminal: isTerminal)
@@ -47,9 +48,9 @@ public struct LearnerOptions: ParsableArguments {
     public static func presetValues(of config: LearnerConfig) -> [String: [String]] {
         let t = config.training
         return [
-            "learning-rate": ["\(t.learningRate)"], "entropy-cost": ["\(t.entropyCost)"], "gamma": ["\(t.gamma)"],
+            "learning-rate": ["\(t.learningRate)"], "optimizer": [(t.optimizer ?? .adam).rawValue], "entropy-cost": ["\(t.entropyCost)"], "gamma": ["\(t.gamma)"],
             "reward-scale": ["\(t.rewardScale)"], "baseline-cost": ["\(t.baselineCost)"], "batch-columns": ["\(t.batchColumns)"],
-            "credits": ["\(config.maxCredits)"], "hidden": [t.hidden.map(String.init).joined(separator: ",")],
+            "credits": ["\(config.maxCredits)"], "lag-target": [config.buffer.lagTarget.map { "\($0)" } ?? "off"], "hidden": [t.hidden.map(String.init).joined(separator: ",")],
             "activation": [t.activation.rawValue], "unroll-length": ["\(config.unrollLength)"], "correction": [t.correction.rawValue],
         ]
     }
@@ -198,7 +199,9 @@ public struct RunOptions: ParsableArguments {
 public struct NetworkOptions: ParsableArguments {
     @Option(help: "Hidden layer sizes of the network, comma-separated (64,64 for CartPole-v1; 256,256 for the sequence tasks).") public var hidden: String?
     @Option(help: "Activation of the hidden layers (tanh for CartPole-v1; relu for the sequence tasks).") public var activation: Activation?
-    @Option(help: "Adam learning rate (3e-3 for CartPole-v1).") public var learningRate: Float?
+    @Option(help: "Optimizer learning rate (3e-3 for CartPole-v1).") public var learningRate: Float?
+    @Option(help: "Optimizer: amsgrad (CartPole-v1's preset: Adam's steps bounded by the largest second moment seen, so a long run of ~0 gradients past the target cannot make the next one huge) or adam (every other preset).")
+    public var optimizer: TrainerSettings.Optimizer?
     @Option(help: "Entropy bonus coefficient (0.001 for CartPole-v1).") public var entropyCost: Float?
     @Option(help: "Discount γ, in (0, 1] (0.99 for CartPole-v1).") public var gamma: Double?
     @Option(help: "Rewards are multiplied by this in the loss; returns are reported unscaled (1).") public var rewardScale: Double?
@@ -216,6 +219,7 @@ public struct NetworkOptions: ParsableArguments {
         }
         if let activation { c.training.activation = activation }
         if let learningRate { c.training.learningRate = learningRate }
+        if let optimizer { c.training.optimizer = optimizer }
         if let entropyCost { c.training.entropyCost = entropyCost }
         if let gamma { c.training.gamma = gamma }
         if let rewardScale { c.training.rewardScale = rewardScale }
@@ -315,7 +319,9 @@ public struct AdmissionOptions: ParsableArguments {
     @Option(help: "Controlled staleness: workers get new weights only every this many updates, so the lag cycles 0…k−1.") public var syncInterval = 1
     @Flag(help: "Controlled staleness: workers keep the first weights they are offered (those of the run's start, or of the checkpoint resumed).")
     public var offline = false
-    @Option(help: "Staleness bound η on admission: credits go out only while untrained plus in-flight columns stay within (η + 1) × batch columns (0: synchronous; or unbounded).")
+    @Option(help: "Keep the mean version lag of trained samples at or below this by moving the admission bound η (default: the environment's preset; 8 for CartPole-v1; or off). --eta fixes η instead.")
+    public var lagTarget: Limit<Double>?
+    @Option(help: "Staleness bound η on admission, fixed: credits go out only while untrained plus in-flight columns stay within (η + 1) × batch columns (0: synchronous). Overrides --lag-target; unbounded with --lag-target off is 32 credits per worker and no bound.")
     public var eta = Limit<UInt64>(nil, off: "unbounded")
     @Option(help: "Drop chunks with a step more than this many versions old when a batch is formed (or none: keep all).")
     public var maxLag = Limit<UInt64>(nil, off: "none")
@@ -348,6 +354,7 @@ public struct AdmissionOptions: ParsableArguments {
         guard syncInterval >= 1 else { throw ConfigError("--sync-interval must be at least 1") }
         c.weightsSync = offline ? .offline : syncInterval == 1 ? nil : .interval(syncInterval)
         c.buffer.eta = eta.value
+        if let lagTarget { c.buffer.lagTarget = lagTarget.value }
         c.buffer.policy.maxLag = maxLag.value
         c.buffer.policy.maxReuse = maxReuse
         c.buffer.policy.order = order == .fifo ? .fifo : .newestFirst(k: priorityK)

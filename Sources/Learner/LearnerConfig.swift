@@ -201,9 +201,20 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
         /// within (η + 1) · batch columns. 0 is synchronous training; nil is unbounded (then
         /// only credits bound what is in flight, and lag is whatever they allow).
         public var eta: UInt64? = nil
+        /// The mean lag (versions) the learner keeps trained samples at or below by moving η
+        /// (`Admission`, docs/scaling.md); the presets set one per task. Ignored when `eta` is
+        /// set; with neither, admission is unbounded.
+        public var lagTarget: Double? = nil
         /// Order, reuse, drop rule, limiter, capacity and groups (see `BufferPolicy`).
         public var policy = BufferPolicy()
         public init() {}
+
+        /// A fixed η wins over a lag target; with neither, admission is unbounded.
+        public var admissionMode: Admission.Mode {
+            if let eta { return .fixed(eta: eta) }
+            if let lagTarget { return .target(lag: lagTarget) }
+            return .unbounded
+        }
     }
 
     /// What an external environment's declaration must satisfy.
@@ -250,7 +261,7 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
             "unroll_length": unrollLength, "max_credits": maxCredits, "credit_bytes": creditBytes,
             "heartbeat_ms": heartbeatInterval.milliseconds, "liveness_ms": liveness.milliseconds,
             "max_message_bytes": maxMessageBytes, "hidden": training.hidden, "activation": training.activation.rawValue,
-            "learning_rate": training.learningRate, "max_grad_norm": training.maxGradNorm, "gamma": training.gamma,
+            "learning_rate": training.learningRate, "optimizer": (training.optimizer ?? .adam).rawValue, "max_grad_norm": training.maxGradNorm, "gamma": training.gamma,
             "entropy_cost": training.entropyCost, "baseline_cost": training.baselineCost, "reward_scale": training.rewardScale, "batch_columns": training.batchColumns,
             "target_return": training.targetReturn as Any? ?? NSNull(), "max_updates": training.maxUpdates as Any? ?? NSNull(),
             "seed": training.seed, "blas_threads": blasThreads, "correction": training.objectiveName,
@@ -351,6 +362,9 @@ public struct LearnerConfig: Sendable, Equatable, Codable {
             }
         }
         if let k = p.groupSize, k < 1 { throw ConfigError("group size must be at least 1") }
+        if let t = buffer.lagTarget, !(t >= 1 && t <= 1e6) {
+            throw ConfigError("the lag target must be between 1 and 1e6 versions (or off), not \(t)")
+        }
         if let maxLag = p.maxLag, maxLag < injectLag {
             throw ConfigError("max lag \(maxLag) is below the injected lag \(injectLag): every sample would be dropped")
         }
@@ -395,7 +409,7 @@ extension LearnerConfig.BufferSettings {
         case .newestFirst(let k): order = "newest-first(k=\(k))"
         }
         return [
-            "eta": eta.map { Int($0) as Any } ?? "unbounded", "max_lag": policy.maxLag.map { Int($0) as Any } ?? "none",
+            "eta": eta.map { Int($0) as Any } ?? "unbounded", "lag_target": eta != nil ? "off (eta)" : lagTarget as Any? ?? "off", "max_lag": policy.maxLag.map { Int($0) as Any } ?? "none",
             "max_reuse": policy.maxReuse, "order": order, "capacity_chunks": policy.capacity,
             "samples_per_insert": policy.samplesPerInsert as Any? ?? "off", "ratio_tolerance": policy.ratioTolerance,
             "group_size": policy.groupSize as Any? ?? "none", "group_timeout_ms": policy.groupTimeout.milliseconds,

@@ -93,6 +93,10 @@ extension LearnerCore {
         r.trainedInFlightLag = .init(inFlight)
         r.trainedInQueueLag = .init(inQueue)
         r.buffer = bufferConfig
+        let a = s.admission
+        if let eta = a.eta { r.buffer.admissionEta = eta }
+        if let lag = a.windowLag { r.buffer.windowLag = lag }
+        (r.buffer.etaLowered, r.buffer.etaRaised) = (a.lowered, a.raised)
         if s.training.updates > 0 {
             let t = s.training
             (r.training.loss, r.training.policyLoss, r.training.valueLoss, r.training.entropy, r.training.approxKl) =
@@ -162,6 +166,7 @@ extension LearnerCore {
         var c = Tributary_V1_BufferConfig()
         let p = store.policy
         if let eta = config.buffer.eta { c.eta = eta }
+        if case .target(let lag) = config.buffer.admissionMode { c.lagTarget = lag }
         if let maxLag = p.maxLag { c.maxLag = maxLag }
         c.maxReuse = UInt32(p.maxReuse)
         switch p.order {

@@ -47,9 +47,13 @@ public final class LearnerCore: Sendable {
         /// Credits the worker holds: granted and not yet used by a chunk. Changed only through
         /// `State.adjustCredits`, which keeps the learner-wide totals.
         var credits: UInt32
-        /// Most chunks the worker may have in flight and admitted-but-unreleased together
-        /// (sized by bytes, `LearnerConfig.credits(forChunkBytes:)`).
+        /// Most chunks the worker may have in flight and admitted-but-unreleased together: its
+        /// share of the admission budget (`Admission.share`), at most `ownLimit`. Set by
+        /// `State.reshare` as workers join and leave and as the bound moves.
         var creditLimit: UInt32
+        /// What its chunk size allows (`LearnerConfig.credits(forChunkBytes:)`): its limit when
+        /// admission is unbounded.
+        var ownLimit: UInt32
         /// Credits are sent in batches of this many (or fewer to a worker holding none).
         var grantBatch: UInt32 = 1
         /// Accepted chunks of this session not yet released by the buffer (first use or drop).
@@ -128,6 +132,10 @@ public final class LearnerCore: Sendable {
         var weights = WeightsSnapshot.empty
         /// Newer snapshots held back by the injected lag, oldest first.
         var heldBack: [WeightsSnapshot] = []
+        /// When a WeightsAvailable last went out, and whether a newer version waits for the next
+        /// (`LearnerCore.announceInterval`).
+        var lastAnnounced: ContinuousClock.Instant?
+        var announcementPending = false
         var log = RateLimitedLog()
         var stopping = false
         /// When the first chunk was accepted and the latest was consumed (throughput).
@@ -150,6 +158,10 @@ public final class LearnerCore: Sendable {
         /// Sessions below their own credit limit that a learner-wide bound held back, in the
         /// order they are served when room appears.
         var waiting = Deque<WorkerKey>()
+        /// The learner-wide budget and the bound η in force (docs/scaling.md).
+        var admission: Admission
+        /// B, the batch columns the budget is counted in.
+        let batchColumns: Int
         var episodesUnverified: UInt64 = 0
         /// Updates the trainer did not apply, by reason, and how many in a row most recently.
         var skipped: [String: UInt64] = [:]
@@ -175,11 +187,31 @@ public final class LearnerCore: Sendable {
             creditBytesInFlight += delta * session.chunkBytes
         }
 
-        /// Removes a session; the credits it held no longer count.
+        /// Removes a session; the credits it held no longer count, and the others share the
+        /// budget it leaves.
         mutating func removeSession(_ key: WorkerKey) -> Session? {
             guard let session = sessions[key] else { return nil }
             adjustCredits(key, by: -Int(session.credits))
+            defer { reshare() }
             return sessions.removeValue(forKey: key)
+        }
+
+        /// Sets every session's credit limit to its share of the admission budget, and puts one
+        /// whose limit rose in the waiting line. O(sessions): called when one joins or leaves,
+        /// and when η moves (at most once per `Admission.window` updates).
+        mutating func reshare() {
+            let n = sessions.count
+            for key in sessions.keys {
+                let s = sessions[key]!
+                let limit = admission.share(batchColumns: batchColumns, sessions: n, numEnvs: s.numEnvs, ownLimit: s.ownLimit)
+                guard limit != s.creditLimit else { continue }
+                sessions[key]!.creditLimit = limit
+                sessions[key]!.grantBatch = max(1, limit / 4)
+                if limit > s.creditLimit, !s.waiting, s.credits + s.queued < limit {
+                    sessions[key]!.waiting = true
+                    waiting.append(key)
+                }
+            }
         }
     }
 
@@ -285,7 +317,7 @@ public final class LearnerCore: Sendable {
         self.send = send
         self.started = now
         self.limits = WireLimits(maxMessageBytes: config.maxMessageBytes)
-        self.state = Mutex(State())
+        self.state = Mutex(State(admission: Admission(config.buffer.admissionMode), batchColumns: config.training.batchColumns))
     }
 
     public var counters: Counters { state.withLock { $0.counters } }
@@ -510,7 +542,7 @@ public final class LearnerCore: Sendable {
         }
         let b = admitted.numEnvs
         let t = Int(config.unrollLength)
-        let limit = config.credits(forChunkBytes: ChunkValidator.typicalBytes(spec: spec, numEnvs: b, length: t))
+        let ownLimit = config.credits(forChunkBytes: ChunkValidator.typicalBytes(spec: spec, numEnvs: b, length: t))
         if let old = s.removeSession(key) {
             s.counters.workersReplaced += 1
             remember(&s, Departed(key: key, session: old, reason: "replaced by incarnation \(hello.incarnation)"))
@@ -518,9 +550,12 @@ public final class LearnerCore: Sendable {
         s.sessions[key] = Session(
             id: s.nextSessionID, workerID: hello.workerID, incarnation: hello.incarnation, host: hello.host, peer: peer, numEnvs: b,
             chunkBytes: ChunkValidator.maxBytes(spec: spec, numEnvs: b, length: t),
-            protocolVersion: admitted.protocolVersion, credits: 0, creditLimit: limit, grantBatch: max(1, limit / 4),
+            // Its limit comes down to its share in `reshare` (which queues only sessions whose
+            // limit rose: where this one waits is decided below).
+            protocolVersion: admitted.protocolVersion, credits: 0, creditLimit: .max, ownLimit: ownLimit,
             lastHeard: now, lastSent: now, ledger: EpisodeLedger(numEnvs: b))
         s.nextSessionID += 1
+        s.reshare()
         // As many as admission allows now (possibly none: then the first Credit follows an update).
         let (credits, held) = grantable(s, s.sessions[key]!)
         s.adjustCredits(key, by: Int(credits))
@@ -706,9 +741,9 @@ public final class LearnerCore: Sendable {
         var n = Int(session.creditLimit - used)
         var global = false
         let columns = max(1, session.numEnvs)
-        if let eta = config.buffer.eta {
+        if let total = s.admission.budgetColumns(batchColumns: s.batchColumns) {
             let waiting = s.unreleasedColumns + s.creditColumnsInFlight
-            let budget = (Int(eta) + 1) * config.training.batchColumns - waiting
+            let budget = total - waiting
             // A chunk wider than the whole budget still gets through when nothing else is
             // waiting or in flight: one chunk is the smallest unit there is.
             let m = waiting == 0 ? max(1, budget / columns) : max(0, budget) / columns
@@ -749,6 +784,8 @@ public final class LearnerCore: Sendable {
             s.training.lagMean = lagMean
             s.training.lagMax = lagMax
             s.consecutiveSkips = 0
+            // The bound follows the lag the trainer sees; the shares follow the bound.
+            if s.admission.observe(lagMean: lagMean) { s.reshare() }
             if !s.stopping { grantWaiting(&s, now: now, replies: &replies) }
         }
         for (key, reply) in replies { send(.data(key), reply) }
@@ -878,7 +915,11 @@ public final class LearnerCore: Sendable {
     /// lag of k (`LearnerConfig.injectLag`, for experiments) workers are offered the snapshot
     /// k versions older instead, so every sample is at least k versions stale; with a sync
     /// interval or offline (`weightsSync`) only some snapshots are offered at all.
-    public func publish(_ snapshot: WeightsSnapshot) {
+    ///
+    /// Announcements are paced: at most one per `announceInterval(sessions:)`, the newest version
+    /// then; one held back goes out with the next publish after the interval or the next `tick`.
+    /// GetWeights always serves the newest, so a paced announcement delays no worker that asks.
+    public func publish(_ snapshot: WeightsSnapshot, now: ContinuousClock.Instant = .now) {
         var snapshot = snapshot
         if snapshot.encodedParts == nil { snapshot.encodeParts(partBytes: config.weightsPartBytes) }
         let announcement: Tributary_V1_WeightsAvailable? = state.withLock { s in
@@ -895,9 +936,28 @@ public final class LearnerCore: Sendable {
                 }
             }
             s.weights = candidate
-            return s.weights.announcement(runID: runID)
+            return announceIfDue(&s, now: now)
         }
         if let announcement { send(.publish, WireCodec.encode(.weightsAvailable(announcement))) }
+    }
+
+    /// The shortest time between two announcements with `sessions` workers: every worker wakes
+    /// for each one (its socket thread and its weights client), so the pace is set for about
+    /// 2,000 deliveries a second in all: every version for one or two workers, one every 16 ms
+    /// for 32 (docs/scaling.md, "Per-chunk overhead").
+    public static func announceInterval(sessions: Int) -> Duration {
+        .microseconds(500 * max(0, sessions))
+    }
+
+    /// The newest served version's announcement when one is due, nil otherwise (then pending).
+    private func announceIfDue(_ s: inout State, now: ContinuousClock.Instant) -> Tributary_V1_WeightsAvailable? {
+        if let last = s.lastAnnounced, now - last < Self.announceInterval(sessions: s.sessions.count) {
+            s.announcementPending = true
+            return nil
+        }
+        s.lastAnnounced = now
+        s.announcementPending = false
+        return s.weights.announcement(runID: runID)
     }
 
     // MARK: timers
@@ -906,6 +966,7 @@ public final class LearnerCore: Sendable {
     public func tick(now: ContinuousClock.Instant = .now) {
         var beats: [(WorkerKey, UInt64)] = []
         var replies: [(WorkerKey, [OwnedFrame])] = []
+        var pending: Tributary_V1_WeightsAvailable?
         let version: UInt64 = state.withLock { s in
             s.stepRate.sample(s.counters.stepsReceived, at: now)
             s.updateRate.sample(s.training.updates, at: now)
@@ -927,8 +988,10 @@ public final class LearnerCore: Sendable {
             }
             // What expired sessions held is free for the others.
             if !s.stopping { grantWaiting(&s, now: now, replies: &replies) }
+            if s.announcementPending { pending = announceIfDue(&s, now: now) }
             return s.weights.version  // the newest version workers can fetch
         }
+        if let pending { send(.publish, WireCodec.encode(.weightsAvailable(pending))) }
         for (key, reply) in replies { send(.data(key), reply) }
         guard !beats.isEmpty else { return }
         var beat = Tributary_V1_Heartbeat()

@@ -42,7 +42,7 @@ public enum StalenessView {
     }
 
     public static func text(_ s: Tributary_V1_StatusReply, byWorker: Bool) -> String {
-        var lines = ["run \(s.runID)   policy version \(s.policyVersion)   η \(s.buffer.hasEta ? String(s.buffer.eta) : "unbounded")   max_lag \(s.buffer.hasMaxLag ? String(s.buffer.maxLag) : "none")   correction \(s.buffer.correction)"]
+        var lines = ["run \(s.runID)   policy version \(s.policyVersion)   \(StatusFormatter.admission(s.buffer))   max_lag \(s.buffer.hasMaxLag ? String(s.buffer.maxLag) : "none")   correction \(s.buffer.correction)"]
         lines.append("version lag = learner version when trained − version that acted")
         lines += histogram("trained", LagHistogram(s.trainedLag))
         lines += histogram("dropped unused", LagHistogram(s.droppedLag))

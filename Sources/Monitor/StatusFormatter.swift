@@ -42,7 +42,7 @@ public enum StatusFormatter {
         if !s.updatesSkipped.isEmpty { lines.append("skipped    " + reasons(s.updatesSkipped)) }
         let a = s.accounting, b = s.buffer
         if s.hasBuffer {
-            lines.append("staleness  η \(b.hasEta ? String(b.eta) : "unbounded")   max_lag \(b.hasMaxLag ? String(b.maxLag) : "none")   reuse \(b.maxReuse)   order \(b.order)   \(b.correction)")
+            lines.append("staleness  \(admission(b))   max_lag \(b.hasMaxLag ? String(b.maxLag) : "none")   reuse \(b.maxReuse)   order \(b.order)   \(b.correction)")
         }
         let trained = LagHistogram(s.trainedLag)
         if let q = quantiles(trained), let mean = trained.mean {
@@ -128,6 +128,19 @@ public enum StatusFormatter {
 
     /// Trained lag split into its in-flight part (acting to arrival: the weights' age on the
     /// worker plus transport) and its in-queue part (arrival to training), p50/p99/mean of each.
+    /// The admission bound and where it comes from: "η 5 (lag target 8, window lag 7.4, moved
+    /// −3/+0)", "η 4 (fixed)" or "η unbounded". A learner older than the lag target reports only
+    /// its configured η.
+    public static func admission(_ b: Tributary_V1_BufferConfig) -> String {
+        if b.hasLagTarget {
+            let eta = b.hasAdmissionEta ? String(b.admissionEta) : "?"
+            let window = b.hasWindowLag ? String(format: ", window lag %.1f", b.windowLag) : ""
+            return "η \(eta) (lag target \(String(format: "%g", b.lagTarget))\(window), moved −\(b.etaLowered)/+\(b.etaRaised))"
+        }
+        if b.hasEta { return "η \(b.eta) (fixed)" }
+        return "η unbounded"
+    }
+
     public static func lagSplit(_ s: Tributary_V1_StatusReply) -> String? {
         let inFlight = LagHistogram(s.trainedInFlightLag), inQueue = LagHistogram(s.trainedInQueueLag)
         guard let f = quantiles(inFlight), let q = quantiles(inQueue), let fm = inFlight.mean, let qm = inQueue.mean else { return nil }

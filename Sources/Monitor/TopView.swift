@@ -29,13 +29,13 @@ public enum TopView {
                                     t.rewardMean, t.rewardStd, 100 * t.maskedFraction))
             }
         }
-        lines.append("η \(b.hasEta ? String(b.eta) : "unbounded")  max_lag \(b.hasMaxLag ? String(b.maxLag) : "none")  reuse \(b.maxReuse)  order \(b.order)  correction \(b.correction)")
+        lines.append("\(StatusFormatter.admission(b))  max_lag \(b.hasMaxLag ? String(b.maxLag) : "none")  reuse \(b.maxReuse)  order \(b.order)  correction \(b.correction)")
         // Gauges: how full the buffer is, and (with η) how much of the admission budget is used.
         let gaugeWidth = max(10, min(30, width - 50))
         lines.append("buffer  " + gauge(Double(a.buffered), of: Double(max(1, b.capacityChunks)), width: gaugeWidth)
             + "  \(a.buffered)/\(b.capacityChunks) chunks, \(s.bufferedColumns) columns")
-        if b.hasEta, b.batchColumns > 0 {
-            let budget = Double((b.eta + 1) * UInt64(b.batchColumns))
+        if b.hasAdmissionEta || b.hasEta, b.batchColumns > 0 {
+            let budget = Double(((b.hasAdmissionEta ? b.admissionEta : b.eta) + 1) * UInt64(b.batchColumns))
             lines.append("η budget" + gauge(Double(s.bufferedColumns), of: budget, width: gaugeWidth)
                 + "  \(s.bufferedColumns)/\(Int(budget)) columns buffered")
         }

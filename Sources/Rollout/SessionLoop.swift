@@ -3,10 +3,19 @@ import Domain
 import Environments
 import Events
 import Foundation
+import Locking
 import Logging
 import NeuralNet
 import Protocol
 import Transport
+
+/// Wakes the session loop's wait on its data socket from another thread (new weights installed).
+final class SessionWaker: Sendable {
+    private let target = Mutex<(@Sendable () -> Void)?>(nil)
+    /// What `wake` calls: the current incarnation's data inbox.
+    func set(_ wake: (@Sendable () -> Void)?) { target.withLock { $0 = wake } }
+    func wake() { target.withLock { $0 }?() }
+}
 
 /// The worker's outer loop: one iteration per incarnation. It drives a `WorkerSession` (the
 /// protocol, socket-free) with the data socket, the clock and the chunk source: reconnecting
@@ -17,6 +26,7 @@ struct SessionLoop {
     let logger: Logger
     let reactor: SocketReactor
     let client: VariableClient
+    let waker: SessionWaker
     let traceChunks: Bool
     let events: @Sendable (WorkerEvent) -> Void
     let stats: StatsBox
@@ -37,12 +47,21 @@ struct SessionLoop {
     /// worker's key ends the worker with a reason instead of endless retries.
     private let handshakes: HandshakeWatch
 
-    init(config: WorkerConfig, logger: Logger, reactor: SocketReactor, client: VariableClient,
+    /// How long a worker that was waiting for credits and just got one waits for the newest
+    /// weights before acting anyway (with what it has).
+    static let freshWeightsWait: Duration = .milliseconds(20)
+    /// A worker that waited longer than this for a credit fetches the newest weights before it
+    /// acts on it; one whose credits come back sooner (it is saturated) acts at once, its
+    /// weights kept current by the announcements.
+    static let idleBeforeRefresh: Duration = .milliseconds(2)
+
+    init(config: WorkerConfig, logger: Logger, reactor: SocketReactor, client: VariableClient, waker: SessionWaker = SessionWaker(),
          traceChunks: Bool, events: @escaping @Sendable (WorkerEvent) -> Void, stats: StatsBox) {
         self.config = config
         self.logger = logger
         self.reactor = reactor
         self.client = client
+        self.waker = waker
         self.traceChunks = traceChunks
         self.events = events
         self.stats = stats
@@ -61,7 +80,10 @@ struct SessionLoop {
             dataSpec.security = config.security
             dataSpec.onEvent = handshakes.onEvent
             let data = try await reactor.open(dataSpec)
+            let inbox = data.inbox
+            waker.set { inbox.wake() }
             let (ending, record) = await session(data: data, incarnation: incarnation, env: env)
+            waker.set(nil)
             stats.update(record)
             switch ending {
             case .finished:
@@ -115,6 +137,12 @@ struct SessionLoop {
         var welcome: Tributary_V1_Welcome?
         let failuresBefore = handshakes.failures
         var actions = session.start(now: .now)
+        // A worker that held no credit and gets one acts with the newest version announced by
+        // then (fetched at once, `VariableClient.setActive`), or after `freshWeightsWait` with
+        // what it has. One that keeps holding credits acts without waiting.
+        var heldCredits = false
+        var idleSince = ContinuousClock.now
+        var fresh: (ticket: UInt64, until: ContinuousClock.Instant)?
         while true {
             for action in actions {
                 switch action {
@@ -145,7 +173,7 @@ struct SessionLoop {
                     continue
                 }
             }
-            let ready = weightsReady(welcome)
+            let ready = weightsReady(welcome) && fresh == nil
             // Take what is already there without arming a timer; wait only when idle.
             let received: Mailbox<InboundMessage>.Received
             if let waiting = data.inbox.tryReceive() {
@@ -164,8 +192,21 @@ struct SessionLoop {
             case .closed, .timedOut:
                 break
             }
-            actions += session.tick(now: .now, weightsReady: weightsReady(welcome), stopRequested: Task.isCancelled,
+            // Credits just arrived (this worker held none): fetch the newest weights, and act
+            // once they are in (or `freshWeightsWait` has passed).
+            let holds = session.credits > 0
+            client.setActive(holds || !weightsReady(welcome))
+            if holds, !heldCredits, session.isWelcomed, ContinuousClock.now - idleSince > Self.idleBeforeRefresh {
+                fresh = (client.refresh(), .now + Self.freshWeightsWait)
+            }
+            heldCredits = holds
+            if let f = fresh, client.finishedFetches > f.ticket || ContinuousClock.now >= f.until { fresh = nil }
+            actions += session.tick(now: .now, weightsReady: weightsReady(welcome) && fresh == nil, stopRequested: Task.isCancelled,
                                     actingVersion: client.version)
+            // What tick sent spent the credits: a worker left with none stops fetching.
+            if heldCredits, session.credits == 0 { idleSince = .now }
+            heldCredits = session.credits > 0
+            if !heldCredits, weightsReady(welcome) { client.setActive(false) }
         }
     }
 

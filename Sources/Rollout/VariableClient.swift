@@ -19,10 +19,13 @@ public protocol WeightsChannel: Sendable {
     func nextAnnouncement(timeout: Duration) async -> Announcement
     /// Why requests go unanswered, when the channel can tell (a network probe); nil otherwise.
     func diagnose() async -> String?
+    /// Ends a `nextAnnouncement` wait early (it returns `.timedOut`).
+    func wakeAnnouncements()
 }
 
 extension WeightsChannel {
     public func diagnose() async -> String? { nil }
+    public func wakeAnnouncements() {}
 }
 
 public enum Announcement: Sendable, Equatable {
@@ -58,6 +61,8 @@ struct SocketWeightsChannel: WeightsChannel {
     func discardAnswers() {
         while control.inbox.tryReceive() != nil {}
     }
+
+    func wakeAnnouncements() { sub.inbox.wake() }
 
     func nextAnnouncement(timeout: Duration) async -> Announcement {
         switch await sub.inbox.receive(timeout: timeout) {
@@ -107,8 +112,14 @@ struct WeightsAssembler: Sendable {
 /// Keeps the worker's copy of the policy parameters current (Acme's VariableClient).
 ///
 /// Listens to announcements and fetches a newer version with `GetWeights`, at most one fetch in
-/// flight; announcements that arrive meanwhile collapse into "fetch the newest". Acting never
-/// waits for it, except for the very first weights.
+/// flight; announcements that arrive meanwhile collapse into "fetch the newest".
+///
+/// It fetches only while the worker is `active` (it holds credits, or has no weights yet): a
+/// worker waiting for the learner's admission acts with none of the versions published
+/// meanwhile, and fetching each of them cost the machine more than the acting did (with 32
+/// workers and ~400 versions a second, every worker fetched ~8 versions per chunk it sent).
+/// When the worker becomes active again the newest version is fetched at once, and the session
+/// waits for it briefly before acting (`SessionLoop`), so its chunks are no staler for it.
 final class VariableClient: Sendable {
     struct Current: Sendable {
         var version: UInt64 = 0
@@ -122,17 +133,60 @@ final class VariableClient: Sendable {
         var runID = ""
         /// Bumped by `begin`: a fetch begun before it must not install its result.
         var generation: UInt64 = 0
+        /// Whether newer versions are fetched as they are announced (`setActive`).
+        var active = true
+        /// `refresh` asked for a fetch whatever was announced; fetches finished (any outcome).
+        var refreshWanted = false
+        var finished: UInt64 = 0
     }
 
     let channel: any WeightsChannel
     let logger: Logger
     let timeout: Duration
     let current = Mutex(Current())
+    /// Called after a version is installed (the session's wake-up).
+    let onInstall: @Sendable () -> Void
 
-    init(channel: any WeightsChannel, logger: Logger, timeout: Duration) {
+    init(channel: any WeightsChannel, logger: Logger, timeout: Duration, onInstall: @escaping @Sendable () -> Void = {}) {
         self.channel = channel
         self.logger = logger
         self.timeout = timeout
+        self.onInstall = onInstall
+    }
+
+    /// The newest version announced or asked for (what a fetch would bring).
+    var wanted: UInt64 { current.withLock { $0.wanted } }
+
+    /// Versions fetched and installed so far.
+    var fetches: UInt64 { current.withLock { $0.fetches } }
+
+    /// Fetches finished so far, whatever their outcome (what `refresh`'s ticket counts).
+    var finishedFetches: UInt64 { current.withLock { $0.finished } }
+
+    /// Asks the learner for its newest version now, announced or not (announcements are only
+    /// hints, and the learner sends at most one per `LearnerConfig.announceInterval`).
+    /// Returns the ticket: the refresh is done once `finishedFetches` exceeds it.
+    func refresh() -> UInt64 {
+        let ticket: UInt64 = current.withLock {
+            $0.refreshWanted = true
+            return $0.finished
+        }
+        channel.wakeAnnouncements()
+        return ticket
+    }
+
+    /// Fetch newer versions (the worker holds credits or has no weights yet), or not (it waits
+    /// for the learner's admission). Becoming active starts a fetch of the newest at once.
+    func setActive(_ active: Bool) {
+        // Becoming active with a newer version announced latches one fetch: the worker may
+        // spend its credits and turn inactive again before this client's loop even wakes.
+        let wake: Bool = current.withLock { c in
+            defer { c.active = active }
+            guard active, !c.active, c.wanted > c.version || c.refreshWanted else { return false }
+            c.refreshWanted = true
+            return true
+        }
+        if wake { channel.wakeAnnouncements() }
     }
 
     /// The version acting uses now (0: none yet).
@@ -143,7 +197,11 @@ final class VariableClient: Sendable {
 
     /// Ask for at least `version` (from Welcome or a Heartbeat).
     func want(_ version: UInt64) {
-        current.withLock { $0.wanted = max($0.wanted, version) }
+        let wake: Bool = current.withLock { c in
+            defer { c.wanted = max(c.wanted, version) }
+            return version > c.wanted && version > c.version && c.active
+        }
+        if wake { channel.wakeAnnouncements() }
     }
 
     /// A session began with run `runID`. Weights of another run (a learner restarted with a
@@ -160,14 +218,23 @@ final class VariableClient: Sendable {
 
     func run() async {
         while !Task.isCancelled {
-            switch await channel.nextAnnouncement(timeout: .milliseconds(50)) {
+            // No timer while idle: an announcement, `refresh` or `setActive` wakes the wait.
+            switch await channel.nextAnnouncement(timeout: .seconds(1)) {
             case .closed: return
             case .timedOut: break
             case .version(let runID, let version):
-                if runID == current.withLock({ $0.runID }) { want(version) }
+                current.withLock { if $0.runID == runID { $0.wanted = max($0.wanted, version) } }
             }
-            let (have, wanted) = current.withLock { ($0.version, $0.wanted) }
-            if wanted > have { await fetch(have: have) }
+            let (have, go): (UInt64, Bool) = current.withLock { c in
+                let go = c.refreshWanted || (c.active && c.wanted > c.version)
+                if go { c.refreshWanted = false }
+                return (c.version, go)
+            }
+            if go {
+                await fetch(have: have)
+                current.withLock { $0.finished += 1 }
+                onInstall()
+            }
         }
     }
 
@@ -222,13 +289,15 @@ final class VariableClient: Sendable {
         if network == nil {
             logger.debug("weights version \(version) describe a '\(model.family)' model, not one this worker can act with")
         }
-        current.withLock {
-            guard $0.generation == generation, version > $0.version else { return }
+        let installed: Bool = current.withLock {
+            guard $0.generation == generation, version > $0.version else { return false }
             $0.version = version
             $0.bytes = bytes
             $0.network = network
             $0.fetches += 1
+            return true
         }
+        guard installed else { return }
         logger.debug("acting with weights version \(version) (\(bytes.count) bytes)")
     }
 

@@ -90,12 +90,13 @@ public struct WorkerService: Service {
             opened.append(sub.id)
             let control = try await reactor.open(controlSpec)
             opened.append(control.id)
+            let waker = SessionWaker()
             let client = VariableClient(channel: SocketWeightsChannel(reactor: reactor, sub: sub, control: control, controlEndpoint: config.controlEndpoint), logger: logger,
-                                        timeout: config.liveness)
+                                        timeout: config.liveness, onInstall: { waker.wake() })
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await client.run() }
                 group.addTask {
-                    var sessions = SessionLoop(config: config, logger: logger, reactor: reactor, client: client,
+                    var sessions = SessionLoop(config: config, logger: logger, reactor: reactor, client: client, waker: waker,
                                                traceChunks: traceChunks, events: events, stats: stats)
                     try await sessions.run()
                 }

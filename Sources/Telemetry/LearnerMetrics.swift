@@ -125,7 +125,9 @@ public final class LearnerMetrics: Sendable {
             count("tributary_buffer_sampled_columns_total", a.sampledColumns)
             let b = s.buffer
             gauge("tributary_buffer_capacity_chunks", Double(b.capacityChunks))
-            if b.hasEta { gauge("tributary_buffer_eta_versions", Double(b.eta)) }
+            // The bound in force: the fixed --eta, or where the lag target has moved it.
+            if b.hasAdmissionEta || b.hasEta { gauge("tributary_buffer_eta_versions", Double(b.hasAdmissionEta ? b.admissionEta : b.eta)) }
+            if b.hasLagTarget { gauge("tributary_buffer_lag_target_versions", b.lagTarget) }
             if b.hasMaxLag { gauge("tributary_buffer_max_lag_versions", Double(b.maxLag)) }
             if s.updates > 0 {
                 gauge("tributary_update_lag_min_versions", Double(s.lagMin))
@@ -249,7 +251,8 @@ public final class LearnerMetrics: Sendable {
         "tributary_buffer_inserted_columns_total": "Columns inserted (the sample:insert limiter's insert side).",
         "tributary_buffer_sampled_columns_total": "Columns sampled for updates (the limiter's sample side).",
         "tributary_buffer_capacity_chunks": "Chunks the buffer holds at most (--buffer-capacity).",
-        "tributary_buffer_eta_versions": "The staleness bound on admission, eta (--eta), when set.",
+        "tributary_buffer_eta_versions": "The staleness bound on admission in force, eta: --eta, or where --lag-target has moved it (absent when unbounded).",
+        "tributary_buffer_lag_target_versions": "The mean version lag admission keeps trained samples at (--lag-target), when set.",
         "tributary_buffer_max_lag_versions": "The drop rule's max lag (--max-lag), when set.",
         "tributary_update_lag_min_versions": "Smallest version lag of a sample in the latest update.",
         "tributary_update_lag_mean_versions": "Mean version lag of the samples in the latest update.",

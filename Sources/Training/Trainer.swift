@@ -11,6 +11,12 @@ public struct TrainerSettings: Sendable, Equatable, Codable {
     public var activation = Activation.tanh
     public var learningRate: Float = 3e-3
     public var maxGradNorm: Float = 40
+    /// Adam or AMSGrad (`Adam`'s doc says why CartPole's preset uses AMSGrad). nil — what
+    /// checkpoints written before the choice existed decode to — is Adam, which they used.
+    public var optimizer: Optimizer? = .adam
+    public enum Optimizer: String, Sendable, Equatable, Codable, CaseIterable {
+        case adam, amsgrad
+    }
     public var gamma = 0.99
     public var entropyCost: Float = 0.001
     public var baselineCost: Float = 0.5
@@ -98,7 +104,8 @@ public struct Trainer: Sendable {
                           seed: settings.seed)
         version = 1
         objective = settings.correction.objective(settings.objectiveSettings)
-        adam = Adam(parameterCount: net.network.parameters.count, learningRate: settings.learningRate, maxGradNorm: settings.maxGradNorm)
+        adam = Adam(parameterCount: net.network.parameters.count, learningRate: settings.learningRate, maxGradNorm: settings.maxGradNorm,
+                    amsgrad: settings.optimizer == .amsgrad)
         shuffle = SplitMix64(seed: settings.seed ^ 0x9E37_79B9)
         if objective.referenceKL != nil { reference = net }
         if settings.correction == .group, case .spo(let p) = settings.corrections.group.advantage { spo = SPOTracker(parameters: p) }

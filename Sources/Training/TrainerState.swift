@@ -18,6 +18,8 @@ public struct TrainerState: Sendable, Equatable, Codable {
     public var adamSecondMoment: FloatBits
     public var target: FloatBits?
     public var shuffleState: UInt64
+    /// AMSGrad's maximum second moment (absent with Adam and in older checkpoints).
+    public var adamMaxSecondMoment: FloatBits? = nil
     /// The reference policy of a KL penalty (absent in checkpoints without one).
     public var reference: FloatBits? = nil
     /// SPO's per-prompt tracker (absent for other methods and in older checkpoints).
@@ -77,6 +79,7 @@ extension Trainer {
                             parameters: FloatBits(net.network.parameters), adamStep: moments.step,
                             adamFirstMoment: FloatBits(moments.m), adamSecondMoment: FloatBits(moments.v),
                             target: target.map { FloatBits($0.network.parameters) }, shuffleState: shuffle.currentState,
+                            adamMaxSecondMoment: adam.maxSecondMoment.map(FloatBits.init),
                             reference: reference.map { FloatBits($0.network.parameters) }, spo: spo)
     }
 
@@ -96,7 +99,11 @@ extension Trainer {
             throw TrainerStateError(description: "the reference network has \(r.values.count) values, the network has \(count)")
         }
         net.network.parameters = state.parameters.values
+        if let v = state.adamMaxSecondMoment, v.values.count != count {
+            throw TrainerStateError(description: "adam max v has \(v.values.count) values, the network has \(count)")
+        }
         adam.moments = (state.adamStep, state.adamFirstMoment.values, state.adamSecondMoment.values)
+        adam.maxSecondMoment = state.adamMaxSecondMoment?.values
         if let t = state.target {
             var copy = net
             copy.network.parameters = t.values

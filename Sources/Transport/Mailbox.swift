@@ -24,10 +24,12 @@ public final class Mailbox<Element: Sendable>: Sendable {
         var timer: Task<Void, Never>?
         var closed = false
         var producerWaiting = false
+        /// A `wake` that found no waiter: the next wait returns `.timedOut` at once.
+        var woken = false
     }
 
     private enum Outcome { case refused, queued, handed(CheckedContinuation<Received, Never>) }
-    private enum Fast { case got(Element, wake: Bool), closed, wait }
+    private enum Fast { case got(Element, wake: Bool), closed, woken, wait }
 
     public let capacity: Int
     public let byteCapacity: Int
@@ -106,7 +108,12 @@ public final class Mailbox<Element: Sendable>: Sendable {
                 s.producerWaiting = false
                 return .got(e, wake: wake)
             }
-            return s.closed ? .closed : .wait
+            if s.closed { return .closed }
+            if s.woken {
+                s.woken = false
+                return .woken
+            }
+            return .wait
         }
         switch fast {
         case .got(let e, let wake):
@@ -114,6 +121,8 @@ public final class Mailbox<Element: Sendable>: Sendable {
             return .message(e)
         case .closed:
             return .closed
+        case .woken:
+            return .timedOut
         case .wait:
             break
         }
@@ -126,6 +135,10 @@ public final class Mailbox<Element: Sendable>: Sendable {
                 let immediate: Received? = state.withLock { s in
                     if let e = take(&s) { return .message(e) }
                     if s.closed || Task.isCancelled { return .closed }
+                    if s.woken {
+                        s.woken = false
+                        return .timedOut
+                    }
                     s.waiter = c
                     s.waiterID = id
                     return nil
@@ -167,6 +180,23 @@ public final class Mailbox<Element: Sendable>: Sendable {
             return w
         }
         waiter?.resume(returning: result)
+    }
+
+    /// Ends the consumer's current wait early, as if it had timed out (or the next wait, at
+    /// once, when none is under way): another thread's news the consumer should look at (the
+    /// worker's new weights, say) without a message of its own.
+    public func wake() {
+        let waiter: CheckedContinuation<Received, Never>? = state.withLock { s in
+            guard let w = s.waiter else {
+                s.woken = true
+                return nil
+            }
+            s.waiter = nil
+            s.timer?.cancel()
+            s.timer = nil
+            return w
+        }
+        waiter?.resume(returning: .timedOut)
     }
 
     /// No more elements will be offered; a waiting consumer gets `.closed` once drained.

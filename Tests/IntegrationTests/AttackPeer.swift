@@ -14,6 +14,10 @@ final class AttackPeer: @unchecked Sendable {
     var incarnation: UInt64 = UInt64.random(in: 1..<(1 << 53))
     var sequence: UInt64 = 0
     var numEnvs = 2
+    /// Credits held: the Welcome's, plus Credits and the credits Rejects return. A chunk waits
+    /// for one, as a well-behaved client's would (the learner's budget is shared: a peer that
+    /// joins after the honest worker may be welcomed with none).
+    var credits: UInt32 = 0
 
     init(endpoint: String, security: SocketSpec.Security = .plaintext, onEvent: (@Sendable (SocketID, TransportEvent) -> Void)? = nil) async throws {
         var logger = Logger(label: "attacker")
@@ -29,7 +33,8 @@ final class AttackPeer: @unchecked Sendable {
 
     func close() async { await reactor.shutdown() }
 
-    /// Sends one message and returns the first answer that is not a heartbeat (nil: none).
+    /// Sends one message and returns the first answer that is not a heartbeat or a Credit (nil:
+    /// none). Credits (for earlier chunks) are counted, and a Reject's returned credits too.
     /// The wait is long because it ends at the answer: under the whole suite on 2 cores a
     /// debug learner took more than 5 s to refuse a 30 MiB Hello, and a late answer would be
     /// read as the answer to the next message.
@@ -39,14 +44,31 @@ final class AttackPeer: @unchecked Sendable {
         while ContinuousClock.now < deadline {
             guard case .message(let m) = await socket.inbox.receive(timeout: deadline - .now) else { return nil }
             guard let body = try? WireCodec.decode(m.frames).body else { continue }
-            if case .heartbeat = body { continue }
+            switch body {
+            case .heartbeat: continue
+            case .credit(let c): credits += c.credits; continue
+            case .reject(let r): credits += r.creditsReturned
+            case .welcome(let w): credits = w.initialCredits
+            default: break
+            }
             return body
         }
         return nil
     }
 
+    /// Waits (up to `timeout`) until the learner has granted a credit, and spends it.
+    func takeCredit(timeout: Duration = .seconds(30)) async {
+        let deadline = ContinuousClock.now + timeout
+        while credits == 0, ContinuousClock.now < deadline {
+            guard case .message(let m) = await socket.inbox.receive(timeout: deadline - .now) else { return }
+            if case .credit(let c)? = try? WireCodec.decode(m.frames).body { credits += c.credits }
+        }
+        if credits > 0 { credits -= 1 }
+    }
+
     /// The Reject code of the answer, nil when it was not a Reject.
     func rejectCode(_ frames: [OwnedFrame]) async -> Tributary_V1_Reject.Code? {
+        await takeCredit()
         if case .reject(let r)? = await exchange(frames) { return r.code }
         return nil
     }

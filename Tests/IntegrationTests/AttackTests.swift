@@ -17,8 +17,11 @@ extension Integration {
         @Test func wellFormedAttacksAreRefusedCountedAndSurvived() async throws {
             let t = 8
             let learner = try LearnerProcess.start([
+                // A learning rate too small to learn with keeps the honest return near a random
+                // policy's (~22), far below the target: only mallory's fake 500s could reach it,
+                // and the learner must not stop by solving CartPole in the middle of the test.
                 "--env", "CartPole-v1", "--runs", "", "--unroll-length", String(t), "--target-return", "475", "--max-workers", "12",
-                "--liveness-ms", "60000", "--log-level", "info",
+                "--liveness-ms", "60000", "--log-level", "info", "--learning-rate", "1e-7",
             ])
             let honest = try learner.worker("honest", ["--env", "CartPole-v1", "--num-envs", "16"])
             _ = try honest.event(WorkerActing.self)

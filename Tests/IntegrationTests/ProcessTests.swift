@@ -257,7 +257,8 @@ extension Integration {
             #expect(status.policyVersion == status.updates + 1)
             #expect(status.chunksConsumed == status.chunksAccepted)
             #expect(status.episodes >= 100)
-            #expect(status.meanReturn100 >= 100)
+            // The mean when the target was reached; training goes on until the learner stops.
+            #expect((summary.solved?.meanReturn100 ?? 0) >= 100)
 
             // The run directory: the resolved config, metrics per update, the final parameters.
             let dir = try #require(summary.runDirectory)
@@ -293,7 +294,7 @@ extension Integration {
             let summary = try learner.process.event(LearnerSummary.self, timeout: 2)
             let status = summary.status
             #expect(summary.solved != nil, "not solved; success over the last 100 answers \(status.meanReturn100)")
-            #expect(status.meanReturn100 >= 0.9)
+            #expect((summary.solved?.meanReturn100 ?? 0) >= 0.9)
             #expect(status.chunksConsumed == status.chunksAccepted)
             #expect(status.lagMin >= lag, "constant lag \(lag) asked for, min lag \(status.lagMin)")
             let dir = try #require(summary.runDirectory)
@@ -339,6 +340,44 @@ extension Integration {
             #expect(a.received == a.trained + a.dropped.values.reduce(0, +) + a.buffered, "\(a)")
             #expect(a.buffered == 0)  // drained at shutdown
             #expect(status.buffer.maxLag == 6 && status.buffer.eta == 2)
+        }
+
+        /// The scale benchmark in small (docs/scaling.md): one learner with its default admission
+        /// and 1, 8 and 32 rollout-worker processes (4 environments each) for up to 25 s each,
+        /// through `Benchmarks/scaling/run.py`. Checks that the lag target holds whatever the
+        /// number of workers — with 32 workers and the old unbounded admission the mean lag was
+        /// ~250 versions — that nothing was refused and that the learner trained; not that
+        /// CartPole is solved (debug builds, 33 processes on 2 cores).
+        @Test func scalingSmoke() throws {
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("trib-scaling-\(getpid())")
+            defer { try? FileManager.default.removeItem(at: out) }
+            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            let bench = Process()
+            bench.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            bench.arguments = ["python3", root.appendingPathComponent("Benchmarks/scaling/run.py").path, "--bin-dir", Binaries.directory.path,
+                               "--out", out.path, "--workers", "1", "8", "32", "--seeds", "1", "--budget", "25"]
+            let pipe = Pipe()
+            bench.standardOutput = pipe
+            bench.standardError = pipe
+            try bench.run()
+            let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            bench.waitUntilExit()
+            #expect(bench.terminationStatus == 0, "\(log.suffix(1500))")
+            let results = try String(contentsOf: out.appendingPathComponent("results.jsonl"), encoding: .utf8)
+            let rows = results.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(rows.map { ($0["workers"] as? NSNumber)?.intValue ?? 0 } == [1, 8, 32], "\(log.suffix(1500))")
+            for row in rows {
+                #expect(row["error"] == nil, "\(row)")
+                let workers = (row["workers"] as? NSNumber)?.intValue ?? 0
+                let mean = (row["lag_mean"] as? NSNumber)?.doubleValue ?? .infinity
+                let p99 = (row["lag_p99"] as? NSNumber)?.intValue ?? .max
+                #expect((row["lag_target"] as? NSNumber)?.doubleValue == 8, "\(row)")
+                #expect(mean <= 9, "\(workers) workers: mean lag \(mean) above the target 8")
+                #expect(p99 <= 40, "\(workers) workers: lag p99 \(p99)")
+                #expect(((row["updates"] as? NSNumber)?.intValue ?? 0) > 10, "\(row)")
+                let rejected = (row["rejected"] as? [String: Any] ?? [:]).filter { $0.key != "shutting_down" }
+                #expect(rejected.isEmpty, "\(workers) workers: \(rejected)")
+            }
         }
 
         /// The staleness sweep's CI smoke version: every correction at injected lags 0 and 8, one

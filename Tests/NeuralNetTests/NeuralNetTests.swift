@@ -216,6 +216,32 @@ private func randomArray(_ n: Int, _ rng: inout SplitMix64, scale: Float = 1) ->
         #expect(abs(p[1] - (1.1 + 0.026634)) < 1e-5)
     }
 
+    /// The failure AMSGrad is the default against: a long run of ~0 gradients (a solved task,
+    /// every episode at the time limit) lets Adam's running second moment decay, and the next
+    /// ordinary gradient then moves the parameter ~(1 − β1)/√(1 − β2) ≈ 3 learning rates. AMSGrad
+    /// divides by the largest second moment seen and moves it less than one.
+    @Test func afterAQuietStretchAMSGradDoesNotAmplifyTheNextGradient() {
+        func lastStep(amsgrad: Bool) -> Float {
+            var p: [Float] = [0]
+            var adam = Adam(parameterCount: 1, learningRate: 0.01, amsgrad: amsgrad)
+            for _ in 0..<200 { adam.update(&p, gradient: [1]) }   // learning
+            for _ in 0..<20000 { adam.update(&p, gradient: [0]) }  // solved: nothing to learn
+            let before = p[0]
+            adam.update(&p, gradient: [1])                           // the first failure
+            return abs(p[0] - before) / 0.01
+        }
+        let adam = lastStep(amsgrad: false), ams = lastStep(amsgrad: true)
+        #expect(adam > 2.5, "Adam moved \(adam) learning rates")
+        #expect(ams < 1, "AMSGrad moved \(ams) learning rates")
+        // Without a quiet stretch the two agree: the maximum is the running moment.
+        var a: [Float] = [1, 1], b: [Float] = [1, 1]
+        var plain = Adam(parameterCount: 2, learningRate: 0.1), max = Adam(parameterCount: 2, learningRate: 0.1, amsgrad: true)
+        plain.update(&a, gradient: [0.5, -2])
+        max.update(&b, gradient: [0.5, -2])
+        #expect(a == b)
+        #expect(max.maxSecondMoment?.count == 2 && plain.maxSecondMoment == nil)
+    }
+
     @Test func globalNormClippingScalesTheGradient() {
         var a: [Float] = [0, 0]
         var b: [Float] = [0, 0]

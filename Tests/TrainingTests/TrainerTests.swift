@@ -113,6 +113,22 @@ import Testing
         #expect(a.version == 8)
     }
 
+    /// A checkpoint written before the optimizer was a setting has no "optimizer" and no
+    /// maximum second moment: it restores as the Adam it was trained with.
+    @Test func aStateWithoutAnOptimizerRestoresAsAdam() throws {
+        var old = smallTrainer(.vtrace) { $0.optimizer = .adam }
+        _ = old.step(makeBatch(t: 4, b: 4, seed: 1))
+        var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(old.state)) as! [String: Any]
+        var settings = json["settings"] as! [String: Any]
+        settings.removeValue(forKey: "optimizer")
+        json["settings"] = settings
+        #expect(json["adamMaxSecondMoment"] == nil)
+        let decoded = try JSONDecoder().decode(TrainerState.self, from: JSONSerialization.data(withJSONObject: json))
+        #expect(decoded.settings.optimizer == nil)
+        let restored = try Trainer(restoring: decoded)
+        #expect(restored.adam.amsgrad == false)
+    }
+
     @Test func aStateOfAnotherShapeIsRefused() throws {
         var state = smallTrainer(.vtrace).state
         state.parameters.values.removeLast()

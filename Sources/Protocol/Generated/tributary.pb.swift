@@ -1078,6 +1078,41 @@ public nonisolated struct Tributary_V1_BufferConfig: Sendable {
 
   public var batchColumns: UInt32 = 0
 
+  /// the mean lag admission aims at (unset: off, or eta fixed)
+  public var lagTarget: Double {
+    get {_lagTarget ?? 0}
+    set {_lagTarget = newValue}
+  }
+  /// Returns true if `lagTarget` has been explicitly set.
+  public var hasLagTarget: Bool {self._lagTarget != nil}
+  /// Clears the value of `lagTarget`. Subsequent reads from it will return its default value.
+  public mutating func clearLagTarget() {self._lagTarget = nil}
+
+  /// the bound in force now: eta, or what the target set (unset: unbounded)
+  public var admissionEta: UInt64 {
+    get {_admissionEta ?? 0}
+    set {_admissionEta = newValue}
+  }
+  /// Returns true if `admissionEta` has been explicitly set.
+  public var hasAdmissionEta: Bool {self._admissionEta != nil}
+  /// Clears the value of `admissionEta`. Subsequent reads from it will return its default value.
+  public mutating func clearAdmissionEta() {self._admissionEta = nil}
+
+  /// mean lag of the samples of the last adjustment window (target only)
+  public var windowLag: Double {
+    get {_windowLag ?? 0}
+    set {_windowLag = newValue}
+  }
+  /// Returns true if `windowLag` has been explicitly set.
+  public var hasWindowLag: Bool {self._windowLag != nil}
+  /// Clears the value of `windowLag`. Subsequent reads from it will return its default value.
+  public mutating func clearWindowLag() {self._windowLag = nil}
+
+  /// adjustments of admission_eta so far, down and up
+  public var etaLowered: UInt64 = 0
+
+  public var etaRaised: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1086,6 +1121,9 @@ public nonisolated struct Tributary_V1_BufferConfig: Sendable {
   fileprivate var _maxLag: UInt64? = nil
   fileprivate var _samplesPerInsert: Double? = nil
   fileprivate var _groupSize: UInt32? = nil
+  fileprivate var _lagTarget: Double? = nil
+  fileprivate var _admissionEta: UInt64? = nil
+  fileprivate var _windowLag: Double? = nil
 }
 
 /// learner -> requester, control socket.
@@ -2825,7 +2863,7 @@ nonisolated extension Tributary_V1_BufferAccounting: SwiftProtobuf.Message, Swif
 
 nonisolated extension Tributary_V1_BufferConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BufferConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}eta\0\u{3}max_lag\0\u{3}max_reuse\0\u{1}order\0\u{3}capacity_chunks\0\u{3}samples_per_insert\0\u{3}group_size\0\u{1}correction\0\u{3}batch_columns\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}eta\0\u{3}max_lag\0\u{3}max_reuse\0\u{1}order\0\u{3}capacity_chunks\0\u{3}samples_per_insert\0\u{3}group_size\0\u{1}correction\0\u{3}batch_columns\0\u{3}lag_target\0\u{3}admission_eta\0\u{3}window_lag\0\u{3}eta_lowered\0\u{3}eta_raised\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2842,6 +2880,11 @@ nonisolated extension Tributary_V1_BufferConfig: SwiftProtobuf.Message, SwiftPro
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self._groupSize) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.correction) }()
       case 9: try { try decoder.decodeSingularUInt32Field(value: &self.batchColumns) }()
+      case 10: try { try decoder.decodeSingularDoubleField(value: &self._lagTarget) }()
+      case 11: try { try decoder.decodeSingularUInt64Field(value: &self._admissionEta) }()
+      case 12: try { try decoder.decodeSingularDoubleField(value: &self._windowLag) }()
+      case 13: try { try decoder.decodeSingularUInt64Field(value: &self.etaLowered) }()
+      case 14: try { try decoder.decodeSingularUInt64Field(value: &self.etaRaised) }()
       default: break
       }
     }
@@ -2879,6 +2922,21 @@ nonisolated extension Tributary_V1_BufferConfig: SwiftProtobuf.Message, SwiftPro
     if self.batchColumns != 0 {
       try visitor.visitSingularUInt32Field(value: self.batchColumns, fieldNumber: 9)
     }
+    try { if let v = self._lagTarget {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 10)
+    } }()
+    try { if let v = self._admissionEta {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 11)
+    } }()
+    try { if let v = self._windowLag {
+      try visitor.visitSingularDoubleField(value: v, fieldNumber: 12)
+    } }()
+    if self.etaLowered != 0 {
+      try visitor.visitSingularUInt64Field(value: self.etaLowered, fieldNumber: 13)
+    }
+    if self.etaRaised != 0 {
+      try visitor.visitSingularUInt64Field(value: self.etaRaised, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2892,6 +2950,11 @@ nonisolated extension Tributary_V1_BufferConfig: SwiftProtobuf.Message, SwiftPro
     if lhs._groupSize != rhs._groupSize {return false}
     if lhs.correction != rhs.correction {return false}
     if lhs.batchColumns != rhs.batchColumns {return false}
+    if lhs._lagTarget != rhs._lagTarget {return false}
+    if lhs._admissionEta != rhs._admissionEta {return false}
+    if lhs._windowLag != rhs._windowLag {return false}
+    if lhs.etaLowered != rhs.etaLowered {return false}
+    if lhs.etaRaised != rhs.etaRaised {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

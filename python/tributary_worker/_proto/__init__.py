@@ -4,4 +4,4 @@
 from . import tributary_pb2 as pb
 
 # SHA-256 of the tributary.proto the code was generated from.
-SCHEMA_SHA256 = "29e28cae15a3a1a9b938c7cab11afb946c2f8d6b918556a424bd699ec7e834fd"
+SCHEMA_SHA256 = "65ef33589799db40e4af3859657b4ef301aa80e149dc3d39700430fcde2ea3fb"

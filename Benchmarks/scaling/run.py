@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""Staleness at scale: one release learner and N rollout-worker processes (4 environments each)
+on this machine, for each worker count and seed, with the learner's default settings unless
+--learner-arg says otherwise. Records, per run:
+
+  solved / seconds / steps   the learner's own `solved` record (mean return of the last 100
+                             episodes reaching the target, counted from the learner being ready)
+  lag p50 / p99 / max / mean of every trained sample (the summary's trained_lag histogram)
+  env steps/s, updates/s     over the time to solve (or the whole run when it did not)
+  learner / worker RSS       peak (VmHWM) of the learner, and the largest of the workers
+  worker µs per env step     the workers' CPU time (user + system, /proc) per env step accepted
+  η                          where the lag target left the admission bound, and its moves
+
+With --past-target S the learner runs without a stopping rule; once the mean return first
+reaches the target it runs S more seconds and the run reports the fraction of the learner's
+per-second progress samples (metrics.jsonl) in that window whose mean is at least --hold.
+
+    python3 Benchmarks/scaling/run.py --bin-dir .build-release/release --out /tmp/scaling \\
+        --env CartPole-v1 --workers 1 2 4 8 16 32 64 --seeds 1 2 3
+
+Writes OUT/results.jsonl (one line per run, appended) and prints a Markdown table
+(Benchmarks/scaling/report.py turns results.jsonl into docs/scaling.md's tables).
+"""
+import argparse
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+TARGETS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0}
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def lag_bucket_range(i):
+    """The lags bucket i of a LagHistogram holds, [lo, hi) (docs/protocol.md, LagHistogram)."""
+    if i < 64:
+        return i, i + 1
+    e, s = 6 + (i - 64) // 4, (i - 64) % 4
+    width = 1 << (e - 2)
+    return (4 + s) * width, (5 + s) * width
+
+
+def lag_quantile(hist, q):
+    counts = hist.get("counts", [])
+    total = sum(counts)
+    if total == 0:
+        return None
+    need, seen = q * total, 0
+    for i, c in enumerate(counts):
+        seen += c
+        if seen >= need:
+            lo, hi = lag_bucket_range(i)
+            return lo if hi == lo + 1 else min(hi - 1, hist.get("max", hi - 1))
+    return hist.get("max")
+
+
+def rss_peak_kib(pid):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid):
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK  # utime, stime (fields 14, 15)
+    except (OSError, IndexError):
+        return None
+
+
+def run_one(args, workers, seed, out):
+    run_id = f"{args.env}-w{workers}-s{seed}-{int(time.time() * 1000) % 100000}"
+    target = TARGETS[args.env] if args.target is None else args.target
+    stop_rule = ["--target-return", "off"] if args.past_target else ["--target-return", str(target)]
+    learner = subprocess.Popen(
+        [str(args.bin_dir / "learner"), "--env", args.env, *stop_rule, "--seed", str(seed), "--runs", str(out / "runs"),
+         "--run-id", run_id, "--data-port", "0", "--no-metrics", "--log-level", "warning", "--no-progress",
+         "--max-workers", str(max(1024, workers)), "--eval-seconds", "off", *args.learner_arg],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ready = json.loads(learner.stdout.readline())
+    endpoints = ["--data", ready["data"][0], "--weights", ready["weights"][0], "--control", ready["control"][0]]
+    procs = [subprocess.Popen([str(args.bin_dir / "rollout-worker"), *endpoints, "--env", args.env, "--num-envs", str(args.num_envs),
+                               "--seed", str(1000 * seed + i + 1), "--worker-id", f"w{i}", "--log-level", "error", *args.worker_arg],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(workers)]
+    started = time.monotonic()
+    learner_rss, worker_rss, worker_cpu = 0, 0, {}
+    metrics_path = out / "runs" / run_id / "metrics.jsonl"
+    solved_at, hold = None, None
+    while learner.poll() is None:
+        time.sleep(0.25)
+        learner_rss = max(learner_rss, rss_peak_kib(learner.pid) or 0)
+        for p in procs:
+            worker_rss = max(worker_rss, rss_peak_kib(p.pid) or 0)
+            c = cpu_seconds(p.pid)
+            if c is not None:
+                worker_cpu[p.pid] = c
+        elapsed = time.monotonic() - started
+        if args.past_target:
+            samples = read_metrics(metrics_path)
+            if solved_at is None:
+                solved_at = next((m["time_s"] for m in samples if m.get("episodic_return_mean100", -1e9) >= target), None)
+            if solved_at is not None and samples and samples[-1]["time_s"] >= solved_at + args.past_target:
+                learner.send_signal(signal.SIGINT)
+                break
+        if elapsed > args.budget + (args.past_target or 0):
+            learner.send_signal(signal.SIGINT)
+            break
+    try:
+        out_text, err_text = learner.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        learner.kill()
+        out_text, err_text = learner.communicate()
+    for p in procs:
+        c = cpu_seconds(p.pid)
+        if c is not None:
+            worker_cpu[p.pid] = c
+        p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    lines = [l for l in out_text.splitlines() if l.startswith("{")]
+    summary = json.loads(lines[-1]) if lines else {}
+    if summary.get("event") != "summary":
+        return {"env": args.env, "workers": workers, "seed": seed, "error": err_text[-2000:]}
+    st = summary["status"]
+    lag = st.get("trained_lag", {})
+    samples = sum(lag.get("counts", []))
+    solved = summary.get("solved")
+    seconds = solved["seconds"] if solved else st["uptime_ms"] / 1000
+    steps = solved["steps"] if solved else st["steps_received"]
+    updates = solved["updates"] if solved else st["updates"]
+    b = st.get("buffer", {})
+    result = {
+        "env": args.env, "workers": workers, "num_envs": args.num_envs, "seed": seed, "learner_args": args.learner_arg,
+        "solved": solved is not None, "seconds": seconds, "steps": steps, "updates": updates,
+        "steps_per_s": steps / seconds if seconds else 0, "updates_per_s": updates / seconds if seconds else 0,
+        "lag_p50": lag_quantile(lag, 0.5), "lag_p99": lag_quantile(lag, 0.99), "lag_max": lag.get("max"),
+        "lag_mean": lag.get("sum", 0) / samples if samples else None,
+        "learner_rss_mib": learner_rss / 1024, "worker_rss_mib": worker_rss / 1024,
+        "worker_us_per_step": 1e6 * sum(worker_cpu.values()) / st["steps_received"] if st.get("steps_received") else None,
+        "eta": b.get("admission_eta", b.get("eta")), "lag_target": b.get("lag_target"),
+        "eta_moves": [b.get("eta_lowered", 0), b.get("eta_raised", 0)],
+        "final_mean_return": st.get("mean_return_100"), "rejected": st.get("rejected", {}),
+    }
+    if args.past_target:
+        samples = read_metrics(metrics_path)
+        solved_at = next((m["time_s"] for m in samples if m.get("episodic_return_mean100", -1e9) >= target), None)
+        window = [m for m in samples if solved_at is not None and solved_at < m["time_s"] <= solved_at + args.past_target]
+        held = [m for m in window if m.get("episodic_return_mean100", -1e9) >= args.hold]
+        result.update({"past_target_s": args.past_target, "solved": solved_at is not None, "solved_at_s": solved_at,
+                       "window_samples": len(window), "held_fraction": len(held) / len(window) if window else None,
+                       "window_min_return": min((m["episodic_return_mean100"] for m in window), default=None),
+                       "window_min_entropy": min((m["entropy"] for m in window), default=None)})
+    return result
+
+
+def read_metrics(path):
+    try:
+        text = path.read_text()
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass  # the line being written
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin-dir", type=pathlib.Path, default=pathlib.Path(".build-release/release"))
+    ap.add_argument("--out", type=pathlib.Path, default=pathlib.Path("/tmp/tributary-scaling"))
+    ap.add_argument("--env", default="CartPole-v1", choices=sorted(TARGETS))
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--num-envs", type=int, default=4)
+    ap.add_argument("--budget", type=float, default=60, help="seconds before a run counts as not solved")
+    ap.add_argument("--target", type=float, help="default: 475 for CartPole-v1, -100 for Acrobot-v1")
+    ap.add_argument("--past-target", type=float, help="run this many seconds past the target (stability)")
+    ap.add_argument("--hold", type=float, default=450, help="with --past-target: the mean return to hold")
+    ap.add_argument("--learner-arg", action="append", default=[], help="an extra learner flag (repeatable), e.g. --learner-arg=--eta=4")
+    ap.add_argument("--worker-arg", action="append", default=[])
+    ap.add_argument("--tag", default="", help="a label stored with each result")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = args.out / "results.jsonl"
+    for seed in args.seeds:  # seeds outermost: a slow drift of the machine hits every count alike
+        for workers in args.workers:
+            r = run_one(args, workers, seed, args.out)
+            r["tag"] = args.tag
+            with results.open("a") as f:
+                f.write(json.dumps(r) + "\n")
+            if "error" in r:
+                print(f"{args.env} workers={workers} seed={seed}: ERROR {r['error'][-300:]}", flush=True)
+                continue
+            extra = f" held {r['held_fraction']:.2f} min {r['window_min_return']}" if args.past_target and r.get("held_fraction") is not None else ""
+            print(f"{args.env} workers={workers:3d} seed={seed} solved={r['solved']!s:5} {r['seconds']:6.1f} s {r['steps'] / 1e6:5.2f} M steps"
+                  f"  lag p50 {r['lag_p50']} p99 {r['lag_p99']} mean {r['lag_mean'] or 0:.1f}  {r['steps_per_s'] / 1e6:.2f} M/s"
+                  f"  {r['updates_per_s']:.0f} upd/s  η {r['eta']} {r['eta_moves']}  rss {r['learner_rss_mib']:.0f}/{r['worker_rss_mib']:.0f} MiB"
+                  f"  {r['worker_us_per_step'] or 0:.2f} µs/step{extra}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
