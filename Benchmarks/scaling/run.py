@@ -135,9 +135,10 @@ def run_one(args, workers, seed, out):
     lag = st.get("trained_lag", {})
     samples = sum(lag.get("counts", []))
     solved = summary.get("solved")
-    seconds = solved["seconds"] if solved else st["uptime_ms"] / 1000
-    steps = solved["steps"] if solved else st["steps_received"]
-    updates = solved["updates"] if solved else st["updates"]
+    # protobuf's JSON leaves out zeros
+    seconds = solved["seconds"] if solved else st.get("uptime_ms", 0) / 1000
+    steps = solved["steps"] if solved else st.get("steps_received", 0)
+    updates = solved["updates"] if solved else st.get("updates", 0)
     b = st.get("buffer", {})
     result = {
         "env": args.env, "workers": workers, "num_envs": args.num_envs, "seed": seed, "learner_args": args.learner_arg,

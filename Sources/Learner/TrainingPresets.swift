@@ -6,8 +6,10 @@ import Environments
 public enum TrainingPresets {
     public struct Preset: Sendable {
         public var training = TrainingSettings()
-        /// Chunks a worker may have in flight: with one chunk per update this bounds the
-        /// version lag to about `workers × maxCredits`.
+        /// Chunks a worker may have in flight at most (its share of the admission budget is
+        /// usually less). Acrobot, MountainCar and Pendulum had 4, a crude lag bound the lag
+        /// target replaced: with one 4-environment worker, 4 chunks could never fill their
+        /// 32-column batch and training never started.
         public var maxCredits: UInt32 = 32
         /// The mean version lag admission keeps trained samples at (`Admission`,
         /// docs/scaling.md); nil: unbounded.
@@ -25,7 +27,6 @@ public enum TrainingPresets {
             p.training.learningRate = 1e-3
             p.training.entropyCost = 0.01
             p.training.batchColumns = 32
-            p.maxCredits = 4
             p.lagTarget = 4
         case "Pendulum-v1":
             // Continuous actions: with ~50 versions of lag the Gaussian moves so far from the
@@ -36,7 +37,6 @@ public enum TrainingPresets {
             p.training.rewardScale = 0.1
             p.training.entropyCost = 0
             p.training.batchColumns = 32
-            p.maxCredits = 4
             p.lagTarget = 4
         case _ where EnvironmentRegistry.sequenceTask(envID) != nil:
             // The seed paper's setting in miniature (issue 15's torch prototype): an MLP 256-256

@@ -128,14 +128,14 @@ public enum StatusFormatter {
 
     /// Trained lag split into its in-flight part (acting to arrival: the weights' age on the
     /// worker plus transport) and its in-queue part (arrival to training), p50/p99/mean of each.
-    /// The admission bound and where it comes from: "η 5 (lag target 8, window lag 7.4, moved
-    /// −3/+0)", "η 4 (fixed)" or "η unbounded". A learner older than the lag target reports only
-    /// its configured η.
+    /// The admission bound and where it comes from: "η 5 (lag target 8, recent 7.4)" (recent: the
+    /// mean lag of the last adjustment window; `--json` has η's moves), "η 4 (fixed)" or
+    /// "η unbounded". A learner older than the lag target reports only its configured η.
     public static func admission(_ b: Tributary_V1_BufferConfig) -> String {
         if b.hasLagTarget {
             let eta = b.hasAdmissionEta ? String(b.admissionEta) : "?"
-            let window = b.hasWindowLag ? String(format: ", window lag %.1f", b.windowLag) : ""
-            return "η \(eta) (lag target \(String(format: "%g", b.lagTarget))\(window), moved −\(b.etaLowered)/+\(b.etaRaised))"
+            let window = b.hasWindowLag ? String(format: ", recent %.1f", b.windowLag) : ""
+            return "η \(eta) (lag target \(String(format: "%g", b.lagTarget))\(window))"
         }
         if b.hasEta { return "η \(b.eta) (fixed)" }
         return "η unbounded"

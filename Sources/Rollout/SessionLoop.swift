@@ -137,9 +137,10 @@ struct SessionLoop {
         var welcome: Tributary_V1_Welcome?
         let failuresBefore = handshakes.failures
         var actions = session.start(now: .now)
-        // A worker that held no credit and gets one acts with the newest version announced by
-        // then (fetched at once, `VariableClient.setActive`), or after `freshWeightsWait` with
-        // what it has. One that keeps holding credits acts without waiting.
+        // A worker that waited more than `idleBeforeRefresh` for a credit asks for the newest
+        // weights when it gets one (`VariableClient.refresh`) and acts once they are in, or
+        // after `freshWeightsWait` with what it has. One whose credits keep coming acts at once.
+        // Only a worker holding credits (or without weights) fetches at all.
         var heldCredits = false
         var idleSince = ContinuousClock.now
         var fresh: (ticket: UInt64, until: ContinuousClock.Instant)?

@@ -33,7 +33,14 @@ import Testing
     @Test func theEnvironmentsPresetComesFirstAndFlagsGoOnTop() throws {
         let acrobot = try config(["--env", "Acrobot-v1"])
         #expect(acrobot.training.learningRate == 1e-3 && acrobot.training.entropyCost == 0.01)
-        #expect(acrobot.training.batchColumns == 32 && acrobot.maxCredits == 4)
+        #expect(acrobot.training.batchColumns == 32 && acrobot.maxCredits == 32 && acrobot.buffer.lagTarget == 4)
+        #expect(acrobot.training.optimizer == .adam && acrobot.buffer.admissionMode == .target(lag: 4))
+        let cartPole = try config(["--env", "CartPole-v1"])
+        #expect(cartPole.training.optimizer == .amsgrad && cartPole.buffer.lagTarget == 8)
+        #expect(try config(["--env", "CartPole-v1", "--eta", "2"]).buffer.admissionMode == .fixed(eta: 2))
+        #expect(try config(["--env", "CartPole-v1", "--lag-target", "off"]).buffer.admissionMode == .unbounded)
+        #expect(try config(["--env", "addrev"]).buffer.admissionMode == .unbounded)
+        #expect(throws: ConfigError.self) { try config(["--env", "CartPole-v1", "--lag-target", "0.5"]) }
         let tuned = try config(["--env", "Acrobot-v1", "--learning-rate", "5e-4", "--credits", "8", "--batch-columns=8"])
         #expect(tuned.training.learningRate == 5e-4 && tuned.maxCredits == 8 && tuned.training.batchColumns == 8)
         #expect(tuned.training.entropyCost == 0.01, "a flag not given keeps the preset's value")

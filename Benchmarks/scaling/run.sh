@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Regenerates docs/scaling.md: every run of the scale benchmark in one go, on this machine, with
+# the release build (about 20 minutes on 2 cores).
+#
+#   Benchmarks/scaling/run.sh [OUT_DIR]        (default /tmp/tributary-scaling; wiped first)
+#
+#   1. CartPole-v1, default settings, 1, 2, 4, 8, 16, 32 and 64 worker processes x 4 envs, seeds 1-3
+#   2. the same at 1, 8 and 32 workers with the admission and optimizer this replaced
+#      (--lag-target off --optimizer adam), seed 1: the "before" rows
+#   3. Acrobot-v1, default settings, 1, 8 and 32 workers, seeds 1-3
+#   4. learning that holds: the demo's setting (2 workers x 16 envs) run 60 s past the target,
+#      seeds 1-3, and seeds 1-2 again with Adam
+#   5. a fixed eta of 0, 1 and 4 (2 workers x 16 envs), seeds 1-3
+#
+# Then the results are copied to Benchmarks/scaling/results.jsonl (one JSON line per run) and
+# Benchmarks/scaling/report.py writes docs/scaling.md from them. SKIP_BUILD=1
+# reuses .build-release; OPENBLAS_CORETYPE is respected when preset (the report says which).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+OUT="${1:-/tmp/tributary-scaling}"
+cd "$ROOT"
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+    ./scripts/install-deps.sh
+    swift build -c release --scratch-path .build-release >&2
+fi
+BIN="$ROOT/.build-release/release"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+run() { python3 Benchmarks/scaling/run.py --bin-dir "$BIN" --out "$OUT" "$@"; }
+run --env CartPole-v1 --workers 1 2 4 8 16 32 64 --seeds 1 2 3 --budget 60 --tag cartpole
+run --env CartPole-v1 --workers 1 8 32 --seeds 1 --budget 60 --tag before --learner-arg=--lag-target=off --learner-arg=--optimizer=adam
+run --env Acrobot-v1 --workers 1 8 32 --seeds 1 2 3 --budget 120 --tag acrobot
+run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 3 --past-target 60 --tag stability
+run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 --past-target 60 --tag stability-adam --learner-arg=--optimizer=adam
+for eta in 0 1 4; do
+    run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 3 --budget 60 --tag "eta$eta" --learner-arg=--eta=$eta
+done
+cp "$OUT/results.jsonl" Benchmarks/scaling/results.jsonl
+python3 Benchmarks/scaling/report.py Benchmarks/scaling/results.jsonl --out docs/scaling.md --command "Benchmarks/scaling/run.sh"
+echo "wrote docs/scaling.md" >&2
