@@ -93,8 +93,16 @@ def run_one(args, workers, seed, out):
     learner_rss, worker_rss, worker_cpu = 0, 0, {}
     metrics_path = out / "runs" / run_id / "metrics.jsonl"
     solved_at, hold = None, None
+    status_ms = []
     while learner.poll() is None:
         time.sleep(0.25)
+        if args.status_poll:
+            # What an operator sees: `tributary status` against the learner under load, timed.
+            t0 = time.monotonic()
+            polled = subprocess.run([str(args.bin_dir / "tributary"), "status", "--json", "--learner", ready["control"][0],
+                                     "--timeout", "5"], capture_output=True, text=True)
+            if polled.returncode == 0:
+                status_ms.append(1000 * (time.monotonic() - t0))
         learner_rss = max(learner_rss, rss_peak_kib(learner.pid) or 0)
         for p in procs:
             worker_rss = max(worker_rss, rss_peak_kib(p.pid) or 0)
@@ -152,6 +160,13 @@ def run_one(args, workers, seed, out):
         "eta_moves": [b.get("eta_lowered", 0), b.get("eta_raised", 0)],
         "final_mean_return": st.get("mean_return_100"), "rejected": st.get("rejected", {}),
     }
+    acc = st.get("accounting", {})
+    result["identity_holds"] = acc.get("received", 0) == acc.get("trained", 0) + sum(acc.get("dropped", {}).values()) + acc.get("buffered", 0)
+    if status_ms:
+        status_ms.sort()
+        result["status_ms_p50"] = status_ms[len(status_ms) // 2]
+        result["status_ms_p99"] = status_ms[min(len(status_ms) - 1, int(0.99 * len(status_ms)))]
+        result["status_polls"] = len(status_ms)
     if args.past_target:
         samples = read_metrics(metrics_path)
         solved_at = next((m["time_s"] for m in samples if m.get("episodic_return_mean100", -1e9) >= target), None)
@@ -193,6 +208,7 @@ def main():
     ap.add_argument("--learner-arg", action="append", default=[], help="an extra learner flag (repeatable), e.g. --learner-arg=--eta=4")
     ap.add_argument("--worker-arg", action="append", default=[])
     ap.add_argument("--tag", default="", help="a label stored with each result")
+    ap.add_argument("--status-poll", action="store_true", help="time `tributary status` every 0.25 s during each run")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = args.out / "results.jsonl"

@@ -10,7 +10,8 @@
 #   3. Acrobot-v1, default settings, 1, 8 and 32 workers, seeds 1-3
 #   4. learning that holds: the demo's setting (2 workers x 16 envs) run 60 s past the target,
 #      seeds 1-3, and seeds 1-2 again with Adam
-#   5. a fixed eta of 0, 1 and 4 (2 workers x 16 envs), seeds 1-3
+#   5. 256 worker processes x 1 env on one learner, `tributary status` timed every 0.25 s
+#   6. a fixed eta of 0, 1 and 4 (2 workers x 16 envs), seeds 1-3
 #
 # Then the results are copied to Benchmarks/scaling/results.jsonl (one JSON line per run) and
 # Benchmarks/scaling/report.py writes docs/scaling.md from them. SKIP_BUILD=1
@@ -32,6 +33,7 @@ run --env CartPole-v1 --workers 1 8 32 --seeds 1 --budget 60 --tag before --lear
 run --env Acrobot-v1 --workers 1 8 32 --seeds 1 2 3 --budget 120 --tag acrobot
 run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 3 --past-target 60 --tag stability
 run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 --past-target 60 --tag stability-adam --learner-arg=--optimizer=adam
+run --env CartPole-v1 --workers 256 --num-envs 1 --seeds 1 --budget 60 --status-poll --tag sessions256
 for eta in 0 1 4; do
     run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 3 --budget 60 --tag "eta$eta" --learner-arg=--eta=$eta
 done
