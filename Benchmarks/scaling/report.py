@@ -134,10 +134,11 @@ def main():
 
 What happens to staleness, learning and overhead as workers are added, on one 2-core machine
 ({cpu()}, `OPENBLAS_CORETYPE={coretype or 'unset'}`{' (preset by the host, respected)' if coretype else ''}).
-Every figure here was produced by one command, on commit {commit()}, {datetime.date.today().isoformat()}:
+One command regenerates every figure here; the runs shown were made with the code of commit
+{commit()} ({datetime.date.today().isoformat()}):
 
 ```sh
-{args.command}            # about 20 minutes; rewrites this page
+{args.command}            # about 25 minutes; rewrites this page
 ```
 
 It runs `Benchmarks/scaling/run.py` (one release learner and N `rollout-worker` processes per

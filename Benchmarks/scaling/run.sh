@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates docs/scaling.md: every run of the scale benchmark in one go, on this machine, with
-# the release build (about 20 minutes on 2 cores).
+# the release build (about 25 minutes on 2 cores).
 #
 #   Benchmarks/scaling/run.sh [OUT_DIR]        (default /tmp/tributary-scaling; wiped first)
 #

@@ -144,7 +144,7 @@ final class VariableClient: Sendable {
     let logger: Logger
     let timeout: Duration
     let current = Mutex(Current())
-    /// Called after a version is installed (the session's wake-up).
+    /// Called after each fetch ends, whatever it brought (the session's wake-up).
     let onInstall: @Sendable () -> Void
 
     init(channel: any WeightsChannel, logger: Logger, timeout: Duration, onInstall: @escaping @Sendable () -> Void = {}) {
@@ -154,17 +154,11 @@ final class VariableClient: Sendable {
         self.onInstall = onInstall
     }
 
-    /// The newest version announced or asked for (what a fetch would bring).
-    var wanted: UInt64 { current.withLock { $0.wanted } }
-
-    /// Versions fetched and installed so far.
-    var fetches: UInt64 { current.withLock { $0.fetches } }
-
     /// Fetches finished so far, whatever their outcome (what `refresh`'s ticket counts).
     var finishedFetches: UInt64 { current.withLock { $0.finished } }
 
     /// Asks the learner for its newest version now, announced or not (announcements are only
-    /// hints, and the learner sends at most one per `LearnerConfig.announceInterval`).
+    /// hints, and the learner sends at most one per `LearnerCore.announceInterval(sessions:)`).
     /// Returns the ticket: the refresh is done once `finishedFetches` exceeds it.
     func refresh() -> UInt64 {
         let ticket: UInt64 = current.withLock {
@@ -218,7 +212,7 @@ final class VariableClient: Sendable {
 
     func run() async {
         while !Task.isCancelled {
-            // No timer while idle: an announcement, `refresh` or `setActive` wakes the wait.
+            // A long wait: an announcement, `refresh`, `setActive` or `want` ends it early.
             switch await channel.nextAnnouncement(timeout: .seconds(1)) {
             case .closed: return
             case .timedOut: break
