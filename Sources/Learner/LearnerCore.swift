@@ -207,11 +207,15 @@ public final class LearnerCore: Sendable {
                 guard limit != s.creditLimit else { continue }
                 sessions[key]!.creditLimit = limit
                 sessions[key]!.grantBatch = max(1, limit / 4)
-                if limit > s.creditLimit, !s.waiting, s.credits + s.queued < limit {
-                    sessions[key]!.waiting = true
-                    waiting.append(key)
-                }
+                if limit > s.creditLimit { markWaiting(key) }
             }
+        }
+
+        /// Puts a session below its own credit limit in the waiting queue (once).
+        mutating func markWaiting(_ key: WorkerKey) {
+            guard let session = sessions[key], !session.waiting, session.credits + session.queued < session.creditLimit else { return }
+            sessions[key]!.waiting = true
+            waiting.append(key)
         }
     }
 
@@ -560,7 +564,7 @@ public final class LearnerCore: Sendable {
         let (credits, held) = grantable(s, s.sessions[key]!)
         s.adjustCredits(key, by: Int(credits))
         // One that a learner-wide bound leaves with nothing is first in line for the next room.
-        if held, credits == 0 { waitFirst(&s, key) } else { markWaiting(&s, key) }
+        if held, credits == 0 { waitFirst(&s, key) } else { s.markWaiting(key) }
         logger.info("worker \(hello.workerID) incarnation \(hello.incarnation) from \(hello.host) (\(peer)) joined: \(spec.id) × \(b)")
         var welcome = Tributary_V1_Welcome()
         welcome.runID = runID
@@ -669,7 +673,7 @@ public final class LearnerCore: Sendable {
         for key in keys {
             guard s.sessions[key] != nil else { continue }
             grantOne(&s, key, now: now, replies: &replies)
-            markWaiting(&s, key)
+            s.markWaiting(key)
         }
     }
 
@@ -687,13 +691,6 @@ public final class LearnerCore: Sendable {
         s.adjustCredits(key, by: Int(n))
         s.sessions[key]!.lastSent = now
         return (n, global)
-    }
-
-    /// Puts a session below its own credit limit in the waiting queue (once).
-    private func markWaiting(_ s: inout State, _ key: WorkerKey) {
-        guard let session = s.sessions[key], !session.waiting, session.credits + session.queued < session.creditLimit else { return }
-        s.sessions[key]!.waiting = true
-        s.waiting.append(key)
     }
 
     /// Puts a session that a learner-wide bound left with nothing at the front of the line.
@@ -721,7 +718,7 @@ public final class LearnerCore: Sendable {
                 waitFirst(&s, key)
                 break
             }
-            markWaiting(&s, key)
+            s.markWaiting(key)
             if held { break }
         }
     }

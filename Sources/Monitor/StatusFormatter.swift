@@ -133,7 +133,7 @@ public enum StatusFormatter {
     /// "η unbounded". A learner older than the lag target reports only its configured η.
     public static func admission(_ b: Tributary_V1_BufferConfig) -> String {
         if b.hasLagTarget {
-            let eta = b.hasAdmissionEta ? String(b.admissionEta) : "?"
+            let eta = b.etaInForce.map(String.init) ?? "?"
             let window = b.hasWindowLag ? String(format: ", recent %.1f", b.windowLag) : ""
             return "η \(eta) (lag target \(String(format: "%g", b.lagTarget))\(window))"
         }

@@ -34,8 +34,8 @@ public enum TopView {
         let gaugeWidth = max(10, min(30, width - 50))
         lines.append("buffer  " + gauge(Double(a.buffered), of: Double(max(1, b.capacityChunks)), width: gaugeWidth)
             + "  \(a.buffered)/\(b.capacityChunks) chunks, \(s.bufferedColumns) columns")
-        if b.hasAdmissionEta || b.hasEta, b.batchColumns > 0 {
-            let budget = Double(((b.hasAdmissionEta ? b.admissionEta : b.eta) + 1) * UInt64(b.batchColumns))
+        if let eta = b.etaInForce, b.batchColumns > 0 {
+            let budget = Double((eta + 1) * UInt64(b.batchColumns))
             lines.append("η budget" + gauge(Double(s.bufferedColumns), of: budget, width: gaugeWidth)
                 + "  \(s.bufferedColumns)/\(Int(budget)) columns buffered")
         }

@@ -76,21 +76,16 @@ public struct Adam: Sendable {
         step += 1
         let c1 = 1 - powf(beta1, Float(step))
         let c2 = 1 - powf(beta2, Float(step))
-        if amsgrad {
-            for i in parameters.indices {
-                let g = gradient[i] * scale
-                m[i] = beta1 * m[i] + (1 - beta1) * g
-                v[i] = beta2 * v[i] + (1 - beta2) * g * g
-                vMax[i] = max(vMax[i], v[i])
-                parameters[i] -= learningRate * (m[i] / c1) / ((vMax[i] / c2).squareRoot() + epsilon)
+        for i in parameters.indices {
+            let g = gradient[i] * scale
+            m[i] = beta1 * m[i] + (1 - beta1) * g
+            v[i] = beta2 * v[i] + (1 - beta2) * g * g
+            var second = v[i]
+            if amsgrad {
+                vMax[i] = max(vMax[i], second)
+                second = vMax[i]
             }
-        } else {
-            for i in parameters.indices {
-                let g = gradient[i] * scale
-                m[i] = beta1 * m[i] + (1 - beta1) * g
-                v[i] = beta2 * v[i] + (1 - beta2) * g * g
-                parameters[i] -= learningRate * (m[i] / c1) / ((v[i] / c2).squareRoot() + epsilon)
-            }
+            parameters[i] -= learningRate * (m[i] / c1) / ((second / c2).squareRoot() + epsilon)
         }
         return norm
     }

@@ -196,18 +196,18 @@ struct SessionLoop {
             // Credits just arrived (this worker held none): fetch the newest weights, and act
             // once they are in (or `freshWeightsWait` has passed).
             let holds = session.credits > 0
-            client.setActive(holds || !weightsReady(welcome))
+            let hasWeights = weightsReady(welcome)
+            client.setActive(holds || !hasWeights)
             if holds, !heldCredits, session.isWelcomed, ContinuousClock.now - idleSince > Self.idleBeforeRefresh {
                 fresh = (client.refresh(), .now + Self.freshWeightsWait)
             }
-            heldCredits = holds
             if let f = fresh, client.finishedFetches > f.ticket || ContinuousClock.now >= f.until { fresh = nil }
-            actions += session.tick(now: .now, weightsReady: weightsReady(welcome) && fresh == nil, stopRequested: Task.isCancelled,
+            actions += session.tick(now: .now, weightsReady: hasWeights && fresh == nil, stopRequested: Task.isCancelled,
                                     actingVersion: client.version)
             // What tick sent spent the credits: a worker left with none stops fetching.
-            if heldCredits, session.credits == 0 { idleSince = .now }
+            if holds, session.credits == 0 { idleSince = .now }
             heldCredits = session.credits > 0
-            if !heldCredits, weightsReady(welcome) { client.setActive(false) }
+            if !heldCredits, hasWeights { client.setActive(false) }
         }
     }
 

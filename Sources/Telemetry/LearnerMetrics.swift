@@ -126,7 +126,7 @@ public final class LearnerMetrics: Sendable {
             let b = s.buffer
             gauge("tributary_buffer_capacity_chunks", Double(b.capacityChunks))
             // The bound in force: the fixed --eta, or where the lag target has moved it.
-            if b.hasAdmissionEta || b.hasEta { gauge("tributary_buffer_eta_versions", Double(b.hasAdmissionEta ? b.admissionEta : b.eta)) }
+            if let eta = b.etaInForce { gauge("tributary_buffer_eta_versions", Double(eta)) }
             if b.hasLagTarget { gauge("tributary_buffer_lag_target_versions", b.lagTarget) }
             if b.hasMaxLag { gauge("tributary_buffer_max_lag_versions", Double(b.maxLag)) }
             if s.updates > 0 {

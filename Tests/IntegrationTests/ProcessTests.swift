@@ -352,17 +352,13 @@ extension Integration {
             let out = FileManager.default.temporaryDirectory.appendingPathComponent("trib-scaling-\(getpid())")
             defer { try? FileManager.default.removeItem(at: out) }
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let bench = Process()
-            bench.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            bench.arguments = ["python3", root.appendingPathComponent("Benchmarks/scaling/run.py").path, "--bin-dir", Binaries.directory.path,
-                               "--out", out.path, "--workers", "1", "8", "32", "--seeds", "1", "--budget", "25"]
-            let pipe = Pipe()
-            bench.standardOutput = pipe
-            bench.standardError = pipe
-            try bench.run()
-            let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            bench.waitUntilExit()
-            #expect(bench.terminationStatus == 0, "\(log.suffix(1500))")
+            let bench = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"),
+                                         ["python3", root.appendingPathComponent("Benchmarks/scaling/run.py").path, "--bin-dir", Binaries.directory.path,
+                                          "--out", out.path, "--workers", "1", "8", "32", "--seeds", "1", "--budget", "25"], name: "scaling")
+            // Three runs of at most 25 s, plus start-up and shutdown of 33 debug processes.
+            let code = bench.waitExit(timeout: 600)
+            let log = bench.stdoutLines.joined(separator: "\n") + "\n" + bench.stderr
+            #expect(code == 0, "\(log.suffix(1500))")
             let results = try String(contentsOf: out.appendingPathComponent("results.jsonl"), encoding: .utf8)
             let rows = results.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             #expect(rows.map { ($0["workers"] as? NSNumber)?.intValue ?? 0 } == [1, 8, 32], "\(log.suffix(1500))")
