@@ -2,78 +2,6 @@ import Domain
 import Logging
 import NeuralNet
 import Protocol
-import Locking
-import Transport
-
-/// Where weights come from: `GetWeights` out, `Weights` parts back (the control socket), and
-/// `WeightsAvailable` announcements (the weights SUB socket). Injected, so the client's logic is
-/// tested without sockets.
-public protocol WeightsChannel: Sendable {
-    /// Sends `GetWeights{have_version}`.
-    func request(have: UInt64)
-    /// The next answer to a request; nil when none arrived within `timeout` (or the channel closed).
-    func nextAnswer(timeout: Duration) async -> DecodedMessage?
-    /// Drops answers still queued (late parts of an abandoned fetch).
-    func discardAnswers()
-    /// The next announcement; `.timedOut` when none within `timeout`, `.closed` at shutdown.
-    func nextAnnouncement(timeout: Duration) async -> Announcement
-    /// Why requests go unanswered, when the channel can tell (a network probe); nil otherwise.
-    func diagnose() async -> String?
-    /// Ends a `nextAnnouncement` wait early (it returns `.timedOut`).
-    func wakeAnnouncements()
-}
-
-extension WeightsChannel {
-    public func diagnose() async -> String? { nil }
-    public func wakeAnnouncements() {}
-}
-
-public enum Announcement: Sendable, Equatable {
-    case version(runID: String, version: UInt64)
-    case timedOut
-    case closed
-}
-
-/// The worker's sockets as a `WeightsChannel`.
-struct SocketWeightsChannel: WeightsChannel {
-    let reactor: SocketReactor
-    let sub: OpenedSocket
-    let control: OpenedSocket
-    /// Where GetWeights goes (what `diagnose` probes).
-    let controlEndpoint: String
-
-    func diagnose() async -> String? {
-        let endpoint = controlEndpoint
-        return "\(endpoint): " + (await Task.detached { ConnectionProbe.probe(endpoint) }.value).description
-    }
-
-    func request(have: UInt64) {
-        var r = Tributary_V1_GetWeights()
-        r.haveVersion = have
-        reactor.send(control.id, WireCodec.encode(.getWeights(r)))
-    }
-
-    func nextAnswer(timeout: Duration) async -> DecodedMessage? {
-        guard case .message(let m) = await control.inbox.receive(timeout: timeout) else { return nil }
-        return try? WireCodec.decode(m.frames)
-    }
-
-    func discardAnswers() {
-        while control.inbox.tryReceive() != nil {}
-    }
-
-    func wakeAnnouncements() { sub.inbox.wake() }
-
-    func nextAnnouncement(timeout: Duration) async -> Announcement {
-        switch await sub.inbox.receive(timeout: timeout) {
-        case .closed: return .closed
-        case .timedOut: return .timedOut
-        case .message(let m):
-            guard case .weightsAvailable(let a)? = try? WireCodec.decode(m.frames).body else { return .timedOut }
-            return .version(runID: a.runID, version: a.version)
-        }
-    }
-}
 
 /// Puts a weights snapshot together from its `Weights` parts (docs/protocol.md §8): in order,
 /// each at the offset where the last ended, within the announced size, and the whole matching
@@ -109,194 +37,138 @@ struct WeightsAssembler: Sendable {
     }
 }
 
-/// Keeps the worker's copy of the policy parameters current (Acme's VariableClient).
-///
-/// Listens to announcements and fetches a newer version with `GetWeights`, at most one fetch in
-/// flight; announcements that arrive meanwhile collapse into "fetch the newest".
+/// Keeps the worker's copy of the policy parameters current (Acme's VariableClient), without
+/// sockets or clocks of its own: the worker's driver (`WorkerDriver`, on its socket thread)
+/// tells it what was announced and what the control socket answered, and sends the
+/// `GetWeights` it asks for. At most one fetch is in flight; announcements that arrive meanwhile
+/// collapse into "fetch the newest".
 ///
 /// It fetches only while the worker is `active` (it holds credits, or has no weights yet): a
 /// worker waiting for the learner's admission acts with none of the versions published
 /// meanwhile, and fetching each of them cost the machine more than the acting did (with 32
 /// workers and ~400 versions a second, every worker fetched ~8 versions per chunk it sent).
-/// When the worker becomes active again the newest version is fetched at once, and the session
-/// waits for it briefly before acting (`SessionLoop`), so its chunks are no staler for it.
-final class VariableClient: Sendable {
-    struct Current: Sendable {
-        var version: UInt64 = 0
-        var wanted: UInt64 = 0
-        var bytes: [UInt8] = []
-        /// The network built from `bytes` when the model is one this worker can act with.
-        var network: ActorCritic?
-        var fetches: UInt64 = 0
-        var failures: UInt64 = 0
-        /// The run these weights belong to; a session with another run starts over.
-        var runID = ""
-        /// Bumped by `begin`: a fetch begun before it must not install its result.
-        var generation: UInt64 = 0
-        /// Whether newer versions are fetched as they are announced (`setActive`).
-        var active = true
-        /// `refresh` asked for a fetch whatever was announced; fetches finished (any outcome).
-        var refreshWanted = false
-        var finished: UInt64 = 0
-    }
-
-    let channel: any WeightsChannel
-    let logger: Logger
-    let timeout: Duration
-    let current = Mutex(Current())
-    /// Called after each fetch ends, whatever it brought (the session's wake-up).
-    let onInstall: @Sendable () -> Void
-
-    init(channel: any WeightsChannel, logger: Logger, timeout: Duration, onInstall: @escaping @Sendable () -> Void = {}) {
-        self.channel = channel
-        self.logger = logger
-        self.timeout = timeout
-        self.onInstall = onInstall
-    }
-
+/// When the worker becomes active again the newest version is fetched at once, and the driver
+/// waits for it briefly before acting, so its chunks are no staler for it.
+struct VariableClient {
+    private(set) var version: UInt64 = 0
+    private(set) var wanted: UInt64 = 0
+    private(set) var bytes: [UInt8] = []
+    /// The network built from `bytes` when the model is one this worker can act with.
+    private(set) var network: ActorCritic?
+    private(set) var fetches: UInt64 = 0
+    private(set) var failures: UInt64 = 0
     /// Fetches finished so far, whatever their outcome (what `refresh`'s ticket counts).
-    var finishedFetches: UInt64 { current.withLock { $0.finished } }
+    private(set) var finishedFetches: UInt64 = 0
+    /// The run these weights belong to; a session with another run starts over.
+    private(set) var runID = ""
+    /// Whether newer versions are fetched as they are announced (`setActive`).
+    private(set) var active = true
+    /// `refresh` asked for a fetch whatever was announced.
+    private var refreshWanted = false
+    /// The fetch in flight: its parts so far and when it is given up.
+    private var inFlight: (assembler: WeightsAssembler, deadline: ContinuousClock.Instant)?
+    let timeout: Duration
+
+    init(timeout: Duration) {
+        self.timeout = timeout
+    }
+
+    /// The weights acting uses now.
+    var policy: Policy { Policy(version: version, network: network) }
 
     /// Asks the learner for its newest version now, announced or not (announcements are only
     /// hints, and the learner sends at most one per `LearnerCore.announceInterval(sessions:)`).
     /// Returns the ticket: the refresh is done once `finishedFetches` exceeds it.
-    func refresh() -> UInt64 {
-        let ticket: UInt64 = current.withLock {
-            $0.refreshWanted = true
-            return $0.finished
-        }
-        channel.wakeAnnouncements()
-        return ticket
+    mutating func refresh() -> UInt64 {
+        refreshWanted = true
+        return finishedFetches
     }
 
     /// Fetch newer versions (the worker holds credits or has no weights yet), or not (it waits
-    /// for the learner's admission). Becoming active starts a fetch of the newest at once.
-    func setActive(_ active: Bool) {
-        // Becoming active with a newer version announced latches one fetch: the worker may
-        // spend its credits and turn inactive again before this client's loop even wakes.
-        let wake: Bool = current.withLock { c in
-            defer { c.active = active }
-            guard active, !c.active, c.wanted > c.version || c.refreshWanted else { return false }
-            c.refreshWanted = true
-            return true
-        }
-        if wake { channel.wakeAnnouncements() }
+    /// for the learner's admission). Becoming active with a newer version announced fetches it.
+    mutating func setActive(_ active: Bool) {
+        if active, !self.active, wanted > version { refreshWanted = true }
+        self.active = active
     }
 
-    /// The version acting uses now (0: none yet).
-    var version: UInt64 { current.withLock { $0.version } }
+    /// Ask for at least `version` (from Welcome, a Heartbeat or an announcement of this run).
+    mutating func want(_ version: UInt64) {
+        wanted = max(wanted, version)
+    }
 
-    /// The weights acting uses now.
-    var policy: Policy { current.withLock { Policy(version: $0.version, network: $0.network) } }
-
-    /// Ask for at least `version` (from Welcome or a Heartbeat).
-    func want(_ version: UInt64) {
-        let wake: Bool = current.withLock { c in
-            defer { c.wanted = max(c.wanted, version) }
-            return version > c.wanted && version > c.version && c.active
-        }
-        if wake { channel.wakeAnnouncements() }
+    /// A `WeightsAvailable` arrived.
+    mutating func announced(runID: String, version: UInt64) {
+        if runID == self.runID { want(version) }
     }
 
     /// A session began with run `runID`. Weights of another run (a learner restarted with a
-    /// new run, whose versions start again at 1) are forgotten: acting waits for this run's.
-    func begin(runID: String) {
-        current.withLock {
-            guard $0.runID != runID else { return }
-            let generation = $0.generation + 1
-            $0 = Current()
-            $0.runID = runID
-            $0.generation = generation
-        }
+    /// new run, whose versions start again at 1) are forgotten, with any fetch under way:
+    /// acting waits for this run's.
+    mutating func begin(runID: String) {
+        guard runID != self.runID else { return }
+        self = VariableClient(timeout: timeout)
+        self.runID = runID
     }
 
-    func run() async {
-        while !Task.isCancelled {
-            // A long wait: an announcement, `refresh`, `setActive` or `want` ends it early.
-            switch await channel.nextAnnouncement(timeout: .seconds(1)) {
-            case .closed: return
-            case .timedOut: break
-            case .version(let runID, let version):
-                current.withLock { if $0.runID == runID { $0.wanted = max($0.wanted, version) } }
-            }
-            let (have, go): (UInt64, Bool) = current.withLock { c in
-                let go = c.refreshWanted || (c.active && c.wanted > c.version)
-                if go { c.refreshWanted = false }
-                return (c.version, go)
-            }
-            if go {
-                await fetch(have: have)
-                current.withLock { $0.finished += 1 }
-                onInstall()
-            }
+    /// The `have_version` of a GetWeights to send now, if a fetch should begin; also gives up
+    /// a fetch past its deadline (a failure: `lastFailure` says why).
+    mutating func poll(now: ContinuousClock.Instant) -> UInt64? {
+        if let f = inFlight {
+            guard now >= f.deadline else { return nil }
+            finish(failure: "no Weights answer within \(timeout); will ask again")
         }
+        guard refreshWanted || (active && wanted > version) else { return nil }
+        refreshWanted = false
+        inFlight = (WeightsAssembler(), now + timeout)
+        return version
     }
 
-    /// One fetch: request, assemble the parts, install a newer version for the same run.
-    func fetch(have: UInt64) async {
-        let generation = current.withLock { $0.generation }
-        channel.discardAnswers()
-        channel.request(have: have)
-        var assembler = WeightsAssembler()
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            // Waits in short slices: a new session (`begin`) abandons a fetch to a learner that
-            // is gone instead of waiting out the whole timeout.
-            var answer: DecodedMessage?
-            while answer == nil, ContinuousClock.now < deadline {
-                if current.withLock({ $0.generation }) != generation { return }
-                answer = await channel.nextAnswer(timeout: min(.milliseconds(100), deadline - .now))
+    /// When a fetch under way is given up (the driver's wait must end by then).
+    var deadline: ContinuousClock.Instant? { inFlight?.deadline }
+
+    /// Why the last fetch failed (cleared by the next that succeeds).
+    private(set) var lastFailure: String?
+
+    /// A message on the control socket. Returns true when it ended the fetch under way.
+    @discardableResult
+    mutating func answer(_ answer: DecodedMessage) -> Bool {
+        guard var f = inFlight else { return false }  // a late part of a fetch given up
+        switch answer.body {
+        case .weights(let w):
+            let step = f.assembler.add(w, data: answer.tensorFrames.first)
+            inFlight = f
+            switch step {
+            case .needMore:
+                return false
+            case .notModified:
+                finish(failure: nil)
+            case .failed(let why):
+                finish(failure: "\(why); fetching again")
+            case .complete(let version, let model, let bytes):
+                install(version: version, model: model, bytes: bytes)
+                finish(failure: nil)
             }
-            guard let answer else {
-                // The first time, and every tenth, say what the network shows.
-                let failures = current.withLock { $0.failures }
-                let probe = failures % 10 == 0 ? await channel.diagnose() : nil
-                fail("no Weights answer within \(timeout)\(probe.map { " (\($0))" } ?? ""); will ask again")
-                return
-            }
-            switch answer.body {
-            case .weights(let w):
-                switch assembler.add(w, data: answer.tensorFrames.first) {
-                case .needMore:
-                    continue
-                case .notModified:
-                    return
-                case .failed(let why):
-                    fail("\(why); fetching again")
-                    return
-                case .complete(let version, let model, let bytes):
-                    install(version: version, model: model, bytes: bytes, generation: generation)
-                    return
-                }
-            case .reject(let r):
-                fail("GetWeights refused: \(r.code) \(r.reason)")
-                return
-            default:
-                logger.warning("unexpected \(answer.body.type) on the control socket")
-            }
+        case .reject(let r):
+            finish(failure: "GetWeights refused: \(r.code) \(r.reason)")
+        default:
+            return false
         }
+        return true
     }
 
-    private func install(version: UInt64, model: ModelSpec, bytes: [UInt8], generation: UInt64) {
+    private mutating func finish(failure: String?) {
+        inFlight = nil
+        finishedFetches += 1
+        lastFailure = failure
+        if failure != nil { failures += 1 }
+    }
+
+    private mutating func install(version: UInt64, model: ModelSpec, bytes: [UInt8]) {
+        guard version > self.version else { return }
         // A model this worker cannot build (e.g. the stand-in trainer's) still gives a version.
-        let network = try? ActorCritic(spec: model, bytes: bytes)
-        if network == nil {
-            logger.debug("weights version \(version) describe a '\(model.family)' model, not one this worker can act with")
-        }
-        let installed: Bool = current.withLock {
-            guard $0.generation == generation, version > $0.version else { return false }
-            $0.version = version
-            $0.bytes = bytes
-            $0.network = network
-            $0.fetches += 1
-            return true
-        }
-        guard installed else { return }
-        logger.debug("acting with weights version \(version) (\(bytes.count) bytes)")
-    }
-
-    private func fail(_ why: String) {
-        current.withLock { $0.failures += 1 }
-        logger.warning("\(why)")
+        self.version = version
+        self.bytes = bytes
+        self.network = try? ActorCritic(spec: model, bytes: bytes)
+        fetches += 1
     }
 }

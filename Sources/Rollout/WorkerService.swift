@@ -66,60 +66,31 @@ public struct WorkerService: Service {
     }
 
     public func run() async throws {
-        let reactor = try sharedReactor ?? SocketReactor(name: "worker", logger: logger)
-        var opened: [SocketID] = []
-        // Its own reactor is shut down whole; on a shared one only this worker's sockets close.
-        func finish() async {
-            if sharedReactor == nil {
-                await reactor.shutdown()
-            } else {
-                for id in opened { await reactor.close(id) }
-            }
-        }
-        var subSpec = SocketSpec(kind: .subscriber)
-        subSpec.connect = [config.weightsEndpoint]
-        subSpec.subscriptions = [WireHeader(type: .weightsAvailable).bytes]
-        subSpec.security = config.security
-        var controlSpec = SocketSpec(kind: .dealer)
-        controlSpec.connect = [config.controlEndpoint]
-        controlSpec.lingerMilliseconds = 0
-        controlSpec.security = config.security
+        // Its own socket thread, on the shared reactor's context when there is one (in-process
+        // workers reach the learner over inproc://): the worker acts on that thread.
+        let reactor = try SocketReactor(name: "worker", logger: logger, sharingContextOf: sharedReactor)
         let stats = StatsBox()
-        do {
-            let sub = try await reactor.open(subSpec)
-            opened.append(sub.id)
-            let control = try await reactor.open(controlSpec)
-            opened.append(control.id)
-            let waker = SessionWaker()
-            let client = VariableClient(channel: SocketWeightsChannel(reactor: reactor, sub: sub, control: control, controlEndpoint: config.controlEndpoint), logger: logger,
-                                        timeout: config.liveness, onInstall: { waker.wake() })
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await client.run() }
-                group.addTask {
-                    var sessions = SessionLoop(config: config, logger: logger, reactor: reactor, client: client, waker: waker,
-                                               traceChunks: traceChunks, events: events, stats: stats)
-                    try await sessions.run()
+        let driver = WorkerDriver(config: config, logger: logger, traceChunks: traceChunks, events: events, stats: stats)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // A shutdown signal cancels this task: the session drains and says Goodbye.
+                await withTaskCancellationHandler {
+                    await reactor.drive(driver)
+                } onCancel: {
+                    driver.requestStop()
+                    reactor.poke()
                 }
-                group.addTask {
-                    try? await gracefulShutdown()
-                    throw CancellationError()
-                }
-                // The session loop ends on its own (maxChunks) or throws (fatal refusal);
-                // a shutdown signal cancels it, and it says Goodbye on the way out.
-                do {
-                    try await group.next()
-                } catch is CancellationError {
-                }
-                group.cancelAll()
-                while let _ = try? await group.next() {}
             }
-        } catch {
-            events(.summary(WorkerSummary(incarnations: stats.all)))
-            await finish()
-            throw error
+            group.addTask {
+                try? await gracefulShutdown()
+            }
+            // The driver ends on its own (maxChunks, a fatal refusal) or after a shutdown.
+            await group.next()
+            group.cancelAll()
         }
         events(.summary(WorkerSummary(incarnations: stats.all)))
-        await finish()
+        await reactor.shutdown()
+        if case .failed(let error)? = driver.outcome { throw error }
     }
 }
 

@@ -42,6 +42,8 @@ final class ReactorLoop: @unchecked Sendable {
     let context: UnsafeMutableRawPointer
     var sockets: [SocketID: Entry] = [:]
     var stopping = false
+    /// Drivers stepped after every round, and what each waits for.
+    var drivers: [(driver: any SocketThreadDriver, done: CheckedContinuation<Void, Never>)] = []
     /// The ZAP handler's REP socket (bound when the reactor has an authenticator).
     var zap: UnsafeMutableRawPointer?
     var logger: Logger { reactor.logger }
@@ -57,6 +59,9 @@ final class ReactorLoop: @unchecked Sendable {
         var monitors: [SocketID] = []
         var items: [zmq_pollitem_t] = []
         while !stopping {
+            for command in reactor.takeCommands() { execute(command) }
+            if stopping { break }
+            let timeout = stepDrivers()
             for command in reactor.takeCommands() { execute(command) }
             if stopping { break }
             order.removeAll(keepingCapacity: true)
@@ -75,10 +80,12 @@ final class ReactorLoop: @unchecked Sendable {
                 monitors.append(id)
                 items.append(zmq_pollitem_t(socket: entry.monitor, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
             }
-            let rc = zmq_poll(&items, Int32(items.count), -1)
+            let rc = zmq_poll(&items, Int32(items.count), timeout)
             if rc < 0 {
                 let err = ZMQError.last("zmq_poll")
                 if err.errno == EINTR { continue }
+                // The context's owner is terminating it (this reactor shares it): close up.
+                if err.errno == ETERM { break }
                 logger.error("socket thread stops: \(err)")
                 break
             }
@@ -99,10 +106,56 @@ final class ReactorLoop: @unchecked Sendable {
         finish()
     }
 
+    // MARK: drivers
+
+    /// Steps every driver; the poll timeout in milliseconds their waits allow (-1: none).
+    private func stepDrivers() -> Int {
+        guard !drivers.isEmpty else { return -1 }
+        var timeout = -1
+        var i = 0
+        while i < drivers.count {
+            switch drivers[i].driver.step(SocketThread(loop: self)) {
+            case .finished:
+                drivers.remove(at: i).done.resume()
+                continue
+            case .wait(let wait?):
+                // zmq_poll counts whole milliseconds: round up, so a driver is never stepped early.
+                let c = wait.components
+                let ms = max(0, Int((Double(c.seconds) * 1e3 + Double(c.attoseconds) / 1e15).rounded(.up)))
+                timeout = timeout < 0 ? ms : min(timeout, ms)
+            case .wait(nil):
+                break
+            }
+            i += 1
+        }
+        return timeout
+    }
+
+    func openNow(_ spec: SocketSpec) throws -> OpenedSocket {
+        let id: SocketID = reactor.queue.withLock { q in
+            q.nextID += 1
+            return SocketID(raw: q.nextID)
+        }
+        let inbox = Mailbox<InboundMessage>(capacity: spec.inboxCapacity, byteCapacity: spec.inboxBytes, weigh: { $0.byteCount }) {
+            [weak reactor] in reactor?.wake()
+        }
+        let (handle, monitor, endpoints) = try openSocket(spec, id: id)
+        sockets[id] = Entry(id: id, handle: handle, spec: spec, inbox: inbox, monitor: monitor)
+        return OpenedSocket(id: id, boundEndpoints: endpoints, inbox: inbox)
+    }
+
+    func closeNow(_ id: SocketID, linger: Int32?) {
+        guard var entry = sockets.removeValue(forKey: id) else { return }
+        if linger.map({ $0 != 0 }) ?? true { flushPending(&entry) }
+        closeSocket(entry, linger: linger)
+    }
+
     // MARK: commands
 
-    private func execute(_ command: SocketReactor.Command) {
+    func execute(_ command: SocketReactor.Command) {
         switch command {
+        case .drive(let driver, let done):
+            drivers.append((driver, done))
         case .open(let id, let spec, let inbox, let continuation):
             do {
                 let (handle, monitor, endpoints) = try openSocket(spec, id: id)
@@ -132,11 +185,7 @@ final class ReactorLoop: @unchecked Sendable {
             entry.pending.append(frames)
             sockets[id] = entry
         case .close(let id, let linger, let continuation):
-            if let entry = sockets.removeValue(forKey: id) {
-                var entry = entry
-                if linger.map({ $0 != 0 }) ?? true { flushPending(&entry) }
-                closeSocket(entry, linger: linger)
-            }
+            closeNow(id, linger: linger)
             continuation.resume()
         case .stop:
             stopping = true
@@ -191,7 +240,8 @@ final class ReactorLoop: @unchecked Sendable {
             }
             // The monitor watches from before the first bind or connect, so it sees every event.
             if spec.onEvent != nil {
-                let address = "inproc://tributary-monitor-\(id.raw)"
+                // Reactors may share a context (in-process workers): the address names this one too.
+                let address = "inproc://tributary-monitor-\(UInt(bitPattern: ObjectIdentifier(self).hashValue))-\(id.raw)"
                 let events = ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
                     | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
                 guard zmq_socket_monitor(handle, address, events) == 0 else { throw ZMQError.last("zmq_socket_monitor") }
@@ -484,7 +534,11 @@ final class ReactorLoop: @unchecked Sendable {
             zmq_close(zap)
             self.zap = nil
         }
-        while zmq_ctx_term(context) != 0 && zmq_errno() == EINTR {}
+        for (_, done) in drivers { done.resume() }
+        drivers.removeAll()
+        if reactor.ownsContext {
+            while zmq_ctx_term(context) != 0 && zmq_errno() == EINTR {}
+        }
         Foundation.close(reactor.wakeFD)
         reactor.markFinished()
     }

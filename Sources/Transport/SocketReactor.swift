@@ -46,6 +46,7 @@ public struct ReactorStats: Sendable {
 public final class SocketReactor: Sendable {
     enum Command: @unchecked Sendable {
         case open(SocketID, SocketSpec, Mailbox<InboundMessage>, CheckedContinuation<[String], any Error>)
+        case drive(any SocketThreadDriver, CheckedContinuation<Void, Never>)
         case send(SocketID, [OwnedFrame])
         case close(SocketID, Int32?, CheckedContinuation<Void, Never>)
         case stop
@@ -66,22 +67,42 @@ public final class SocketReactor: Sendable {
     let stats = Mutex(ReactorStats())
     let wakeFD: Int32
     private let finished = OneShotSignal()
+    /// The ZeroMQ context; sockets of one context can reach each other over inproc://.
+    let context: ContextHandle
+    /// Whether this reactor created the context (and terminates it when it stops).
+    let ownsContext: Bool
+
+    struct ContextHandle: @unchecked Sendable {
+        let pointer: UnsafeMutableRawPointer
+    }
 
     /// Creates the ZeroMQ context and starts the socket thread. With an `authenticator`, the
     /// thread also answers the context's ZAP requests (`inproc://zeromq.zap.01`): every CURVE
     /// server socket's handshakes are decided by it.
-    public init(name: String, logger: Logger, authenticator: (@Sendable (ZAPRequest) -> ZAPDecision)? = nil) throws {
+    ///
+    /// `sharingContextOf`: a second socket thread on another reactor's context (so its sockets
+    /// reach that reactor's over inproc://), for a worker running inside the learner's process:
+    /// the worker acts on its own thread, not on the learner's. Shut it down before the other.
+    public init(name: String, logger: Logger, authenticator: (@Sendable (ZAPRequest) -> ZAPDecision)? = nil,
+                sharingContextOf parent: SocketReactor? = nil) throws {
         self.name = name
         self.logger = logger
         self.authenticator = authenticator
         let fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
         guard fd >= 0 else { throw ZMQError(errno: errno, call: "eventfd") }
         self.wakeFD = fd
-        guard let context = zmq_ctx_new() else {
-            Foundation.close(fd)
-            throw ZMQError.last("zmq_ctx_new")
+        if let parent {
+            self.context = parent.context
+            self.ownsContext = false
+        } else {
+            guard let context = zmq_ctx_new() else {
+                Foundation.close(fd)
+                throw ZMQError.last("zmq_ctx_new")
+            }
+            self.context = ContextHandle(pointer: context)
+            self.ownsContext = true
         }
-        let loop = ReactorLoop(reactor: self, context: context)
+        let loop = ReactorLoop(reactor: self, context: context.pointer)
         let thread = Thread { loop.run() }
         thread.name = "zmq-\(name)"
         thread.start()
@@ -118,6 +139,18 @@ public final class SocketReactor: Sendable {
     public func send(_ socket: SocketID, messages: [[OwnedFrame]]) -> Bool {
         enqueue(messages.map { .send(socket, $0) })
     }
+
+    /// Runs `driver` on the socket thread (`SocketThreadDriver`) until its `step` says it is
+    /// finished, or the reactor stops.
+    public func drive(_ driver: any SocketThreadDriver) async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            if !enqueue(.drive(driver, c)) { c.resume() }
+        }
+    }
+
+    /// Makes the socket thread step its drivers now (another thread changed what they read:
+    /// a stop request, say).
+    public func poke() { wake() }
 
     /// Closes one socket and its inbox. Messages still queued get `lingerMilliseconds`
     /// (default: the socket's `SocketSpec.lingerMilliseconds`) to leave; the rest are dropped.
@@ -166,5 +199,42 @@ public final class SocketReactor: Sendable {
             defer { q.commands = [] }
             return q.commands
         }
+    }
+}
+
+/// Code that runs on the socket thread itself, between its polls: a client whose every step is
+/// short and that talks only through its own sockets (the rollout worker, which acts, sends
+/// and receives on this one thread instead of handing each message across threads).
+public protocol SocketThreadDriver: AnyObject, Sendable {
+    /// Called on the socket thread when the driver is installed and after every round of the
+    /// thread's loop (received messages handed to the sockets' handlers, commands carried out).
+    func step(_ thread: SocketThread) -> DriverStep
+}
+
+public enum DriverStep: Sendable, Equatable {
+    /// Call again after at most this long (nil: when a message, a command or `poke` arrives).
+    case wait(Duration?)
+    /// The driver is done; `SocketReactor.drive` returns.
+    case finished
+}
+
+/// What a driver may do on the socket thread, synchronously. Valid only on that thread, during
+/// a `step` or one of its sockets' handlers.
+public struct SocketThread {
+    unowned let loop: ReactorLoop
+
+    /// Opens, configures, binds and connects a socket now.
+    public func open(_ spec: SocketSpec) throws -> OpenedSocket {
+        try loop.openNow(spec)
+    }
+
+    /// Sends one message now (or queues it while the socket's queue is full, as `send` does).
+    public func send(_ socket: SocketID, _ frames: [OwnedFrame]) {
+        loop.execute(.send(socket, frames))
+    }
+
+    /// Closes a socket; what it still has queued gets `lingerMilliseconds` to leave.
+    public func close(_ socket: SocketID, lingerMilliseconds: Int32? = nil) {
+        loop.closeNow(socket, linger: lingerMilliseconds)
     }
 }
