@@ -45,8 +45,22 @@ extension ActorCritic {
         }
         self.init(observationSize: spec.observationSize, hidden: spec.hiddenSizes,
                   head: spec.head == "gaussian" ? .gaussian(dimensions: n) : .categorical(actions: n), activation: activation, seed: 0)
-        bytes.withUnsafeBytes { raw in
-            for i in network.parameters.indices { network.parameters[i] = raw.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
+        load(bytes)
+    }
+
+    /// Replaces the parameters with `bytes` (little-endian Float32, `parameterBytes`' layout) when
+    /// they describe this same model: a worker installing a new version of the network it acts
+    /// with, without building (and randomly initialising) another. False, and nothing changed,
+    /// when `spec` is another model or the size does not match.
+    public mutating func replaceParameters(spec: ModelSpec, bytes: [UInt8]) -> Bool {
+        guard spec == modelSpec, bytes.count == network.parameters.count * 4 else { return false }
+        load(bytes)
+        return true
+    }
+
+    private mutating func load(_ bytes: [UInt8]) {
+        network.parameters.withUnsafeMutableBytes { target in
+            bytes.withUnsafeBytes { source in target.copyMemory(from: source) }
         }
     }
 }

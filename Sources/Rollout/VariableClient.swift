@@ -168,7 +168,10 @@ struct VariableClient {
         // A model this worker cannot build (e.g. the stand-in trainer's) still gives a version.
         self.version = version
         self.bytes = bytes
-        self.network = try? ActorCritic(spec: model, bytes: bytes)
+        // The same model again (every version but the first): new parameters in place.
+        if network?.replaceParameters(spec: model, bytes: bytes) != true {
+            network = try? ActorCritic(spec: model, bytes: bytes)
+        }
         fetches += 1
     }
 }

@@ -75,6 +75,14 @@ func parts(version: UInt64, bytes: [UInt8], partBytes: Int, model: ModelSpec, co
         client.want(2)
         _ = fetch(&client, answer: parts(version: 2, bytes: net.parameterBytes, partBytes: 4096, model: net.modelSpec))
         #expect(client.policy.network?.network.parameters == net.network.parameters)
+        // The next version of the same model replaces the parameters in place, bit-exactly.
+        var next = net
+        next.network.parameters = net.network.parameters.map { $0 * -0.5 + 0.25 }
+        client.want(3)
+        _ = fetch(&client, answer: parts(version: 3, bytes: next.parameterBytes, partBytes: 4096, model: next.modelSpec))
+        #expect(client.version == 3)
+        #expect(client.policy.network?.network.parameters == next.network.parameters)
+        #expect(client.policy.network?.modelSpec == net.modelSpec)
     }
 
     @Test func aNewRunForgetsTheOldWeightsAndAnAnswerThatTimesOutIsAFailure() {
