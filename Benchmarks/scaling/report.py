@@ -260,7 +260,7 @@ worker send bursts of up to 32. At 32 workers the bounded run steps {f"{cost:.2f
 steps/s of the unbounded one (same build, seed 1) — and learns faster for it, because its data
 is 8 versions old instead of ~250.
 
-Two things a worker did per *version* rather than per chunk are gone:
+Three changes made a chunk cheaper for a worker:
 
 - **Weights are fetched when they will be used.** A worker fetches new weights only while it
   holds credits; one that waited for the learner's admission longer than 2 ms asks for the
@@ -270,21 +270,37 @@ Two things a worker did per *version* rather than per chunk are gone:
 - **Announcements are paced**: at most one WeightsAvailable per 0.5 ms × workers (every version
   for one or two workers, one per 16 ms for 32), always for the newest version. GetWeights still
   serves the newest at any time, so a worker that asks is never behind for it.
+- **The worker runs on its socket thread** (`WorkerDriver`, a `SocketThreadDriver`; docs/
+  architecture.md): the credit is read, the newest weights fetched and installed into the network
+  it has, the environments stepped and the chunk encoded and sent by the one thread that owns the
+  sockets, which sleeps in `zmq_poll` between steps. A worker has two busy threads, that one and
+  libzmq's I/O thread. Before, a chunk crossed four threads (Swift's cooperative pool for the
+  session and the weights client, the socket thread, libzmq's I/O thread, dispatch's timer
+  thread for every timed wait), and a closure kept as `Mutex`'s generic value grew by two
+  reabstraction thunks on every wake (6 % of a 32-worker run's CPU after a minute). Measured on
+  the same machine and seed, 32 workers × 4 envs: 6.45 → 2.57 µs of worker CPU per env step and
+  0.23 → 0.48 M env steps/s; 2 workers 1.41 → 0.97 µs per step.
 
-What remains is the worker's structure: a chunk crosses four threads (Swift's cooperative pool
-for acting and the session, the socket reactor, libzmq's I/O thread) and every timed wait arms a
-timer task. At 32 workers the kernel's context switching, not acting, is most of a worker's CPU
-(`perf`: `finish_task_switch` 27 %, epoll and futex waits, dispatch timers). Not done yet, and
-so not met:
+What is left at 32 workers is four messages per chunk (Credit in, GetWeights out, Weights in,
+the chunk out), each crossing libzmq's I/O thread and the kernel's loopback on both sides
+(`perf`: libzmq's I/O thread about a quarter of a worker's CPU, mostly in the kernel), and a chunk
+of 12 frames, 10 of them small tensors. Not met yet:
 
 | target (issue) | now |
 |---|---|
 | worker CPU per env step ≤ 1.5 µs at 32 workers | {med([r["worker_us_per_step"] for r in thirty_two], "{:.2f}")} µs |
 | env steps/s at 32 workers ≥ 0.8 × at 2 workers | {f"{ratio:.2f}" if ratio else "–"} × |
-| the send path on the socket thread; a chunk's small tensors in one frame; ≤ 2 busy worker threads | not started |
-| transport ≥ 0.9 × raw libzmq at 256 KiB, ≥ 0.6 × at 16 KiB; the demo exits within 0.3 s of the target | not re-measured |
-| 256 sessions: nothing lost, RSS bounded, `tributary status` p99 < 250 ms | identity holds, RSS bounded; status p99 above 250 ms ("Many sessions") |
+| the send path on the socket thread; ≤ 2 busy worker threads | met (`WorkerDriver`) |
+| a chunk's small tensors in one frame | not done (a protocol change: protocol.md, the Python SDK, the C client) |
+| transport ≥ 0.9 × raw libzmq at 256 KiB (W = 1, 2), ≥ 0.6 × at 16 KiB | 1.11–1.34 × at 256 KiB, 0.32–0.35 × at 16 KiB (docs/benchmarks.md, `make bench-transport`) |
+| the demo exits within 0.3 s of the target | about 0.2 s (below) |
+| 256 sessions: nothing lost, RSS bounded, `tributary status` p99 < 250 ms | see "Many sessions" |
 | weight fan-out p50/p99 to 95 % of 64 workers; end-to-end ≥ 70 % of min(acting, training) | not measured yet |
+
+The demo (`tributary demo`, 2 workers × 16 envs) exits about 0.2 s after the learner reaches the
+target (two runs: solved at 1.2 and 2.4 s after launch, exited at 1.39 and 2.64 s), where it took
+~2 s: stopping workers no longer wait out the drain limit for a learner whose connection closed,
+and a worker closes its SUB socket and a Hello that never got a Welcome without a linger.
 
 Weights are already encoded once per publish (`WeightsSnapshot.encodeParts`, outside the core's
 lock); GetWeights serves the encoded parts.

@@ -46,6 +46,8 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
     private var current: Incarnation?
     /// What the handlers received since the last step.
     private var dataReceived: [InboundMessage] = []
+    /// Whether the data socket is connected (its monitor's last word).
+    private var dataConnected = false
 
     /// One incarnation under way.
     struct Incarnation {
@@ -139,6 +141,8 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
         subSpec.connect = [config.weightsEndpoint]
         subSpec.subscriptions = [WireHeader(type: .weightsAvailable).bytes]
         subSpec.security = config.security
+        // Nothing a SUB socket queues (its subscription) is worth holding the exit for.
+        subSpec.lingerMilliseconds = 0
         subSpec.handler = { [unowned self] _, batch in
             for m in batch {
                 guard case .weightsAvailable(let a)? = try? WireCodec.decode(m.frames).body else { continue }
@@ -191,8 +195,17 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
         dataSpec.connect = [config.dataEndpoint]
         dataSpec.lingerMilliseconds = 0
         dataSpec.security = config.security
-        dataSpec.onEvent = handshakes.onEvent
+        let watch = handshakes.onEvent
+        dataSpec.onEvent = { [unowned self] id, event in
+            watch(id, event)
+            switch event {
+            case .connected, .handshakeSucceeded: dataConnected = true
+            case .disconnected: dataConnected = false
+            default: break
+            }
+        }
         dataSpec.handler = { [unowned self] _, batch in dataReceived += batch }
+        dataConnected = false
         let data = try thread.open(dataSpec)
         var hello = Tributary_V1_Hello()
         hello.protocolVersions = config.protocolVersions
@@ -258,6 +271,7 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
                                            actingVersion: client.version)
         current = inc
         if let step = perform(tickActions, thread) { return step }
+        if !dataConnected, let step = perform(current!.session.learnerDisconnected(), thread) { return step }
         inc = current!
         now = .now
         // What tick sent spent the credits: a worker left with none stops fetching.
@@ -306,7 +320,9 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
         dataReceived = []
         switch ending {
         case .finished:
-            thread.close(inc.data, lingerMilliseconds: 1000)
+            // The Goodbye gets a second to leave; before a Welcome, or with the learner gone,
+            // there is nothing to deliver (a Hello to nobody would hold the exit for that second).
+            thread.close(inc.data, lingerMilliseconds: record.welcomed && dataConnected ? 1000 : 0)
             return finish(.finished)
         case .fatal(let error):
             thread.close(inc.data, lingerMilliseconds: 200)

@@ -4,7 +4,7 @@ import Protocol
 
 /// One incarnation's side of the protocol (docs/protocol.md §4–§9), without sockets or clocks
 /// of its own: Hello, Welcome or a refusal within the Hello timeout, chunks under credits,
-/// heartbeats, the learner's liveness, draining and Goodbye. The driver (`SessionLoop`) feeds
+/// heartbeats, the learner's liveness, draining and Goodbye. The driver (`WorkerDriver`) feeds
 /// it what arrives and the time, and carries out the actions it returns; unit tests do the
 /// same with a fake clock.
 public struct WorkerSession: Sendable {
@@ -198,6 +198,15 @@ public struct WorkerSession: Sendable {
             if !weightsReady { wait = min(wait, .milliseconds(20)) }
             return wait
         }
+    }
+
+    /// The learner's connection closed (the transport says so) while the worker was stopping:
+    /// no confirmation and no Goodbye can reach it, so the worker ends now rather than waiting
+    /// out the drain limit. A worker still streaming keeps going (libzmq reconnects, and the
+    /// liveness rule decides).
+    public mutating func learnerDisconnected() -> [Action] {
+        guard isDraining else { return [] }
+        return end(.finished("the learner closed the connection while this worker stopped"))
     }
 
     /// The driver could not send or the socket closed: the session is over.

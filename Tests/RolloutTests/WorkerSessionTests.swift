@@ -156,6 +156,19 @@ import Testing
         #expect(session.record.unconfirmed == 2)
     }
 
+    /// A stopping worker whose learner's connection closed ends at once: nothing it waits for
+    /// can come (the demo's workers used to hold its exit for the whole drain limit).
+    @Test mutating func aLearnerThatHungUpEndsTheDrainAtOnce() {
+        _ = session.start(now: now)
+        _ = session.receive(Self.welcome(credits: 2), now: now)
+        _ = tick(1)
+        #expect(session.learnerDisconnected().isEmpty)  // still streaming: libzmq reconnects
+        #expect(tick(1, stop: true).isEmpty)
+        guard case .end(.finished(let why))? = session.learnerDisconnected().last else { Issue.record("drain did not end"); return }
+        #expect(why.contains("closed the connection"))
+        #expect(session.record.unconfirmed == 2)
+    }
+
     @Test func theChunkBudgetEndsWithGoodbye() {
         var settings = WorkerSession.Settings()
         settings.chunkBudget = 3
