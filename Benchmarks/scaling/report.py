@@ -241,12 +241,15 @@ last 100 episodes is ≥ 450 (tags `stability`, `stability-adam`):
 
 {unsolved_text}
 
-AMSGrad does not prevent every collapse. In the first run of this page (2026-12-01) the η = 0
-run that did not solve (seed 2) collapsed *before* the target: its mean return reached 232 in the
-first second, then one update saturated the softmax (entropy 2 · 10⁻⁵ by 4 s) and the return sat
-at 9.4 for the rest of the minute. That is a too-large step while learning, not the quiet-stretch
-failure above; an entropy floor or a trust region on the policy's change per update is the next
-thing to try, and this page will say when it is in.
+AMSGrad does not prevent every collapse *before* the target. In the first run of this page
+(2026-12-01, commit 8fa2a27) the η = 0 run of seed 2 did not solve; in the run shown here (the
+worker on its socket thread) η = 0 solved 3 of 3 but CartPole with 1 worker and with 2 workers,
+seed 3 both, did not. Each is the same failure: the mean return climbs (139 after the first second
+with 1 worker), then one update saturates the softmax — entropy 2 · 10⁻¹⁰ a second later — and
+the return sits at 9.3 for the rest of the minute. That is a too-large step while learning, not
+the quiet-stretch failure above; an entropy floor or a trust region on the policy's change per
+update is the next thing to try, and until then item 3 of issue 13 ("--eta 0, 1, 4 each solve
+over 3 seeds"; every count solved) is not reliably met.
 
 ## Many sessions
 

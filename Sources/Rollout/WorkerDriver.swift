@@ -14,7 +14,7 @@ import Transport
 /// sending, all on the one thread that owns the sockets. A chunk costs no hand-off between
 /// threads on the worker's side: the credit is read, the newest weights fetched, the
 /// environments stepped and the chunk sent by the same thread, which sleeps in `zmq_poll`
-/// between steps (docs/architecture.md, "The worker").
+/// between steps (docs/architecture.md, "The worker lives on its socket thread").
 ///
 /// Reconnecting is the outermost loop (SEED RL's habit): one session per incarnation, so
 /// nothing the learner does can stop the worker but a refusal it cannot fix or a shutdown.
@@ -145,7 +145,10 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
         subSpec.lingerMilliseconds = 0
         subSpec.handler = { [unowned self] _, batch in
             for m in batch {
-                guard case .weightsAvailable(let a)? = try? WireCodec.decode(m.frames).body else { continue }
+                guard case .weightsAvailable(let a)? = try? WireCodec.decode(m.frames).body else {
+                    logger.warning("unreadable announcement on the weights socket")
+                    continue
+                }
                 client.announced(runID: a.runID, version: a.version)
             }
         }
@@ -155,11 +158,15 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
         controlSpec.security = config.security
         controlSpec.handler = { [unowned self] _, batch in
             for m in batch {
-                guard let answer = try? WireCodec.decode(m.frames) else { continue }
-                if case .weights = answer.body {} else if case .reject = answer.body {} else {
-                    logger.warning("unexpected \(answer.body.type) on the control socket")
+                do {
+                    let answer = try WireCodec.decode(m.frames)
+                    switch answer.body {
+                    case .weights, .reject: client.answer(answer)
+                    default: logger.warning("unexpected \(answer.body.type) on the control socket")
+                    }
+                } catch {
+                    logger.warning("unreadable message on the control socket: \(error)")
                 }
-                client.answer(answer)
             }
         }
         sub = try thread.open(subSpec).id
