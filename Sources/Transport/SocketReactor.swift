@@ -37,12 +37,15 @@ public struct ReactorStats: Sendable {
     public var handshakesDenied: UInt64 = 0
 }
 
-/// The one thread of a process that touches ZeroMQ sockets.
+/// The thread that owns a process's ZeroMQ sockets (one per process, and one per in-process
+/// worker).
 ///
 /// ZeroMQ sockets are not thread-safe, so every socket lives on this thread, which runs
 /// `zmq_poll` over all of them plus an eventfd. Other threads and tasks talk to it
 /// through a command queue (wakes it through the eventfd) and read what it received
-/// from one bounded `Mailbox` per socket. One context per process: a reactor owns it.
+/// from one bounded `Mailbox` per socket (or the socket's `handler` gets it on this thread);
+/// `SocketThreadDriver`s run on it between polls. One context per process, owned by the first
+/// reactor; an in-process worker's reactor shares it (`sharingContextOf`) on a thread of its own.
 public final class SocketReactor: Sendable {
     enum Command: @unchecked Sendable {
         case open(SocketID, SocketSpec, Mailbox<InboundMessage>, CheckedContinuation<[String], any Error>)
