@@ -5,11 +5,12 @@
 #   Benchmarks/scaling/run.sh [OUT_DIR]        (default /tmp/tributary-scaling; wiped first)
 #
 #   1. CartPole-v1, default settings, 1, 2, 4, 8, 16, 32 and 64 worker processes x 4 envs, seeds 1-3
-#   2. the same at 1, 8 and 32 workers with the admission and optimizer this replaced
-#      (--lag-target off --optimizer adam), seed 1: the "before" rows
+#   2. the same at 1, 8 and 32 workers with the admission and preset this replaced
+#      (--lag-target off, Adam, learning rate 3e-3, unscaled rewards), seed 1: the "before" rows
 #   3. Acrobot-v1, default settings, 1, 8 and 32 workers, seeds 1-3
 #   4. learning that holds: the demo's setting (2 workers x 16 envs) run 60 s past the target,
-#      seeds 1-3, and seeds 1-2 again with Adam
+#      seeds 1-3, and seeds 1-2 again with the old preset (Adam, 3e-3, unscaled rewards); then
+#      1 worker x 4 envs, seeds 1-20, with the old learning rate and reward scale and with today's
 #   5. 256 worker processes x 1 env on one learner, `tributary status` timed every 0.25 s
 #   6. a fixed eta of 0, 1 and 4 (2 workers x 16 envs), seeds 1-3
 #
@@ -29,10 +30,13 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 run() { python3 Benchmarks/scaling/run.py --bin-dir "$BIN" --out "$OUT" "$@"; }
 run --env CartPole-v1 --workers 1 2 4 8 16 32 64 --seeds 1 2 3 --budget 60 --tag cartpole
-run --env CartPole-v1 --workers 1 8 32 --seeds 1 --budget 60 --tag before --learner-arg=--lag-target=off --learner-arg=--optimizer=adam
+OLD_PRESET=(--learner-arg=--optimizer=adam --learner-arg=--learning-rate=3e-3 --learner-arg=--reward-scale=1)
+run --env CartPole-v1 --workers 1 8 32 --seeds 1 --budget 60 --tag before --learner-arg=--lag-target=off "${OLD_PRESET[@]}"
 run --env Acrobot-v1 --workers 1 8 32 --seeds 1 2 3 --budget 120 --tag acrobot
 run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 3 --past-target 60 --tag stability
-run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 --past-target 60 --tag stability-adam --learner-arg=--optimizer=adam
+run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 --past-target 60 --tag stability-adam "${OLD_PRESET[@]}"
+run --env CartPole-v1 --workers 1 --seeds $(seq 1 20) --budget 20 --tag collapse-old --learner-arg=--learning-rate=3e-3 --learner-arg=--reward-scale=1
+run --env CartPole-v1 --workers 1 --seeds $(seq 1 20) --budget 20 --tag collapse-new
 run --env CartPole-v1 --workers 256 --num-envs 1 --seeds 1 --budget 60 --status-poll --tag sessions256
 for eta in 0 1 4; do
     run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 3 --budget 60 --tag "eta$eta" --learner-arg=--eta=$eta

@@ -37,6 +37,7 @@ import Testing
         #expect(acrobot.training.optimizer == .adam && acrobot.buffer.admissionMode == .target(lag: 4))
         let cartPole = try config(["--env", "CartPole-v1"])
         #expect(cartPole.training.optimizer == .amsgrad && cartPole.buffer.lagTarget == 8)
+        #expect(cartPole.training.learningRate == 1e-3 && cartPole.training.rewardScale == 0.1)
         #expect(try config(["--env", "CartPole-v1", "--eta", "2"]).buffer.admissionMode == .fixed(eta: 2))
         #expect(try config(["--env", "CartPole-v1", "--lag-target", "off"]).buffer.admissionMode == .unbounded)
         #expect(try config(["--env", "addrev"]).buffer.admissionMode == .unbounded)
