@@ -11,6 +11,10 @@ on this machine, for each worker count and seed, with the learner's default sett
   worker µs per env step     the workers' CPU time (user + system, /proc) per env step accepted
   η                          where the lag target left the admission bound, and its moves
 
+With --steady S the learner runs S seconds without a stopping rule and the run also reports the
+steady state (steady_*): env steps/s, updates/s and worker µs per env step between the first
+progress sample after S/3 and the last, so process start-up and the first weights do not count.
+
 With --past-target S the learner runs without a stopping rule; once the mean return first
 reaches the target it runs S more seconds and the run reports the fraction of the learner's
 per-second progress samples (metrics.jsonl) in that window whose mean is at least --hold.
@@ -78,7 +82,7 @@ def cpu_seconds(pid):
 def run_one(args, workers, seed, out):
     run_id = f"{args.env}-w{workers}-s{seed}-{int(time.time() * 1000) % 100000}"
     target = TARGETS[args.env] if args.target is None else args.target
-    stop_rule = ["--target-return", "off"] if args.past_target else ["--target-return", str(target)]
+    stop_rule = ["--target-return", "off"] if args.past_target or args.steady else ["--target-return", str(target)]
     learner = subprocess.Popen(
         [str(args.bin_dir / "learner"), "--env", args.env, *stop_rule, "--seed", str(seed), "--runs", str(out / "runs"),
          "--run-id", run_id, "--data-port", "0", "--no-metrics", "--log-level", "warning", "--no-progress",
@@ -87,13 +91,15 @@ def run_one(args, workers, seed, out):
     ready = json.loads(learner.stdout.readline())
     endpoints = ["--data", ready["data"][0], "--weights", ready["weights"][0], "--control", ready["control"][0]]
     procs = [subprocess.Popen([str(args.bin_dir / "rollout-worker"), *endpoints, "--env", args.env, "--num-envs", str(args.num_envs),
-                               "--seed", str(1000 * seed + i + 1), "--worker-id", f"w{i}", "--log-level", "error", *args.worker_arg],
+                               "--seed", str(1000 * seed + i * args.sessions + 1), "--worker-id", f"w{i}", "--log-level", "error",
+                               "--sessions", str(args.sessions), *args.worker_arg],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(workers)]
     started = time.monotonic()
     learner_rss, worker_rss, worker_cpu = 0, 0, {}
     metrics_path = out / "runs" / run_id / "metrics.jsonl"
     solved_at, hold = None, None
     status_ms = []
+    cpu_trace = []  # (seconds since the workers started, their CPU seconds so far)
     while learner.poll() is None:
         time.sleep(0.25)
         if args.status_poll:
@@ -110,6 +116,10 @@ def run_one(args, workers, seed, out):
             if c is not None:
                 worker_cpu[p.pid] = c
         elapsed = time.monotonic() - started
+        cpu_trace.append((elapsed, sum(worker_cpu.values())))
+        if args.steady and elapsed > args.steady:
+            learner.send_signal(signal.SIGINT)
+            break
         if args.past_target:
             samples = read_metrics(metrics_path)
             if solved_at is None:
@@ -149,7 +159,8 @@ def run_one(args, workers, seed, out):
     updates = solved["updates"] if solved else st.get("updates", 0)
     b = st.get("buffer", {})
     result = {
-        "env": args.env, "workers": workers, "num_envs": args.num_envs, "seed": seed, "learner_args": args.learner_arg,
+        "env": args.env, "workers": workers, "sessions": args.sessions, "num_envs": args.num_envs, "seed": seed,
+        "learner_args": args.learner_arg,
         "solved": solved is not None, "seconds": seconds, "steps": steps, "updates": updates,
         "steps_per_s": steps / seconds if seconds else 0, "updates_per_s": updates / seconds if seconds else 0,
         "lag_p50": lag_quantile(lag, 0.5), "lag_p99": lag_quantile(lag, 0.99), "lag_max": lag.get("max"),
@@ -176,6 +187,21 @@ def run_one(args, workers, seed, out):
                        "window_samples": len(window), "held_fraction": len(held) / len(window) if window else None,
                        "window_min_return": min((m["episodic_return_mean100"] for m in window), default=None),
                        "window_min_entropy": min((m["entropy"] for m in window), default=None)})
+    if args.steady:
+        result["steady"] = args.steady
+        # Steady state: from the first progress sample after the warm-up to the last, env steps
+        # from the learner's samples and the workers' CPU over the same stretch (start-up excluded).
+        samples = [m for m in read_metrics(metrics_path) if "env_steps" in m]
+        window = [m for m in samples if args.steady / 3 <= m["time_s"] <= args.steady - 0.5]
+        if len(window) >= 2 and cpu_trace:
+            def cpu_at(t):
+                return min(cpu_trace, key=lambda c: abs(c[0] - t))[1]
+            a, b = window[0], window[-1]
+            steps = b["env_steps"] - a["env_steps"]
+            cpu = cpu_at(b["time_s"]) - cpu_at(a["time_s"])
+            result.update({"steady_s": b["time_s"] - a["time_s"], "steady_steps_per_s": steps / (b["time_s"] - a["time_s"]),
+                           "steady_updates_per_s": (b["update"] - a["update"]) / (b["time_s"] - a["time_s"]),
+                           "steady_worker_us_per_step": 1e6 * cpu / steps if steps else None})
     return result
 
 
@@ -201,9 +227,12 @@ def main():
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--num-envs", type=int, default=4)
+    ap.add_argument("--sessions", type=int, default=1, help="sessions per worker process (rollout-worker --sessions)")
     ap.add_argument("--budget", type=float, default=60, help="seconds before a run counts as not solved")
     ap.add_argument("--target", type=float, help="default: 475 for CartPole-v1, -100 for Acrobot-v1")
     ap.add_argument("--past-target", type=float, help="run this many seconds past the target (stability)")
+    ap.add_argument("--steady", type=float, help="run this many seconds without a stopping rule and report the steady-state "
+                    "env steps/s and worker CPU per step (the first third is warm-up)")
     ap.add_argument("--hold", type=float, default=450, help="with --past-target: the mean return to hold")
     ap.add_argument("--learner-arg", action="append", default=[], help="an extra learner flag (repeatable), e.g. --learner-arg=--eta=4")
     ap.add_argument("--worker-arg", action="append", default=[])

@@ -11,8 +11,11 @@
 #   4. learning that holds: the demo's setting (2 workers x 16 envs) run 60 s past the target,
 #      seeds 1-3, and seeds 1-2 again with the old preset (Adam, 3e-3, unscaled rewards); then
 #      1 worker x 4 envs, seeds 1-20, with the old learning rate and reward scale and with today's
-#   5. 256 worker processes x 1 env on one learner, `tributary status` timed every 0.25 s
-#   6. a fixed eta of 0, 1 and 4 (2 workers x 16 envs), seeds 1-3
+#   5. 256 worker processes x 1 env on one learner for 30 s (no stopping rule), `tributary status`
+#      timed every 0.25 s; then
+#      the same 256 sessions as 8 processes x 32 sessions (rollout-worker --sessions 32)
+#   6. per-chunk overhead in the steady state: 1, 2, 8, 32 and 64 workers for 15 s each, seed 1
+#   7. a fixed eta of 0, 1 and 4 (2 workers x 16 envs), seeds 1-3
 #
 # Then the results are copied to Benchmarks/scaling/results.jsonl (one JSON line per run) and
 # Benchmarks/scaling/report.py writes docs/scaling.md from them. SKIP_BUILD=1
@@ -37,7 +40,9 @@ run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 3 --past-target 60 -
 run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 --past-target 60 --tag stability-adam "${OLD_PRESET[@]}"
 run --env CartPole-v1 --workers 1 --seeds $(seq 1 20) --budget 20 --tag collapse-old --learner-arg=--learning-rate=3e-3 --learner-arg=--reward-scale=1
 run --env CartPole-v1 --workers 1 --seeds $(seq 1 20) --budget 20 --tag collapse-new
-run --env CartPole-v1 --workers 256 --num-envs 1 --seeds 1 --budget 60 --status-poll --tag sessions256
+run --env CartPole-v1 --workers 256 --num-envs 1 --seeds 1 --steady 30 --status-poll --tag sessions256
+run --env CartPole-v1 --workers 8 --sessions 32 --num-envs 1 --seeds 1 --steady 30 --status-poll --tag sessions256-mux
+run --env CartPole-v1 --workers 1 2 8 32 64 --seeds 1 --steady 15 --tag overhead
 for eta in 0 1 4; do
     run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 3 --budget 60 --tag "eta$eta" --learner-arg=--eta=$eta
 done

@@ -20,7 +20,9 @@ public struct WorkerOptions: ParsableArguments {
     @Option(help: "Environment copies stepped together; for a sequence task, answers sampled per prompt (the group size K).") public var numEnvs: UInt32 = 8
     @Option(help: "Sequence tasks: prompts sampled together per round (prompts x K answers per forward pass).") public var promptsPerRound = 16
     @Option(help: "Synthetic environment: floats per observation.") public var observationSize = 4
-    @Option(help: "Stop after sending this many chunks.") public var maxChunks: UInt64?
+    @Option(help: "Sessions in this process, each a worker of its own to the learner (id ID#i, seed + i), all on one socket thread: many workers without a process each.")
+    public var sessions = 1
+    @Option(help: "Stop after sending this many chunks (per session).") public var maxChunks: UInt64?
     @Option(help: "Pause between chunks in milliseconds.") public var chunkIntervalMs: Int?
     @Option(help: "Wait this long (ms) for Welcome before retrying.") public var helloTimeoutMs = 2000
     @Option(help: "First reconnect backoff (ms); doubles up to --backoff-max-ms.") public var backoffInitialMs = 100
@@ -79,6 +81,8 @@ public struct WorkerOptions: ParsableArguments {
         guard numEnvs > 0 else { throw ConfigError("--num-envs must be at least 1") }
         guard observationSize > 0 else { throw ConfigError("--observation-size must be at least 1") }
         guard promptsPerRound > 0 else { throw ConfigError("--prompts-per-round must be at least 1") }
+        guard (1...1024).contains(sessions) else { throw ConfigError("--sessions must be in 1…1024, not \(sessions)") }
+        c.sessions = sessions
         c.numEnvs = numEnvs
         c.promptsPerRound = promptsPerRound
         c.envID = env

@@ -25,6 +25,10 @@ public struct WorkerConfig: Sendable {
     public var observationSize = 4
     /// Steps after which a synthetic episode is truncated (time limit).
     public var episodeLength = 200
+    /// Sessions this process runs, each a worker of its own to the learner (its id suffixed
+    /// `#i`, its seed offset by i), all on the process's one socket thread: many workers'
+    /// sessions without a process each (`rollout-worker --sessions`).
+    public var sessions = 1
     /// Stop after this many chunks were sent (then wait for acks and say Goodbye).
     public var maxChunks: UInt64? = nil
     /// Pause between chunks (tests); nil sends as fast as credits allow.
@@ -64,6 +68,17 @@ public struct WorkerConfig: Sendable {
     public var security: SocketSpec.Security { keys?.security ?? .plaintext }
 
     public init() {}
+
+    /// The configuration of session `index` of `sessions`: the worker id `ID#index` and the
+    /// seed offset by `index` (one session: this configuration unchanged).
+    public func session(_ index: Int) -> WorkerConfig {
+        guard sessions > 1 else { return self }
+        var c = self
+        c.workerID = "\(workerID)#\(index)"
+        c.seed = seed.map { $0 &+ UInt64(index) }
+        c.sessions = 1
+        return c
+    }
 
     /// Observation floats that make chunks of about `bytes` at unroll length `t`.
     public static func observationSize(forChunkBytes bytes: Int, unrollLength t: Int, numEnvs b: Int) -> Int {

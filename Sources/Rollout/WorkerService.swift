@@ -70,27 +70,34 @@ public struct WorkerService: Service {
         // workers reach the learner over inproc://): the worker acts on that thread.
         let reactor = try SocketReactor(name: "worker", logger: logger, sharingContextOf: sharedReactor)
         let stats = StatsBox()
-        let driver = WorkerDriver(config: config, logger: logger, traceChunks: traceChunks, events: events, stats: stats)
+        // One driver per session (`--sessions`), all stepped by the one socket thread.
+        let drivers = (0..<max(1, config.sessions)).map { i in
+            WorkerDriver(config: config.session(i), logger: logger, traceChunks: traceChunks, events: events, stats: stats)
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                // A shutdown signal cancels this task: the session drains and says Goodbye.
+                // A shutdown signal cancels this task: every session drains and says Goodbye.
                 await withTaskCancellationHandler {
-                    await reactor.drive(driver)
+                    await withTaskGroup(of: Void.self) { sessions in
+                        for driver in drivers { sessions.addTask { await reactor.drive(driver) } }
+                    }
                 } onCancel: {
-                    driver.requestStop()
+                    for driver in drivers { driver.requestStop() }
                     reactor.poke()
                 }
             }
             group.addTask {
                 try? await gracefulShutdown()
             }
-            // The driver ends on its own (maxChunks, a fatal refusal) or after a shutdown.
+            // The drivers end on their own (maxChunks, a fatal refusal) or after a shutdown.
             await group.next()
             group.cancelAll()
         }
         events(.summary(WorkerSummary(incarnations: stats.all)))
         await reactor.shutdown()
-        if case .failed(let error)? = driver.outcome { throw error }
+        for driver in drivers {
+            if case .failed(let error)? = driver.outcome { throw error }
+        }
     }
 }
 

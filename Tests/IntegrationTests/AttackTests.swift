@@ -136,7 +136,8 @@ extension Integration {
         @Test func updatesThatWouldPoisonTheWeightsAreSkipped() async throws {
             let t = 8
             let learner = try LearnerProcess.start([
-                "--env", "CartPole-v1", "--runs", "", "--unroll-length", String(t), "--batch-columns", "2",
+                // Rewards unscaled: CartPole's preset scales them by 0.1, which keeps 3e38 finite.
+                "--env", "CartPole-v1", "--runs", "", "--unroll-length", String(t), "--batch-columns", "2", "--reward-scale", "1",
                 "--degraded-after-skips", "3", "--liveness-ms", "60000",
             ])
             let peer = try await AttackPeer(endpoint: learner.data)

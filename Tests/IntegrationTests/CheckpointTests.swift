@@ -19,7 +19,7 @@ extension Integration {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: dir) }
             let endpoints = ("ipc://\(dir.path)/data", "ipc://\(dir.path)/weights", "ipc://\(dir.path)/control")
-            let flags = ["--runs", dir.appendingPathComponent("runs").path, "--checkpoint-seconds", "0.5", "--eval-seconds", "3"]
+            let flags = ["--runs", dir.appendingPathComponent("runs").path, "--checkpoint-seconds", "0.5", "--eval-seconds", "1"]
             let first = try LearnerProcess.start(["--env", "CartPole-v1", "--run-id", "r-kill", "--learning-rate", "1e-3"] + flags, endpoints: endpoints)
             let workers = try (0..<2).map { try first.worker("ck-\($0)", ["--env", "CartPole-v1", "--num-envs", "8", "--seed", String($0 + 1)]) }
             // Kill only a good policy: the mean return was ≥ 450 before and still is after a
@@ -83,7 +83,7 @@ extension Integration {
         /// checkpoints, and `tributary export` read back with Python's `safetensors` package,
         /// whose numpy forward pass (scripts/load-policy.py) gives the network's own outputs.
         static func checkPolicyArtifacts(run: URL) throws {
-            // The learner evaluated every 3 s, across the kill: best.ckpt holds the best mean.
+            // The learner evaluated every second, across the kill: best.ckpt holds the best mean.
             let lines = try String(contentsOf: run.appendingPathComponent("checkpoints/evaluations.jsonl"), encoding: .utf8)
                 .split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             try #require(!lines.isEmpty, "no evaluation was recorded")

@@ -101,18 +101,33 @@ extension Integration {
             #expect(status.chunksAccepted == 30)
         }
 
-        /// `learner --local-workers 2`: one process, its workers over inproc:// on the learner's
-        /// socket thread, training CartPole until --max-updates; the summary shows both workers.
+        /// `rollout-worker --sessions 3`: one process, three workers to the learner (ids `ID#i`),
+        /// each sending its own --max-chunks and saying Goodbye; nothing lost or refused.
+        @Test func oneProcessRunsSeveralSessions() throws {
+            let learner = try LearnerProcess.start()
+            let worker = try learner.worker("mux", ["--sessions", "3", "--max-chunks", "20"])
+            #expect(worker.waitExit(timeout: 20) == 0, "\(worker.stderr.suffix(600))")
+            let status = try learner.stop()
+            #expect(status.chunksAccepted == 60)
+            #expect(Set(status.workers.map(\.workerID)) == ["mux#0", "mux#1", "mux#2"])
+            #expect(status.workers.allSatisfy { $0.chunksReceived == 20 && $0.chunksRejected == 0 })
+        }
+
+        /// `learner --local-workers 2`: one process, its workers over inproc:// on socket threads of
+        /// their own sharing the learner's context, training CartPole until --max-updates; the summary shows both workers.
         @Test func inProcessWorkersTrainOverInproc() throws {
+            // 300 updates (under a second): with 40 one worker could make them all before the
+            // other's first chunk, and the check that both acted failed now and then.
             let learner = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", "", "--local-workers", "2", "--local-num-envs", "4",
-                                                    "--max-updates", "40"])
+                                                    "--max-updates", "300"])
             #expect(learner.data == "inproc://tributary-data")
             let code = learner.process.waitExit(timeout: 60)
             #expect(code == 0, "\(learner.process.stderr.suffix(600))")
             let status = try learner.process.event(LearnerSummary.self, timeout: 2).status
-            #expect(status.updates >= 40)
+            #expect(status.updates >= 300)
             #expect(Set(status.workers.map(\.workerID)) == ["local-0", "local-1"])
-            #expect(status.workers.allSatisfy { $0.chunksReceived > 0 && $0.chunksRejected == 0 })
+            #expect(status.workers.allSatisfy { $0.chunksReceived > 0 && $0.chunksRejected == 0 },
+                    "\(status.workers.map { ($0.workerID, $0.chunksReceived, $0.chunksRejected) })")
         }
 
         @Test func aWorkerOfAnotherProtocolVersionExitsWithAClearMessage() throws {

@@ -191,6 +191,21 @@ import Testing
         #expect(a != WorkerConfig.derivedSeed(workerID: "host/1", incarnation: 6))
     }
 
+    /// `--sessions N`: session i is worker `ID#i` with seed + i; one session is the worker as given.
+    @Test func sessionsAreWorkersOfTheirOwn() throws {
+        let c = try WorkerOptions.parse(["--worker-id", "m", "--sessions", "3", "--seed", "10"]).config()
+        #expect(c.sessions == 3)
+        #expect((0..<3).map { c.session($0).workerID } == ["m#0", "m#1", "m#2"])
+        #expect((0..<3).map { c.session($0).seed } == [10, 11, 12])
+        #expect(c.session(2).sessions == 1)
+        let one = try WorkerOptions.parse(["--worker-id", "m"]).config()
+        #expect(one.session(0).workerID == "m" && one.sessions == 1)
+        #expect(try WorkerOptions.parse(["--worker-id", "m", "--sessions", "2"]).config().session(1).seed == nil)
+        for bad in ["0", "1025"] {
+            #expect(throws: ConfigError.self) { try WorkerOptions.parse(["--sessions", bad]).config() }
+        }
+    }
+
     @Test func badValuesAreRefused() throws {
         #expect(throws: ConfigError.self) { try WorkerOptions.parse(["--data-port", "70000"]).config() }
         #expect(throws: ConfigError.self) { try WorkerOptions.parse(["--num-envs", "0"]).config() }
