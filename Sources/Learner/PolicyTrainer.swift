@@ -248,7 +248,13 @@ public final class PolicyTrainer: Sendable {
                         evaluate(evaluation, checkpointing)
                     }
                 }
-                let metricsDue = metricsEvery.map { update % UInt64($0) == 0 } ?? (now - lastMetrics >= metricsInterval)
+                // The update that reaches the target or --max-updates also gets its metrics line,
+                // so a run shorter than the metrics interval still leaves one.
+                let solvedNow = !stopped && settings.targetReturn.map { target in
+                    returns.count >= 100 && (returns.mean100 ?? -.infinity) >= target
+                } == true
+                let finishing = !stopped && (solvedNow || settings.maxUpdates.map { update >= $0 } == true)
+                let metricsDue = finishing || (metricsEvery.map { update % UInt64($0) == 0 } ?? (now - lastMetrics >= metricsInterval))
                 if run != nil || onMetrics != nil, metricsDue {
                     lastMetrics = now
                     let metrics = UpdateMetrics(
@@ -268,12 +274,12 @@ public final class PolicyTrainer: Sendable {
                     logger.info("update \(update): loss \(String(format: "%.4f", result.loss)), entropy \(String(format: "%.3f", result.entropy)), mean return (last \(returns.count)) \(String(format: "%.1f", returns.mean100 ?? 0)), lag max \(lags.max() ?? 0)")
                 }
                 if stopped { continue }
-                if let target = settings.targetReturn, returns.count >= 100, let mean = returns.mean100, mean >= target {
+                if solvedNow, let target = settings.targetReturn, let mean = returns.mean100 {
                     self.solved.withLock { $0 = ((now - started).inSeconds, core.counters.stepsReceived, update, Date().timeIntervalSince1970, mean) }
                     logger.info("solved: mean return of the last 100 episodes \(String(format: "%.1f", mean)) ≥ \(target)")
                     stopped = true
                     limitReached()
-                } else if let max = settings.maxUpdates, update >= max {
+                } else if finishing {
                     stopped = true
                     limitReached()
                 }

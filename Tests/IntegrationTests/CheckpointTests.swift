@@ -152,6 +152,12 @@ extension Integration {
                 #expect(yaml.contains("\n\(key): \(port)\n"), "\(key) is not the bound port \(port)")
             }
             #expect(!yaml.contains("run-id:"), "a repeat starts a new run")
+            // 20 updates take well under the metrics interval (1 s): the last update's line is
+            // written anyway, so every run leaves its final state in metrics.jsonl.
+            let metrics = try String(contentsOf: runs.appendingPathComponent("first/metrics.jsonl"), encoding: .utf8)
+            let last = try #require(metrics.split(separator: "\n").last.flatMap {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+            #expect(last["update"] as? Int == 20, "\(last)")
 
             let repeated = try ManagedProcess("learner", ["--config", runs.appendingPathComponent("first/config.yaml").path, "--run-id", "second",
                                                           "--data-port", "0", "--weights-port", "0", "--control-port", "0", "--metrics-port", "0"])
