@@ -49,8 +49,9 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
     /// Whether the data socket is connected (its monitor's last word).
     private var dataConnected = false
 
-    /// One incarnation under way.
-    struct Incarnation {
+    /// One incarnation under way (a class: the step and the actions it carries out change the
+    /// same one, touched only on the socket thread).
+    final class Incarnation {
         var session: WorkerSession
         let data: SocketID
         let id: UInt64
@@ -64,6 +65,13 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
         var fresh: (ticket: UInt64, until: ContinuousClock.Instant)?
         /// Since when the worker, welcomed and with weights, waits for a credit.
         var starvedSince: ContinuousClock.Instant?
+
+        init(session: WorkerSession, data: SocketID, id: UInt64, handshakeFailuresBefore: Int) {
+            self.session = session
+            self.data = data
+            self.id = id
+            self.handshakeFailuresBefore = handshakeFailuresBefore
+        }
     }
 
     /// Chunks sent over all incarnations.
@@ -239,8 +247,7 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
     /// One step of the incarnation under way: what arrived, then time (credits, weights,
     /// heartbeats, liveness); how long it may sleep.
     private func stepSession(_ thread: SocketThread) -> DriverStep {
-        guard var inc = current else { return .wait(nil) }
-        defer { if current != nil { current = inc } }
+        guard let inc = current else { return .wait(nil) }
         var now = ContinuousClock.now
         if let since = inc.starvedSince {
             creditWait += now - since
@@ -260,9 +267,7 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
                 actions += inc.session.transportEnded("the handshake with \(config.dataEndpoint) failed")
             }
         }
-        current = inc
         if let step = perform(actions, thread) { return step }
-        inc = current!
         // Credits just arrived (this worker held none): fetch the newest weights, and act once
         // they are in (or `freshWeightsWait` has passed).
         let holds = inc.session.credits > 0
@@ -276,10 +281,8 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
         hasWeights = weightsReady(inc.welcome)
         let tickActions = inc.session.tick(now: now, weightsReady: hasWeights && inc.fresh == nil, stopRequested: stopRequested,
                                            actingVersion: client.version)
-        current = inc
         if let step = perform(tickActions, thread) { return step }
-        if !dataConnected, let step = perform(current!.session.learnerDisconnected(), thread) { return step }
-        inc = current!
+        if !dataConnected, let step = perform(inc.session.learnerDisconnected(), thread) { return step }
         now = .now
         // What tick sent spent the credits: a worker left with none stops fetching.
         if holds, inc.session.credits == 0 { inc.idleSince = now }
@@ -302,7 +305,7 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
             case .send(let body):
                 thread.send(inc.data, WireCodec.encode(body, version: config.headerVersion))
             case .welcomed(let w):
-                current!.welcome = w
+                inc.welcome = w
                 welcomed(w, incarnation: inc.id, record: inc.session.record)
             case .wantWeights(let version):
                 client.want(version)

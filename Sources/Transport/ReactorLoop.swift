@@ -132,16 +132,16 @@ final class ReactorLoop: @unchecked Sendable {
     }
 
     func openNow(_ spec: SocketSpec) throws -> OpenedSocket {
-        let id: SocketID = reactor.queue.withLock { q in
-            q.nextID += 1
-            return SocketID(raw: q.nextID)
-        }
-        let inbox = Mailbox<InboundMessage>(capacity: spec.inboxCapacity, byteCapacity: spec.inboxBytes, weigh: { $0.byteCount }) {
-            [weak reactor] in reactor?.wake()
-        }
+        let (id, inbox) = reactor.newSocket(spec)
+        let endpoints = try register(id, spec, inbox)
+        return OpenedSocket(id: id, boundEndpoints: endpoints, inbox: inbox)
+    }
+
+    /// Opens the socket and adds it to the polled set; its bound endpoints.
+    private func register(_ id: SocketID, _ spec: SocketSpec, _ inbox: Mailbox<InboundMessage>) throws -> [String] {
         let (handle, monitor, endpoints) = try openSocket(spec, id: id)
         sockets[id] = Entry(id: id, handle: handle, spec: spec, inbox: inbox, monitor: monitor)
-        return OpenedSocket(id: id, boundEndpoints: endpoints, inbox: inbox)
+        return endpoints
     }
 
     func closeNow(_ id: SocketID, linger: Int32?) {
@@ -158,9 +158,7 @@ final class ReactorLoop: @unchecked Sendable {
             drivers.append((driver, done))
         case .open(let id, let spec, let inbox, let continuation):
             do {
-                let (handle, monitor, endpoints) = try openSocket(spec, id: id)
-                sockets[id] = Entry(id: id, handle: handle, spec: spec, inbox: inbox, monitor: monitor)
-                continuation.resume(returning: endpoints)
+                continuation.resume(returning: try register(id, spec, inbox))
             } catch {
                 inbox.close()
                 continuation.resume(throwing: error)

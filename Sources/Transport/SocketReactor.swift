@@ -116,13 +116,7 @@ public final class SocketReactor: Sendable {
 
     /// Opens, configures, binds and connects a socket on the socket thread.
     public func open(_ spec: SocketSpec) async throws -> OpenedSocket {
-        let id: SocketID = queue.withLock { q in
-            q.nextID += 1
-            return SocketID(raw: q.nextID)
-        }
-        let inbox = Mailbox<InboundMessage>(capacity: spec.inboxCapacity, byteCapacity: spec.inboxBytes, weigh: { $0.byteCount }) {
-            [weak self] in self?.wake()
-        }
+        let (id, inbox) = newSocket(spec)
         let endpoints = try await withCheckedThrowingContinuation { (c: CheckedContinuation<[String], any Error>) in
             if !enqueue(.open(id, spec, inbox, c)) {
                 c.resume(throwing: ZMQError(errno: ETERM, call: "open (reactor stopped)"))
@@ -141,6 +135,18 @@ public final class SocketReactor: Sendable {
     @discardableResult
     public func send(_ socket: SocketID, messages: [[OwnedFrame]]) -> Bool {
         enqueue(messages.map { .send(socket, $0) })
+    }
+
+    /// A new socket's id and inbox (the socket itself is made on the socket thread).
+    func newSocket(_ spec: SocketSpec) -> (SocketID, Mailbox<InboundMessage>) {
+        let id: SocketID = queue.withLock { q in
+            q.nextID += 1
+            return SocketID(raw: q.nextID)
+        }
+        let inbox = Mailbox<InboundMessage>(capacity: spec.inboxCapacity, byteCapacity: spec.inboxBytes, weigh: { $0.byteCount }) {
+            [weak self] in self?.wake()
+        }
+        return (id, inbox)
     }
 
     /// Runs `driver` on the socket thread (`SocketThreadDriver`) until its `step` says it is
