@@ -203,7 +203,8 @@ struct ChunkMaker {
             // Mostly ordinary values; sometimes any bit pattern (NaN, ±inf, huge).
             return raw & 0xF0 == 0xF0 ? Float(bitPattern: UInt32(input.uint32())) : Float(Int(raw) - 128) / 32
         }
-        var frames = TensorFrames()
+        // 0x80: the small tensors share one frame (docs/protocol.md §2), as a worker sends them.
+        var frames = TensorFrames(sharingBelow: mode & 0x80 != 0 ? TensorFrames.sharedTensorLimit : 0)
         var c = Tributary_V1_TrajectoryChunk()
         c.runID = mode & 0x01 != 0 ? "other" : runID
         c.workerID = "fuzz"

@@ -69,8 +69,9 @@ public enum FuzzSeeds {
         var maker = ChunkMaker()
         maker.numEnvs = 2
         messages.append(maker.chunk(&input, version: 1))
-        // Actions out of range, NaN rewards, fake episodes, another width, numpy dtypes.
-        for mode: UInt8 in [0x08, 0x10, 0x20, 0x28] {
+        // Actions out of range, NaN rewards, fake episodes, another width, numpy dtypes; shared
+        // tensor frames, whole and with a byte changed.
+        for mode: UInt8 in [0x08, 0x10, 0x20, 0x28, 0x80, 0xA0] {
             var bytes = [mode] + [UInt8](repeating: 0xFF, count: 200)
             bytes[3] = 0xF0
             var input = FuzzInput(bytes)
@@ -103,6 +104,8 @@ public enum FuzzSeeds {
         seeds.append([0xD1] + hello0 + hello1 + chunkOp(0) + chunkOp(1) + [0x06, 0x07, 0x07, 0x07] + chunkOp(0) + [0x06, 0x06])
         // Bad values: out-of-range actions, non-finite rewards, corrupted frames, versions.
         seeds.append([0x02] + hello0 + chunkOp(0, mode: 0x08) + chunkOp(0, mode: 0x10) + chunkOp(0, mode: 0x24) + [0x06])
+        // Chunks whose tensors share a frame, whole and with one byte changed.
+        seeds.append([0x00] + hello0 + chunkOp(0, mode: 0x80) + chunkOp(0, mode: 0xA0) + chunkOp(0, mode: 0x80) + [0x06, 0x07])
         // Expiry, a replacing Hello reusing the incarnation, control traffic.
         seeds.append([0x03] + hello0 + chunkOp(0) + [0x01, 0x81] + [0x06, 0x05, 0xFF, 0x05, 0xFF, 0x04, 0x02, 0x04, 0x00, 0x54, 0x52, 0x01, 0x0B, 0x00, 0x00])
         return seeds

@@ -574,6 +574,7 @@ public final class LearnerCore: Sendable {
         welcome.heartbeatIntervalMs = UInt32(config.heartbeatInterval.milliseconds)
         welcome.livenessMs = UInt32(config.liveness.milliseconds)
         welcome.maxMessageBytes = UInt64(config.maxMessageBytes)
+        welcome.sharedTensorFrames = true
         welcome.currentWeights = s.weights.announcement(runID: runID)
         welcome.model = s.weights.model.wire
         return WireCodec.encode(.welcome(welcome))

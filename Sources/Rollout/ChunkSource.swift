@@ -21,6 +21,9 @@ public protocol ChunkSource: Sendable {
     /// Whether acting needs weights (a real environment) or not (synthetic data).
     var needsPolicy: Bool { get }
     mutating func next(runID: String, workerID: String, incarnation: UInt64, sequence: UInt64, policy: Policy) -> [OwnedFrame]
+    /// Whether small tensors share one frame (set from `Welcome.shared_tensor_frames`; off
+    /// until a learner offers it, so an older learner still reads every chunk).
+    var sharesTensorFrames: Bool { get set }
 }
 
 extension SyntheticSource: ChunkSource {
@@ -106,6 +109,8 @@ public struct ChunkAdder: Sendable {
     private var finals: [Float] = []
     private var finalIndex: [Int32] = []
     private var episodes: [Tributary_V1_EpisodeStats] = []
+    /// Whether the small tensors of a chunk share one frame (docs/protocol.md §2).
+    public var sharesTensorFrames = false
 
     public init(spec: Tributary_V1_EnvSpec, unrollLength: Int) {
         self.spec = spec
@@ -163,7 +168,7 @@ public struct ChunkAdder: Sendable {
                                group: ChunkGroup? = nil) -> [OwnedFrame] {
         precondition(isFull, "a chunk needs \(unrollLength) steps, the adder has \(steps)")
         let (t, b, d) = (unrollLength, numEnvs, observationSize)
-        var frames = TensorFrames()
+        var frames = TensorFrames(sharingBelow: sharesTensorFrames ? TensorFrames.sharedTensorLimit : 0)
         var c = Tributary_V1_TrajectoryChunk(
             runID: runID, workerID: workerID, incarnation: incarnation, envID: spec.envID, sequence: sequence, length: t, numEnvs: b)
         c.policyVersions = frames.add(versions, shape: [t])
@@ -218,6 +223,10 @@ public struct EnvironmentSource: ChunkSource {
     public var spec: Tributary_V1_EnvSpec { adder.spec }
     public var unrollLength: Int { adder.unrollLength }
     public var needsPolicy: Bool { true }
+    public var sharesTensorFrames: Bool {
+        get { adder.sharesTensorFrames }
+        set { adder.sharesTensorFrames = newValue }
+    }
     private var actor: EnvironmentActor
     private var adder: ChunkAdder
 

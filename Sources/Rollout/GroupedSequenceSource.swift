@@ -14,6 +14,10 @@ public struct GroupedSequenceSource: ChunkSource {
     public let spec: Tributary_V1_EnvSpec
     public var unrollLength: Int { length }
     public var needsPolicy: Bool { true }
+    public var sharesTensorFrames: Bool {
+        get { adder.sharesTensorFrames }
+        set { adder.sharesTensorFrames = newValue }
+    }
 
     let task: any SequenceTaskDefinition.Type
     let groupSize: Int

@@ -20,6 +20,8 @@ public struct SyntheticSource: Sendable {
     private let rewards: [UInt8]
     private var episodeStep: [Int]
     private var episodeReturn: [Double]
+    /// Whether the small tensors of a chunk share one frame (docs/protocol.md §2).
+    public var sharesTensorFrames = false
 
     public static func envSpec(numEnvs: UInt32, observationSize: Int) -> Tributary_V1_EnvSpec {
         EnvSpec.synthetic(observationSize: observationSize).wire(numEnvs: Int(numEnvs))
@@ -73,7 +75,7 @@ public struct SyntheticSource: Sendable {
             }
         }
         let k = finalIndex.count / 2
-        var frames = TensorFrames()
+        var frames = TensorFrames(sharingBelow: sharesTensorFrames ? TensorFrames.sharedTensorLimit : 0)
         var c = Tributary_V1_TrajectoryChunk(
             runID: runID, workerID: workerID, incarnation: incarnation, envID: spec.envID, sequence: sequence, length: t, numEnvs: b)
         let obs = spec.observationShape.map { Int($0) }

@@ -373,6 +373,7 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
             if config.seed == nil { logger.info("seed \(seed) (derived from the worker id and incarnation \(incarnation); --seed fixes it)") }
             source = makeSource(env, unrollLength: Int(w.unrollLength), seed: seed)
         }
+        source!.sharesTensorFrames = w.sharedTensorFrames
         if source!.needsPolicy && w.model.family != ActorCritic.family {
             logger.warning("the learner trains a '\(w.model.family)' model (start it with --env \(config.envID)); this worker acts only once it gets an actor-critic")
         }

@@ -24,6 +24,27 @@ typealias Harness = EmbeddedLearner
         #expect(w.protocolVersion == 1)
         #expect(w.currentWeights.version == 1)
         #expect(w.currentWeights.digest == Data(WeightsDigest.sha256([1, 2, 3])))
+        #expect(w.sharedTensorFrames)
+    }
+
+    /// A chunk whose small tensors share one frame is accepted and trained on like any other,
+    /// next to one with a frame per tensor (an older worker) from the same session.
+    @Test func chunksWithSharedTensorFramesAreAccepted() throws {
+        var h = Harness()
+        h.hello()
+        _ = h.replies()
+        h.source.sharesTensorFrames = true
+        let shared = h.chunkFrames()
+        #expect(shared.count == 3)
+        h.send(shared)
+        h.source.sharesTensorFrames = false
+        h.sendChunk()
+        #expect(h.core.counters.chunksAccepted == 2)
+        #expect(h.core.counters.rejected.isEmpty)
+        let first = try #require(h.consumeOne())
+        let second = try #require(h.consumeOne())
+        #expect(first.chunk.steps == 8 && second.chunk.steps == 8)
+        #expect(first.chunk.rewards.copyFloats() == second.chunk.rewards.copyFloats())
     }
 
     @Test func acceptedChunkEarnsACreditWhenConsumed() throws {

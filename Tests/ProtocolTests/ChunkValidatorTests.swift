@@ -5,9 +5,10 @@ import Testing
 /// Builds the golden chunk with one thing changed, and validates it.
 private func validate(
     rules: ChunkRules = GoldenMessages.rules(),
+    shared: Bool = false,
     _ change: (inout Tributary_V1_TrajectoryChunk, inout [OwnedFrame]) -> Void = { _, _ in }
 ) throws -> ValidatedChunk {
-    let encoded = GoldenMessages.chunk()
+    let encoded = GoldenMessages.chunk(shared: shared)
     let decoded = try! WireCodec.decode(encoded.map { $0 as any MessageFrame })
     guard case .trajectoryChunk(var chunk) = decoded.body else { fatalError() }
     var tensors = Array(encoded.dropFirst(2))
@@ -103,6 +104,40 @@ private func setFloat(_ frame: inout OwnedFrame, _ i: Int, _ value: Float) {
         #expect(code { try validate { c, _ in c.rewards.frame = UInt32.max } } == .malformed)
         #expect(code { try validate { c, _ in c.rewards.frame = c.logpFrame } } != nil)
         #expect(code { try validate { _, t in t.append([1, 2, 3]) } } == .malformed)
+    }
+
+    /// Tensors that share a frame must cover it exactly: an overlap would let one byte be read
+    /// as two tensors, a gap would carry bytes nobody checks.
+    @Test func sharedFramesMustBeCoveredExactly() {
+        #expect(code { try validate(shared: true) } == nil)
+        // Overlap: rewards starts one byte early (and so leaves a byte uncovered at its end).
+        #expect(code { try validate(shared: true) { c, _ in c.rewards.offset -= 1 } } == .malformed)
+        // Two tensors at the same place.
+        #expect(code { try validate(shared: true) { c, _ in c.rewards.offset = c.behaviourLogp.offset } } == .malformed)
+        // Bytes after the last tensor, or before the first.
+        #expect(code { try validate(shared: true) { _, t in t[0] += [0, 0, 0, 0] } } == .malformed)
+        #expect(code { try validate(shared: true) { _, t in t[0].removeLast() } } == .malformed)
+        #expect(code { try validate(shared: true) { c, _ in c.policyVersions.offset = 1 } } == .malformed)
+        // Offsets past the frame, or so large that offset + size would overflow.
+        #expect(code { try validate(shared: true) { c, _ in c.bootstrapObservation.offset += 1 } } == .malformed)
+        #expect(code { try validate(shared: true) { c, _ in c.rewards.offset = UInt64.max } } == .malformed)
+        #expect(code { try validate(shared: true) { c, _ in c.rewards.offset = UInt64(Int.max) } } == .malformed)
+        // A frame of its own at a non-zero offset leaves bytes uncovered.
+        #expect(code { try validate { c, t in
+            t[Int(c.rewards.frame)] = [0, 0, 0, 0] + t[Int(c.rewards.frame)]
+            c.rewards.offset = 4
+        } } == .malformed)
+    }
+
+    /// A shared frame's tensors are read from their own bytes: the values checks see the right
+    /// tensor (a bad flag or action in the shared frame is still found).
+    @Test func valueChecksReadSharedTensorsInPlace() {
+        #expect(code { try validate(shared: true) { c, t in t[0][Int(c.terminated.offset)] = 2 } } == .malformed)
+        #expect(code { try validate(shared: true) { c, t in t[0][Int(c.actions.offset)] = 7 } } == .actionOutOfRange)
+        #expect(code { try validate(shared: true) { c, t in
+            let nan = Float.nan.bitPattern
+            for k in 0..<4 { t[0][Int(c.rewards.offset) + k] = UInt8(truncatingIfNeeded: nan >> (8 * k)) }
+        } } == .nonFinite)
     }
 
     @Test func flagsMustBeZeroOrOne() {

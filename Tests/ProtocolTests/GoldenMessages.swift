@@ -44,6 +44,7 @@ enum GoldenMessages {
         w.heartbeatIntervalMs = 500
         w.livenessMs = 5000
         w.maxMessageBytes = 64 << 20
+        w.sharedTensorFrames = true
         w.currentWeights.runID = "golden-run"
         w.currentWeights.version = 3
         w.currentWeights.digest = Data(WeightsDigest.sha256([1, 2, 3]))
@@ -51,9 +52,10 @@ enum GoldenMessages {
         return WireCodec.encode(.welcome(w))
     }
 
-    /// T=2, B=2, observation [3]; env 1 is truncated at step 1.
-    static func chunk() -> [OwnedFrame] {
-        var frames = TensorFrames()
+    /// T=2, B=2, observation [3]; env 1 is truncated at step 1. `shared`: every tensor packed
+    /// into one shared frame (what a worker sends a learner that offers shared_tensor_frames).
+    static func chunk(shared: Bool = false) -> [OwnedFrame] {
+        var frames = TensorFrames(sharingBelow: shared ? TensorFrames.sharedTensorLimit : 0)
         var c = Tributary_V1_TrajectoryChunk()
         c.runID = "golden-run"
         c.workerID = "golden-worker"
@@ -105,7 +107,7 @@ enum GoldenMessages {
     }
 
     static let all: [(name: String, frames: [OwnedFrame])] = [
-        ("hello", hello()), ("welcome", welcome()), ("chunk", chunk()), ("credit", credit()),
+        ("hello", hello()), ("welcome", welcome()), ("chunk", chunk()), ("chunk_shared", chunk(shared: true)), ("credit", credit()),
         ("reject", reject()), ("weights_available", weightsAvailable()),
     ]
 

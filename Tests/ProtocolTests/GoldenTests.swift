@@ -19,16 +19,23 @@ import Testing
         let parsed = try #require(GoldenMessages.parse(stored))
         let decoded = try WireCodec.decode(parsed.map { $0 as any MessageFrame })
         #expect(decoded.body.type.description.lowercased().replacingOccurrences(of: "trajectorychunk", with: "chunk")
-            == name.replacingOccurrences(of: "_", with: ""))
+            == name.replacingOccurrences(of: "_shared", with: "").replacingOccurrences(of: "_", with: ""))
     }
 
-    @Test func goldenChunkValidates() throws {
-        let frames = GoldenMessages.chunk()
+    /// The same chunk with a frame per tensor and with every tensor in one shared frame.
+    @Test(arguments: [false, true])
+    func goldenChunkValidates(shared: Bool) throws {
+        let frames = GoldenMessages.chunk(shared: shared)
+        #expect(frames.count == (shared ? 3 : 12))
         let decoded = try WireCodec.decode(frames.map { $0 as any MessageFrame })
         guard case .trajectoryChunk(let chunk) = decoded.body else { Issue.record("not a chunk"); return }
         let v = try ChunkValidator.validate(chunk, frames: decoded.tensorFrames, rules: GoldenMessages.rules())
         #expect(v.observations.copyFloats() == (0..<12).map { Float($0) * 0.5 })
         #expect(v.finalObservations?.copyFloats() == [9, 9.5, 10])
+        #expect(v.bootstrapObservation.copyFloats() == [6, 6.5, 7, 7.5, 8, 8.5])
+        #expect(v.policyVersions.uint64(at: 1) == 3)
+        #expect((0..<4).map { v.rewards.float32(at: $0) } == [1, 0, 1, 1])
+        #expect((0..<4).map { v.truncated.uint8(at: $0) } == [0, 0, 0, 1])
         #expect(v.steps == 4)
     }
 }

@@ -39,7 +39,8 @@ def frames_of(name):
 
 
 @pytest.mark.parametrize("name,cls", [("hello.frames", pb.Hello), ("welcome.frames", pb.Welcome),
-                                      ("chunk.frames", pb.TrajectoryChunk), ("credit.frames", pb.Credit),
+                                      ("chunk.frames", pb.TrajectoryChunk), ("chunk_shared.frames", pb.TrajectoryChunk),
+                                      ("credit.frames", pb.Credit),
                                       ("reject.frames", pb.Reject), ("weights_available.frames", pb.WeightsAvailable)])
 def test_golden_frames_decode_and_encode_back(name, cls):
     frames = frames_of(name)
@@ -48,8 +49,34 @@ def test_golden_frames_decode_and_encode_back(name, cls):
     assert wire.encode(message, tensors)[0] == frames[0]
     assert message == cls.FromString(wire.encode(message, tensors)[1])
     if cls is pb.TrajectoryChunk:
-        obs = wire.tensor_array(message.observations, tensors)
+        obs = wire.tensor_array(message.observations, tensors, shared="shared" in name)
         assert obs.shape == (message.length, message.num_envs) + tuple(message.observations.shape[2:])
+
+
+TENSORS = ["policy_versions", "observations", "actions", "behaviour_logp", "rewards", "terminated", "truncated",
+           "final_observations", "final_observation_index", "bootstrap_observation"]
+
+
+def test_shared_tensor_frames_pack_like_the_swift_worker():
+    """The SDK packs a chunk's tensors into one frame byte for byte as the Swift worker does
+    (the golden chunk_shared was written by Swift), and reads them back from their offsets."""
+    plain, plain_tensors = wire.decode(frames_of("chunk.frames"))
+    shared, shared_tensors = wire.decode(frames_of("chunk_shared.frames"))
+    assert len(plain_tensors) == 10 and len(shared_tensors) == 1
+    tf = wire.TensorFrames(share_below=wire.SHARED_TENSOR_LIMIT)
+    for name in TENSORS:
+        array = wire.tensor_array(getattr(plain, name), plain_tensors)
+        assert np.array_equal(wire.tensor_array(getattr(shared, name), shared_tensors, shared=True), array)
+        t = tf.add(array, array.dtype.newbyteorder("<"), array.shape)
+        assert (t.frame, t.offset) == (getattr(shared, name).frame, getattr(shared, name).offset)
+    assert tf.frames == [bytes(shared_tensors[0])]
+    # Without the Learner's offer, a frame per tensor.
+    assert len(wire.TensorFrames().frames) == 0
+    one = wire.TensorFrames()
+    for name in TENSORS:
+        array = wire.tensor_array(getattr(plain, name), plain_tensors)
+        one.add(array, array.dtype.newbyteorder("<"), array.shape)
+    assert [bytes(f) for f in one.frames] == [bytes(f) for f in plain_tensors]
 
 
 def test_a_wrong_header_is_refused():

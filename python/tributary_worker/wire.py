@@ -52,13 +52,32 @@ def decode(frames):
     return message, list(frames[2:])
 
 
+SHARED_TENSOR_LIMIT = 32 * 1024
+"""Tensors below this many bytes share one frame when the learner's Welcome offers
+shared_tensor_frames (the Swift worker's limit too)."""
+
+
 class TensorFrames:
     """Collects the tensors of one message: `add` checks an array's dtype and shape against what
     the protocol needs, keeps its bytes (little-endian, C order) and returns its Tensor
-    description, whose `frame` is its index among the message's tensor frames."""
+    description, whose `frame` is its index among the message's tensor frames and `offset` its
+    first byte there. With `share_below` > 0 (only for a learner whose Welcome says
+    shared_tensor_frames), tensors smaller than that many bytes are packed back to back into one
+    shared frame; larger ones keep a frame of their own."""
 
-    def __init__(self):
-        self.frames = []
+    def __init__(self, share_below=0):
+        self._frames = []
+        self._share_below = share_below
+        self._shared = None
+        self._shared_index = None
+
+    @property
+    def frames(self):
+        if self._shared_index is None:
+            return self._frames
+        frames = list(self._frames)
+        frames[self._shared_index] = b"".join(self._shared)
+        return frames
 
     def add(self, array, dtype, shape):
         want = np.dtype(dtype)
@@ -69,18 +88,32 @@ class TensorFrames:
             raise ProtocolError(f"tensor of dtype {array.dtype}, the protocol needs {want}")
         if tuple(array.shape) != tuple(int(d) for d in shape):
             raise ProtocolError(f"tensor of shape {tuple(array.shape)}, the protocol needs {tuple(shape)}")
-        t = pb.Tensor(dtype=DTYPES[want], shape=[int(d) for d in shape], frame=len(self.frames))
-        self.frames.append(np.ascontiguousarray(array).tobytes())
+        data = np.ascontiguousarray(array).tobytes()
+        if len(data) < self._share_below:
+            if self._shared_index is None:
+                self._shared_index, self._shared, self._shared_bytes = len(self._frames), [], 0
+                self._frames.append(b"")
+            t = pb.Tensor(dtype=DTYPES[want], shape=[int(d) for d in shape], frame=self._shared_index,
+                          offset=self._shared_bytes)
+            self._shared.append(data)
+            self._shared_bytes += len(data)
+            return t
+        t = pb.Tensor(dtype=DTYPES[want], shape=[int(d) for d in shape], frame=len(self._frames))
+        self._frames.append(data)
         return t
 
 
-def tensor_array(t, frames):
-    """The array a Tensor describes, read in place from its frame."""
+def tensor_array(t, frames, shared=False):
+    """The array a Tensor describes, read in place from its frame: the whole frame, or with
+    `shared` (a message whose tensors may share frames) its bytes from `t.offset`."""
     dtype = NUMPY.get(t.dtype)
     if dtype is None or t.frame >= len(frames):
         raise ProtocolError(f"tensor with dtype {t.dtype} and frame {t.frame} of {len(frames)}")
-    buf = memoryview(frames[t.frame])
+    buf = memoryview(frames[t.frame]).cast("B")
     count = int(np.prod(t.shape)) if len(t.shape) else 1
-    if buf.nbytes != count * dtype.itemsize:
-        raise ProtocolError(f"tensor frame of {buf.nbytes} bytes, shape {list(t.shape)} needs {count * dtype.itemsize}")
-    return np.frombuffer(buf, dtype=dtype).reshape(tuple(t.shape))
+    size = count * dtype.itemsize
+    if not shared and (t.offset != 0 or buf.nbytes != size):
+        raise ProtocolError(f"tensor frame of {buf.nbytes} bytes, shape {list(t.shape)} needs {size}")
+    if t.offset + size > buf.nbytes:
+        raise ProtocolError(f"tensor of {size} bytes at offset {t.offset} of a {buf.nbytes}-byte frame")
+    return np.frombuffer(buf[t.offset:t.offset + size], dtype=dtype).reshape(tuple(t.shape))

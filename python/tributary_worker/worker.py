@@ -15,7 +15,8 @@ import zmq
 
 from ._proto import pb
 from .model import ModelError, Policy
-from .wire import PROTOCOL_VERSION, WEIGHTS_AVAILABLE_PREFIX, ProtocolError, TensorFrames, decode, encode, tensor_array
+from .wire import (PROTOCOL_VERSION, SHARED_TENSOR_LIMIT, WEIGHTS_AVAILABLE_PREFIX, ProtocolError, TensorFrames, decode,
+                   encode, tensor_array)
 
 log = logging.getLogger("tributary_worker")
 
@@ -134,6 +135,8 @@ class Worker:
         self._fetch = None
         self._monitor = None
         self._handshakes = {}
+        # Tensors below this many bytes share a frame (set from each Welcome; 0: a frame each).
+        self._share_below = 0
         self.stats = {"chunks_sent": 0, "chunks_acked": 0, "env_steps": 0, "episodes": 0, "weight_fetches": 0,
                       "digest_mismatches": 0, "incarnations": 0, "rejected": {}}
 
@@ -276,6 +279,8 @@ class Worker:
             # A new run (or the first): its versions start again; the old weights do not belong to it.
             self.run_id, self.policy, self.version, self._fetch = welcome.run_id, None, 0, None
         T = welcome.unroll_length
+        # A learner that reads Tensor.offset gets a chunk's small tensors in one frame.
+        self._share_below = SHARED_TENSOR_LIMIT if welcome.shared_tensor_frames else 0
         credits = welcome.initial_credits
         heartbeat = welcome.heartbeat_interval_ms / 1000
         liveness = welcome.liveness_ms / 1000
@@ -457,7 +462,7 @@ class Worker:
                     final_index.append((t, b))
         self.stats["env_steps"] += T * B
         self.stats["episodes"] += len(episodes)
-        tf = TensorFrames()
+        tf = TensorFrames(share_below=self._share_below)
         c = pb.TrajectoryChunk(run_id=self.run_id, worker_id=self.worker_id, incarnation=incarnation, env_id=env.env_id,
                                sequence=sequence, length=T, num_envs=B, created_unix_ns=time.time_ns())
         c.policy_versions.CopyFrom(tf.add(versions, "<u8", [T]))

@@ -93,9 +93,12 @@ public nonisolated enum Tributary_V1_DType: SwiftProtobuf.Enum, Swift.CaseIterab
 
 /// A tensor's description. Its raw bytes are NOT inside the protobuf body: they
 /// are tensor frame number `frame` of the same ZeroMQ message (frame 0 of the
-/// tensor frames is the first frame after the body). The frame must hold exactly
-/// product(shape) * size(dtype) bytes. This keeps large payloads out of the
-/// protobuf decoder, so a receiver can read them in place.
+/// tensor frames is the first frame after the body), starting at byte `offset`
+/// of that frame and holding product(shape) * size(dtype) bytes. Several tensors
+/// may share a frame (only if the learner's Welcome says shared_tensor_frames);
+/// the tensors of a frame must cover it exactly, without gaps or overlaps. This
+/// keeps large payloads out of the protobuf decoder, so a receiver can read them
+/// in place.
 public nonisolated struct Tributary_V1_Tensor: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -106,6 +109,9 @@ public nonisolated struct Tributary_V1_Tensor: Sendable {
   public var shape: [UInt64] = []
 
   public var frame: UInt32 = 0
+
+  /// byte offset in the frame; 0 for a frame of its own
+  public var offset: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -273,6 +279,12 @@ public nonisolated struct Tributary_V1_Welcome: @unchecked Sendable {
   public var hasCurrentWeights: Bool {_storage._currentWeights != nil}
   /// Clears the value of `currentWeights`. Subsequent reads from it will return its default value.
   public mutating func clearCurrentWeights() {_uniqueStorage()._currentWeights = nil}
+
+  /// the learner reads Tensor.offset: tensors may share a frame
+  public var sharedTensorFrames: Bool {
+    get {_storage._sharedTensorFrames}
+    set {_uniqueStorage()._sharedTensorFrames = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -759,52 +771,72 @@ public nonisolated struct Tributary_V1_GetWeights: Sendable {
 /// learner -> worker, control socket. One part of a weights snapshot; the
 /// part's bytes are tensor frame 0 (a DTYPE_UINT8 vector). A snapshot larger
 /// than the part size travels as `part_count` consecutive Weights messages.
-public nonisolated struct Tributary_V1_Weights: Sendable {
+public nonisolated struct Tributary_V1_Weights: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var version: UInt64 = 0
+  public var version: UInt64 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
 
   /// SHA-256 of all parameter bytes
-  public var digest: Data = Data()
+  public var digest: Data {
+    get {_storage._digest}
+    set {_uniqueStorage()._digest = newValue}
+  }
 
-  public var totalSize: UInt64 = 0
+  public var totalSize: UInt64 {
+    get {_storage._totalSize}
+    set {_uniqueStorage()._totalSize = newValue}
+  }
 
-  public var partIndex: UInt32 = 0
+  public var partIndex: UInt32 {
+    get {_storage._partIndex}
+    set {_uniqueStorage()._partIndex = newValue}
+  }
 
-  public var partCount: UInt32 = 0
+  public var partCount: UInt32 {
+    get {_storage._partCount}
+    set {_uniqueStorage()._partCount = newValue}
+  }
 
   /// where this part starts in the parameter bytes
-  public var offset: UInt64 = 0
+  public var offset: UInt64 {
+    get {_storage._offset}
+    set {_uniqueStorage()._offset = newValue}
+  }
 
   public var model: Tributary_V1_ModelSpec {
-    get {_model ?? Tributary_V1_ModelSpec()}
-    set {_model = newValue}
+    get {_storage._model ?? Tributary_V1_ModelSpec()}
+    set {_uniqueStorage()._model = newValue}
   }
   /// Returns true if `model` has been explicitly set.
-  public var hasModel: Bool {self._model != nil}
+  public var hasModel: Bool {_storage._model != nil}
   /// Clears the value of `model`. Subsequent reads from it will return its default value.
-  public mutating func clearModel() {self._model = nil}
+  public mutating func clearModel() {_uniqueStorage()._model = nil}
 
   public var data: Tributary_V1_Tensor {
-    get {_data ?? Tributary_V1_Tensor()}
-    set {_data = newValue}
+    get {_storage._data ?? Tributary_V1_Tensor()}
+    set {_uniqueStorage()._data = newValue}
   }
   /// Returns true if `data` has been explicitly set.
-  public var hasData: Bool {self._data != nil}
+  public var hasData: Bool {_storage._data != nil}
   /// Clears the value of `data`. Subsequent reads from it will return its default value.
-  public mutating func clearData() {self._data = nil}
+  public mutating func clearData() {_uniqueStorage()._data = nil}
 
   /// have_version is current: no parts follow
-  public var notModified: Bool = false
+  public var notModified: Bool {
+    get {_storage._notModified}
+    set {_uniqueStorage()._notModified = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _model: Tributary_V1_ModelSpec? = nil
-  fileprivate var _data: Tributary_V1_Tensor? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 /// anyone -> learner, control socket.
@@ -1569,7 +1601,7 @@ nonisolated extension Tributary_V1_DType: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Tributary_V1_Tensor: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Tensor"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}dtype\0\u{1}shape\0\u{1}frame\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}dtype\0\u{1}shape\0\u{1}frame\0\u{1}offset\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1580,6 +1612,7 @@ nonisolated extension Tributary_V1_Tensor: SwiftProtobuf.Message, SwiftProtobuf.
       case 1: try { try decoder.decodeSingularEnumField(value: &self.dtype) }()
       case 2: try { try decoder.decodeRepeatedUInt64Field(value: &self.shape) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.frame) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.offset) }()
       default: break
       }
     }
@@ -1595,6 +1628,9 @@ nonisolated extension Tributary_V1_Tensor: SwiftProtobuf.Message, SwiftProtobuf.
     if self.frame != 0 {
       try visitor.visitSingularUInt32Field(value: self.frame, fieldNumber: 3)
     }
+    if self.offset != 0 {
+      try visitor.visitSingularUInt64Field(value: self.offset, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1602,6 +1638,7 @@ nonisolated extension Tributary_V1_Tensor: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.dtype != rhs.dtype {return false}
     if lhs.shape != rhs.shape {return false}
     if lhs.frame != rhs.frame {return false}
+    if lhs.offset != rhs.offset {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1793,7 +1830,7 @@ nonisolated extension Tributary_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Tributary_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Welcome"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}protocol_version\0\u{1}model\0\u{3}unroll_length\0\u{3}initial_credits\0\u{3}heartbeat_interval_ms\0\u{3}liveness_ms\0\u{3}max_message_bytes\0\u{3}current_weights\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}run_id\0\u{3}protocol_version\0\u{1}model\0\u{3}unroll_length\0\u{3}initial_credits\0\u{3}heartbeat_interval_ms\0\u{3}liveness_ms\0\u{3}max_message_bytes\0\u{3}current_weights\0\u{3}shared_tensor_frames\0")
 
   fileprivate class _StorageClass {
     var _runID: String = String()
@@ -1805,6 +1842,7 @@ nonisolated extension Tributary_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf
     var _livenessMs: UInt32 = 0
     var _maxMessageBytes: UInt64 = 0
     var _currentWeights: Tributary_V1_WeightsAvailable? = nil
+    var _sharedTensorFrames: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1824,6 +1862,7 @@ nonisolated extension Tributary_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf
       _livenessMs = source._livenessMs
       _maxMessageBytes = source._maxMessageBytes
       _currentWeights = source._currentWeights
+      _sharedTensorFrames = source._sharedTensorFrames
     }
   }
 
@@ -1851,6 +1890,7 @@ nonisolated extension Tributary_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf
         case 7: try { try decoder.decodeSingularUInt32Field(value: &_storage._livenessMs) }()
         case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._maxMessageBytes) }()
         case 9: try { try decoder.decodeSingularMessageField(value: &_storage._currentWeights) }()
+        case 10: try { try decoder.decodeSingularBoolField(value: &_storage._sharedTensorFrames) }()
         default: break
         }
       }
@@ -1890,6 +1930,9 @@ nonisolated extension Tributary_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf
       try { if let v = _storage._currentWeights {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
       } }()
+      if _storage._sharedTensorFrames != false {
+        try visitor.visitSingularBoolField(value: _storage._sharedTensorFrames, fieldNumber: 10)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1908,6 +1951,7 @@ nonisolated extension Tributary_V1_Welcome: SwiftProtobuf.Message, SwiftProtobuf
         if _storage._livenessMs != rhs_storage._livenessMs {return false}
         if _storage._maxMessageBytes != rhs_storage._maxMessageBytes {return false}
         if _storage._currentWeights != rhs_storage._currentWeights {return false}
+        if _storage._sharedTensorFrames != rhs_storage._sharedTensorFrames {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2439,71 +2483,123 @@ nonisolated extension Tributary_V1_Weights: SwiftProtobuf.Message, SwiftProtobuf
   public static let protoMessageName: String = _protobuf_package + ".Weights"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{1}digest\0\u{3}total_size\0\u{3}part_index\0\u{3}part_count\0\u{1}offset\0\u{1}model\0\u{1}data\0\u{3}not_modified\0")
 
+  fileprivate class _StorageClass {
+    var _version: UInt64 = 0
+    var _digest: Data = Data()
+    var _totalSize: UInt64 = 0
+    var _partIndex: UInt32 = 0
+    var _partCount: UInt32 = 0
+    var _offset: UInt64 = 0
+    var _model: Tributary_V1_ModelSpec? = nil
+    var _data: Tributary_V1_Tensor? = nil
+    var _notModified: Bool = false
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _version = source._version
+      _digest = source._digest
+      _totalSize = source._totalSize
+      _partIndex = source._partIndex
+      _partCount = source._partCount
+      _offset = source._offset
+      _model = source._model
+      _data = source._data
+      _notModified = source._notModified
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.version) }()
-      case 2: try { try decoder.decodeSingularBytesField(value: &self.digest) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.totalSize) }()
-      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.partIndex) }()
-      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.partCount) }()
-      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.offset) }()
-      case 7: try { try decoder.decodeSingularMessageField(value: &self._model) }()
-      case 8: try { try decoder.decodeSingularMessageField(value: &self._data) }()
-      case 9: try { try decoder.decodeSingularBoolField(value: &self.notModified) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._version) }()
+        case 2: try { try decoder.decodeSingularBytesField(value: &_storage._digest) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._totalSize) }()
+        case 4: try { try decoder.decodeSingularUInt32Field(value: &_storage._partIndex) }()
+        case 5: try { try decoder.decodeSingularUInt32Field(value: &_storage._partCount) }()
+        case 6: try { try decoder.decodeSingularUInt64Field(value: &_storage._offset) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._model) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._data) }()
+        case 9: try { try decoder.decodeSingularBoolField(value: &_storage._notModified) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.version != 0 {
-      try visitor.visitSingularUInt64Field(value: self.version, fieldNumber: 1)
-    }
-    if !self.digest.isEmpty {
-      try visitor.visitSingularBytesField(value: self.digest, fieldNumber: 2)
-    }
-    if self.totalSize != 0 {
-      try visitor.visitSingularUInt64Field(value: self.totalSize, fieldNumber: 3)
-    }
-    if self.partIndex != 0 {
-      try visitor.visitSingularUInt32Field(value: self.partIndex, fieldNumber: 4)
-    }
-    if self.partCount != 0 {
-      try visitor.visitSingularUInt32Field(value: self.partCount, fieldNumber: 5)
-    }
-    if self.offset != 0 {
-      try visitor.visitSingularUInt64Field(value: self.offset, fieldNumber: 6)
-    }
-    try { if let v = self._model {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
-    } }()
-    try { if let v = self._data {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    } }()
-    if self.notModified != false {
-      try visitor.visitSingularBoolField(value: self.notModified, fieldNumber: 9)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._version != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._version, fieldNumber: 1)
+      }
+      if !_storage._digest.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._digest, fieldNumber: 2)
+      }
+      if _storage._totalSize != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._totalSize, fieldNumber: 3)
+      }
+      if _storage._partIndex != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._partIndex, fieldNumber: 4)
+      }
+      if _storage._partCount != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._partCount, fieldNumber: 5)
+      }
+      if _storage._offset != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._offset, fieldNumber: 6)
+      }
+      try { if let v = _storage._model {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      try { if let v = _storage._data {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      if _storage._notModified != false {
+        try visitor.visitSingularBoolField(value: _storage._notModified, fieldNumber: 9)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Tributary_V1_Weights, rhs: Tributary_V1_Weights) -> Bool {
-    if lhs.version != rhs.version {return false}
-    if lhs.digest != rhs.digest {return false}
-    if lhs.totalSize != rhs.totalSize {return false}
-    if lhs.partIndex != rhs.partIndex {return false}
-    if lhs.partCount != rhs.partCount {return false}
-    if lhs.offset != rhs.offset {return false}
-    if lhs._model != rhs._model {return false}
-    if lhs._data != rhs._data {return false}
-    if lhs.notModified != rhs.notModified {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._digest != rhs_storage._digest {return false}
+        if _storage._totalSize != rhs_storage._totalSize {return false}
+        if _storage._partIndex != rhs_storage._partIndex {return false}
+        if _storage._partCount != rhs_storage._partCount {return false}
+        if _storage._offset != rhs_storage._offset {return false}
+        if _storage._model != rhs_storage._model {return false}
+        if _storage._data != rhs_storage._data {return false}
+        if _storage._notModified != rhs_storage._notModified {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

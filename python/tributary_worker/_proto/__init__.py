@@ -4,4 +4,4 @@
 from . import tributary_pb2 as pb
 
 # SHA-256 of the tributary.proto the code was generated from.
-SCHEMA_SHA256 = "65ef33589799db40e4af3859657b4ef301aa80e149dc3d39700430fcde2ea3fb"
+SCHEMA_SHA256 = "70162e225813c78fa46e96d7b75aa50097a24b0c7646363e05f3e2f2beb61604"
