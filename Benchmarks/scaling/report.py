@@ -48,6 +48,19 @@ def commit():
         return "unknown"
 
 
+def transport_text():
+    """The tributary/raw ratios of Benchmarks/transport/results.md, by size (what `make
+    bench-transport` last wrote), e.g. '1.11–1.34 × at 256 KiB, 0.32–0.35 × at 16 KiB'."""
+    path = pathlib.Path(__file__).resolve().parent.parent / "transport" / "results.md"
+    ratios = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 7 and cells[0].endswith(("KiB", "MiB")) and cells[6].replace(".", "").isdigit():
+            ratios.setdefault(cells[0], []).append(float(cells[6]))
+    parts = [f"{min(v):.2f}–{max(v):.2f} × at {size}" for size, v in ratios.items()]
+    return ", ".join(parts) or "not run"
+
+
 def scale_table(rows, tag, counts):
     out = ["| workers | solved | lag p50 / p99 / mean | env steps/s | updates/s | s to solve | env steps to solve | learner / worker RSS MiB | worker CPU µs per env step | η at the end |",
            "|---|---|---|---|---|---|---|---|---|---|"]
@@ -126,6 +139,20 @@ def main():
         r["workers"], r["steady_steps_per_s"] / 1e6, r["steady_updates_per_s"], r["steady_worker_us_per_step"], r["steady_s"])
         for r in sorted(over, key=lambda r: r["workers"]))
 
+    fan = sorted((r for r in by(rows, "fanout") if r.get("fanout_versions")), key=lambda r: r["workers"])
+    fan_lines = "\n".join("| {} | {:,} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {} |".format(
+        r["workers"], r["fanout_versions"], r["fanout_ms_p50"], r["fanout_ms_p99"], r["fanout_ms_max"],
+        1000 * 0.0005 * r["workers"], r.get("fanout_censored", 0)) for r in fan) or "| not run | | | | | | |"
+    fan64 = next((r for r in fan if r["workers"] == 64), None)
+    fan64_text = f"p50 {fan64['fanout_ms_p50']:.1f} ms, p99 {fan64['fanout_ms_p99']:.1f} ms" if fan64 else "not run"
+    e2e = [r for r in by(rows, "e2e") if r.get("ceiling_min") and r.get("steady_steps_per_s")]
+    e2e_lines = "\n".join("| {} | {:.2f} M | {:.2f} M | {:.2f} M | {:.0f} % | {:.2f} M | {:.0f} % |".format(
+        r["seed"], r["steady_steps_per_s"] / 1e6, r["acting_per_core"] / 1e6, r["training_per_core"] / 1e6,
+        100 * r["steady_steps_per_s"] / r["ceiling_min"], r["ceiling_together"] / 1e6,
+        100 * r["steady_steps_per_s"] / r["ceiling_together"]) for r in e2e) or "| not run | | | | | | |"
+    e2e_min = med([100 * r["steady_steps_per_s"] / r["ceiling_min"] for r in e2e], "{:.0f}")
+    e2e_together = med([100 * r["steady_steps_per_s"] / r["ceiling_together"] for r in e2e], "{:.0f}")
+
     def sessions_text_of(r, tag):
         per = r.get("sessions", 1)
         who = (f"{r['workers']} `rollout-worker` processes with {r['num_envs']} environment each" if per == 1 else
@@ -159,7 +186,7 @@ One command regenerates every figure here; the runs shown were made with the cod
 {commit()} ({datetime.date.today().isoformat()}):
 
 ```sh
-{args.command}            # about 25 minutes; rewrites this page
+{args.command}            # about 30 minutes; rewrites this page
 ```
 
 It runs `Benchmarks/scaling/run.py` (one release learner and N `rollout-worker` processes per
@@ -331,27 +358,68 @@ time to solve in the tables above are mostly start-up):
 
 What is left at 32 workers is four messages per chunk (Credit in, GetWeights out, Weights in,
 the chunk out), each crossing libzmq's I/O thread and the kernel's loopback on both sides
-(`perf`: libzmq's I/O thread about a quarter of a worker's CPU, mostly in the kernel), and a chunk
-of 12 frames, 10 of them small tensors. Where the issue's targets stand:
+(`perf`: libzmq's I/O thread about a quarter of a worker's CPU, mostly in the kernel). A chunk's
+small tensors now share one frame (3 frames a chunk, was 12), which the learner's ingest felt
+more than the workers: 16 KiB transport went from about 28,000 to about 31,000 chunks/s.
+Where the issue's targets stand:
 
 | target (issue) | now |
 |---|---|
 | worker CPU per env step ≤ 1.5 µs at 32 workers | {us32} µs |
 | env steps/s at 32 workers ≥ 0.8 × at 2 workers | {f"{ratio:.2f}" if ratio else "–"} × |
 | the send path on the socket thread; ≤ 2 busy worker threads | met (`WorkerDriver`) |
-| a chunk's small tensors in one frame | not done (a protocol change: protocol.md, the Python SDK, the C client) |
-| transport ≥ 0.9 × raw libzmq at 256 KiB (W = 1, 2), ≥ 0.6 × at 16 KiB | 1.11–1.34 × at 256 KiB, 0.32–0.35 × at 16 KiB (docs/benchmarks.md, `make bench-transport`) |
+| a chunk's small tensors in one frame | done: tensors below 32 KiB share one frame once the learner's Welcome offers it (docs/protocol.md §2); a CartPole chunk is 3 frames, was 12 |
+| transport ≥ 0.9 × raw libzmq at 256 KiB (W = 1, 2), ≥ 0.6 × at 16 KiB | {transport_text()} (docs/benchmarks.md, `make bench-transport`) |
 | the demo exits within 0.3 s of the target | about 0.2 s (below) |
 | 256 sessions: nothing lost, RSS bounded, `tributary status` p99 < 250 ms | identity holds and RSS bounded; status p99 just above 250 ms with 8 processes × 32 sessions, far above with 256 processes ("Many sessions") |
-| weight fan-out p50/p99 to 95 % of 64 workers; end-to-end ≥ 70 % of min(acting, training) | not measured yet |
+| weight fan-out p50/p99 to 95 % of 64 workers (measure and report) | {fan64_text} ("Weight fan-out") |
+| end-to-end, demo's setting, ≥ 70 % of min(acting, training) | {e2e_min} % of min(acting, training); {e2e_together} % of what both allow together on 2 cores ("End-to-end ceiling") |
 
 The demo (`tributary demo`, 2 workers × 16 envs) exits about 0.2 s after the learner reaches the
 target (two runs: solved at 1.2 and 2.4 s after launch, exited at 1.39 and 2.64 s), where it took
 ~2 s: stopping workers no longer wait out the drain limit for a learner whose connection closed,
 and a worker closes its SUB socket and a Hello that never got a Welcome without a linger.
 
-Weights are already encoded once per publish (`WeightsSnapshot.encodeParts`, outside the core's
-lock); GetWeights serves the encoded parts.
+## Weight fan-out
+
+Tag `fanout`: CartPole default settings, 4 envs per worker, 20 s without a stopping rule, the
+learner and every worker with `--trace-versions` (the learner prints a `published` line per
+version, each worker session an `acting_with` line when it begins acting with a newer one; one
+machine, so the two clocks are one). For every version published while every session was acting
+(and until 1 s before the first one stopped), the fan-out is the time from its publish until 95 %
+of the sessions act with it or a newer version; p50 / p99 / max over those versions:
+
+| workers | versions | p50 ms | p99 ms | max ms | announcement pace ms | never reached 95 % |
+|---|---|---|---|---|---|---|
+{fan_lines}
+
+The fan-out follows the pace of announcements, which is deliberate: the learner announces at most
+one version per 0.5 ms × workers (16 ms at 32 workers, 32 ms at 64), so that a publish does not wake
+every worker's socket thread hundreds of times a second (`LearnerCore.announceInterval`); a worker
+fetches on an announcement, its heartbeat's `policy_version`, or before it acts after waiting for
+credits, and `GetWeights` always serves the newest version. With the lag target holding the lag
+near 8 versions (the tables above) a fan-out of one or two announcement intervals costs no
+staleness that the admission does not already bound. Weights are encoded once per publish
+(`WeightsSnapshot.encodeParts`, outside the core's lock); GetWeights serves the encoded parts.
+
+## End-to-end ceiling
+
+Tag `e2e`: the demo's setting (2 workers × 16 envs, CartPole, default settings) for 20 s without
+a stopping rule; the steady env steps/s (start-up excluded, as above) against what
+`tributary-bench` measures on the same machine right after each run: acting (`worker-steps`:
+env steps/s on one core, 16 envs, T 32, the preset's 64×64 network) and training
+(`learner-update`: samples/s on one core, T 32, B 16, as the preset trains). Every sample is
+trained once (η adapts, reuse 1), so env steps/s and trained samples/s are the same figure.
+
+| seed | steady env steps/s | acting per core | training per core | of min(acting, training) | both together on 2 cores | of that |
+|---|---|---|---|---|---|---|
+{e2e_lines}
+
+"Both together" is 2 / (1/acting + 1/training): the rate at which two cores could act and train
+every sample if nothing else cost anything. What separates the steady rate from it is the
+learner's ingest (decode, validate, admit; about 30 µs of CPU per chunk at these sizes, by
+`perf`), batch assembly, libzmq's I/O threads on both sides, and the scheduler moving five busy
+threads over two cores.
 """
     pathlib.Path(args.out).write_text(text)
 

@@ -15,6 +15,19 @@ With --steady S the learner runs S seconds without a stopping rule and the run a
 steady state (steady_*): env steps/s, updates/s and worker µs per env step between the first
 progress sample after S/3 and the last, so process start-up and the first weights do not count.
 
+With --fanout (weight fan-out) the learner and every worker run with --trace-versions: the
+learner prints when it publishes each policy version, each worker session when it begins acting
+with a newer one. For every version published in the steady window (from the moment every
+session acts with some version, to 1 s before the first session stops), the fan-out is the time
+from its publish until 95 % of the sessions act with it or a newer version; the run reports
+its p50 and p99 over those versions (and the versions that never reached 95 %, if any).
+
+With --ceiling (end-to-end ceiling, with --steady) each run is followed, on the same machine, by
+`tributary-bench worker-steps` (acting: env steps/s on one core, the run's env, envs per worker,
+T 32, the preset's 64x64 network) and `tributary-bench learner-update` (training: samples/s on one
+core, T 32, B 16 columns as the preset trains), so the steady rate can be set against
+min(acting, training) and against what both allow together on the machine's cores.
+
 With --past-target S the learner runs without a stopping rule; once the mean return first
 reaches the target it runs S more seconds and the run reports the fraction of the learner's
 per-second progress samples (metrics.jsonl) in that window whose mean is at least --hold.
@@ -30,8 +43,11 @@ import json
 import os
 import pathlib
 import signal
+import bisect
+import math
 import subprocess
 import sys
+import threading
 import time
 
 TARGETS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0}
@@ -79,21 +95,83 @@ def cpu_seconds(pid):
         return None
 
 
+def fanout(published, sessions, share=0.95):
+    """Weight fan-out: for each version published while every session was acting, the time until
+    `share` of the sessions act with it or newer. `published`: {version: unix time};
+    `sessions`: per session, its (unix time, version) switches in order."""
+    sessions = [s for s in sessions if s]
+    if not sessions or not published:
+        return None
+    need = math.ceil(share * len(sessions))
+    begin = max(s[0][0] for s in sessions)
+    end = min(s[-1][0] for s in sessions) - 1.0
+    delays, censored = [], 0
+    for version, t in sorted(published.items()):
+        if not begin <= t <= end:
+            continue
+        reached = []
+        for s in sessions:
+            # Versions only grow along a session, so the first switch to >= version is a bisection.
+            i = bisect.bisect_left([v for _, v in s], version)
+            if i < len(s):
+                reached.append(s[i][0])
+        if len(reached) < need:
+            censored += 1
+            continue
+        reached.sort()
+        delays.append(1000 * max(0.0, reached[need - 1] - t))
+    if not delays:
+        return None
+    delays.sort()
+    return {"fanout_versions": len(delays), "fanout_censored": censored, "fanout_sessions": len(sessions),
+            "fanout_ms_p50": delays[len(delays) // 2], "fanout_ms_p99": delays[min(len(delays) - 1, int(0.99 * len(delays)))],
+            "fanout_ms_max": delays[-1]}
+
+
+def bench_median(cmd, key):
+    """The median rate of a `tributary-bench` RESULT line (`median X steps/s` or `(X samples/s`)."""
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith("RESULT"))
+    if key == "steps":
+        return float(line.split("median ")[1].split()[0])
+    return float(line.split("(")[1].split()[0])
+
+
+def ceiling(args):
+    bench = str(args.bin_dir / "tributary-bench")
+    acting = bench_median([bench, "worker-steps", "--env", args.env, "--num-envs", str(args.num_envs), "--unroll", "32",
+                           "--steps", "800000", "--repeats", "5"], "steps")
+    training = bench_median([bench, "learner-update", "--obs", "4" if args.env == "CartPole-v1" else "6", "--actions",
+                             "2" if args.env == "CartPole-v1" else "3", "--T", "32", "--B", "16", "--updates", "3000", "--warmup", "200"],
+                            "samples")
+    cores = os.cpu_count() or 1
+    return {"acting_per_core": acting, "training_per_core": training, "cores": cores,
+            "ceiling_min": min(acting, training), "ceiling_together": cores / (1 / acting + 1 / training)}
+
+
 def run_one(args, workers, seed, out):
     run_id = f"{args.env}-w{workers}-s{seed}-{int(time.time() * 1000) % 100000}"
+    trace = ["--trace-versions"] if args.fanout else []
     target = TARGETS[args.env] if args.target is None else args.target
     stop_rule = ["--target-return", "off"] if args.past_target or args.steady else ["--target-return", str(target)]
     learner = subprocess.Popen(
         [str(args.bin_dir / "learner"), "--env", args.env, *stop_rule, "--seed", str(seed), "--runs", str(out / "runs"),
          "--run-id", run_id, "--data-port", "0", "--no-metrics", "--log-level", "warning", "--no-progress",
-         "--max-workers", str(max(1024, workers)), "--eval-seconds", "off", *args.learner_arg],
+         "--max-workers", str(max(1024, workers)), "--eval-seconds", "off", *trace, *args.learner_arg],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     ready = json.loads(learner.stdout.readline())
+    # The learner's standard output is read as it comes (a traced run prints a line per version:
+    # an unread pipe would block it).
+    learner_lines = []
+    reader = threading.Thread(target=lambda: learner_lines.extend(learner.stdout), daemon=True)
+    reader.start()
+    trace_files = [out / f"{run_id}-w{i}.jsonl" for i in range(workers)] if args.fanout else []
     endpoints = ["--data", ready["data"][0], "--weights", ready["weights"][0], "--control", ready["control"][0]]
     procs = [subprocess.Popen([str(args.bin_dir / "rollout-worker"), *endpoints, "--env", args.env, "--num-envs", str(args.num_envs),
                                "--seed", str(1000 * seed + i * args.sessions + 1), "--worker-id", f"w{i}", "--log-level", "error",
-                               "--sessions", str(args.sessions), *args.worker_arg],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for i in range(workers)]
+                               "--sessions", str(args.sessions), *trace, *args.worker_arg],
+                              stdout=trace_files[i].open("w") if args.fanout else subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for i in range(workers)]
     started = time.monotonic()
     learner_rss, worker_rss, worker_cpu = 0, 0, {}
     metrics_path = out / "runs" / run_id / "metrics.jsonl"
@@ -131,10 +209,13 @@ def run_one(args, workers, seed, out):
             learner.send_signal(signal.SIGINT)
             break
     try:
-        out_text, err_text = learner.communicate(timeout=60)
+        learner.wait(timeout=60)
     except subprocess.TimeoutExpired:
         learner.kill()
-        out_text, err_text = learner.communicate()
+        learner.wait()
+    reader.join(timeout=10)
+    err_text = learner.stderr.read()
+    out_text = "".join(learner_lines)
     for p in procs:
         c = cpu_seconds(p.pid)
         if c is not None:
@@ -146,7 +227,7 @@ def run_one(args, workers, seed, out):
         except subprocess.TimeoutExpired:
             p.kill()
     lines = [l for l in out_text.splitlines() if l.startswith("{")]
-    summary = json.loads(lines[-1]) if lines else {}
+    summary = next((json.loads(l) for l in reversed(lines) if '"event":"summary"' in l), {})
     if summary.get("event") != "summary":
         return {"env": args.env, "workers": workers, "seed": seed, "error": err_text[-2000:]}
     st = summary["status"]
@@ -178,6 +259,23 @@ def run_one(args, workers, seed, out):
         result["status_ms_p50"] = status_ms[len(status_ms) // 2]
         result["status_ms_p99"] = status_ms[min(len(status_ms) - 1, int(0.99 * len(status_ms)))]
         result["status_polls"] = len(status_ms)
+    if args.ceiling:
+        result.update(ceiling(args))
+    if args.fanout:
+        published = {}
+        for l in lines:
+            if '"event":"published"' in l:
+                e = json.loads(l)
+                published[e["version"]] = e["unix_time"]
+        switches = {}
+        for path in trace_files:
+            for l in path.read_text().splitlines():
+                if '"event":"acting_with"' in l:
+                    e = json.loads(l)
+                    switches.setdefault(e["incarnation"], []).append((e["unix_time"], e["version"]))
+        result.update(fanout(published, list(switches.values())) or {"fanout_versions": 0})
+        for path in trace_files:
+            path.unlink()
     if args.past_target:
         samples = read_metrics(metrics_path)
         solved_at = next((m["time_s"] for m in samples if m.get("episodic_return_mean100", -1e9) >= target), None)
@@ -238,6 +336,10 @@ def main():
     ap.add_argument("--worker-arg", action="append", default=[])
     ap.add_argument("--tag", default="", help="a label stored with each result")
     ap.add_argument("--status-poll", action="store_true", help="time `tributary status` every 0.25 s during each run")
+    ap.add_argument("--ceiling", action="store_true", help="after each run, measure acting and training rates with "
+                    "tributary-bench (end-to-end ceiling)")
+    ap.add_argument("--fanout", action="store_true", help="trace versions and report the weight fan-out (time from a "
+                    "publish until 95 %% of the worker sessions act with it)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = args.out / "results.jsonl"
@@ -251,6 +353,8 @@ def main():
                 print(f"{args.env} workers={workers} seed={seed}: ERROR {r['error'][-300:]}", flush=True)
                 continue
             extra = f" held {r['held_fraction']:.2f} min {r['window_min_return']}" if args.past_target and r.get("held_fraction") is not None else ""
+            if r.get("fanout_versions"):
+                extra += f"  fan-out p50 {r['fanout_ms_p50']:.1f} ms p99 {r['fanout_ms_p99']:.1f} ms ({r['fanout_versions']} versions)"
             print(f"{args.env} workers={workers:3d} seed={seed} solved={r['solved']!s:5} {r['seconds']:6.1f} s {r['steps'] / 1e6:5.2f} M steps"
                   f"  lag p50 {r['lag_p50']} p99 {r['lag_p99']} mean {r['lag_mean'] or 0:.1f}  {r['steps_per_s'] / 1e6:.2f} M/s"
                   f"  {r['updates_per_s']:.0f} upd/s  η {r['eta']} {r['eta_moves']}  rss {r['learner_rss_mib']:.0f}/{r['worker_rss_mib']:.0f} MiB"

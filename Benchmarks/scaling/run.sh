@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates docs/scaling.md: every run of the scale benchmark in one go, on this machine, with
-# the release build (about 25 minutes on 2 cores).
+# the release build (about 30 minutes on 2 cores).
 #
 #   Benchmarks/scaling/run.sh [OUT_DIR]        (default /tmp/tributary-scaling; wiped first)
 #
@@ -16,6 +16,9 @@
 #      the same 256 sessions as 8 processes x 32 sessions (rollout-worker --sessions 32)
 #   6. per-chunk overhead in the steady state: 1, 2, 8, 32 and 64 workers for 15 s each, seed 1
 #   7. a fixed eta of 0, 1 and 4 (2 workers x 16 envs), seeds 1-3
+#   8. weight fan-out: 8, 32 and 64 workers for 20 s with --trace-versions, seed 1
+#   9. end-to-end ceiling: the demo's setting (2 workers x 16 envs) for 20 s, seeds 1-3, each
+#      followed by tributary-bench's acting and training rates
 #
 # Then the results are copied to Benchmarks/scaling/results.jsonl (one JSON line per run) and
 # Benchmarks/scaling/report.py writes docs/scaling.md from them. SKIP_BUILD=1
@@ -46,6 +49,8 @@ run --env CartPole-v1 --workers 1 2 8 32 64 --seeds 1 --steady 15 --tag overhead
 for eta in 0 1 4; do
     run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 3 --budget 60 --tag "eta$eta" --learner-arg=--eta=$eta
 done
+run --env CartPole-v1 --workers 8 32 64 --seeds 1 --steady 20 --fanout --tag fanout
+run --env CartPole-v1 --workers 2 --num-envs 16 --seeds 1 2 3 --steady 20 --ceiling --tag e2e
 cp "$OUT/results.jsonl" Benchmarks/scaling/results.jsonl
 python3 Benchmarks/scaling/report.py Benchmarks/scaling/results.jsonl --out docs/scaling.md --command "Benchmarks/scaling/run.sh"
 echo "wrote docs/scaling.md" >&2

@@ -119,6 +119,33 @@ public struct WorkerChunkSent: EventRecord, Equatable {
     public init(incarnation: UInt64, sequence: UInt64) { (self.incarnation, self.sequence) = (incarnation, sequence) }
 }
 
+/// The worker began acting with a newer policy version: its weights were installed, and every
+/// action from now on is sampled with them (only with `--trace-versions`). With the learner's
+/// `published` events, what docs/scaling.md's weight fan-out is measured from.
+public struct WorkerActingWith: EventRecord, Equatable {
+    public static let name = "acting_with"
+    public var incarnation: UInt64
+    public var version: UInt64
+    public var unixTime: Double
+
+    public init(incarnation: UInt64, version: UInt64, unixTime: Double) {
+        (self.incarnation, self.version, self.unixTime) = (incarnation, version, unixTime)
+    }
+
+    enum CodingKeys: String, CodingKey { case incarnation, version, unixTime = "unix_time" }
+}
+
+/// The trainer published a policy version (only with `--trace-versions`).
+public struct LearnerPublished: EventRecord, Equatable {
+    public static let name = "published"
+    public var version: UInt64
+    public var unixTime: Double
+
+    public init(version: UInt64, unixTime: Double) { (self.version, self.unixTime) = (version, unixTime) }
+
+    enum CodingKeys: String, CodingKey { case version, unixTime = "unix_time" }
+}
+
 /// The worker stopped; one entry per incarnation it had.
 public struct WorkerSummary: EventRecord, Equatable {
     public static let name = "summary"

@@ -30,7 +30,7 @@ public enum Launcher {
     /// workers run inside this process over inproc://.
     /// `layers`: where the flags came from; the run directory's config.yaml is written from them.
     public static func runLearner(_ given: LearnerConfig, localWorkers options: LocalWorkerOptions = LocalWorkerOptions(),
-                                  layers: ConfigLayers? = nil) async throws {
+                                  layers: ConfigLayers? = nil, traceVersions: Bool = false) async throws {
         let logger = Logger(label: "learner")
         // A resumed run's configuration comes from its checkpoint; local workers follow it.
         var config = given
@@ -65,7 +65,7 @@ public enum Launcher {
         let resolved = config
         let repeatable = layers.map { layers in { @Sendable (ready: LearnerReady) in repeatableConfig(layers, config: resolved, ready: ready) } }
         let service = LearnerService(config: config, logger: logger, resumed: resumed, inProcessWorkers: inProcess,
-                                     repeatableConfig: repeatable) { event in
+                                     repeatableConfig: repeatable, traceVersions: traceVersions) { event in
             StandardStream.output.writeLine(event.jsonLine)
         }
         do {
@@ -80,9 +80,10 @@ public enum Launcher {
 
     /// Runs a worker until it stops; a refusal it cannot fix becomes its exit code (2: its
     /// configuration, 3: its protocol version, 4: its key), with the reason on standard error.
-    public static func runWorker(_ config: WorkerConfig, traceChunks: Bool) async throws {
+    public static func runWorker(_ config: WorkerConfig, traceChunks: Bool = false, traceVersions: Bool = false) async throws {
+        let trace = WorkerTrace(chunks: traceChunks, versions: traceVersions)
         let logger = Logger(label: "rollout-worker")
-        let service = WorkerService(config: config, logger: logger, traceChunks: traceChunks) { event in
+        let service = WorkerService(config: config, logger: logger, trace: trace) { event in
             StandardStream.output.writeLine(event.jsonLine)
         }
         do {

@@ -120,6 +120,8 @@ public struct RunOptions: ParsableArguments {
     @Option(help: "Instead, one every N updates (or off).") public var metricsEvery = Limit<Int>(nil, off: "off")
     @Option(help: "Log level: \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")).") public var logLevel = Logger.Level.info
     @Flag(help: "No progress bar, even on a terminal (log lines instead).") public var noProgress = false
+    @Flag(help: "Print a JSON line (published) for every policy version the trainer publishes (with workers' --trace-versions: weight fan-out).")
+    public var traceVersions = false
     @Option(help: "With --env synthetic: floats per observation that workers must send.") public var observationSize = 4
     @Option(help: "Your own environment (an --env id Tributary does not ship, trained by Python workers): the shape of one observation, comma-separated (8, or 4,84,84). With --action-space.")
     public var observationShape: String?

@@ -35,6 +35,7 @@ public struct WorkerOptions: ParsableArguments {
     @Option(help: "CURVE: the learner's public key file (its NAME.key).") public var curveServerKey: String?
     @Option(help: "CURVE: this worker's secret key file (NAME.key_secret from `tributary keys generate`).") public var curveSecretKey: String?
     @Flag(help: "Print a JSON line for every chunk sent.") public var traceChunks = false
+    @Flag(help: "Print a JSON line (acting_with) whenever acting switches to a newer policy version.") public var traceVersions = false
     @Option(name: .customLong("config"), help: "A YAML file of settings: the keys are these flags without -- (learner: 10.0.0.5). Flags and TRIBUTARY_* variables override it. Also TRIBUTARY_CONFIG.")
     public var configFile: String?
     @Flag(help: "Print the resolved configuration as a config file and exit.") public var printConfig = false

@@ -297,6 +297,8 @@ public final class LearnerCore: Sendable {
     let logger: Logger
     public let store: ExperienceStore
     let send: @Sendable (Route, [OwnedFrame]) -> Void
+    /// Told every version `publish` installs (the learner's `--trace-versions`).
+    let onPublish: (@Sendable (UInt64) -> Void)?
     let started: ContinuousClock.Instant
     let state: Mutex<State>
     let limits: WireLimits
@@ -309,8 +311,10 @@ public final class LearnerCore: Sendable {
         store: ExperienceStore,
         access: AccessControl = .open,
         now: ContinuousClock.Instant = .now,
+        onPublish: (@Sendable (UInt64) -> Void)? = nil,
         send: @escaping @Sendable (Route, [OwnedFrame]) -> Void
     ) {
+        self.onPublish = onPublish
         self.config = config
         self.access = access
         guard let environment = config.environment else { preconditionFailure("LearnerConfig.validate() refuses an unknown environment") }
@@ -918,6 +922,7 @@ public final class LearnerCore: Sendable {
     /// then; one held back goes out with the next publish after the interval or the next `tick`.
     /// GetWeights always serves the newest, so a paced announcement delays no worker that asks.
     public func publish(_ snapshot: WeightsSnapshot, now: ContinuousClock.Instant = .now) {
+        onPublish?(snapshot.version)
         var snapshot = snapshot
         if snapshot.encodedParts == nil { snapshot.encodeParts(partBytes: config.weightsPartBytes) }
         let announcement: Tributary_V1_WeightsAvailable? = state.withLock { s in

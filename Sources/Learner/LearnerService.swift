@@ -15,6 +15,8 @@ import SafeIO
 public enum LearnerEvent: Sendable {
     /// Sockets are bound; endpoints are the resolved ones (ephemeral ports filled in).
     case ready(LearnerReady)
+    /// The trainer published a policy version (only with `traceVersions`).
+    case published(LearnerPublished)
     /// The run ended; the final status (every counter, every worker).
     case summary(LearnerSummary)
 
@@ -22,6 +24,7 @@ public enum LearnerEvent: Sendable {
     public var jsonLine: String {
         switch self {
         case .ready(let event): EventLine.encode(event)
+        case .published(let event): EventLine.encode(event)
         case .summary(let event): EventLine.encode(event)
         }
     }
@@ -49,11 +52,15 @@ public struct LearnerService: Service {
     /// The run directory's config.yaml, given the endpoints actually bound: the settings that
     /// repeat this run (`learner --config RUN_DIR/config.yaml`). nil writes none.
     let repeatableConfig: (@Sendable (LearnerReady) -> String)?
+    /// A `published` event for every policy version.
+    let traceVersions: Bool
 
     public init(config: LearnerConfig, logger: Logger, resumed: Checkpoint? = nil,
                 inProcessWorkers: (@Sendable (SocketReactor) async -> Void)? = nil,
                 repeatableConfig: (@Sendable (LearnerReady) -> String)? = nil,
+                traceVersions: Bool = false,
                 events: @escaping @Sendable (LearnerEvent) -> Void) {
+        self.traceVersions = traceVersions
         self.config = config
         self.resumed = resumed
         self.repeatableConfig = repeatableConfig
@@ -142,7 +149,11 @@ public struct LearnerService: Service {
         // the socket thread: decode, validate and admit without a thread hop per chunk.
         let store = ExperienceStore(policy: config.buffer.policy)
         let routes = RouteTable()
-        let core = LearnerCore(config: config, logger: logger, store: store, access: access) { route, frames in
+        let events = self.events
+        let onPublish: (@Sendable (UInt64) -> Void)? = traceVersions
+            ? { @Sendable version in events(.published(LearnerPublished(version: version, unixTime: Date().timeIntervalSince1970))) }
+            : nil
+        let core = LearnerCore(config: config, logger: logger, store: store, access: access, onPublish: onPublish) { route, frames in
             routes.send(route, frames, via: reactor)
         }
         if let resumed {

@@ -41,6 +41,7 @@ struct LearnerCommand: AsyncParsableCommand {
             return
         }
         Launcher.prepareProcess(logLevel: options.run.logLevel)
-        try await Launcher.runLearner(config, localWorkers: options.local, layers: Self.layers)
+        try await Launcher.runLearner(config, localWorkers: options.local, layers: Self.layers,
+                                     traceVersions: options.run.traceVersions)
     }
 }

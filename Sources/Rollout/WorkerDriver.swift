@@ -27,7 +27,7 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
 
     let config: WorkerConfig
     let logger: Logger
-    let traceChunks: Bool
+    let trace: WorkerTrace
     let events: @Sendable (WorkerEvent) -> Void
     let stats: StatsBox
     /// Set from another thread (shutdown); read on the socket thread.
@@ -98,10 +98,10 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
     /// weights kept current by the announcements.
     static let idleBeforeRefresh: Duration = .milliseconds(2)
 
-    init(config: WorkerConfig, logger: Logger, traceChunks: Bool, events: @escaping @Sendable (WorkerEvent) -> Void, stats: StatsBox) {
+    init(config: WorkerConfig, logger: Logger, trace: WorkerTrace, events: @escaping @Sendable (WorkerEvent) -> Void, stats: StatsBox) {
         self.config = config
         self.logger = logger
-        self.traceChunks = traceChunks
+        self.trace = trace
         self.events = events
         self.stats = stats
         self.handshakes = HandshakeWatch(limit: config.handshakeFailureLimit)
@@ -169,7 +169,13 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
                 do {
                     let answer = try WireCodec.decode(m.frames)
                     switch answer.body {
-                    case .weights, .reject: client.answer(answer)
+                    case .weights, .reject:
+                        let before = client.version
+                        client.answer(answer)
+                        if trace.versions, client.version > before, let inc = current {
+                            events(.actingWith(WorkerActingWith(incarnation: inc.id, version: client.version,
+                                                                unixTime: Date().timeIntervalSince1970)))
+                        }
                     default: logger.warning("unexpected \(answer.body.type) on the control socket")
                     }
                 } catch {
@@ -418,7 +424,7 @@ final class WorkerDriver: SocketThreadDriver, @unchecked Sendable {
             logger.info("last \(Int(seconds.rounded())) s: \(chunks) chunks, \(Int(steps / seconds)) env steps/s, \(String(format: "%.0f", waited)) % of the time waiting for credits, acting with policy version \(client.version); \(totalSent) chunks sent by this process")
             (summaryAt, sentAtSummary, creditWait) = (now, totalSent, .zero)
         }
-        if traceChunks {
+        if trace.chunks {
             for s in first..<(first + UInt64(count)) { events(.chunkSent(WorkerChunkSent(incarnation: incarnation, sequence: s))) }
         }
         return nil

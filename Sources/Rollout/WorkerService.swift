@@ -7,13 +7,28 @@ import Locking
 import Transport
 
 /// What a worker reports to its executable (printed as JSON lines on stdout).
+/// What a worker prints a JSON line for beyond its usual events (`--trace-chunks`, `--trace-versions`).
+public struct WorkerTrace: Sendable, Equatable {
+    /// Every chunk handed to the transport (`chunk_sent`).
+    public var chunks: Bool
+    /// Every switch to a newer policy version (`acting_with`).
+    public var versions: Bool
+
+    public init(chunks: Bool = false, versions: Bool = false) {
+        self.chunks = chunks
+        self.versions = versions
+    }
+}
+
 public enum WorkerEvent: Sendable {
     /// A session began: the learner welcomed this incarnation.
     case session(WorkerSessionStarted)
     /// The first environment step (or synthetic chunk) of this process begins.
     case acting(WorkerActing)
-    /// A chunk was handed to the transport (only with `traceChunks`).
+    /// A chunk was handed to the transport (only with `trace.chunks`).
     case chunkSent(WorkerChunkSent)
+    /// Acting switched to a newer policy version (only with `trace.versions`).
+    case actingWith(WorkerActingWith)
     /// The worker stopped; one entry per incarnation it had.
     case summary(WorkerSummary)
 
@@ -23,6 +38,7 @@ public enum WorkerEvent: Sendable {
         case .session(let e): EventLine.encode(e)
         case .acting(let e): EventLine.encode(e)
         case .chunkSent(let e): EventLine.encode(e)
+        case .actingWith(let e): EventLine.encode(e)
         case .summary(let e): EventLine.encode(e)
         }
     }
@@ -49,18 +65,18 @@ public struct WorkerError: Error, Sendable, Equatable, CustomStringConvertible {
 public struct WorkerService: Service {
     let config: WorkerConfig
     let logger: Logger
-    let traceChunks: Bool
+    let trace: WorkerTrace
     let events: @Sendable (WorkerEvent) -> Void
 
     /// A socket thread shared with a learner in the same process (inproc:// endpoints); nil:
     /// the worker's own, shut down when it stops.
     let sharedReactor: SocketReactor?
 
-    public init(config: WorkerConfig, logger: Logger, traceChunks: Bool = false, reactor: SocketReactor? = nil,
+    public init(config: WorkerConfig, logger: Logger, trace: WorkerTrace = WorkerTrace(), reactor: SocketReactor? = nil,
                 events: @escaping @Sendable (WorkerEvent) -> Void) {
         self.config = config
         self.logger = logger
-        self.traceChunks = traceChunks
+        self.trace = trace
         self.sharedReactor = reactor
         self.events = events
     }
@@ -72,7 +88,7 @@ public struct WorkerService: Service {
         let stats = StatsBox()
         // One driver per session (`--sessions`), all stepped by the one socket thread.
         let drivers = (0..<max(1, config.sessions)).map { i in
-            WorkerDriver(config: config.session(i), logger: logger, traceChunks: traceChunks, events: events, stats: stats)
+            WorkerDriver(config: config.session(i), logger: logger, trace: trace, events: events, stats: stats)
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {

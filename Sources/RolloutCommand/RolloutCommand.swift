@@ -44,6 +44,6 @@ struct RolloutCommand: AsyncParsableCommand {
         let config = try options.config()
         // The blas-threads setting is global to the process.
         Launcher.setBLASThreads(options.blasThreads)
-        try await Launcher.runWorker(config, traceChunks: options.traceChunks)
+        try await Launcher.runWorker(config, traceChunks: options.traceChunks, traceVersions: options.traceVersions)
     }
 }

@@ -320,21 +320,33 @@ extension Integration {
         /// A worker that outlives its learner and joins a new run (a learner restarted on the same
         /// endpoints, versions starting again at 1) forgets the old run's weights and acts with
         /// the new run's: none of its chunks claims a version the new learner never had.
+        /// Also `--trace-versions` on both sides: the learner says what it publishes, the worker
+        /// when it begins acting with a newer version — and, in the second run, again from that
+        /// run's first versions (what docs/scaling.md's weight fan-out is computed from).
         @Test func aWorkerJoiningANewRunActsWithThatRunsWeights() throws {
-            let first = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", ""])
-            let worker = try first.worker("mover", ["--env", "CartPole-v1", "--num-envs", "4"])
+            let first = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", "", "--trace-versions"])
+            let worker = try first.worker("mover", ["--env", "CartPole-v1", "--num-envs", "4", "--trace-versions"])
             _ = try worker.event(WorkerActing.self)
             Thread.sleep(forTimeInterval: 3)
             let before = try first.stop()
             #expect(before.policyVersion > 10)
+            let published = first.process.events(LearnerPublished.self).map(\.version)
+            #expect(published.first == 1 && published.last == before.policyVersion && published == published.sorted(), "\(published.suffix(5))")
+            let firstRun = worker.events(WorkerActingWith.self)
+            #expect(firstRun.count >= 2 && firstRun.map(\.version) == firstRun.map(\.version).sorted(), "\(firstRun.suffix(5))")
+            #expect(firstRun.allSatisfy { published.contains($0.version) })
             let second = try LearnerProcess.start(["--env", "CartPole-v1", "--runs", ""], endpoints: (first.data, first.weights, first.control))
-            _ = try worker.event(WorkerSessionStarted.self, timeout: 10) { $0.runID != before.runID }
+            let session = try worker.event(WorkerSessionStarted.self, timeout: 10) { $0.runID != before.runID }
             Thread.sleep(forTimeInterval: 3)
             let after = try second.stop()
             worker.signal(SIGTERM)
             #expect(worker.waitExit(timeout: 10) == 0)
             #expect(after.chunksAccepted > 0)
             #expect(after.rejectedChunks["shape_mismatch"] == nil, "\(after.rejectedChunks)")
+            // The new run's versions start again at 1, and the worker acts with them.
+            let secondRun = worker.events(WorkerActingWith.self).filter { $0.incarnation == session.incarnation }
+            #expect(secondRun.first.map { $0.version < before.policyVersion } == true, "\(secondRun.prefix(3))")
+            #expect(secondRun.last.map { $0.version <= after.policyVersion } == true)
         }
 
         /// Controlled staleness through real processes: workers get weights 3 versions old, the
