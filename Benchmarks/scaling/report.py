@@ -57,7 +57,7 @@ def transport_text():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) >= 7 and cells[0].endswith(("KiB", "MiB")) and cells[6].replace(".", "").isdigit():
             ratios.setdefault(cells[0], []).append(float(cells[6]))
-    parts = [f"{min(v):.2f}–{max(v):.2f} × at {size}" for size, v in ratios.items()]
+    parts = [(f"{min(v):.2f}" if min(v) == max(v) else f"{min(v):.2f}–{max(v):.2f}") + f" × at {size}" for size, v in ratios.items()]
     return ", ".join(parts) or "not run"
 
 
@@ -152,6 +152,16 @@ def main():
         100 * r["steady_steps_per_s"] / r["ceiling_together"]) for r in e2e) or "| not run | | | | | | |"
     e2e_min = med([100 * r["steady_steps_per_s"] / r["ceiling_min"] for r in e2e], "{:.0f}")
     e2e_together = med([100 * r["steady_steps_per_s"] / r["ceiling_together"] for r in e2e], "{:.0f}")
+
+    def sessions_row():
+        rs = {tag: by(rows, tag)[-1] for tag in ("sessions256", "sessions256-mux") if by(rows, tag)}
+        if not rs:
+            return "not run"
+        holds = all(r.get("identity_holds") for r in rs.values())
+        p99 = "; ".join(f"status p99 {r['status_ms_p99']:.0f} ms with " + ("8 processes × 32 sessions" if tag.endswith("mux") else "256 processes")
+                        for tag, r in rs.items() if r.get("status_ms_p99") is not None)
+        met = all(r.get("status_ms_p99", 1e9) < 250 for r in rs.values())
+        return f"{'identity holds' if holds else 'identity broken'}, RSS bounded; {p99}" + ("" if met else " (not met)")
 
     def sessions_text_of(r, tag):
         per = r.get("sessions", 1)
@@ -360,7 +370,12 @@ What is left at 32 workers is four messages per chunk (Credit in, GetWeights out
 the chunk out), each crossing libzmq's I/O thread and the kernel's loopback on both sides
 (`perf`: libzmq's I/O thread about a quarter of a worker's CPU, mostly in the kernel). A chunk's
 small tensors now share one frame (3 frames a chunk, was 12), which the learner's ingest felt
-more than the workers: 16 KiB transport went from about 28,000 to about 31,000 chunks/s.
+more than the workers: 16 KiB transport went from about 25,000 to about 30,000 chunks/s side by
+side (docs/benchmarks.md). The workers did not feel it: run side by side (`run.py --steady 15`,
+seed 1, two rounds alternating), the previous build (8e64020) made 0.74–0.76 M env steps/s with 2
+workers and 0.37–0.41 M with 32 (3.1–3.5 µs per step), this one 0.71–0.92 M and 0.34–0.46 M
+(2.8–3.9 µs): within the noise of this machine, which ran both builds slower on the day of this
+regeneration than on the previous one (0.95 M and 0.51 M then).
 Where the issue's targets stand:
 
 | target (issue) | now |
@@ -371,7 +386,7 @@ Where the issue's targets stand:
 | a chunk's small tensors in one frame | done: tensors below 32 KiB share one frame once the learner's Welcome offers it (docs/protocol.md §2); a CartPole chunk is 3 frames, was 12 |
 | transport ≥ 0.9 × raw libzmq at 256 KiB (W = 1, 2), ≥ 0.6 × at 16 KiB | {transport_text()} (docs/benchmarks.md, `make bench-transport`) |
 | the demo exits within 0.3 s of the target | about 0.2 s (below) |
-| 256 sessions: nothing lost, RSS bounded, `tributary status` p99 < 250 ms | identity holds and RSS bounded; status p99 just above 250 ms with 8 processes × 32 sessions, far above with 256 processes ("Many sessions") |
+| 256 sessions: nothing lost, RSS bounded, `tributary status` p99 < 250 ms | {sessions_row()} ("Many sessions") |
 | weight fan-out p50/p99 to 95 % of 64 workers (measure and report) | {fan64_text} ("Weight fan-out") |
 | end-to-end, demo's setting, ≥ 70 % of min(acting, training) | {e2e_min} % of min(acting, training); {e2e_together} % of what both allow together on 2 cores ("End-to-end ceiling") |
 
@@ -417,9 +432,10 @@ trained once (η adapts, reuse 1), so env steps/s and trained samples/s are the 
 
 "Both together" is 2 / (1/acting + 1/training): the rate at which two cores could act and train
 every sample if nothing else cost anything. What separates the steady rate from it is the
-learner's ingest (decode, validate, admit; about 30 µs of CPU per chunk at these sizes, by
-`perf`), batch assembly, libzmq's I/O threads on both sides, and the scheduler moving five busy
-threads over two cores.
+learner's ingest (decode, validate, admit: about 20 µs of CPU per chunk, docs/benchmarks.md),
+batch assembly, libzmq's I/O threads on both sides, and the scheduler moving seven busy threads
+over two cores (the learner's socket thread, trainer and libzmq I/O thread; each worker's socket
+thread and libzmq I/O thread). Issue 13's 70 % is not met.
 """
     pathlib.Path(args.out).write_text(text)
 
