@@ -229,7 +229,6 @@ public enum ChunkValidator {
             }
         }
 
-
         // 8. Values: discrete actions in range, every float finite — but observations, which
         // the trainer's batch assembly checks as it copies them (BatchAssembly).
         if case .discrete(let n) = rules.spec.actionSpace,

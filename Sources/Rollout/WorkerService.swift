@@ -6,7 +6,6 @@ import ServiceLifecycle
 import Locking
 import Transport
 
-/// What a worker reports to its executable (printed as JSON lines on stdout).
 /// What a worker prints a JSON line for beyond its usual events (`--trace-chunks`, `--trace-versions`).
 public struct WorkerTrace: Sendable, Equatable {
     /// Every chunk handed to the transport (`chunk_sent`).
@@ -20,6 +19,7 @@ public struct WorkerTrace: Sendable, Equatable {
     }
 }
 
+/// What a worker reports to its executable (printed as JSON lines on stdout).
 public enum WorkerEvent: Sendable {
     /// A session began: the learner welcomed this incarnation.
     case session(WorkerSessionStarted)

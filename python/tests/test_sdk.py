@@ -186,7 +186,11 @@ needs_learner = pytest.mark.skipif(not BIN, reason="TRIBUTARY_BIN_DIR (the built
 def start_learner(*args, env="CartPole-v1", runs="", port=0):
     p = subprocess.Popen([os.path.join(BIN, "learner"), "--env", env, "--data-port", str(port), "--no-metrics",
                           "--runs", str(runs), "--log-level", "warning", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ready = json.loads(p.stdout.readline())
+    line = p.stdout.readline()
+    if not line:  # it exited before `ready`: say why, not a JSON error
+        p.wait(timeout=20)
+        raise AssertionError(f"learner exited with {p.returncode} before it was ready: {p.stderr.read()[-2000:]}")
+    ready = json.loads(line)
     assert ready["event"] == "ready", ready
     return p, ready
 
@@ -583,7 +587,9 @@ def test_a_hello_that_reaches_a_learner_after_its_sender_gave_up_leaves_no_ghost
     h.env.observation_dtype, h.env.action_dtype, h.env.num_actions = pb.DTYPE_FLOAT32, pb.DTYPE_INT32, 2
     early.send_multipart(wire.encode(h))
     early.close()
-    learner, ready = start_learner(port=port, env="CartPole-v1")
+    # Only the data port must be the one the Hello went to: the others are ephemeral (port + 1 and
+    # + 2, the defaults, can be taken by another connection's local port).
+    learner, ready = start_learner("--weights-port", "0", "--control-port", "0", port=port, env="CartPole-v1")
     try:
         deadline = time.monotonic() + 3  # well inside the 5 s liveness
         while time.monotonic() < deadline:
