@@ -105,14 +105,15 @@ def fanout(published, sessions, share=0.95):
     need = math.ceil(share * len(sessions))
     begin = max(s[0][0] for s in sessions)
     end = min(s[-1][0] for s in sessions) - 1.0
+    # Versions only grow along a session, so the first switch to >= a version is a bisection.
+    versions = [[v for _, v in s] for s in sessions]
     delays, censored = [], 0
     for version, t in sorted(published.items()):
         if not begin <= t <= end:
             continue
         reached = []
-        for s in sessions:
-            # Versions only grow along a session, so the first switch to >= version is a bisection.
-            i = bisect.bisect_left([v for _, v in s], version)
+        for s, vs in zip(sessions, versions):
+            i = bisect.bisect_left(vs, version)
             if i < len(s):
                 reached.append(s[i][0])
         if len(reached) < need:

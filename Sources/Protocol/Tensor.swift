@@ -101,12 +101,18 @@ public struct TensorFrames: Sendable {
         return all
     }
 
-    /// Appends a tensor's bytes (a frame of their own, or the shared frame) and returns its descriptor.
-    public mutating func add(_ dtype: Tributary_V1_DType, shape: [Int], bytes: UnsafeRawBufferPointer) -> Tributary_V1_Tensor {
-        precondition(bytes.count == shape.reduce(1, *) * (dtype.byteSize ?? 0), "tensor bytes disagree with shape")
+    /// A descriptor of `byteCount` bytes of `dtype` and `shape` (its frame and offset still 0).
+    private func describe(_ dtype: Tributary_V1_DType, shape: [Int], byteCount: Int) -> Tributary_V1_Tensor {
+        precondition(byteCount == shape.reduce(1, *) * (dtype.byteSize ?? 0), "tensor bytes disagree with shape")
         var t = Tributary_V1_Tensor()
         t.dtype = dtype
         t.shape = shape.map { UInt64($0) }
+        return t
+    }
+
+    /// Appends a tensor's bytes (a frame of their own, or the shared frame) and returns its descriptor.
+    public mutating func add(_ dtype: Tributary_V1_DType, shape: [Int], bytes: UnsafeRawBufferPointer) -> Tributary_V1_Tensor {
+        var t = describe(dtype, shape: shape, byteCount: bytes.count)
         if bytes.count < sharingBelow {
             if sharedIndex == nil {
                 sharedIndex = ownFrames.count
@@ -125,10 +131,7 @@ public struct TensorFrames: Sendable {
     /// The same for bytes already in an array: a frame of their own shares the array (no copy).
     public mutating func add(_ dtype: Tributary_V1_DType, shape: [Int], bytes: OwnedFrame) -> Tributary_V1_Tensor {
         if bytes.count < sharingBelow { return bytes.withUnsafeBytes { add(dtype, shape: shape, bytes: $0) } }
-        precondition(bytes.count == shape.reduce(1, *) * (dtype.byteSize ?? 0), "tensor bytes disagree with shape")
-        var t = Tributary_V1_Tensor()
-        t.dtype = dtype
-        t.shape = shape.map { UInt64($0) }
+        var t = describe(dtype, shape: shape, byteCount: bytes.count)
         t.frame = UInt32(ownFrames.count)
         ownFrames.append(bytes)
         return t
