@@ -44,6 +44,8 @@ public final class ExperienceStore: @unchecked Sendable {
     private let condition = NSCondition()
     private var buffer: Buffer
     private var closed = false
+    /// Drained at shutdown: what is inserted after that is released at once (below).
+    private var drained = false
     /// The buffer's payload bytes, published after every change so the learner's admission
     /// reads it without taking this lock.
     private let heldBytes = Atomic<Int>(0)
@@ -71,6 +73,15 @@ public final class ExperienceStore: @unchecked Sendable {
             let o = buffer.insert(item, now: now)
             outcome.released += o.released
             outcome.dropped += o.dropped
+        }
+        if drained {
+            // The data path accepts a chunk under the core's lock and inserts it here after
+            // releasing that lock, so an insert can land after the shutdown's `drain`: it is
+            // released at once, counted as dropped (shutdown) like everything drained, rather
+            // than left buffered after the learner's last accounting.
+            let late = buffer.drain()
+            outcome.released += late.released
+            outcome.dropped += late.dropped
         }
         heldBytes.store(buffer.bufferedBytes, ordering: .relaxed)
         condition.signal()
@@ -146,10 +157,12 @@ public final class ExperienceStore: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Empties the store (at shutdown): what was never trained is counted as dropped.
+    /// Empties the store (at shutdown): what was never trained is counted as dropped, and so
+    /// is anything inserted later.
     public func drain() -> Buffer.Outcome {
         condition.lock()
         defer { condition.unlock() }
+        drained = true
         let outcome = buffer.drain()
         heldBytes.store(buffer.bufferedBytes, ordering: .relaxed)
         return outcome

@@ -1,5 +1,9 @@
 import COpenBLAS
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The dense kernels every network in Tributary runs on: OpenBLAS's `cblas_sgemm`.
 /// This module is the only importer of OpenBLAS.
 public enum BLAS {
@@ -14,6 +18,23 @@ public enum BLAS {
     public static var threads: Int {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(newValue)) }
+    }
+
+    /// One BLAS thread, and none idling: OpenBLAS's pthread build starts a worker thread per
+    /// core when the library loads, and each spins on `sched_yield` for about 0.1 s waiting
+    /// for work. Every Tributary process uses one BLAS thread unless told otherwise, so that
+    /// spin is pure cost, and for a short-lived command it is half the CPU the command uses
+    /// (`tributary status`: 54 → 24 ms of CPU) — which, on a machine busy with workers, is what
+    /// its latency is made of. Stops them through OpenBLAS's own shutdown (the one its fork
+    /// handler uses); asking for more threads later (`threads = 2`) starts them again. Call it
+    /// first thing in `main`, before any other thread can be inside BLAS. Builds without a
+    /// thread pool (serial OpenBLAS) have no such function: then it only sets the count.
+    public static func startSingleThreaded() {
+        openblas_set_num_threads(1)
+        typealias Shutdown = @convention(c) () -> Int32
+        if let symbol = dlsym(nil, "blas_thread_shutdown_") {
+            _ = unsafeBitCast(symbol, to: Shutdown.self)()
+        }
     }
 
     /// C ← alpha · op(A) · op(B) + beta · C, all row-major. op(A) is m×k, op(B) is k×n.

@@ -106,6 +106,13 @@ extension Integration {
         @Test func oneProcessRunsSeveralSessions() throws {
             let learner = try LearnerProcess.start()
             let worker = try learner.worker("mux", ["--sessions", "3", "--max-chunks", "20"])
+            // OpenBLAS's idle pool thread, which the library starts at load and names after the
+            // executable, is gone (`BLAS.startSingleThreaded`): "learner" is the main thread alone.
+            let tasks = "/proc/\(learner.process.pid)/task"
+            let named = try FileManager.default.contentsOfDirectory(atPath: tasks).filter {
+                (try? String(contentsOfFile: "\(tasks)/\($0)/comm", encoding: .utf8))?.hasPrefix("learner") == true
+            }
+            #expect(named.count == 1, "threads named 'learner': \(named)")
             #expect(worker.waitExit(timeout: 20) == 0, "\(worker.stderr.suffix(600))")
             let status = try learner.stop()
             #expect(status.chunksAccepted == 60)

@@ -146,4 +146,14 @@ import Testing
             .config(isTerminal: false)
         #expect(c.training.targetReturn == -90 && c.runID == "r")
     }
+
+    /// What the regular expression `^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$` accepted, and only that.
+    @Test func aNegativeNumberIsWhatTheOldPatternAccepted() {
+        for yes in ["-3", "-100", "-2.5", "-.5", "-5.", "-1e-3", "-1E+10", "-2.5e1", "-0"] {
+            #expect(CommandMain.isNegativeNumber(yes), "\(yes)")
+        }
+        for no in ["", "-", "-.", "-e5", "-1e", "-1e+", "-1.2.3", "-h", "--x", "-1x", "-inf", "-nan", "-0x10", "3", "-1e5.0", "- 1", "-١"] {
+            #expect(!CommandMain.isNegativeNumber(no), "\(no)")
+        }
+    }
 }

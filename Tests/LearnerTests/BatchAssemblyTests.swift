@@ -24,6 +24,22 @@ import Testing
             rules: ChunkRules(spec: .synthetic(observationSize: 3), numEnvs: envs, unrollLength: 4, newestVersion: .max)))
     }
 
+    /// The data path inserts after releasing the core's lock, so at shutdown an insert can land
+    /// after the store was drained (seen once in ProcessTests: accepted 794, consumed 793). It
+    /// is released at once and counted as dropped at shutdown, never left buffered.
+    @Test func anInsertAfterTheShutdownDrainIsReleasedAtOnce() throws {
+        let store = ExperienceStore()
+        _ = store.insert(contentsOf: [try chunk(version: 1, envs: 2, seed: 1)])
+        store.close()
+        let drained = store.drain()
+        #expect(drained.released.count == 1)
+        let late = store.insert(contentsOf: [try chunk(version: 1, envs: 2, seed: 2)])
+        #expect(late.released.count == 1, "released with the insert")
+        #expect(store.count == 0)
+        let accounting = store.read { $0.accounting }
+        #expect(accounting.dropped[.shutdown] == 2 && accounting.received == 2 && accounting.buffered == 0)
+    }
+
     /// Lag is the learner's version minus the acting version (not relative to the newest chunk:
     /// the first version of this code reported 0 whenever all chunks were equally stale).
     @Test func chunksAreConcatenatedAlongBAndLagIsAgainstTheLearner() throws {
