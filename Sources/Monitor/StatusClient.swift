@@ -29,19 +29,21 @@ public enum StatusClient {
             spec.lingerMilliseconds = 0
             spec.security = keys?.security ?? .plaintext
             spec.onEvent = handshakes.onEvent
-            let socket = try await reactor.open(spec)
             var request = Tributary_V1_StatusRequest()
             request.includeWorkers = includeWorkers
-            reactor.send(socket.id, WireCodec.encode(.statusRequest(request)))
+            let exchange = Exchange(spec: spec, request: WireCodec.encode(.statusRequest(request)), timeout: timeout)
+            await reactor.drive(exchange)
             let reply: Tributary_V1_StatusReply
-            switch await socket.inbox.receive(timeout: timeout) {
-            case .message(let m):
+            switch exchange.result {
+            case .reply(let m)?:
                 switch try? WireCodec.decode(m.frames).body {
                 case .statusReply(let r)?: reply = r
                 case .reject(let r)?: throw Failure(description: "learner at \(endpoint) refused the request: \(r.reason)")
                 default: throw Failure(description: "learner at \(endpoint) sent an unreadable answer")
                 }
-            case .timedOut, .closed:
+            case .failed(let error)?:
+                throw error
+            case .timedOut?, nil:
                 if let refusal = handshakes.refusal(endpoint: endpoint, curve: keys != nil) { throw Failure(description: refusal) }
                 let probe = await Task.detached { ConnectionProbe.probe(endpoint) }.value
                 throw Failure(description: "no answer from a learner at \(endpoint) within \(timeout): \(probe)")
@@ -51,6 +53,57 @@ public enum StatusClient {
         } catch {
             await reactor.shutdown()
             throw error
+        }
+    }
+
+    /// One request and its answer, entirely on the reactor's socket thread (a
+    /// `SocketThreadDriver`): the socket is opened, the request sent and the answer taken by the
+    /// thread that owns the socket, and the caller is resumed once, at the end. On a machine
+    /// busy with workers every hand-off between threads waits for the scheduler; awaiting the
+    /// open, then handing the send over, then waking on the answer cost three of them.
+    final class Exchange: SocketThreadDriver, @unchecked Sendable {
+        enum Result {
+            case reply(InboundMessage)
+            case timedOut
+            case failed(any Error)
+        }
+
+        let spec: SocketSpec
+        let request: [OwnedFrame]
+        let timeout: Duration
+        /// Touched only on the socket thread until `drive` returned.
+        private(set) var result: Result?
+        private var deadline: ContinuousClock.Instant?
+
+        init(spec: SocketSpec, request: [OwnedFrame], timeout: Duration) {
+            self.spec = spec
+            self.request = request
+            self.timeout = timeout
+        }
+
+        func step(_ thread: SocketThread) -> DriverStep {
+            if result != nil { return .finished }
+            let now = ContinuousClock.now
+            guard let deadline else {
+                self.deadline = now + timeout
+                var spec = spec
+                spec.handler = { [unowned self] _, batch in
+                    if result == nil, let first = batch.first { result = .reply(first) }
+                }
+                do {
+                    let socket = try thread.open(spec)
+                    thread.send(socket.id, request)
+                } catch {
+                    result = .failed(error)
+                    return .finished
+                }
+                return .wait(timeout)
+            }
+            if now >= deadline {
+                result = .timedOut
+                return .finished
+            }
+            return .wait(deadline - now)
         }
     }
 }
