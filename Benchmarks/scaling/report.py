@@ -187,6 +187,28 @@ def main():
     if by(rows, "sessions256") and not by(rows, "sessions256-mux"):
         sessions_text += ("\n\nThe machine is the limit with 257 processes on 2 cores; sessions multiplexed in a few processes "
                           "(`rollout-worker --sessions`) test the learner rather than the scheduler.")
+    if parts:
+        sessions_text += """
+
+**What a `tributary status` call is made of on a busy machine.** Against an idle learner a call
+takes ~30 ms; with 256 sessions on 2 cores it takes five to eight times that, because the
+command is a new process competing for the CPUs: `strace` shows 55–90 ms from `exec` to `main`
+alone, and `perf` of the command under that load puts about a third of its CPU in the dynamic
+loader (61 shared libraries: the HTTP server behind /metrics brings FoundationNetworking, and
+with it libcurl and some 25 more), a tenth in Swift's first protocol-conformance lookups
+(ArgumentParser), 5 % in writing the JSON; the request itself, timed from a client that was
+already running, took 11–76 ms. Two changes (2026-12-01), each measured side by side against the
+build before it with `Benchmarks/scaling/status-ab.sh OLD NEW 8 32` and `... 256 1` (40 calls
+each, the two builds alternating under the same load):
+
+| change | 8 × 32 sessions: median / p95 ms | 256 processes: median / p95 ms |
+|---|---|---|
+| OpenBLAS's idle pool thread stopped at start-up (it spun in `sched_yield` for ~0.1 s: CPU per call 54 → 30 ms), no regular expression in argument handling | 214 / 285 → 161 / 264 | 211 / 315 → 148 / 251 |
+| the request on the socket thread from open to answer (three thread hand-offs fewer) | 155 / 238 → 150 / 236 | 173 / 277 → 154 / 233 |
+
+Linking Swift's runtime statically (`--static-swift-stdlib`) was tried and did not lower the CPU
+per call (27 against 24 ms with the pool stopped), so the build stays as it is. What is left is
+process start-up under CPU contention, and the p99 of the runs above is its tail."""
 
     text = f"""# Scaling: 1 to 64 workers on one learner
 
@@ -376,6 +398,15 @@ seed 1, two rounds alternating), the previous build (8e64020) made 0.74–0.76 M
 workers and 0.37–0.41 M with 32 (3.1–3.5 µs per step), this one 0.71–0.92 M and 0.34–0.46 M
 (2.8–3.9 µs): within the noise of this machine, which ran both builds slower on the day of this
 regeneration than on the previous one (0.95 M and 0.51 M then).
+
+**This machine's speed drifts more than most effects measured here.** The regeneration of
+2026-12-01 evening (commit eba7c4b) ran everything 20–40 % slower than the one that morning
+(8cc92be) — 32 workers 0.34 M env steps/s here against 0.44 M then. Side by side right after it
+(`run.py --workers 2 32 --steady 15`, seed 1, the previous build 968abc5 and this one
+alternating, two rounds), the previous build made 0.67 and 0.57 M with 2 workers and 0.30 and
+0.24 M with 32 (4.4 and 5.2 µs per step), this one 0.58 and 0.59 M and 0.24 and 0.27 M (5.3 and
+4.9 µs): the same within the noise, each round slower than the one before. Only side-by-side
+figures compare builds; the tables compare worker counts within one run.
 Where the issue's targets stand:
 
 | target (issue) | now |
