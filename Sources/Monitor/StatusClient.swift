@@ -87,8 +87,11 @@ public enum StatusClient {
             guard let deadline else {
                 self.deadline = now + timeout
                 var spec = spec
-                spec.handler = { [unowned self] _, batch in
-                    if result == nil, let first = batch.first { result = .reply(first) }
+                // Weak: the socket outlives `drive` until the reactor shuts down, and a second
+                // message (a peer that answers twice) must find nothing rather than a freed driver.
+                spec.handler = { [weak self] _, batch in
+                    guard let self, self.result == nil, let first = batch.first else { return }
+                    self.result = .reply(first)
                 }
                 do {
                     let socket = try thread.open(spec)

@@ -24,7 +24,7 @@ public enum BLAS {
     /// core when the library loads, and each spins on `sched_yield` for about 0.1 s waiting
     /// for work. Every Tributary process uses one BLAS thread unless told otherwise, so that
     /// spin is pure cost, and for a short-lived command it is half the CPU the command uses
-    /// (`tributary status`: 54 → 24 ms of CPU) — which, on a machine busy with workers, is what
+    /// (`tributary status`: 54 → 30 ms of CPU) — which, on a machine busy with workers, is what
     /// its latency is made of. Stops them through OpenBLAS's own shutdown (the one its fork
     /// handler uses); asking for more threads later (`threads = 2`) starts them again. Call it
     /// first thing in `main`, before any other thread can be inside BLAS. Builds without a
