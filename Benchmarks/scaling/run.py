@@ -39,12 +39,12 @@ Writes OUT/results.jsonl (one line per run, appended) and prints a Markdown tabl
 (Benchmarks/scaling/report.py turns results.jsonl into docs/scaling.md's tables).
 """
 import argparse
+import bisect
 import json
+import math
 import os
 import pathlib
 import signal
-import bisect
-import math
 import subprocess
 import sys
 import threading
@@ -95,6 +95,11 @@ def cpu_seconds(pid):
         return None
 
 
+def quantile(sorted_values, q):
+    """The q-quantile of an ascending list by rank (q 0.5: the median; 0.99: the 99th percentile)."""
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
 def fanout(published, sessions, share=0.95):
     """Weight fan-out: for each version published while every session was acting, the time until
     `share` of the sessions act with it or newer. `published`: {version: unix time};
@@ -125,7 +130,7 @@ def fanout(published, sessions, share=0.95):
         return None
     delays.sort()
     return {"fanout_versions": len(delays), "fanout_censored": censored, "fanout_sessions": len(sessions),
-            "fanout_ms_p50": delays[len(delays) // 2], "fanout_ms_p99": delays[min(len(delays) - 1, int(0.99 * len(delays)))],
+            "fanout_ms_p50": quantile(delays, 0.5), "fanout_ms_p99": quantile(delays, 0.99),
             "fanout_ms_max": delays[-1]}
 
 
@@ -257,8 +262,8 @@ def run_one(args, workers, seed, out):
     result["identity_holds"] = acc.get("received", 0) == acc.get("trained", 0) + sum(acc.get("dropped", {}).values()) + acc.get("buffered", 0)
     if status_ms:
         status_ms.sort()
-        result["status_ms_p50"] = status_ms[len(status_ms) // 2]
-        result["status_ms_p99"] = status_ms[min(len(status_ms) - 1, int(0.99 * len(status_ms)))]
+        result["status_ms_p50"] = quantile(status_ms, 0.5)
+        result["status_ms_p99"] = quantile(status_ms, 0.99)
         result["status_polls"] = len(status_ms)
     if args.ceiling:
         result.update(ceiling(args))
