@@ -395,7 +395,7 @@ small tensors now share one frame (3 frames a chunk, was 12), which the learner'
 more than the workers: 16 KiB transport went from about 25,000 to about 30,000 chunks/s side by
 side (docs/benchmarks.md). The workers did not feel it: run side by side (`run.py --steady 15`,
 seed 1, two rounds alternating), the previous build (8e64020) made 0.74–0.76 M env steps/s with 2
-workers and 0.37–0.41 M with 32 (3.1–3.5 µs per step), this one 0.71–0.92 M and 0.34–0.46 M
+workers and 0.37–0.41 M with 32 (3.1–3.5 µs per step), 8cc92be 0.71–0.92 M and 0.34–0.46 M
 (2.8–3.9 µs): within the noise of this machine, which ran both builds slower on the day of this
 regeneration than on the previous one (0.95 M and 0.51 M then).
 
